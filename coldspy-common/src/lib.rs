@@ -1,0 +1,24 @@
+//! Wire types shared by coldspy's eBPF programs and its userspace.
+//!
+//! Every type here is `#[repr(C)]` with explicit padding, so the kernel side
+//! and the user side agree byte for byte; `tests` in this crate pin the sizes
+//! and offsets. With the `user` feature the types also implement `aya::Pod`.
+#![no_std]
+
+pub mod limits;
+pub mod offsets;
+pub mod sample;
+pub mod open_event;
+pub mod import_event;
+pub mod lifecycle;
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: every type below is `#[repr(C)]`, `Copy`, made only of integers
+    // and arrays of integers, with explicit padding: any bit pattern is valid.
+    unsafe impl aya::Pod for crate::offsets::TargetConfig {}
+    unsafe impl aya::Pod for crate::offsets::PyLayout {}
+}
+
+#[cfg(test)]
+extern crate std;

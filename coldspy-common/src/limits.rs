@@ -1,0 +1,26 @@
+//! Sizes fixed at compile time: frame depth, string lengths, map capacities.
+//! One place, so the kernel programs, the wire types and the docs agree.
+
+/// Deepest Python stack a sample records; deeper stacks are cut at the
+/// innermost `MAX_FRAMES` frames and flagged [`crate::sample::SAMPLE_TRUNCATED`].
+pub const MAX_FRAMES: usize = 96;
+
+/// Longest path (bytes, NUL included) a file-open event carries.
+pub const MAX_PATH_BYTES: usize = 256;
+
+/// Longest module name (bytes, NUL included) an import event carries.
+pub const MAX_MODULE_NAME_BYTES: usize = 128;
+
+/// How many processes can be profiled at once.
+pub const MAX_TARGETS: u32 = 4096;
+
+/// How many threads can have an `openat` call in flight at once.
+pub const MAX_INFLIGHT_OPENS: u32 = 16384;
+
+/// Steps of a pointer chain in [`crate::offsets::PyLayout`].
+pub const MAX_CHAIN: usize = 4;
+
+/// Bytes of each ring buffer the kernel writes to (a power of two).
+pub const SAMPLE_RING_BYTES: u32 = 8 << 20;
+/// Bytes of the ring buffer for file, import and lifecycle events.
+pub const EVENT_RING_BYTES: u32 = 4 << 20;

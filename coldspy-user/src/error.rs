@@ -1,0 +1,74 @@
+//! Errors a user can hit, and how they map to one line and an exit status.
+
+use std::path::PathBuf;
+
+/// Errors that stop a recording before it starts.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// No such process.
+    #[error("no process with pid {0}")]
+    NoSuchProcess(u32),
+    /// The process is not a CPython interpreter.
+    #[error("process {pid} ({exe}) is not a Python process: no libpython or _PyRuntime found in its memory map")]
+    NotPython {
+        /// The process.
+        pid: u32,
+        /// Its executable.
+        exe: String,
+    },
+    /// The CPython version is not supported.
+    #[error("CPython {found} is not supported; supported: {supported}")]
+    UnsupportedPython {
+        /// The version found.
+        found: String,
+        /// The versions coldspy supports.
+        supported: String,
+    },
+    /// Missing privileges.
+    #[error("coldspy needs root (or CAP_BPF + CAP_PERFMON + CAP_SYS_PTRACE) to load eBPF programs; run it with sudo")]
+    NoPrivileges,
+    /// A kernel feature is missing.
+    #[error("this kernel lacks {feature}: {hint}")]
+    MissingKernelFeature {
+        /// What is missing.
+        feature: String,
+        /// What to do.
+        hint: String,
+    },
+    /// The command to record was not found.
+    #[error("command not found: {0}")]
+    CommandNotFound(String),
+    /// The output path cannot be written.
+    #[error("cannot write the profile to {path}: {source}")]
+    OutputNotWritable {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The first line of an error chain, joined with its causes: one line for stderr.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !line.contains(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line.replace('\n', " ")
+}
+
+/// Exit status for an error: 2 for usage and input errors, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<crate::model::profile::ProfileReadError>().is_some() {
+        return 2;
+    }
+    match err.downcast_ref::<SetupError>() {
+        Some(SetupError::NoPrivileges) => 77,
+        Some(_) => 2,
+        None => 1,
+    }
+}

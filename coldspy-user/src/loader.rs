@@ -1,0 +1,1 @@
+//! Loads and attaches coldspy's eBPF programs.

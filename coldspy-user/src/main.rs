@@ -1,0 +1,16 @@
+//! The `coldspy` binary: parse arguments, run the command, map errors to an
+//! exit status. Everything else lives in the library.
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = coldspy::cli::Cli::parse();
+    coldspy::cli::init_logging(cli.verbose);
+    match coldspy::cli::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("coldspy: {}", coldspy::error::one_line(&err));
+            ExitCode::from(coldspy::error::exit_code(&err))
+        }
+    }
+}

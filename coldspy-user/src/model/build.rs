@@ -1,0 +1,245 @@
+//! Turns a [`Trace`] into a [`Profile`]: the import tree, files per import,
+//! import samples, the CCT, per-module rows and the phases.
+
+use crate::model::cct::CctBuilder;
+use crate::model::import_tree::ImportTree;
+use crate::model::modules::ModuleFiles;
+use crate::model::profile::{
+    Cct, FileOpen, ImportFile, ImportSite, ModuleRecord, Profile, Stats,
+};
+use crate::model::trace::Trace;
+use std::collections::HashMap;
+
+/// Builds the profile of a trace. Pure: the same trace gives the same profile.
+pub fn build_profile(trace: &Trace) -> Profile {
+    let us_since_start = |ns: u64| ns.saturating_sub(trace.start_ns) / 1000;
+    let mut tree = ImportTree::build(&trace.imports, trace.start_ns, trace.end_ns);
+
+    // Import sites: the innermost frame at each start edge.
+    let mut start_edges = trace
+        .imports
+        .iter()
+        .filter(|e| e.edge == crate::model::trace::ImportEdge::Start);
+    for record in tree.records.iter_mut() {
+        let Some(edge) = start_edges.next() else { break };
+        record.site = edge.site.and_then(|i| trace.frames.get(i as usize)).map(|f| ImportSite {
+            file: f.file.clone(),
+            line: f.line,
+            function: f.function.clone(),
+        });
+    }
+
+    // Files, each attributed to the innermost import on its thread.
+    let mut files = Vec::with_capacity(trace.opens.len());
+    for open in &trace.opens {
+        let import = tree.innermost_at(open.tid, open.enter_ns);
+        let ok = open.ret >= 0;
+        let duration_us = open.exit_ns.saturating_sub(open.enter_ns) / 1000;
+        if let Some(i) = import {
+            tree.records[i].files.push(ImportFile {
+                path: open.path.clone(),
+                duration_us,
+                ok,
+            });
+        }
+        files.push(FileOpen {
+            path: open.path.clone(),
+            tid: open.tid,
+            ts_us: us_since_start(open.enter_ns),
+            duration_us,
+            ok,
+            errno: (!ok).then_some((-open.ret) as i32),
+            module: import.map(|i| tree.records[i].module.clone()),
+        });
+    }
+
+    let module_files = ModuleFiles::from_imports(&tree.records);
+    let mut frames = trace.frames.clone();
+    for frame in &mut frames {
+        if frame.module.is_none() {
+            frame.module = module_files.module_of(&frame.file);
+        }
+    }
+
+    // Samples: CCT, import samples, per-module counts.
+    let mut cct = CctBuilder::default();
+    let mut stats = Stats::default();
+    let mut own_samples: HashMap<String, u64> = HashMap::new();
+    let mut import_samples: HashMap<usize, u64> = HashMap::new();
+    let mut first_run_time_sample_ns: Option<u64> = None;
+    let main_tid = trace.meta.pid;
+    let mut stack: Vec<usize> = Vec::new();
+    for sample in &trace.samples {
+        if sample.stack.is_empty() {
+            stats.native_samples += 1;
+            continue;
+        }
+        stats.samples += 1;
+        if sample.truncated {
+            stats.truncated_samples += 1;
+        }
+        let import = tree.innermost_at(sample.tid, sample.ts_ns);
+        stack.clear();
+        stack.extend(sample.stack.iter().map(|&i| i as usize));
+        cct.add(&stack, import.is_some());
+        match import {
+            Some(i) => {
+                stats.import_samples += 1;
+                *import_samples.entry(i).or_default() += 1;
+            }
+            None => {
+                if let Some(module) = frames[stack[0]].module.clone() {
+                    *own_samples.entry(module).or_default() += 1;
+                }
+                if sample.tid == main_tid && first_run_time_sample_ns.is_none() {
+                    first_run_time_sample_ns = Some(sample.ts_ns);
+                }
+            }
+        }
+    }
+
+    // One row per module: its first load.
+    let mut modules: Vec<ModuleRecord> = Vec::new();
+    let mut row_of: HashMap<&str, usize> = HashMap::new();
+    for (i, record) in tree.records.iter().enumerate() {
+        let samples_in_import = import_samples.get(&i).copied().unwrap_or(0);
+        if let Some(&row) = row_of.get(record.module.as_str()) {
+            modules[row].import_samples += samples_in_import;
+            continue;
+        }
+        row_of.insert(record.module.as_str(), modules.len());
+        modules.push(ModuleRecord {
+            name: record.module.clone(),
+            file: module_files.file_of(&record.module).map(str::to_string),
+            parent: record.parent.clone(),
+            self_us: record.self_us,
+            cumulative_us: record.cumulative_us,
+            samples: own_samples.get(&record.module).copied().unwrap_or(0),
+            import_samples: samples_in_import,
+            files_opened: record.files.len() as u64,
+            ..ModuleRecord::default()
+        });
+    }
+
+    let duration_us = us_since_start(trace.end_ns);
+    let (init_us, exec_us, exec_count) = phases(trace, &tree, first_run_time_sample_ns, duration_us);
+    stats.init_us = init_us;
+    stats.exec_us = exec_us;
+    stats.exec_count = exec_count;
+    stats.file_count = files.len() as u64;
+    stats.unsymbolized_frames = trace.unsymbolized_frames;
+
+    let mut profile = Profile::empty();
+    profile.meta = trace.meta.clone();
+    profile.meta.duration_us = duration_us;
+    profile.stats = stats;
+    profile.files = files;
+    profile.cct = Cct {
+        frames,
+        root: cct.finish(),
+    };
+    profile.modules = modules;
+    profile.imports = tree.records;
+    profile
+}
+
+/// Init, exec and invocation count.
+///
+/// With the handler runner's marks: init ends at `init_end`, exec is the sum
+/// of invocations. For a plain script: init ends with the last top-level
+/// import of the main thread that started before its first run-time
+/// (non-import) sample; exec is the rest of the recording.
+fn phases(
+    trace: &Trace,
+    tree: &ImportTree,
+    first_run_time_sample_ns: Option<u64>,
+    duration_us: u64,
+) -> (u64, u64, u64) {
+    let since_start = |ns: u64| ns.saturating_sub(trace.start_ns) / 1000;
+    if let Some(init_end) = trace.phases.iter().find(|m| m.name == "init_end") {
+        let mut exec_ns = 0;
+        let mut count = 0;
+        let mut open: Option<u64> = None;
+        for mark in &trace.phases {
+            match mark.name.as_str() {
+                "invoke_start" => open = Some(mark.ts_ns),
+                "invoke_end" => {
+                    if let Some(start) = open.take() {
+                        exec_ns += mark.ts_ns.saturating_sub(start);
+                        count += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        return (since_start(init_end.ts_ns), exec_ns / 1000, count);
+    }
+    let main_tid = trace.meta.pid;
+    let cutoff_us = first_run_time_sample_ns.map(since_start).unwrap_or(u64::MAX);
+    let init_us = tree
+        .records
+        .iter()
+        .filter(|r| r.tid == main_tid && r.depth == 0 && r.start_us <= cutoff_us)
+        .map(|r| r.end_us)
+        .max()
+        .unwrap_or(0);
+    (init_us, duration_us.saturating_sub(init_us), 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::profile::Frame;
+    use crate::model::trace::{ImportEdge, TraceImportEdge, TraceOpen, TraceSample};
+
+    fn frame(function: &str, file: &str, line: u32) -> Frame {
+        Frame { function: function.into(), file: file.into(), line, module: None }
+    }
+
+    #[test]
+    fn a_small_trace_becomes_a_consistent_profile() {
+        let ms = 1_000_000;
+        let mut trace = Trace {
+            start_ns: 100 * ms,
+            end_ns: 200 * ms,
+            ..Trace::default()
+        };
+        trace.meta.pid = 7;
+        trace.frames = vec![
+            frame("<module>", "/app/main.py", 1),
+            frame("<module>", "/app/slow.py", 3),
+            frame("work", "/app/main.py", 9),
+        ];
+        let edge = |e, ts, m: &str| TraceImportEdge {
+            edge: e, pid: 7, tid: 7, ts_ns: ts, module: m.into(), failed: false, site: Some(0),
+        };
+        trace.imports = vec![
+            edge(ImportEdge::Start, 110 * ms, "slow"),
+            edge(ImportEdge::End, 150 * ms, "slow"),
+        ];
+        trace.opens = vec![TraceOpen {
+            pid: 7, tid: 7, enter_ns: 111 * ms, exit_ns: 111 * ms + 20_000, ret: 3,
+            path: "/app/__pycache__/slow.cpython-312.pyc".into(),
+        }];
+        let sample = |ts, stack: Vec<u32>| TraceSample { ts_ns: ts, pid: 7, tid: 7, stack, truncated: false };
+        trace.samples = vec![
+            sample(120 * ms, vec![1, 0]),
+            sample(130 * ms, vec![1, 0]),
+            sample(160 * ms, vec![2, 0]),
+            sample(170 * ms, vec![]),
+        ];
+        let p = build_profile(&trace);
+        assert_eq!(p.stats.samples, 3);
+        assert_eq!(p.stats.import_samples, 2);
+        assert_eq!(p.stats.native_samples, 1);
+        assert_eq!((p.stats.init_us, p.stats.exec_us), (50_000, 50_000));
+        assert_eq!(p.files[0].module.as_deref(), Some("slow"));
+        assert_eq!(p.modules.len(), 1);
+        let slow = &p.modules[0];
+        assert_eq!(slow.file.as_deref(), Some("/app/slow.py"));
+        assert_eq!((slow.cumulative_us, slow.import_samples, slow.files_opened), (40_000, 2, 1));
+        assert_eq!(p.cct.frames[1].module.as_deref(), Some("slow"));
+        assert_eq!(p.cct.root.total, 3);
+        assert_eq!(p.imports[0].site.as_ref().map(|s| s.line), Some(1));
+    }
+}

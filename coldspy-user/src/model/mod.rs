@@ -1,0 +1,10 @@
+//! Profile data: the symbolized event stream ([`trace`]), the calling-context
+//! tree ([`cct`]), the import tree ([`import_tree`]) and the JSON profile
+//! ([`profile`]) built from them ([`build`]).
+
+pub mod build;
+pub mod cct;
+pub mod import_tree;
+pub mod modules;
+pub mod profile;
+pub mod trace;

@@ -1,0 +1,140 @@
+//! Which module a file belongs to: from the files each import opened, from
+//! `<frozen name>` pseudo-files, and from the path below `site-packages`.
+
+use crate::model::profile::ImportRecord;
+use std::collections::HashMap;
+
+/// Maps source files to module names.
+#[derive(Debug, Default)]
+pub struct ModuleFiles {
+    by_file: HashMap<String, String>,
+    file_of: HashMap<String, String>,
+}
+
+impl ModuleFiles {
+    /// Learns each module's file from the files its import opened.
+    pub fn from_imports(imports: &[ImportRecord]) -> Self {
+        let mut map = Self::default();
+        for import in imports {
+            if map.file_of.contains_key(&import.module) {
+                continue;
+            }
+            let leaf = import.module.rsplit('.').next().unwrap_or(&import.module);
+            let found = import
+                .files
+                .iter()
+                .filter(|f| f.ok)
+                .find_map(|f| source_file_for(&f.path, leaf));
+            if let Some(file) = found {
+                map.by_file.insert(file.clone(), import.module.clone());
+                map.file_of.insert(import.module.clone(), file);
+            }
+        }
+        map
+    }
+
+    /// The file of a module, if its import opened one.
+    pub fn file_of(&self, module: &str) -> Option<&str> {
+        self.file_of.get(module).map(String::as_str)
+    }
+
+    /// The module a source file belongs to.
+    pub fn module_of(&self, file: &str) -> Option<String> {
+        if let Some(m) = self.by_file.get(file) {
+            return Some(m.clone());
+        }
+        if let Some(name) = file.strip_prefix("<frozen ").and_then(|s| s.strip_suffix('>')) {
+            return Some(name.to_string());
+        }
+        module_from_path(file)
+    }
+}
+
+/// If `path` (opened while importing a module whose last name part is
+/// `leaf`) is that module's code, the source file its code objects name.
+fn source_file_for(path: &str, leaf: &str) -> Option<String> {
+    let (dir, name) = path.rsplit_once('/')?;
+    if let Some(stem) = name.strip_suffix(".py") {
+        return (stem == leaf || (stem == "__init__" && dir.ends_with(&format!("/{leaf}"))))
+            .then(|| path.to_string());
+    }
+    if name.ends_with(".pyc") {
+        // dir/__pycache__/stem.cpython-312.pyc -> dir/stem.py
+        let source_dir = dir.strip_suffix("/__pycache__")?;
+        let stem = name.split('.').next()?;
+        let matches = stem == leaf || (stem == "__init__" && source_dir.ends_with(&format!("/{leaf}")));
+        return matches.then(|| format!("{source_dir}/{stem}.py"));
+    }
+    if name.ends_with(".so") {
+        let stem = name.split('.').next()?;
+        return (stem == leaf).then(|| path.to_string());
+    }
+    None
+}
+
+/// A dotted module name from a path below `site-packages`, `dist-packages`
+/// or a `lib/pythonX.Y` directory.
+pub fn module_from_path(path: &str) -> Option<String> {
+    let rest = ["/site-packages/", "/dist-packages/"]
+        .iter()
+        .find_map(|marker| path.rsplit_once(marker).map(|(_, r)| r))
+        .or_else(|| {
+            let (_, after) = path.rsplit_once("/lib/python3")?;
+            after.split_once('/').map(|(_, r)| r)
+        })?;
+    let rest = rest.strip_suffix(".py")?;
+    let rest = rest.strip_suffix("/__init__").unwrap_or(rest);
+    Some(rest.replace('/', "."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::profile::ImportFile;
+
+    fn import(module: &str, paths: &[&str]) -> ImportRecord {
+        ImportRecord {
+            module: module.into(),
+            parent: None,
+            tid: 1,
+            start_us: 0,
+            end_us: 0,
+            self_us: 0,
+            cumulative_us: 0,
+            depth: 0,
+            files: paths
+                .iter()
+                .map(|p| ImportFile { path: p.to_string(), duration_us: 1, ok: true })
+                .collect(),
+            site: None,
+            failed: false,
+        }
+    }
+
+    #[test]
+    fn pyc_maps_back_to_its_source() {
+        let m = ModuleFiles::from_imports(&[
+            import("pkg", &["/app/pkg/__pycache__/__init__.cpython-312.pyc"]),
+            import("pkg.mod", &["/app/pkg/__pycache__/mod.cpython-312.pyc"]),
+            import("json.decoder", &["/usr/lib/python3.12/json/decoder.py"]),
+            import("_ext", &["/app/_ext.cpython-312-x86_64-linux-gnu.so"]),
+        ]);
+        assert_eq!(m.file_of("pkg"), Some("/app/pkg/__init__.py"));
+        assert_eq!(m.module_of("/app/pkg/mod.py").as_deref(), Some("pkg.mod"));
+        assert_eq!(m.file_of("_ext"), Some("/app/_ext.cpython-312-x86_64-linux-gnu.so"));
+        assert_eq!(m.module_of("<frozen os>").as_deref(), Some("os"));
+    }
+
+    #[test]
+    fn path_fallback_uses_site_packages() {
+        assert_eq!(
+            module_from_path("/v/lib/python3.12/site-packages/botocore/client.py").as_deref(),
+            Some("botocore.client")
+        );
+        assert_eq!(
+            module_from_path("/usr/lib/python3.11/json/__init__.py").as_deref(),
+            Some("json")
+        );
+        assert_eq!(module_from_path("/home/me/app.py"), None);
+    }
+}

@@ -1,0 +1,315 @@
+//! The profile file: coldspy's versioned JSON schema (documented in the README).
+//!
+//! Field names are stable: fields may be added, never renamed. Readers accept
+//! files with unknown extra fields and refuse other schemas or newer versions.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Value of [`Profile::schema`].
+pub const SCHEMA: &str = "coldspy-profile";
+/// Current [`Profile::schema_version`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A whole profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// What was profiled, where, how.
+    pub meta: Meta,
+    /// Global counts and phase times.
+    pub stats: Stats,
+    /// Every file the target opened, in time order.
+    pub files: Vec<FileOpen>,
+    /// The calling-context tree of all samples.
+    pub cct: Cct,
+    /// One row per imported module.
+    pub modules: Vec<ModuleRecord>,
+    /// The dynamic import tree, in the order imports started.
+    pub imports: Vec<ImportRecord>,
+}
+
+/// What was profiled, where and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Meta {
+    /// coldspy's version.
+    pub coldspy_version: String,
+    /// Host name.
+    pub host: String,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// CPython version of the target, e.g. `3.12.1`.
+    pub python_version: String,
+    /// The interpreter binary (executable or libpython holding `_PyRuntime`).
+    pub python_executable: String,
+    /// The main target process.
+    pub pid: u32,
+    /// Every process the profile covers (the main one first).
+    #[serde(default)]
+    pub pids: Vec<u32>,
+    /// The command line of the target.
+    pub command: Vec<String>,
+    /// RFC 3339 time at which recording started.
+    pub started_at: String,
+    /// Length of the recording.
+    pub duration_us: u64,
+    /// Sampling frequency (per CPU, Hz).
+    pub sample_hz: u32,
+    /// Samples the kernel could not hand over (ring buffer full).
+    pub lost_samples: u64,
+    /// Other events (file opens, imports) lost the same way.
+    #[serde(default)]
+    pub lost_events: u64,
+    /// How import start/end were observed (`usdt`, `uprobe-callmethod`, …), or `none`.
+    #[serde(default)]
+    pub import_route: String,
+    /// Where the interpreter layout came from (`table:3.12`, `debug-offsets`, …).
+    #[serde(default)]
+    pub layout_source: String,
+}
+
+/// Global counts and phase times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Stats {
+    /// Samples with at least one Python frame.
+    pub samples: u64,
+    /// Of `samples`, those taken while an import was running on the thread.
+    pub import_samples: u64,
+    /// Samples of target threads with no Python frame (native code without
+    /// the GIL, interpreter start-up or shutdown).
+    #[serde(default)]
+    pub native_samples: u64,
+    /// Samples whose stack was deeper than the recorded maximum.
+    #[serde(default)]
+    pub truncated_samples: u64,
+    /// Frames whose code object could not be read (freed before symbolization).
+    #[serde(default)]
+    pub unsymbolized_frames: u64,
+    /// Initialization phase length (see the README for the rule).
+    pub init_us: u64,
+    /// Execution phase length.
+    pub exec_us: u64,
+    /// Handler invocations (0 when the target is a plain script).
+    pub exec_count: u64,
+    /// Entries of `files`.
+    pub file_count: u64,
+}
+
+/// One `openat` call of the target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileOpen {
+    /// The path as passed to `openat`.
+    pub path: String,
+    /// Thread that opened it.
+    pub tid: u32,
+    /// Start, µs since the target started (or since attach).
+    pub ts_us: u64,
+    /// Time spent in the syscall.
+    pub duration_us: u64,
+    /// Whether the open succeeded.
+    pub ok: bool,
+    /// `errno` of a failed open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i32>,
+    /// The module being imported on that thread at the time, if any.
+    pub module: Option<String>,
+}
+
+/// A Python frame, shared by every CCT node that calls it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Frame {
+    /// Qualified function name (`Class.method`, `<module>`).
+    pub function: String,
+    /// Source file of the code object.
+    pub file: String,
+    /// Line being executed in this frame.
+    pub line: u32,
+    /// Dotted module the file belongs to, when known.
+    pub module: Option<String>,
+}
+
+/// The calling-context tree of all samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Cct {
+    /// Frames, referenced by index from the nodes.
+    pub frames: Vec<Frame>,
+    /// The root (no frame); its children are the outermost frames.
+    pub root: CctNode,
+}
+
+/// A node of the calling-context tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CctNode {
+    /// Index into [`Cct::frames`]; `null` for the root.
+    pub frame: Option<usize>,
+    /// Samples whose innermost frame is this node.
+    #[serde(rename = "self")]
+    pub self_samples: u64,
+    /// Samples in this node's subtree, itself included.
+    pub total: u64,
+    /// Of `self`, samples taken during an import.
+    #[serde(default)]
+    pub import_self: u64,
+    /// Of `total`, samples taken during an import.
+    #[serde(default)]
+    pub import_total: u64,
+    /// Callees.
+    pub children: Vec<CctNode>,
+}
+
+/// One row per imported module.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ModuleRecord {
+    /// Absolute module name.
+    pub name: String,
+    /// Source or extension file, when known.
+    pub file: Option<String>,
+    /// The module whose import caused this one.
+    pub parent: Option<String>,
+    /// Import time minus the imports it triggered.
+    pub self_us: u64,
+    /// Import time from start to end.
+    pub cumulative_us: u64,
+    /// Non-import samples whose innermost frame is in this module's file.
+    pub samples: u64,
+    /// Samples taken while this module was the innermost import.
+    pub import_samples: u64,
+    /// Files opened while this module was the innermost import.
+    pub files_opened: u64,
+    /// Analysis: non-import samples in which any frame belongs to this module
+    /// or its sub-modules (filled by `coldspy report` / at the end of record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cumulative_samples_by_dot: Option<u64>,
+    /// Analysis: inefficiency score 0–100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// Analysis: `never_used`, `rarely_used`, `feature_redundancy`, `library_choice`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// Analysis: one-line advice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
+}
+
+/// Where an import statement ran: the innermost Python frame at the import's start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportSite {
+    /// File of the importing code.
+    pub file: String,
+    /// Line of the import statement.
+    pub line: u32,
+    /// Function (or `<module>`) containing it.
+    pub function: String,
+}
+
+/// A file opened during an import.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportFile {
+    /// Path opened.
+    pub path: String,
+    /// Time in `openat`.
+    pub duration_us: u64,
+    /// Whether it succeeded.
+    pub ok: bool,
+}
+
+/// One module load, a node of the dynamic import tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportRecord {
+    /// Absolute module name.
+    pub module: String,
+    /// The module being imported when this import started (None at top level).
+    pub parent: Option<String>,
+    /// Importing thread.
+    pub tid: u32,
+    /// Start, µs since the target started.
+    pub start_us: u64,
+    /// End, µs since the target started.
+    pub end_us: u64,
+    /// `cumulative_us` minus that of the imports it triggered directly.
+    pub self_us: u64,
+    /// `end_us - start_us`.
+    pub cumulative_us: u64,
+    /// Nesting depth on its thread (0 = triggered by non-import code).
+    pub depth: u32,
+    /// Files opened while this was the innermost import on its thread.
+    pub files: Vec<ImportFile>,
+    /// Where the import statement ran, when a stack was available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<ImportSite>,
+    /// Whether the import finished with an exception (e.g. `ImportError` caught).
+    #[serde(default)]
+    pub failed: bool,
+}
+
+/// Errors reading a profile file.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileReadError {
+    /// The file could not be opened or read.
+    #[error("cannot read profile {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON of this schema.
+    #[error("{path} is not a coldspy profile (corrupt or truncated JSON): {source}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        source: serde_json::Error,
+    },
+    /// Another schema, or a newer version than this coldspy reads.
+    #[error("{path} has schema {schema:?} version {version}; this coldspy reads {SCHEMA:?} up to version {SCHEMA_VERSION}")]
+    Unsupported {
+        /// The file.
+        path: String,
+        /// Its schema name.
+        schema: String,
+        /// Its version.
+        version: u32,
+    },
+}
+
+impl Profile {
+    /// An empty profile with the current schema tag.
+    pub fn empty() -> Self {
+        Self {
+            schema: SCHEMA.to_string(),
+            schema_version: SCHEMA_VERSION,
+            meta: Meta::default(),
+            stats: Stats::default(),
+            files: Vec::new(),
+            cct: Cct::default(),
+            modules: Vec::new(),
+            imports: Vec::new(),
+        }
+    }
+
+    /// Reads and validates a profile file.
+    pub fn read(path: &Path) -> Result<Self, ProfileReadError> {
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| ProfileReadError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let profile: Profile =
+            serde_json::from_slice(&bytes).map_err(|source| ProfileReadError::Corrupt {
+                path: shown.clone(),
+                source,
+            })?;
+        if profile.schema != SCHEMA || profile.schema_version > SCHEMA_VERSION {
+            return Err(ProfileReadError::Unsupported {
+                path: shown,
+                schema: profile.schema,
+                version: profile.schema_version,
+            });
+        }
+        Ok(profile)
+    }
+}

@@ -1,0 +1,2 @@
+//! `cargo xtask`: set-up, build, test and benchmark automation for coldspy.
+fn main() {}
