@@ -5,12 +5,12 @@
 //! and offsets. With the `user` feature the types also implement `aya::Pod`.
 #![no_std]
 
-pub mod limits;
-pub mod offsets;
-pub mod sample;
-pub mod open_event;
 pub mod import_event;
 pub mod lifecycle;
+pub mod limits;
+pub mod offsets;
+pub mod open_event;
+pub mod sample;
 
 #[cfg(feature = "user")]
 mod pod {

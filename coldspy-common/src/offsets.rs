@@ -31,7 +31,11 @@ impl PtrChain {
             offsets[i] = steps[i];
             i += 1;
         }
-        Self { offsets, len: i as u32, _pad: 0 }
+        Self {
+            offsets,
+            len: i as u32,
+            _pad: 0,
+        }
     }
 }
 

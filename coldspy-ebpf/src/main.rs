@@ -1,7 +1,16 @@
-//! coldspy's eBPF programs: CPU sampling of Python stacks, file opens,
-//! import edges and process lifecycle. One file per hook family.
+//! coldspy's eBPF programs: CPU sampling of Python stacks ([`sampler`]),
+//! file opens ([`openat`]), process lifecycle ([`lifecycle`]) and import
+//! edges ([`imports`]). Maps shared between them live in [`maps`].
 #![no_std]
 #![no_main]
+
+mod globals;
+mod imports;
+mod lifecycle;
+mod maps;
+mod openat;
+mod pystack;
+mod sampler;
 
 #[cfg(not(test))]
 #[panic_handler]

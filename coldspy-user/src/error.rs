@@ -63,7 +63,10 @@ pub fn one_line(err: &anyhow::Error) -> String {
 
 /// Exit status for an error: 2 for usage and input errors, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    if err.downcast_ref::<crate::model::profile::ProfileReadError>().is_some() {
+    if err
+        .downcast_ref::<crate::model::profile::ProfileReadError>()
+        .is_some()
+    {
         return 2;
     }
     match err.downcast_ref::<SetupError>() {

@@ -1,1 +1,265 @@
-//! Loads and attaches coldspy's eBPF programs.
+//! Loads coldspy's eBPF programs, attaches them, and owns their lifetime:
+//! dropping a [`Probes`] detaches everything.
+
+use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
+use aya::programs::{PerfEvent, TracePoint, UProbe};
+use aya::{Ebpf, EbpfLoader};
+use coldspy_common::offsets::TargetConfig;
+use std::path::Path;
+
+/// Errors loading or attaching the programs.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The kernel refused to load the programs.
+    #[error("cannot load the eBPF programs: {0}")]
+    Load(#[from] aya::EbpfError),
+    /// A program could not be attached.
+    #[error("cannot attach {what}: {source}")]
+    Attach {
+        /// Which program.
+        what: String,
+        /// Why.
+        source: aya::programs::ProgramError,
+    },
+    /// A map is missing from the object (a build problem).
+    #[error("eBPF object has no map or program {0}")]
+    Missing(String),
+    /// A map operation failed.
+    #[error("eBPF map {what}: {source}")]
+    Map {
+        /// Which map.
+        what: String,
+        /// Why.
+        source: aya::maps::MapError,
+    },
+    /// Reading the tracepoint format or CPU list failed.
+    #[error("{0}")]
+    System(String),
+}
+
+/// The tracefs root.
+pub const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// The loaded and attached programs, and the maps userspace uses.
+pub struct Probes {
+    ebpf: Ebpf,
+    /// `TARGETS`: tgid → config.
+    pub targets: BpfHashMap<MapData, u32, TargetConfig>,
+    /// Sample ring buffer.
+    pub samples: RingBuf<MapData>,
+    /// Event ring buffer.
+    pub events: RingBuf<MapData>,
+    /// Lost-record counters.
+    pub lost: PerCpuArray<MapData, u64>,
+    logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
+}
+
+/// Reads a field's offset from a tracepoint's `format` file.
+pub fn tracepoint_field_offset(category: &str, name: &str, field: &str) -> Option<u32> {
+    let format =
+        std::fs::read_to_string(format!("{TRACEFS}/events/{category}/{name}/format")).ok()?;
+    format.lines().find_map(|line| {
+        let line = line.trim();
+        let decl = line.strip_prefix("field:")?.split(';').next()?;
+        let name_part = decl.rsplit(' ').next()?;
+        if name_part.trim_end_matches(|c| c == ']' || char::is_numeric(c) || c == '[') != field {
+            return None;
+        }
+        let offset = line
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("offset:"))?;
+        offset.parse().ok()
+    })
+}
+
+impl Probes {
+    /// Loads the programs and attaches the sampler at `sample_hz` on every
+    /// CPU, the file-open and lifecycle tracepoints.
+    pub fn load(sample_hz: u64) -> Result<Self, LoadError> {
+        let fork_child = tracepoint_field_offset("sched", "sched_process_fork", "child_pid")
+            .ok_or_else(|| {
+                LoadError::System("cannot read sched_process_fork's format from tracefs".into())
+            })?;
+        let group_dead = tracepoint_field_offset("sched", "sched_process_exit", "group_dead")
+            .unwrap_or(u32::MAX);
+        let self_tgid = std::process::id();
+        let mut ebpf = EbpfLoader::new()
+            .override_global("FORK_CHILD_PID_OFFSET", &fork_child, true)
+            .override_global("EXIT_GROUP_DEAD_OFFSET", &group_dead, true)
+            .override_global("SELF_TGID", &self_tgid, true)
+            .load(aya::include_bytes_aligned!(concat!(
+                env!("OUT_DIR"),
+                "/coldspy"
+            )))?;
+        let logger = aya_log::EbpfLogger::init(&mut ebpf).ok();
+
+        let cpus = aya::util::online_cpus()
+            .map_err(|(what, e)| LoadError::System(format!("{what}: {e}")))?;
+        {
+            let program: &mut PerfEvent = program(&mut ebpf, "coldspy_sample")?;
+            program
+                .load()
+                .map_err(|source| attach_err("the CPU sampler", source))?;
+            for cpu in cpus {
+                program
+                    .attach(
+                        PerfEventConfig::Software(SoftwareEvent::CpuClock),
+                        PerfEventScope::AllProcessesOneCpu { cpu },
+                        SamplePolicy::Frequency(sample_hz),
+                        false,
+                    )
+                    .map_err(|source| {
+                        attach_err(&format!("the CPU sampler on CPU {cpu}"), source)
+                    })?;
+            }
+        }
+        for (name, category, event) in [
+            ("coldspy_openat_enter", "syscalls", "sys_enter_openat"),
+            ("coldspy_openat_exit", "syscalls", "sys_exit_openat"),
+            ("coldspy_exec", "sched", "sched_process_exec"),
+            ("coldspy_fork", "sched", "sched_process_fork"),
+            ("coldspy_exit", "sched", "sched_process_exit"),
+        ] {
+            let program: &mut TracePoint = program(&mut ebpf, name)?;
+            program.load().map_err(|source| attach_err(event, source))?;
+            program
+                .attach(category, event)
+                .map_err(|source| attach_err(&format!("tracepoint {category}:{event}"), source))?;
+        }
+        {
+            let program: &mut UProbe = program(&mut ebpf, "coldspy_entry")?;
+            program
+                .load()
+                .map_err(|source| attach_err("the entry uprobe", source))?;
+        }
+
+        let targets = BpfHashMap::try_from(take_map(&mut ebpf, "TARGETS")?).map_err(|source| {
+            LoadError::Map {
+                what: "TARGETS".into(),
+                source,
+            }
+        })?;
+        let samples = RingBuf::try_from(take_map(&mut ebpf, "SAMPLES")?).map_err(|source| {
+            LoadError::Map {
+                what: "SAMPLES".into(),
+                source,
+            }
+        })?;
+        let events =
+            RingBuf::try_from(take_map(&mut ebpf, "EVENTS")?).map_err(|source| LoadError::Map {
+                what: "EVENTS".into(),
+                source,
+            })?;
+        let lost = PerCpuArray::try_from(take_map(&mut ebpf, "LOST")?).map_err(|source| {
+            LoadError::Map {
+                what: "LOST".into(),
+                source,
+            }
+        })?;
+        Ok(Self {
+            ebpf,
+            targets,
+            samples,
+            events,
+            lost,
+            logger,
+        })
+    }
+
+    /// Attaches the entry uprobe to `binary` (file offset `offset`) for one process.
+    pub fn attach_entry(&mut self, binary: &Path, offset: u64, pid: u32) -> Result<(), LoadError> {
+        let program: &mut UProbe = program(&mut self.ebpf, "coldspy_entry")?;
+        let pid =
+            std::num::NonZeroU32::new(pid).ok_or_else(|| LoadError::System("pid 0".into()))?;
+        program
+            .attach(
+                aya::programs::uprobe::UProbeAttachLocation::AbsoluteOffset(offset),
+                binary,
+                aya::programs::uprobe::UProbeScope::OneProcess(pid),
+            )
+            .map_err(|source| {
+                attach_err(&format!("entry uprobe on {}", binary.display()), source)
+            })?;
+        Ok(())
+    }
+
+    /// Inserts or replaces a target.
+    pub fn set_target(&mut self, pid: u32, config: TargetConfig) -> Result<(), LoadError> {
+        self.targets
+            .insert(pid, config, 0)
+            .map_err(|source| LoadError::Map {
+                what: "TARGETS".into(),
+                source,
+            })
+    }
+
+    /// The current config of a target.
+    pub fn target(&self, pid: u32) -> Option<TargetConfig> {
+        self.targets.get(&pid, 0).ok()
+    }
+
+    /// Removes a target (ignores a missing one).
+    pub fn remove_target(&mut self, pid: u32) {
+        let _ = self.targets.remove(&pid);
+    }
+
+    /// `(lost samples, lost events)`, summed over CPUs.
+    pub fn lost_counts(&self) -> (u64, u64) {
+        let sum = |index: u32| {
+            self.lost
+                .get(&index, 0)
+                .map(|values| values.iter().sum::<u64>())
+                .unwrap_or(0)
+        };
+        (sum(0), sum(1))
+    }
+
+    /// Forwards kernel-side log records to the `log` crate.
+    pub fn flush_logs(&mut self) {
+        if let Some(logger) = self.logger.as_mut() {
+            logger.flush();
+        }
+    }
+}
+
+fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, LoadError>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    let program = ebpf
+        .program_mut(name)
+        .ok_or_else(|| LoadError::Missing(name.to_string()))?;
+    program
+        .try_into()
+        .map_err(|source| attach_err(name, source))
+}
+
+fn take_map(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map, LoadError> {
+    ebpf.take_map(name)
+        .ok_or_else(|| LoadError::Missing(name.to_string()))
+}
+
+fn attach_err(what: &str, source: aya::programs::ProgramError) -> LoadError {
+    LoadError::Attach {
+        what: what.to_string(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_offsets_from_tracefs_when_mounted() {
+        if !std::path::Path::new(super::TRACEFS).join("events").exists() {
+            return;
+        }
+        assert_eq!(
+            super::tracepoint_field_offset("syscalls", "sys_enter_openat", "filename"),
+            Some(24)
+        );
+        assert!(
+            super::tracepoint_field_offset("sched", "sched_process_fork", "child_pid").is_some()
+        );
+    }
+}

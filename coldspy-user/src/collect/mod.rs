@@ -1,1 +1,8 @@
-//! (filled in by its owner)
+//! Reads the ring buffers, decodes records ([`decode`]), symbolizes samples
+//! right away (code objects can be freed soon after) and accumulates the
+//! [`crate::model::trace::Trace`] ([`Collector`]).
+
+pub mod collector;
+pub mod decode;
+
+pub use collector::Collector;

@@ -4,9 +4,7 @@
 use crate::model::cct::CctBuilder;
 use crate::model::import_tree::ImportTree;
 use crate::model::modules::ModuleFiles;
-use crate::model::profile::{
-    Cct, FileOpen, ImportFile, ImportSite, ModuleRecord, Profile, Stats,
-};
+use crate::model::profile::{Cct, FileOpen, ImportFile, ImportSite, ModuleRecord, Profile, Stats};
 use crate::model::trace::Trace;
 use std::collections::HashMap;
 
@@ -21,12 +19,17 @@ pub fn build_profile(trace: &Trace) -> Profile {
         .iter()
         .filter(|e| e.edge == crate::model::trace::ImportEdge::Start);
     for record in tree.records.iter_mut() {
-        let Some(edge) = start_edges.next() else { break };
-        record.site = edge.site.and_then(|i| trace.frames.get(i as usize)).map(|f| ImportSite {
-            file: f.file.clone(),
-            line: f.line,
-            function: f.function.clone(),
-        });
+        let Some(edge) = start_edges.next() else {
+            break;
+        };
+        record.site = edge
+            .site
+            .and_then(|i| trace.frames.get(i as usize))
+            .map(|f| ImportSite {
+                file: f.file.clone(),
+                line: f.line,
+                function: f.function.clone(),
+            });
     }
 
     // Files, each attributed to the innermost import on its thread.
@@ -122,7 +125,8 @@ pub fn build_profile(trace: &Trace) -> Profile {
     }
 
     let duration_us = us_since_start(trace.end_ns);
-    let (init_us, exec_us, exec_count) = phases(trace, &tree, first_run_time_sample_ns, duration_us);
+    let (init_us, exec_us, exec_count) =
+        phases(trace, &tree, first_run_time_sample_ns, duration_us);
     stats.init_us = init_us;
     stats.exec_us = exec_us;
     stats.exec_count = exec_count;
@@ -175,7 +179,9 @@ fn phases(
         return (since_start(init_end.ts_ns), exec_ns / 1000, count);
     }
     let main_tid = trace.meta.pid;
-    let cutoff_us = first_run_time_sample_ns.map(since_start).unwrap_or(u64::MAX);
+    let cutoff_us = first_run_time_sample_ns
+        .map(since_start)
+        .unwrap_or(u64::MAX);
     let init_us = tree
         .records
         .iter()
@@ -193,7 +199,12 @@ mod tests {
     use crate::model::trace::{ImportEdge, TraceImportEdge, TraceOpen, TraceSample};
 
     fn frame(function: &str, file: &str, line: u32) -> Frame {
-        Frame { function: function.into(), file: file.into(), line, module: None }
+        Frame {
+            function: function.into(),
+            file: file.into(),
+            line,
+            module: None,
+        }
     }
 
     #[test]
@@ -211,17 +222,33 @@ mod tests {
             frame("work", "/app/main.py", 9),
         ];
         let edge = |e, ts, m: &str| TraceImportEdge {
-            edge: e, pid: 7, tid: 7, ts_ns: ts, module: m.into(), failed: false, site: Some(0),
+            edge: e,
+            pid: 7,
+            tid: 7,
+            ts_ns: ts,
+            module: m.into(),
+            failed: false,
+            site: Some(0),
         };
         trace.imports = vec![
             edge(ImportEdge::Start, 110 * ms, "slow"),
             edge(ImportEdge::End, 150 * ms, "slow"),
         ];
         trace.opens = vec![TraceOpen {
-            pid: 7, tid: 7, enter_ns: 111 * ms, exit_ns: 111 * ms + 20_000, ret: 3,
+            pid: 7,
+            tid: 7,
+            enter_ns: 111 * ms,
+            exit_ns: 111 * ms + 20_000,
+            ret: 3,
             path: "/app/__pycache__/slow.cpython-312.pyc".into(),
         }];
-        let sample = |ts, stack: Vec<u32>| TraceSample { ts_ns: ts, pid: 7, tid: 7, stack, truncated: false };
+        let sample = |ts, stack: Vec<u32>| TraceSample {
+            ts_ns: ts,
+            pid: 7,
+            tid: 7,
+            stack,
+            truncated: false,
+        };
         trace.samples = vec![
             sample(120 * ms, vec![1, 0]),
             sample(130 * ms, vec![1, 0]),
@@ -237,7 +264,10 @@ mod tests {
         assert_eq!(p.modules.len(), 1);
         let slow = &p.modules[0];
         assert_eq!(slow.file.as_deref(), Some("/app/slow.py"));
-        assert_eq!((slow.cumulative_us, slow.import_samples, slow.files_opened), (40_000, 2, 1));
+        assert_eq!(
+            (slow.cumulative_us, slow.import_samples, slow.files_opened),
+            (40_000, 2, 1)
+        );
         assert_eq!(p.cct.frames[1].module.as_deref(), Some("slow"));
         assert_eq!(p.cct.root.total, 3);
         assert_eq!(p.imports[0].site.as_ref().map(|s| s.line), Some(1));

@@ -56,7 +56,9 @@ impl ImportTree {
                 }
                 ImportEdge::End => {
                     // Pop to the matching start; a lost start leaves the stack alone.
-                    let Some(pos) = stack.iter().rposition(|&i| records[i].module == edge.module)
+                    let Some(pos) = stack
+                        .iter()
+                        .rposition(|&i| records[i].module == edge.module)
                     else {
                         continue;
                     };
@@ -134,7 +136,10 @@ mod tests {
         let tree = ImportTree::build(&edges, 0, 20_000_000);
         let r = &tree.records;
         assert_eq!(r.len(), 4);
-        assert_eq!((r[0].cumulative_us, r[0].self_us, r[0].depth), (9000, 4000, 0));
+        assert_eq!(
+            (r[0].cumulative_us, r[0].self_us, r[0].depth),
+            (9000, 4000, 0)
+        );
         assert_eq!((r[1].cumulative_us, r[1].self_us), (4000, 3000));
         assert_eq!(r[1].parent.as_deref(), Some("a"));
         assert_eq!(r[2].parent.as_deref(), Some("a.b"));

@@ -43,7 +43,10 @@ impl ModuleFiles {
         if let Some(m) = self.by_file.get(file) {
             return Some(m.clone());
         }
-        if let Some(name) = file.strip_prefix("<frozen ").and_then(|s| s.strip_suffix('>')) {
+        if let Some(name) = file
+            .strip_prefix("<frozen ")
+            .and_then(|s| s.strip_suffix('>'))
+        {
             return Some(name.to_string());
         }
         module_from_path(file)
@@ -62,7 +65,8 @@ fn source_file_for(path: &str, leaf: &str) -> Option<String> {
         // dir/__pycache__/stem.cpython-312.pyc -> dir/stem.py
         let source_dir = dir.strip_suffix("/__pycache__")?;
         let stem = name.split('.').next()?;
-        let matches = stem == leaf || (stem == "__init__" && source_dir.ends_with(&format!("/{leaf}")));
+        let matches =
+            stem == leaf || (stem == "__init__" && source_dir.ends_with(&format!("/{leaf}")));
         return matches.then(|| format!("{source_dir}/{stem}.py"));
     }
     if name.ends_with(".so") {
@@ -104,7 +108,11 @@ mod tests {
             depth: 0,
             files: paths
                 .iter()
-                .map(|p| ImportFile { path: p.to_string(), duration_us: 1, ok: true })
+                .map(|p| ImportFile {
+                    path: p.to_string(),
+                    duration_us: 1,
+                    ok: true,
+                })
                 .collect(),
             site: None,
             failed: false,
@@ -121,7 +129,10 @@ mod tests {
         ]);
         assert_eq!(m.file_of("pkg"), Some("/app/pkg/__init__.py"));
         assert_eq!(m.module_of("/app/pkg/mod.py").as_deref(), Some("pkg.mod"));
-        assert_eq!(m.file_of("_ext"), Some("/app/_ext.cpython-312-x86_64-linux-gnu.so"));
+        assert_eq!(
+            m.file_of("_ext"),
+            Some("/app/_ext.cpython-312-x86_64-linux-gnu.so")
+        );
         assert_eq!(m.module_of("<frozen os>").as_deref(), Some("os"));
     }
 

@@ -1,12 +1,85 @@
-//! `coldspy record`: start or attach to a Python process, collect, write a profile.
+//! `coldspy record`: start or attach to a Python process, collect samples,
+//! file opens and imports in the kernel, and write a profile.
+//!
+//! The launch path holds the child before `exec` ([`launch`]); the kernel
+//! stops it again at `exec` and, for a shared libpython, at the executable's
+//! entry point, so that its layout is in the map before any Python runs
+//! ([`session`]).
+
+mod launch;
+mod output;
+mod preflight;
+mod session;
+mod summary;
+
+pub use launch::resolve;
+pub use output::OutputFile;
+
 use clap::Args;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `coldspy record`.
 #[derive(Debug, Args)]
-pub struct RecordArgs {}
+#[command(
+    after_help = "Examples:\n  sudo coldspy record -o app.json -- python3 app.py\n  sudo coldspy record --pid 1234 --duration 10"
+)]
+pub struct RecordArgs {
+    /// Where to write the profile (JSON).
+    #[arg(short, long, default_value = "coldspy.profile.json")]
+    pub output: PathBuf,
+    /// Sampling frequency per CPU, in Hz (200 = the 5 ms interval of the original method).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub rate: u64,
+    /// Attach to this running process instead of starting a command.
+    #[arg(long, conflicts_with = "command")]
+    pub pid: Option<u32>,
+    /// Stop after this many seconds (the target keeps running).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Also write the raw symbolized trace (a replayable fixture) here.
+    #[arg(long)]
+    pub save_trace: Option<PathBuf>,
+    /// Do not print the summary at the end.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// The command to start and profile (after `--`).
+    #[arg(last = true, required_unless_present = "pid")]
+    pub command: Vec<String>,
+}
+
+/// What to record.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Start this command (resolved program, argv).
+    Launch(PathBuf, Vec<String>),
+    /// Attach to this process.
+    Pid(u32),
+}
 
 /// Runs `coldspy record`.
-pub fn run(_args: RecordArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("record is not implemented yet")
+pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    let target = match args.pid {
+        Some(pid) => Target::Pid(pid),
+        None => Target::Launch(resolve(&args.command[0])?, args.command.clone()),
+    };
+    preflight::check_privileges()?;
+    preflight::check_tracefs()?;
+    let output = OutputFile::create(&args.output)?;
+    let options = session::Options {
+        sample_hz: args.rate,
+        duration: args.duration.map(std::time::Duration::from_secs_f64),
+    };
+    let recorded = session::record(&target, &options)?;
+    let profile = crate::model::build::build_profile(&recorded.trace);
+    if let Some(path) = &args.save_trace {
+        let trace_out = OutputFile::create(path)?;
+        trace_out.commit(&serde_json::to_vec(&recorded.trace)?)?;
+    }
+    let written = output.commit(&serde_json::to_vec_pretty(&profile)?)?;
+    if !args.quiet {
+        let mut stdout = std::io::stdout().lock();
+        summary::print(&profile, &written, &mut stdout)?;
+    }
+    Ok(ExitCode::from(recorded.exit_code.clamp(0, 255) as u8))
 }

@@ -1,0 +1,1 @@
+//! Import start/end probes (filled in with import timing).

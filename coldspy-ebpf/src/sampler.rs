@@ -1,0 +1,52 @@
+//! The CPU sampler: a perf_event program on every CPU that records the
+//! Python stack of the interrupted thread when it belongs to a target.
+
+use crate::{globals, maps, pystack};
+use aya_ebpf::{
+    helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
+    macros::perf_event,
+    programs::PerfEventContext,
+};
+use coldspy_common::{
+    offsets::TARGET_PYTHON_READY,
+    sample::{SampleEvent, SAMPLE_NOT_READY},
+};
+
+/// Samples the current thread if its process is a target.
+#[perf_event]
+pub fn coldspy_sample(_ctx: PerfEventContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tgid = (pid_tgid >> 32) as u32;
+    let tid = pid_tgid as u32;
+    if tgid == 0 || tgid == globals::self_tgid() {
+        return 0;
+    }
+    let Some(cfg) = maps::current_target(tgid) else {
+        return 0;
+    };
+    // SAFETY: map value pointer valid for this program run.
+    let cfg = unsafe { &*cfg };
+    let Some(mut entry) = maps::SAMPLES.reserve::<SampleEvent>(0) else {
+        maps::count_lost(maps::LOST_SAMPLES);
+        return 0;
+    };
+    let event = entry.as_mut_ptr();
+    // SAFETY: `event` points at a reserved record of the right size.
+    unsafe {
+        (*event).ktime_ns = bpf_ktime_get_ns();
+        (*event).pid = tgid;
+        (*event).tid = tid;
+        (*event).cpu = bpf_get_smp_processor_id();
+        (*event)._pad = 0;
+        if cfg.flags & TARGET_PYTHON_READY == 0 {
+            (*event).depth = 0;
+            (*event).flags = SAMPLE_NOT_READY;
+        } else {
+            let (depth, flags) = pystack::walk(cfg, tid, core::ptr::addr_of_mut!((*event).frames));
+            (*event).depth = depth;
+            (*event).flags = flags;
+        }
+    }
+    entry.submit(0);
+    0
+}

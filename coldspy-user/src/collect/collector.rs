@@ -1,0 +1,138 @@
+//! Accumulates a [`Trace`] from kernel records: symbolizes samples per
+//! process, interns frames, keeps file opens and import edges.
+
+use crate::collect::decode::{self, Event};
+use crate::loader::Probes;
+use crate::model::profile::Frame;
+use crate::model::trace::{ImportEdge, Trace, TraceImportEdge, TraceOpen, TraceSample};
+use crate::python::symbolize::Symbolizer;
+use coldspy_common::{
+    import_event::EVENT_KIND_IMPORT_START,
+    lifecycle::LifecycleEvent,
+    sample::{SampleEvent, SAMPLE_TRUNCATED},
+};
+use std::collections::HashMap;
+
+/// Builds the trace of one recording.
+#[derive(Debug, Default)]
+pub struct Collector {
+    /// The trace so far.
+    pub trace: Trace,
+    symbolizers: HashMap<u32, Symbolizer>,
+    frame_index: HashMap<Frame, u32>,
+    /// Latest innermost frame per thread (for import sites).
+    last_frame: HashMap<u32, u32>,
+    /// Module names of imports in flight, per thread (end edges carry none).
+    import_stacks: HashMap<u32, Vec<String>>,
+    /// Samples dropped because their process had no symbolizer.
+    pub samples_without_python: u64,
+}
+
+impl Collector {
+    /// Symbolizes the samples of `pid` with this symbolizer from now on.
+    pub fn add_process(&mut self, pid: u32, symbolizer: Symbolizer) {
+        self.symbolizers.insert(pid, symbolizer);
+    }
+
+    /// Reads everything available from both ring buffers; returns the
+    /// lifecycle events for the caller to act on.
+    pub fn drain(&mut self, probes: &mut Probes) -> Vec<LifecycleEvent> {
+        let mut lifecycle = Vec::new();
+        // Events first: an exec must be seen before the samples of the new image.
+        while let Some(item) = probes.events.next() {
+            match decode::event(&item) {
+                Some(Event::Open(open)) => self.trace.opens.push(TraceOpen {
+                    pid: open.pid,
+                    tid: open.tid,
+                    enter_ns: open.enter_ns,
+                    exit_ns: open.exit_ns,
+                    ret: open.ret,
+                    path: decode::c_string(&open.path),
+                }),
+                Some(Event::Import(import)) => self.import_edge(&import),
+                Some(Event::Lifecycle(event)) => lifecycle.push(event),
+                None => {}
+            }
+        }
+        while let Some(item) = probes.samples.next() {
+            if let Some(sample) = decode::sample(&item) {
+                self.sample(&sample);
+            }
+        }
+        probes.flush_logs();
+        lifecycle
+    }
+
+    fn intern(&mut self, frame: Frame) -> u32 {
+        if let Some(&index) = self.frame_index.get(&frame) {
+            return index;
+        }
+        let index = self.trace.frames.len() as u32;
+        self.trace.frames.push(frame.clone());
+        self.frame_index.insert(frame, index);
+        index
+    }
+
+    fn sample(&mut self, sample: &SampleEvent) {
+        let depth = (sample.depth as usize).min(sample.frames.len());
+        let mut stack = Vec::with_capacity(depth);
+        if depth > 0 {
+            let Some(symbolizer) = self.symbolizers.get_mut(&sample.pid) else {
+                self.samples_without_python += 1;
+                return;
+            };
+            let mut frames = Vec::with_capacity(depth);
+            // Slots with no code object are skipped frames (C-stack shims).
+            for raw in sample.frames[..depth].iter().filter(|f| f.code_addr != 0) {
+                match symbolizer.frame(*raw) {
+                    Some(frame) => frames.push(frame),
+                    None => self.trace.unsymbolized_frames += 1,
+                }
+            }
+            for frame in frames {
+                stack.push(self.intern(frame));
+            }
+        }
+        if let Some(&innermost) = stack.first() {
+            self.last_frame.insert(sample.tid, innermost);
+        }
+        self.trace.samples.push(TraceSample {
+            ts_ns: sample.ktime_ns,
+            pid: sample.pid,
+            tid: sample.tid,
+            stack,
+            truncated: sample.flags & SAMPLE_TRUNCATED != 0,
+        });
+    }
+
+    fn import_edge(&mut self, event: &coldspy_common::import_event::ImportEvent) {
+        let stack = self.import_stacks.entry(event.tid).or_default();
+        let (edge, module) = if event.kind == EVENT_KIND_IMPORT_START {
+            let module = decode::c_string(&event.name);
+            stack.push(module.clone());
+            (ImportEdge::Start, module)
+        } else {
+            let Some(module) = stack.pop() else { return };
+            (ImportEdge::End, module)
+        };
+        self.trace.imports.push(TraceImportEdge {
+            edge,
+            pid: event.pid,
+            tid: event.tid,
+            ts_ns: event.ktime_ns,
+            module,
+            failed: false,
+            site: None,
+        });
+    }
+
+    /// Puts samples, opens and imports in time order (the two ring
+    /// buffers interleave).
+    pub fn finish(mut self, end_ns: u64) -> Trace {
+        self.trace.samples.sort_by_key(|s| s.ts_ns);
+        self.trace.opens.sort_by_key(|o| o.enter_ns);
+        self.trace.imports.sort_by_key(|e| e.ts_ns);
+        self.trace.end_ns = end_ns;
+        self.trace
+    }
+}

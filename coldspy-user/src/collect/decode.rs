@@ -1,0 +1,71 @@
+//! Decoding raw ring-buffer records into typed events.
+
+use coldspy_common::{
+    import_event::{ImportEvent, EVENT_KIND_IMPORT_END, EVENT_KIND_IMPORT_START},
+    lifecycle::{
+        LifecycleEvent, EVENT_KIND_ENTRY, EVENT_KIND_EXEC, EVENT_KIND_EXIT, EVENT_KIND_FORK,
+    },
+    open_event::{OpenEvent, EVENT_KIND_OPEN},
+    sample::SampleEvent,
+};
+
+/// An event from the `EVENTS` ring buffer.
+#[derive(Debug, Clone, Copy)]
+pub enum Event {
+    /// A finished `openat`.
+    Open(OpenEvent),
+    /// An import edge.
+    Import(ImportEvent),
+    /// Exec, fork, exit or entry stop.
+    Lifecycle(LifecycleEvent),
+}
+
+/// Reads a `T` from the start of `bytes`, if it is long enough.
+fn read<T: Copy>(bytes: &[u8]) -> Option<T> {
+    (bytes.len() >= size_of::<T>())
+        // SAFETY: length checked; `T` is a plain `#[repr(C)]` wire type valid
+        // for any bit pattern; read_unaligned has no alignment requirement.
+        .then(|| unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+/// Decodes a record of the `SAMPLES` ring buffer.
+pub fn sample(bytes: &[u8]) -> Option<SampleEvent> {
+    read(bytes)
+}
+
+/// Decodes a record of the `EVENTS` ring buffer by its kind tag.
+pub fn event(bytes: &[u8]) -> Option<Event> {
+    let kind: u32 = read(bytes)?;
+    match kind {
+        EVENT_KIND_OPEN => read(bytes).map(Event::Open),
+        EVENT_KIND_IMPORT_START | EVENT_KIND_IMPORT_END => read(bytes).map(Event::Import),
+        EVENT_KIND_EXEC | EVENT_KIND_FORK | EVENT_KIND_EXIT | EVENT_KIND_ENTRY => {
+            read(bytes).map(Event::Lifecycle)
+        }
+        _ => None,
+    }
+}
+
+/// A NUL-terminated byte string from a fixed buffer.
+pub fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_records_are_rejected_and_tags_dispatch() {
+        assert!(sample(&[0u8; 8]).is_none());
+        let mut open = vec![0u8; size_of::<OpenEvent>()];
+        open[..4].copy_from_slice(&EVENT_KIND_OPEN.to_le_bytes());
+        open[40..43].copy_from_slice(b"/a\0");
+        match event(&open) {
+            Some(Event::Open(e)) => assert_eq!(c_string(&e.path), "/a"),
+            other => panic!("{other:?}"),
+        }
+        assert!(event(&99u32.to_le_bytes()).is_none());
+    }
+}

@@ -1,0 +1,161 @@
+//! The ELF files of an interpreter: symbols, load segments, entry point and
+//! `DT_NEEDED`, read with `object`. Files are opened through
+//! `/proc/PID/root` so that processes in a chroot or container work.
+
+use object::{Object, ObjectSegment, ObjectSymbol};
+use std::path::{Path, PathBuf};
+
+/// Errors reading an ELF file.
+#[derive(Debug, thiserror::Error)]
+pub enum ElfError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not an ELF object `object` can parse.
+    #[error("{path} is not a readable ELF file: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: object::Error,
+    },
+}
+
+/// What coldspy needs from one ELF file.
+#[derive(Debug, Clone, Default)]
+pub struct ElfInfo {
+    /// The file, as opened.
+    pub path: PathBuf,
+    /// Symbols of interest (name → virtual address), from `.symtab` or `.dynsym`.
+    pub symbols: std::collections::HashMap<String, u64>,
+    /// `(vaddr, file offset, memsz)` of each `PT_LOAD` segment.
+    pub loads: Vec<(u64, u64, u64)>,
+    /// The entry point (virtual address).
+    pub entry: u64,
+    /// `DT_NEEDED` libraries.
+    pub needed: Vec<String>,
+    /// Whether it has a `.symtab` (not stripped).
+    pub has_symtab: bool,
+}
+
+/// Symbols coldspy looks up in an interpreter binary.
+pub const INTERESTING_SYMBOLS: &[&str] = &[
+    "_PyRuntime",
+    "Py_Version",
+    "PyCode_Type",
+    "_Py_DebugOffsets",
+    "PyObject_CallMethodObjArgs",
+    "_PyObject_CallMethodIdObjArgs",
+    "PyImport_ImportModuleLevelObject",
+    "Py_BytesMain",
+];
+
+impl ElfInfo {
+    /// Reads an ELF file.
+    pub fn read(path: &Path) -> Result<Self, ElfError> {
+        let data = std::fs::read(path).map_err(|source| ElfError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file = object::File::parse(&*data).map_err(|source| ElfError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut info = ElfInfo {
+            path: path.to_path_buf(),
+            entry: file.entry(),
+            has_symtab: file.symbols().next().is_some(),
+            ..ElfInfo::default()
+        };
+        for symbol in file.symbols().chain(file.dynamic_symbols()) {
+            if symbol.address() == 0 {
+                continue;
+            }
+            if let Ok(name) = symbol.name() {
+                if INTERESTING_SYMBOLS.contains(&name) {
+                    info.symbols
+                        .entry(name.to_string())
+                        .or_insert(symbol.address());
+                }
+            }
+        }
+        for segment in file.segments() {
+            let (offset, _) = segment.file_range();
+            info.loads.push((segment.address(), offset, segment.size()));
+        }
+        info.needed = needed_libraries(&file);
+        Ok(info)
+    }
+
+    /// Address of a symbol (before relocation).
+    pub fn symbol(&self, name: &str) -> Option<u64> {
+        self.symbols.get(name).copied()
+    }
+
+    /// File offset of a virtual address (for uprobes).
+    pub fn file_offset(&self, vaddr: u64) -> Option<u64> {
+        self.loads
+            .iter()
+            .find(|&&(start, _, size)| vaddr >= start && vaddr < start + size)
+            .map(|&(start, offset, _)| vaddr - start + offset)
+    }
+
+    /// The load bias, given where the segment at file offset 0 is mapped.
+    pub fn load_bias(&self, mapping_start_of_offset_zero: u64) -> u64 {
+        let first = self
+            .loads
+            .iter()
+            .map(|&(vaddr, _, _)| vaddr & !0xfff)
+            .min()
+            .unwrap_or(0);
+        mapping_start_of_offset_zero.wrapping_sub(first)
+    }
+
+    /// Whether it links against a libpython (`DT_NEEDED libpython3.*`).
+    pub fn needs_libpython(&self) -> bool {
+        self.needed.iter().any(|n| n.starts_with("libpython3"))
+    }
+}
+
+fn needed_libraries(file: &object::File<'_>) -> Vec<String> {
+    use object::read::elf::{Dyn, ElfFile64, FileHeader, SectionHeader};
+    let object::File::Elf64(elf) = file else {
+        return Vec::new();
+    };
+    let elf: &ElfFile64<'_> = elf;
+    let endian = elf.endian();
+    let data = elf.data();
+    let header = elf.elf_header();
+    let Ok(sections) = header.sections(endian, data) else {
+        return Vec::new();
+    };
+    let mut needed = Vec::new();
+    for section in sections.iter() {
+        let Ok(Some((entries, link))) = section.dynamic(endian, data) else {
+            continue;
+        };
+        let Ok(strings) = sections.strings(endian, data, link) else {
+            continue;
+        };
+        for entry in entries {
+            if entry.tag32(endian) == Some(object::elf::DT_NEEDED) {
+                if let Ok(name) = entry.string(endian, strings) {
+                    needed.push(String::from_utf8_lossy(name).into_owned());
+                }
+            }
+        }
+    }
+    needed
+}
+
+/// The path to open a file a process has mapped, through its root.
+pub fn path_in_process(pid: u32, path: &Path) -> PathBuf {
+    let mut full = PathBuf::from(format!("/proc/{pid}/root"));
+    full.push(path.strip_prefix("/").unwrap_or(path));
+    full
+}

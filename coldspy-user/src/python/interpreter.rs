@@ -1,0 +1,184 @@
+//! Finds the CPython interpreter inside a process: the binary holding
+//! `_PyRuntime` (libpython or the executable), its load address, version
+//! and layout, and turns them into the kernel's [`TargetConfig`].
+
+use crate::python::elf::{path_in_process, ElfError, ElfInfo};
+use crate::python::maps::{self, Mapping};
+use crate::python::memory::ProcessMemory;
+use crate::python::offsets::{self, VersionLayout};
+use crate::python::version::PythonVersion;
+use coldspy_common::offsets::{TargetConfig, TARGET_PYTHON_READY};
+use std::path::{Path, PathBuf};
+
+/// Why no interpreter was found.
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    /// The process does not exist (or is gone).
+    #[error("no process with pid {0}")]
+    NoProcess(u32),
+    /// Neither the executable nor a mapped library is a CPython interpreter.
+    #[error("process {pid} ({exe}) is not a Python process: no _PyRuntime in its executable or libraries")]
+    NotPython {
+        /// The process.
+        pid: u32,
+        /// Its executable.
+        exe: String,
+    },
+    /// The executable links libpython, which the loader has not mapped yet.
+    #[error("process {0} has not loaded libpython yet")]
+    NotYetLoaded(u32),
+    /// A CPython version without layout support.
+    #[error("CPython {found} ({binary}) is not supported; supported: {supported}")]
+    Unsupported {
+        /// The version.
+        found: PythonVersion,
+        /// The interpreter binary.
+        binary: String,
+        /// What is supported.
+        supported: String,
+    },
+    /// The version could not be determined.
+    #[error("cannot tell the CPython version of {0}")]
+    UnknownVersion(String),
+    /// An ELF file could not be read.
+    #[error(transparent)]
+    Elf(#[from] ElfError),
+}
+
+/// A CPython interpreter found in a process.
+#[derive(Debug, Clone)]
+pub struct Interpreter {
+    /// The process.
+    pub pid: u32,
+    /// Its version.
+    pub version: PythonVersion,
+    /// The binary holding `_PyRuntime`, as the process sees it.
+    pub binary: PathBuf,
+    /// The process's executable, as the process sees it.
+    pub executable: PathBuf,
+    /// The binary's ELF facts.
+    pub elf: ElfInfo,
+    /// Load bias of `binary`.
+    pub bias: u64,
+    /// Address of `_PyRuntime`.
+    pub runtime_addr: u64,
+    /// Address of `PyCode_Type` (0 if not exported).
+    pub code_type_addr: u64,
+    /// The struct layout.
+    pub layout: VersionLayout,
+    /// Where the layout came from (`table:3.12`).
+    pub layout_source: String,
+    /// `static` (the executable holds the interpreter) or `shared` (libpython).
+    pub build: &'static str,
+}
+
+/// Versions this build of coldspy supports, for messages.
+pub fn supported_versions() -> String {
+    offsets::TABLE_VERSIONS.join(", ")
+}
+
+impl Interpreter {
+    /// Finds the interpreter of a running (or stopped) process.
+    pub fn find(pid: u32) -> Result<Self, FindError> {
+        let mappings = maps::read(pid).map_err(|_| FindError::NoProcess(pid))?;
+        let executable = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map_err(|_| FindError::NoProcess(pid))?;
+        let mut candidates: Vec<&Path> = Vec::new();
+        for m in &mappings {
+            let is_libpython = m
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libpython3"));
+            if is_libpython && !candidates.contains(&m.path.as_path()) {
+                candidates.push(&m.path);
+            }
+        }
+        candidates.push(&executable);
+        for binary in candidates {
+            let elf = ElfInfo::read(&path_in_process(pid, binary))?;
+            if elf.symbol("_PyRuntime").is_none() {
+                continue;
+            }
+            let Some(bias) = load_bias(&mappings, binary, &elf) else {
+                continue;
+            };
+            let build = if binary == executable {
+                "static"
+            } else {
+                "shared"
+            };
+            return Self::from_binary(pid, binary, &executable, elf, bias, build);
+        }
+        let exe_elf = ElfInfo::read(&path_in_process(pid, &executable))?;
+        if exe_elf.needs_libpython() {
+            return Err(FindError::NotYetLoaded(pid));
+        }
+        Err(FindError::NotPython {
+            pid,
+            exe: executable.display().to_string(),
+        })
+    }
+
+    fn from_binary(
+        pid: u32,
+        binary: &Path,
+        executable: &Path,
+        elf: ElfInfo,
+        bias: u64,
+        build: &'static str,
+    ) -> Result<Self, FindError> {
+        let memory = ProcessMemory { pid };
+        let from_symbol = elf
+            .symbol("Py_Version")
+            .and_then(|addr| memory.read_u64(bias + addr).ok())
+            .and_then(PythonVersion::from_hex);
+        let version = from_symbol
+            .or_else(|| {
+                let name = binary.file_name()?.to_str()?;
+                PythonVersion::from_file_name(name)
+            })
+            .ok_or_else(|| FindError::UnknownVersion(binary.display().to_string()))?;
+        let layout = offsets::table_for(version).ok_or_else(|| FindError::Unsupported {
+            found: version,
+            binary: binary.display().to_string(),
+            supported: supported_versions(),
+        })?;
+        let runtime_addr = bias + elf.symbol("_PyRuntime").unwrap_or(0);
+        let code_type_addr = elf.symbol("PyCode_Type").map(|a| bias + a).unwrap_or(0);
+        Ok(Self {
+            pid,
+            version,
+            binary: binary.to_path_buf(),
+            executable: executable.to_path_buf(),
+            elf,
+            bias,
+            runtime_addr,
+            code_type_addr,
+            layout,
+            layout_source: format!("table:{}", version.minor_string()),
+            build,
+        })
+    }
+
+    /// The kernel config for this interpreter, with `extra_flags`.
+    pub fn target_config(&self, extra_flags: u32) -> TargetConfig {
+        TargetConfig {
+            runtime_addr: self.runtime_addr,
+            code_type_addr: self.code_type_addr,
+            flags: TARGET_PYTHON_READY | extra_flags,
+            _pad: 0,
+            layout: self.layout.kernel,
+        }
+    }
+}
+
+/// The load bias of `binary`: where its offset-0 mapping starts, minus the
+/// first segment's address.
+fn load_bias(mappings: &[Mapping], binary: &Path, elf: &ElfInfo) -> Option<u64> {
+    let start = mappings
+        .iter()
+        .find(|m| m.path == binary && m.offset == 0)?
+        .start;
+    Some(elf.load_bias(start))
+}

@@ -1,0 +1,196 @@
+//! Starts the command to record, held before `exec` until the probes are
+//! attached. `std::process::Command` cannot do this (its `spawn` waits for
+//! the exec), so this is a small fork/exec with two pipes: one that releases
+//! the child, one that reports a failed exec.
+
+use crate::error::SetupError;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// A child process waiting before its `exec`.
+#[derive(Debug)]
+pub struct HeldChild {
+    /// Its pid.
+    pub pid: u32,
+    release_fd: i32,
+    error_fd: i32,
+}
+
+/// Resolves a command name through `PATH` like a shell.
+pub fn resolve(command: &str) -> Result<PathBuf, SetupError> {
+    let is_executable = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| {
+                m.is_file()
+                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+            })
+            .unwrap_or(false)
+    };
+    if command.contains('/') {
+        let path = PathBuf::from(command);
+        return if is_executable(&path) {
+            Ok(path)
+        } else {
+            Err(SetupError::CommandNotFound(command.to_string()))
+        };
+    }
+    let path_var =
+        std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path_var)
+        .map(|dir| dir.join(command))
+        .find(|p| is_executable(p))
+        .ok_or_else(|| SetupError::CommandNotFound(command.to_string()))
+}
+
+fn pipe() -> std::io::Result<[i32; 2]> {
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(fds)
+}
+
+impl HeldChild {
+    /// Forks a child that will `exec` `program` with `args` once released.
+    pub fn spawn(program: &Path, args: &[String]) -> std::io::Result<Self> {
+        let to_c = |s: &[u8]| {
+            CString::new(s).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+        };
+        let program_c = to_c(program.as_os_str().as_bytes())?;
+        let argv_c: Vec<CString> = args
+            .iter()
+            .map(|a| to_c(a.as_bytes()))
+            .collect::<Result<_, _>>()?;
+        let mut argv: Vec<*const libc::c_char> = argv_c.iter().map(|a| a.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        let release = pipe()?;
+        let error = pipe()?;
+        // SAFETY: after fork the child only calls async-signal-safe functions
+        // (read, close, execv, write, _exit) on memory prepared before fork.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if pid == 0 {
+            unsafe {
+                libc::close(release[1]);
+                libc::close(error[0]);
+                let mut byte = 0u8;
+                while libc::read(release[0], (&mut byte as *mut u8).cast(), 1) < 0 {}
+                libc::close(release[0]);
+                libc::execv(program_c.as_ptr(), argv.as_ptr());
+                let errno = *libc::__errno_location();
+                libc::write(error[1], (&errno as *const i32).cast(), 4);
+                libc::_exit(127);
+            }
+        }
+        // SAFETY: closing our copies of the child's ends.
+        unsafe {
+            libc::close(release[0]);
+            libc::close(error[1]);
+        }
+        Ok(Self {
+            pid: pid as u32,
+            release_fd: release[1],
+            error_fd: error[0],
+        })
+    }
+
+    /// Lets the child `exec`; returns the exec error if it failed.
+    pub fn release(&mut self) -> std::io::Result<()> {
+        let byte = 1u8;
+        // SAFETY: writing one byte to our pipe end, then closing it.
+        unsafe {
+            libc::write(self.release_fd, (&byte as *const u8).cast(), 1);
+            libc::close(self.release_fd);
+        }
+        self.release_fd = -1;
+        let mut errno = 0i32;
+        // SAFETY: reading at most 4 bytes into `errno`; EOF means exec succeeded.
+        let n = unsafe { libc::read(self.error_fd, (&mut errno as *mut i32).cast(), 4) };
+        unsafe { libc::close(self.error_fd) };
+        self.error_fd = -1;
+        if n == 4 {
+            return Err(std::io::Error::from_raw_os_error(errno));
+        }
+        Ok(())
+    }
+
+    /// The exit status if the child has exited (`None` while it runs).
+    pub fn try_wait(&self) -> Option<i32> {
+        let mut status = 0;
+        // SAFETY: non-blocking wait on our own child.
+        let r = unsafe { libc::waitpid(self.pid as i32, &mut status, libc::WNOHANG) };
+        (r == self.pid as i32).then(|| exit_code(status))
+    }
+
+    /// Waits for the child to exit.
+    pub fn wait(&self) -> i32 {
+        let mut status = 0;
+        loop {
+            // SAFETY: blocking wait on our own child.
+            let r = unsafe { libc::waitpid(self.pid as i32, &mut status, 0) };
+            if r == self.pid as i32 {
+                return exit_code(status);
+            }
+            if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                return 1;
+            }
+        }
+    }
+}
+
+impl Drop for HeldChild {
+    fn drop(&mut self) {
+        for fd in [self.release_fd, self.error_fd] {
+            if fd >= 0 {
+                // SAFETY: closing a descriptor we own.
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
+}
+
+/// A shell-style exit code from a wait status: the code, or 128 + signal.
+fn exit_code(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_through_path_and_rejects_unknown_commands() {
+        assert!(resolve("sh").unwrap().is_absolute());
+        assert!(matches!(
+            resolve("no-such-command-xyz"),
+            Err(SetupError::CommandNotFound(_))
+        ));
+        assert!(matches!(
+            resolve("./no/such/file"),
+            Err(SetupError::CommandNotFound(_))
+        ));
+    }
+
+    #[test]
+    fn held_child_runs_only_when_released_and_reports_its_status() {
+        let mut child = HeldChild::spawn(
+            Path::new("/bin/sh"),
+            &["sh".into(), "-c".into(), "exit 7".into()],
+        )
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(child.try_wait(), None, "child must wait for release");
+        child.release().unwrap();
+        assert_eq!(child.wait(), 7);
+    }
+}

@@ -1,0 +1,370 @@
+//! One recording: load the probes, start or attach to the target, follow it
+//! through exec and fork until the interpreter is found, drain the ring
+//! buffers until the target exits (or time or a signal ends it).
+
+use crate::collect::Collector;
+use crate::error::SetupError;
+use crate::loader::{LoadError, Probes};
+use crate::model::trace::Trace;
+use crate::python::elf::{path_in_process, ElfInfo};
+use crate::python::interpreter::{FindError, Interpreter};
+use crate::python::symbolize::Symbolizer;
+use crate::record::launch::HeldChild;
+use crate::record::Target;
+use anyhow::Context as _;
+use coldspy_common::lifecycle::{
+    LifecycleEvent, EVENT_KIND_ENTRY, EVENT_KIND_EXEC, EVENT_KIND_EXIT, EVENT_KIND_FORK,
+};
+use coldspy_common::offsets::{
+    TargetConfig, TARGET_FOLLOW_CHILDREN, TARGET_STOP_AT_ENTRY, TARGET_STOP_ON_EXEC,
+};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the ring buffers are drained.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// How long a signalled launch target may take to exit before we stop anyway.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
+/// Recording options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Sampling frequency (Hz per CPU).
+    pub sample_hz: u64,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+}
+
+/// What a recording produced.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The symbolized trace.
+    pub trace: Trace,
+    /// The launched command's exit code (0 for `--pid`).
+    pub exit_code: i32,
+}
+
+/// Kernel `CLOCK_MONOTONIC` now, the clock of `bpf_ktime_get_ns`.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn load_probes(sample_hz: u64) -> anyhow::Result<Probes> {
+    Probes::load(sample_hz).map_err(|e| {
+        let denied = matches!(&e, LoadError::Load(_) | LoadError::Attach { .. })
+            && e.to_string().to_lowercase().contains("permission");
+        if denied {
+            anyhow::Error::new(SetupError::NoPrivileges)
+        } else {
+            anyhow::Error::new(e).context("loading coldspy's eBPF programs")
+        }
+    })
+}
+
+fn send_signal(pid: u32, signal: i32) {
+    // SAFETY: plain kill(2).
+    unsafe { libc::kill(pid as i32, signal) };
+}
+
+/// State of one recording.
+struct Session {
+    probes: Probes,
+    collector: Collector,
+    main_pid: Option<u32>,
+    interpreter: Option<Interpreter>,
+}
+
+impl Session {
+    fn configure(&mut self, interpreter: Interpreter, extra_flags: u32) -> anyhow::Result<()> {
+        let pid = interpreter.pid;
+        self.probes
+            .set_target(pid, interpreter.target_config(extra_flags))?;
+        self.collector
+            .add_process(pid, Symbolizer::new(pid, interpreter.layout));
+        if self.interpreter.is_none() {
+            log::info!(
+                "pid {pid}: CPython {} ({} build, {}), layout {}",
+                interpreter.version,
+                interpreter.build,
+                interpreter.binary.display(),
+                interpreter.layout_source
+            );
+            self.main_pid = Some(pid);
+            self.interpreter = Some(interpreter);
+        }
+        Ok(())
+    }
+
+    /// A launched process (or one of its descendants) stopped at exec or at
+    /// its entry point: find the interpreter, or wait for the next stop.
+    fn on_stop(&mut self, event: &LifecycleEvent) -> anyhow::Result<()> {
+        let pid = event.pid;
+        let flags = self.probes.target(pid).map(|c| c.flags).unwrap_or(0)
+            & (TARGET_FOLLOW_CHILDREN | TARGET_STOP_ON_EXEC);
+        let result = match Interpreter::find(pid) {
+            Ok(interpreter) => self.configure(interpreter, TARGET_FOLLOW_CHILDREN),
+            Err(FindError::NotYetLoaded(_)) => self.stop_at_entry(pid, flags),
+            // A wrapper (env, sh, a shim): keep following it.
+            Err(FindError::NotPython { .. }) => Ok(()),
+            Err(FindError::NoProcess(_)) => Ok(()),
+            Err(e) => Err(anyhow::Error::new(e)),
+        };
+        if event.stopped != 0 {
+            send_signal(pid, libc::SIGCONT);
+        }
+        result
+    }
+
+    /// libpython is not mapped yet: stop again at the executable's entry point.
+    fn stop_at_entry(&mut self, pid: u32, flags: u32) -> anyhow::Result<()> {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))?;
+        let on_host = path_in_process(pid, &exe);
+        let elf = ElfInfo::read(&on_host)?;
+        let offset = elf
+            .file_offset(elf.entry)
+            .with_context(|| format!("entry point of {} is outside its segments", exe.display()))?;
+        let config = TargetConfig {
+            flags: flags | TARGET_STOP_AT_ENTRY,
+            ..TargetConfig::default()
+        };
+        self.probes.set_target(pid, config)?;
+        self.probes.attach_entry(&on_host, offset, pid)?;
+        Ok(())
+    }
+
+    fn on_fork(&mut self, parent: u32, child: u32) {
+        // Threads share the parent's tgid and need nothing; a new process
+        // shares the parent's memory layout, so symbolize it the same way.
+        let is_process = std::fs::read_to_string(format!("/proc/{child}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Tgid:").map(|v| v.trim().to_string()))
+            })
+            .is_some_and(|tgid| tgid == child.to_string());
+        if !is_process {
+            return;
+        }
+        if let Some(interpreter) = self.interpreter.as_ref().filter(|i| i.pid == parent) {
+            self.collector
+                .add_process(child, Symbolizer::new(child, interpreter.layout));
+        }
+    }
+}
+
+/// Records a target until it exits, `duration` passes, or SIGINT/SIGTERM.
+pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
+    let signal = Arc::new(AtomicI32::new(0));
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        register_signal(sig, Arc::clone(&signal))?;
+    }
+    // Attach-time checks first: they fail fast, before loading anything.
+    let attached = match target {
+        Target::Pid(pid) => Some(Interpreter::find(*pid).map_err(|e| match e {
+            FindError::NoProcess(p) => anyhow::Error::new(SetupError::NoSuchProcess(p)),
+            FindError::NotYetLoaded(p) => {
+                anyhow::anyhow!("process {p} has not loaded libpython yet; try again in a moment")
+            }
+            other => anyhow::Error::new(other),
+        })?),
+        Target::Launch(..) => None,
+    };
+    let probes = load_probes(options.sample_hz)?;
+    let mut session = Session {
+        probes,
+        collector: Collector::default(),
+        main_pid: None,
+        interpreter: None,
+    };
+    let mut child: Option<HeldChild> = None;
+    let start_ns;
+    match (target, attached) {
+        (Target::Pid(_), Some(interpreter)) => {
+            start_ns = monotonic_ns();
+            session.configure(interpreter, 0)?;
+        }
+        (Target::Launch(program, argv), _) => {
+            let mut held = HeldChild::spawn(program, argv)
+                .with_context(|| format!("starting {}", program.display()))?;
+            let config = TargetConfig {
+                flags: TARGET_STOP_ON_EXEC | TARGET_FOLLOW_CHILDREN,
+                ..TargetConfig::default()
+            };
+            session.probes.set_target(held.pid, config)?;
+            start_ns = monotonic_ns();
+            held.release().map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::EACCES)
+                {
+                    anyhow::Error::new(SetupError::CommandNotFound(format!(
+                        "{}: {e}",
+                        program.display()
+                    )))
+                } else {
+                    anyhow::Error::new(e).context(format!("executing {}", program.display()))
+                }
+            })?;
+            child = Some(held);
+        }
+        (Target::Pid(_), None) => unreachable!("attach checked above"),
+    }
+
+    let started = Instant::now();
+    let mut exit_code = 0;
+    let mut stop_deadline: Option<Instant> = None;
+    loop {
+        let events = session.collector.drain(&mut session.probes);
+        let mut main_exited = false;
+        for event in &events {
+            match event.kind {
+                EVENT_KIND_EXEC | EVENT_KIND_ENTRY => {
+                    if let Err(e) = session.on_stop(event) {
+                        if let Some(child) = &child {
+                            send_signal(child.pid, libc::SIGKILL);
+                            child.wait();
+                        }
+                        return Err(e);
+                    }
+                }
+                EVENT_KIND_FORK => session.on_fork(event.pid, event.other_pid),
+                EVENT_KIND_EXIT => main_exited |= Some(event.pid) == session.main_pid,
+                _ => {}
+            }
+        }
+        if let Some(held) = &child {
+            if let Some(code) = held.try_wait() {
+                exit_code = code;
+                break;
+            }
+        } else if main_exited
+            || !std::path::Path::new(&format!("/proc/{}", session.main_pid.unwrap_or(0))).exists()
+        {
+            break;
+        }
+        let sig = signal.swap(0, Ordering::SeqCst);
+        if sig != 0 {
+            match &child {
+                Some(held) if stop_deadline.is_none() => {
+                    // Pass the signal on like a supervisor; record until it exits.
+                    send_signal(held.pid, sig);
+                    stop_deadline = Some(Instant::now() + EXIT_GRACE);
+                }
+                _ => break,
+            }
+        }
+        if stop_deadline.is_some_and(|d| Instant::now() > d) {
+            break;
+        }
+        if options.duration.is_some_and(|d| started.elapsed() >= d) {
+            break;
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+    let end_ns = monotonic_ns();
+    session.collector.drain(&mut session.probes);
+    let (lost_samples, lost_events) = session.probes.lost_counts();
+    let Session {
+        collector,
+        interpreter,
+        main_pid,
+        ..
+    } = session;
+    let mut trace = collector.finish(end_ns);
+    trace.start_ns = start_ns;
+    fill_meta(
+        &mut trace,
+        target,
+        interpreter.as_ref(),
+        main_pid,
+        options,
+        lost_samples,
+        lost_events,
+    );
+    if let Some(held) = child {
+        if stop_deadline.is_none() && held.try_wait().is_none() && options.duration.is_some() {
+            // --duration ended the recording; the command keeps running: wait for it.
+            exit_code = held.wait();
+        }
+    }
+    Ok(Recorded { trace, exit_code })
+}
+
+static SIGNAL_SLOT: std::sync::OnceLock<Arc<AtomicI32>> = std::sync::OnceLock::new();
+
+extern "C" fn on_signal(sig: i32) {
+    if let Some(slot) = SIGNAL_SLOT.get() {
+        slot.store(sig, Ordering::SeqCst);
+    }
+}
+
+fn register_signal(sig: i32, slot: Arc<AtomicI32>) -> anyhow::Result<()> {
+    let _ = SIGNAL_SLOT.set(slot);
+    // SAFETY: the handler only stores into an atomic (async-signal-safe).
+    let previous = unsafe { libc::signal(sig, on_signal as *const () as usize) };
+    anyhow::ensure!(
+        previous != libc::SIG_ERR,
+        "cannot install a handler for signal {sig}"
+    );
+    Ok(())
+}
+
+fn fill_meta(
+    trace: &mut Trace,
+    target: &Target,
+    interpreter: Option<&Interpreter>,
+    main_pid: Option<u32>,
+    options: &Options,
+    lost_samples: u64,
+    lost_events: u64,
+) {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let meta = &mut trace.meta;
+    meta.coldspy_version = env!("CARGO_PKG_VERSION").to_string();
+    meta.host = read("/proc/sys/kernel/hostname");
+    meta.kernel = read("/proc/sys/kernel/osrelease");
+    meta.started_at = humantime::format_rfc3339_seconds(
+        std::time::SystemTime::now()
+            - Duration::from_nanos(monotonic_ns().saturating_sub(trace.start_ns)),
+    )
+    .to_string();
+    meta.sample_hz = options.sample_hz as u32;
+    meta.lost_samples = lost_samples;
+    meta.lost_events = lost_events;
+    meta.pid = main_pid.unwrap_or(0);
+    let mut pids: Vec<u32> = trace.samples.iter().map(|s| s.pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids.retain(|&p| Some(p) != main_pid);
+    if let Some(main) = main_pid {
+        pids.insert(0, main);
+    }
+    meta.pids = pids;
+    meta.command = match target {
+        Target::Launch(_, argv) => argv.clone(),
+        Target::Pid(pid) => std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| {
+                b.split(|&c| c == 0)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    if let Some(interpreter) = interpreter {
+        meta.python_version = interpreter.version.to_string();
+        meta.python_executable = interpreter.binary.display().to_string();
+        meta.layout_source = interpreter.layout_source.clone();
+    }
+    meta.import_route = "none".to_string();
+}
