@@ -1,6 +1,7 @@
 //! Start and end of a module import, from the import-path probes.
 
 use crate::limits::MAX_MODULE_NAME_BYTES;
+use crate::sample::RawFrame;
 
 /// Kind tag of an import start in the `EVENTS` ring buffer.
 pub const EVENT_KIND_IMPORT_START: u32 = 2;
@@ -21,9 +22,11 @@ pub struct ImportEvent {
     pub depth: u32,
     /// `bpf_ktime_get_ns()` at the edge.
     pub ktime_ns: u64,
-    /// Address of the module-name object, to pair start and end.
-    pub name_addr: u64,
-    /// The absolute module name, NUL-terminated (empty on an end edge).
+    /// End edges: the call's return value (0 = the import raised).
+    pub result: u64,
+    /// Start edges: the innermost Python frame (the import statement).
+    pub site: RawFrame,
+    /// Start edges: the absolute module name, NUL-terminated.
     pub name: [u8; MAX_MODULE_NAME_BYTES],
 }
 
@@ -34,7 +37,8 @@ mod tests {
 
     #[test]
     fn sizes_are_pinned() {
-        assert_eq!(offset_of!(ImportEvent, name), 32);
-        assert_eq!(size_of::<ImportEvent>(), 32 + MAX_MODULE_NAME_BYTES);
+        assert_eq!(offset_of!(ImportEvent, site), 32);
+        assert_eq!(offset_of!(ImportEvent, name), 48);
+        assert_eq!(size_of::<ImportEvent>(), 48 + MAX_MODULE_NAME_BYTES);
     }
 }

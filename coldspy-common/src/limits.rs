@@ -24,3 +24,6 @@ pub const MAX_CHAIN: usize = 4;
 pub const SAMPLE_RING_BYTES: u32 = 8 << 20;
 /// Bytes of the ring buffer for file, import and lifecycle events.
 pub const EVENT_RING_BYTES: u32 = 4 << 20;
+
+/// Deepest import nesting tracked per thread.
+pub const MAX_IMPORT_DEPTH: usize = 64;

@@ -67,9 +67,21 @@ pub struct PyLayout {
     pub code_ptr_mask: u64,
     /// `PyObject.ob_type` offset, to check that `frame_code` points at a code object.
     pub object_type: u32,
-    /// Explicit padding.
-    pub _pad2: u32,
+    /// Where a compact ASCII `str` keeps its characters (`sizeof(PyASCIIObject)`).
+    pub unicode_ascii_data: u32,
+    /// How the import probe names the method it filters on: [`IMPORT_NAME_UNICODE`]
+    /// or [`IMPORT_NAME_IDENTIFIER`].
+    pub import_name_kind: u32,
+    /// For [`IMPORT_NAME_IDENTIFIER`]: offset of `string` in `_Py_Identifier`.
+    pub identifier_string: u32,
 }
+
+/// The import probe's method-name argument is a `str` (3.11+:
+/// `PyObject_CallMethodObjArgs(importlib, &_Py_ID(_find_and_load), name, …)`).
+pub const IMPORT_NAME_UNICODE: u32 = 0;
+/// The method-name argument is a `_Py_Identifier*` (3.9, 3.10:
+/// `_PyObject_CallMethodIdObjArgs`).
+pub const IMPORT_NAME_IDENTIFIER: u32 = 1;
 
 /// Flag of [`TargetConfig::flags`]: `layout` and `runtime_addr` are valid,
 /// the sampler may walk Python stacks of this process.
@@ -107,8 +119,9 @@ mod tests {
     #[test]
     fn sizes_are_pinned() {
         assert_eq!(size_of::<PtrChain>(), 24);
-        assert_eq!(size_of::<PyLayout>(), 24 * 2 + 4 * 8 + 8 + 8);
+        assert_eq!(size_of::<PyLayout>(), 24 * 2 + 4 * 8 + 8 + 4 * 4);
         assert_eq!(offset_of!(PyLayout, code_ptr_mask), 80);
+        assert_eq!(offset_of!(PyLayout, identifier_string), 100);
         assert_eq!(size_of::<TargetConfig>(), 24 + size_of::<PyLayout>());
         assert_eq!(offset_of!(TargetConfig, layout), 24);
     }

@@ -45,6 +45,30 @@ pub fn current_tstate(cfg: &TargetConfig, tid: u32) -> Result<u64, i32> {
     Ok(tstate)
 }
 
+/// The innermost Python frame of the current thread (code 0 if none).
+#[inline(always)]
+pub fn innermost_frame(cfg: &TargetConfig, tid: u32) -> RawFrame {
+    let layout = &cfg.layout;
+    let Ok(tstate) = current_tstate(cfg, tid) else {
+        return RawFrame::default();
+    };
+    if tstate == 0 {
+        return RawFrame::default();
+    }
+    let Ok(frame) = follow(tstate, &layout.tstate_to_frame) else {
+        return RawFrame::default();
+    };
+    if frame == 0 {
+        return RawFrame::default();
+    }
+    let code = read_u64(frame + layout.frame_code as u64).unwrap_or(0) & layout.code_ptr_mask;
+    let instr = read_u64(frame + layout.frame_instr as u64).unwrap_or(0);
+    RawFrame {
+        code_addr: code,
+        instr,
+    }
+}
+
 /// Fills `frames` (innermost first) from the thread state; returns the
 /// number of slots used and `SAMPLE_*` flags. Slot `i` holds the `i`-th frame
 /// of the chain; frames to skip (C-stack shims, non-code objects) have

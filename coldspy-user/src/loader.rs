@@ -127,11 +127,13 @@ impl Probes {
                 .attach(category, event)
                 .map_err(|source| attach_err(&format!("tracepoint {category}:{event}"), source))?;
         }
-        {
-            let program: &mut UProbe = program(&mut ebpf, "coldspy_entry")?;
-            program
-                .load()
-                .map_err(|source| attach_err("the entry uprobe", source))?;
+        for name in [
+            "coldspy_entry",
+            "coldspy_import_enter",
+            "coldspy_import_exit",
+        ] {
+            let program: &mut UProbe = program(&mut ebpf, name)?;
+            program.load().map_err(|source| attach_err(name, source))?;
         }
 
         let targets = BpfHashMap::try_from(take_map(&mut ebpf, "TARGETS")?).map_err(|source| {
@@ -181,6 +183,22 @@ impl Probes {
             .map_err(|source| {
                 attach_err(&format!("entry uprobe on {}", binary.display()), source)
             })?;
+        Ok(())
+    }
+
+    /// Attaches the import probes (entry and return) at file offset `offset`
+    /// of `binary`, for every process (the programs filter on `TARGETS`).
+    pub fn attach_import_probes(&mut self, binary: &Path, offset: u64) -> Result<(), LoadError> {
+        for name in ["coldspy_import_enter", "coldspy_import_exit"] {
+            let program: &mut UProbe = program(&mut self.ebpf, name)?;
+            program
+                .attach(
+                    aya::programs::uprobe::UProbeAttachLocation::AbsoluteOffset(offset),
+                    binary,
+                    aya::programs::uprobe::UProbeScope::AllProcesses,
+                )
+                .map_err(|source| attach_err(&format!("{name} on {}", binary.display()), source))?;
+        }
         Ok(())
     }
 

@@ -106,23 +106,37 @@ impl Collector {
     }
 
     fn import_edge(&mut self, event: &coldspy_common::import_event::ImportEvent) {
+        let start = event.kind == EVENT_KIND_IMPORT_START;
+        let site = if start && event.site.code_addr != 0 {
+            self.symbolizers
+                .get_mut(&event.pid)
+                .and_then(|s| s.frame(event.site))
+                .map(|frame| self.intern(frame))
+        } else {
+            None
+        };
         let stack = self.import_stacks.entry(event.tid).or_default();
-        let (edge, module) = if event.kind == EVENT_KIND_IMPORT_START {
+        let module = if start {
             let module = decode::c_string(&event.name);
             stack.push(module.clone());
-            (ImportEdge::Start, module)
+            module
         } else {
+            // An end without its start (attached mid-import) is dropped.
             let Some(module) = stack.pop() else { return };
-            (ImportEdge::End, module)
+            module
         };
         self.trace.imports.push(TraceImportEdge {
-            edge,
+            edge: if start {
+                ImportEdge::Start
+            } else {
+                ImportEdge::End
+            },
             pid: event.pid,
             tid: event.tid,
             ts_ns: event.ktime_ns,
             module,
-            failed: false,
-            site: None,
+            failed: !start && event.result == 0,
+            site,
         });
     }
 

@@ -151,8 +151,9 @@ pub fn build_profile(trace: &Trace) -> Profile {
 ///
 /// With the handler runner's marks: init ends at `init_end`, exec is the sum
 /// of invocations. For a plain script: init ends with the last top-level
-/// import of the main thread that started before its first run-time
-/// (non-import) sample; exec is the rest of the recording.
+/// import of the main thread that started before run-time work began (its
+/// first non-import sample, or its first top-level import made from inside
+/// a function); exec is the rest of the recording.
 fn phases(
     trace: &Trace,
     tree: &ImportTree,
@@ -179,13 +180,25 @@ fn phases(
         return (since_start(init_end.ts_ns), exec_ns / 1000, count);
     }
     let main_tid = trace.meta.pid;
+    // Run-time work has begun at the first non-import sample, or at the first
+    // top-level import made from inside a function (a lazy import).
+    let first_lazy_import_us = tree
+        .records
+        .iter()
+        .filter(|r| r.tid == main_tid && r.depth == 0)
+        .filter(|r| r.site.as_ref().is_some_and(|s| s.function != "<module>"))
+        .map(|r| r.start_us)
+        .min();
     let cutoff_us = first_run_time_sample_ns
         .map(since_start)
+        .into_iter()
+        .chain(first_lazy_import_us)
+        .min()
         .unwrap_or(u64::MAX);
     let init_us = tree
         .records
         .iter()
-        .filter(|r| r.tid == main_tid && r.depth == 0 && r.start_us <= cutoff_us)
+        .filter(|r| r.tid == main_tid && r.depth == 0 && r.start_us < cutoff_us)
         .map(|r| r.end_us)
         .max()
         .unwrap_or(0);

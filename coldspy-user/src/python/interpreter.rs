@@ -161,6 +161,18 @@ impl Interpreter {
         })
     }
 
+    /// The exported function the import probes attach to, and its file offset
+    /// in [`Self::binary`]: importlib's `_find_and_load` is called through it.
+    pub fn import_probe_point(&self) -> Option<(&'static str, u64)> {
+        let symbol = if (self.version.major, self.version.minor) >= (3, 11) {
+            "PyObject_CallMethodObjArgs"
+        } else {
+            "_PyObject_CallMethodIdObjArgs"
+        };
+        let offset = self.elf.file_offset(self.elf.symbol(symbol)?)?;
+        Some((symbol, offset))
+    }
+
     /// The kernel config for this interpreter, with `extra_flags`.
     pub fn target_config(&self, extra_flags: u32) -> TargetConfig {
         TargetConfig {

@@ -57,15 +57,8 @@ pub fn monotonic_ns() -> u64 {
 }
 
 fn load_probes(sample_hz: u64) -> anyhow::Result<Probes> {
-    Probes::load(sample_hz).map_err(|e| {
-        let denied = matches!(&e, LoadError::Load(_) | LoadError::Attach { .. })
-            && e.to_string().to_lowercase().contains("permission");
-        if denied {
-            anyhow::Error::new(SetupError::NoPrivileges)
-        } else {
-            anyhow::Error::new(e).context("loading coldspy's eBPF programs")
-        }
-    })
+    // Privileges were checked before; a refusal here is the verifier's or the kernel's.
+    Probes::load(sample_hz).context("loading coldspy's eBPF programs")
 }
 
 fn send_signal(pid: u32, signal: i32) {
@@ -79,11 +72,14 @@ struct Session {
     collector: Collector,
     main_pid: Option<u32>,
     interpreter: Option<Interpreter>,
+    /// Binaries whose import probes are attached, and the route used.
+    import_probes: Vec<(std::path::PathBuf, String)>,
 }
 
 impl Session {
     fn configure(&mut self, interpreter: Interpreter, extra_flags: u32) -> anyhow::Result<()> {
         let pid = interpreter.pid;
+        self.attach_import_probes(&interpreter);
         self.probes
             .set_target(pid, interpreter.target_config(extra_flags))?;
         self.collector
@@ -100,6 +96,28 @@ impl Session {
             self.interpreter = Some(interpreter);
         }
         Ok(())
+    }
+
+    /// Attaches the import probes to the interpreter's binary (once per binary).
+    /// Without them the recording goes on with CPU samples only.
+    fn attach_import_probes(&mut self, interpreter: &Interpreter) {
+        let on_host = path_in_process(interpreter.pid, &interpreter.binary);
+        if self.import_probes.iter().any(|(b, _)| *b == on_host) {
+            return;
+        }
+        let Some((symbol, offset)) = interpreter.import_probe_point() else {
+            eprintln!(
+                "coldspy: warning: {} exports no import-path function; recording CPU samples only",
+                interpreter.binary.display()
+            );
+            return;
+        };
+        match self.probes.attach_import_probes(&on_host, offset) {
+            Ok(()) => self
+                .import_probes
+                .push((on_host, format!("uprobe:{symbol}"))),
+            Err(e) => eprintln!("coldspy: warning: no import timing: {e}"),
+        }
     }
 
     /// A launched process (or one of its descendants) stopped at exec or at
@@ -182,6 +200,7 @@ pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
         collector: Collector::default(),
         main_pid: None,
         interpreter: None,
+        import_probes: Vec::new(),
     };
     let mut child: Option<HeldChild> = None;
     let start_ns;
@@ -274,6 +293,7 @@ pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
         collector,
         interpreter,
         main_pid,
+        import_probes,
         ..
     } = session;
     let mut trace = collector.finish(end_ns);
@@ -287,6 +307,10 @@ pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
         lost_samples,
         lost_events,
     );
+    trace.meta.import_route = import_probes
+        .first()
+        .map(|(_, route)| route.clone())
+        .unwrap_or_else(|| "none".to_string());
     if let Some(held) = child {
         if stop_deadline.is_none() && held.try_wait().is_none() && options.duration.is_some() {
             // --duration ended the recording; the command keeps running: wait for it.
@@ -366,5 +390,4 @@ fn fill_meta(
         meta.python_executable = interpreter.binary.display().to_string();
         meta.layout_source = interpreter.layout_source.clone();
     }
-    meta.import_route = "none".to_string();
 }

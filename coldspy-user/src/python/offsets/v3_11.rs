@@ -3,7 +3,7 @@
 //! Offsets read from the DWARF of a 3.11.7 build (x86_64).
 
 use super::{CodeLayout, InstrKind, LineTableFormat, StringLayout, VersionLayout};
-use coldspy_common::offsets::{PtrChain, PyLayout};
+use coldspy_common::offsets::{PtrChain, PyLayout, IMPORT_NAME_UNICODE};
 
 /// The 3.11 layout.
 pub const LAYOUT: VersionLayout = VersionLayout {
@@ -23,7 +23,9 @@ pub const LAYOUT: VersionLayout = VersionLayout {
         _pad: 0,
         code_ptr_mask: u64::MAX,
         object_type: 8,
-        _pad2: 0,
+        unicode_ascii_data: 48,
+        import_name_kind: IMPORT_NAME_UNICODE,
+        identifier_string: 0,
     },
     code: CodeLayout {
         filename: 112,

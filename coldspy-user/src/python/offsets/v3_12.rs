@@ -3,7 +3,7 @@
 //! (`owner == FRAME_OWNED_BY_CSTACK`). Offsets from a 3.12.1 build (x86_64).
 
 use super::{CodeLayout, InstrKind, LineTableFormat, StringLayout, VersionLayout};
-use coldspy_common::offsets::{PtrChain, PyLayout};
+use coldspy_common::offsets::{PtrChain, PyLayout, IMPORT_NAME_UNICODE};
 
 /// `FRAME_OWNED_BY_CSTACK` in 3.12.
 const FRAME_OWNED_BY_CSTACK: u32 = 3;
@@ -25,7 +25,9 @@ pub const LAYOUT: VersionLayout = VersionLayout {
         _pad: 0,
         code_ptr_mask: u64::MAX,
         object_type: 8,
-        _pad2: 0,
+        unicode_ascii_data: 40,
+        import_name_kind: IMPORT_NAME_UNICODE,
+        identifier_string: 0,
     },
     code: CodeLayout {
         filename: 112,

@@ -1,0 +1,3 @@
+import time
+time.sleep(0.03)
+VALUE = 42

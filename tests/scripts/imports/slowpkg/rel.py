@@ -1,0 +1,2 @@
+import json  # noqa: F401
+X = 1
