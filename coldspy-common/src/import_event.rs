@@ -38,7 +38,7 @@ mod tests {
     #[test]
     fn sizes_are_pinned() {
         assert_eq!(offset_of!(ImportEvent, site), 32);
-        assert_eq!(offset_of!(ImportEvent, name), 48);
-        assert_eq!(size_of::<ImportEvent>(), 48 + MAX_MODULE_NAME_BYTES);
+        assert_eq!(offset_of!(ImportEvent, name), 56);
+        assert_eq!(size_of::<ImportEvent>(), 56 + MAX_MODULE_NAME_BYTES);
     }
 }

@@ -74,6 +74,10 @@ pub struct PyLayout {
     pub import_name_kind: u32,
     /// For [`IMPORT_NAME_IDENTIFIER`]: offset of `string` in `_Py_Identifier`.
     pub identifier_string: u32,
+    /// `co_filename`: first half of a code object's identity key.
+    pub code_filename: u32,
+    /// `co_qualname` (or `co_name`): second half of the identity key.
+    pub code_name: u32,
 }
 
 /// The import probe's method-name argument is a `str` (3.11+:
@@ -119,7 +123,7 @@ mod tests {
     #[test]
     fn sizes_are_pinned() {
         assert_eq!(size_of::<PtrChain>(), 24);
-        assert_eq!(size_of::<PyLayout>(), 24 * 2 + 4 * 8 + 8 + 4 * 4);
+        assert_eq!(size_of::<PyLayout>(), 24 * 2 + 4 * 8 + 8 + 4 * 6);
         assert_eq!(offset_of!(PyLayout, code_ptr_mask), 80);
         assert_eq!(offset_of!(PyLayout, identifier_string), 100);
         assert_eq!(size_of::<TargetConfig>(), 24 + size_of::<PyLayout>());

@@ -21,6 +21,16 @@ pub struct RawFrame {
     /// The raw instruction field: `f_lasti` (3.9, 3.10) or an instruction
     /// pointer into the code object's bytecode (3.11+).
     pub instr: u64,
+    /// Identity of the code object at sample time (its `co_filename` and
+    /// `co_qualname` pointers, see [`code_key`]): a code object freed and
+    /// replaced at the same address before userspace reads it is detected.
+    pub code_key: u64,
+}
+
+/// Combines the two identity pointers of a code object into one key.
+#[inline(always)]
+pub fn code_key(filename_ptr: u64, name_ptr: u64) -> u64 {
+    filename_ptr ^ ((name_ptr << 1) | (name_ptr >> 63))
 }
 
 /// A sample record in the `SAMPLES` ring buffer.
@@ -52,8 +62,8 @@ mod tests {
 
     #[test]
     fn sizes_are_pinned() {
-        assert_eq!(size_of::<RawFrame>(), 16);
+        assert_eq!(size_of::<RawFrame>(), 24);
         assert_eq!(offset_of!(SampleEvent, frames), 32);
-        assert_eq!(size_of::<SampleEvent>(), 32 + 16 * MAX_FRAMES);
+        assert_eq!(size_of::<SampleEvent>(), 32 + 24 * MAX_FRAMES);
     }
 }

@@ -6,7 +6,7 @@ use aya_ebpf::helpers::bpf_probe_read_user;
 use coldspy_common::{
     limits::{MAX_CHAIN, MAX_FRAMES},
     offsets::{PtrChain, TargetConfig, NO_OFFSET},
-    sample::{RawFrame, SAMPLE_NO_PYTHON, SAMPLE_READ_ERROR, SAMPLE_TRUNCATED},
+    sample::{code_key, RawFrame, SAMPLE_NO_PYTHON, SAMPLE_READ_ERROR, SAMPLE_TRUNCATED},
 };
 
 #[inline(always)]
@@ -66,7 +66,19 @@ pub fn innermost_frame(cfg: &TargetConfig, tid: u32) -> RawFrame {
     RawFrame {
         code_addr: code,
         instr,
+        code_key: identity(layout, code),
     }
+}
+
+/// The identity key of a code object (0 for none).
+#[inline(always)]
+fn identity(layout: &coldspy_common::offsets::PyLayout, code: u64) -> u64 {
+    if code == 0 {
+        return 0;
+    }
+    let filename = read_u64(code + layout.code_filename as u64).unwrap_or(0);
+    let name = read_u64(code + layout.code_name as u64).unwrap_or(0);
+    code_key(filename, name)
 }
 
 /// Fills `frames` (innermost first) from the thread state; returns the
@@ -105,8 +117,15 @@ pub fn walk(cfg: &TargetConfig, tid: u32, frames: *mut [RawFrame; MAX_FRAMES]) -
         let type_ok = cfg.code_type_addr == 0
             || read_u64(code + layout.object_type as u64).unwrap_or(0) == cfg.code_type_addr;
         let code_addr = if skip_owner || !type_ok { 0 } else { code };
+        let code_key = identity(layout, code_addr);
         // SAFETY: `i < MAX_FRAMES`; `frames` points into a reserved record.
-        unsafe { (*frames)[i] = RawFrame { code_addr, instr } };
+        unsafe {
+            (*frames)[i] = RawFrame {
+                code_addr,
+                instr,
+                code_key,
+            }
+        };
         used = i as u32 + 1;
         frame = match read_u64(frame + layout.frame_previous as u64) {
             Ok(f) => f,

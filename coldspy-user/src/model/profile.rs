@@ -291,6 +291,16 @@ impl Profile {
         }
     }
 
+    /// Parses profile JSON. The calling-context tree nests one level per
+    /// frame (at most `MAX_FRAMES` deep), past serde_json's default limit of 128.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        deserializer.disable_recursion_limit();
+        let profile = <Self as serde::Deserialize>::deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(profile)
+    }
+
     /// Reads and validates a profile file.
     pub fn read(path: &Path) -> Result<Self, ProfileReadError> {
         let shown = path.display().to_string();
@@ -298,11 +308,10 @@ impl Profile {
             path: shown.clone(),
             source,
         })?;
-        let profile: Profile =
-            serde_json::from_slice(&bytes).map_err(|source| ProfileReadError::Corrupt {
-                path: shown.clone(),
-                source,
-            })?;
+        let profile = Self::from_json(&bytes).map_err(|source| ProfileReadError::Corrupt {
+            path: shown.clone(),
+            source,
+        })?;
         if profile.schema != SCHEMA || profile.schema_version > SCHEMA_VERSION {
             return Err(ProfileReadError::Unsupported {
                 path: shown,

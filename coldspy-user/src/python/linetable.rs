@@ -28,7 +28,7 @@ fn lnotab(table: &[u8], firstlineno: i64, target: i64) -> Option<i64> {
         if addr > target {
             break;
         }
-        line += pair[1] as i8 as i64;
+        line = line.saturating_add(pair[1] as i8 as i64);
     }
     Some(line)
 }
@@ -69,6 +69,11 @@ fn locations(table: &[u8], firstlineno: i64, target: i64) -> Option<i64> {
         while read & 64 != 0 {
             read = next(pos)?;
             shift += 6;
+            // A longer varint is not a line table: the code object was
+            // probably freed and its memory reused.
+            if shift > 56 {
+                return None;
+            }
             value |= ((read & 63) as u64) << shift;
         }
         Some(value)
@@ -91,13 +96,13 @@ fn locations(table: &[u8], firstlineno: i64, target: i64) -> Option<i64> {
                 next(&mut pos)?;
             }
             10..=12 => {
-                line += (code - 10) as i64;
+                line = line.saturating_add((code - 10) as i64);
                 next(&mut pos)?;
                 next(&mut pos)?;
             }
-            13 => line += svarint(&mut pos)?,
+            13 => line = line.saturating_add(svarint(&mut pos)?),
             14 => {
-                line += svarint(&mut pos)?;
+                line = line.saturating_add(svarint(&mut pos)?);
                 varint(&mut pos)?;
                 varint(&mut pos)?;
                 varint(&mut pos)?;
@@ -107,7 +112,7 @@ fn locations(table: &[u8], firstlineno: i64, target: i64) -> Option<i64> {
         if target >= addr && target < addr + length {
             return has_line.then_some(line);
         }
-        addr += length;
+        addr = addr.saturating_add(length);
     }
     None
 }
@@ -383,6 +388,36 @@ mod tests {
                 "offset {offset}"
             );
         }
+    }
+
+    #[test]
+    fn garbage_tables_never_panic() {
+        // Tables read from freed memory: every byte pattern must be survivable.
+        let mut seed = 0x9e3779b97f4a7c15u64;
+        for _ in 0..2000 {
+            let table: Vec<u8> = (0..64)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            for format in [
+                LineTableFormat::Lnotab,
+                LineTableFormat::Pep626,
+                LineTableFormat::Locations,
+            ] {
+                let _ = line_for(format, &table, 1, (seed % 512) as u32);
+            }
+        }
+        let all_continuations = [
+            0xf0u8, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x01,
+        ];
+        assert_eq!(
+            line_for(LineTableFormat::Locations, &all_continuations, 1, 0),
+            None
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::model::profile::Frame;
 use crate::python::linetable;
 use crate::python::memory::{MemoryError, ProcessMemory};
 use crate::python::offsets::{InstrKind, VersionLayout};
-use coldspy_common::sample::RawFrame;
+use coldspy_common::sample::{code_key, RawFrame};
 use std::collections::HashMap;
 
 /// Longest string read from a target (code points).
@@ -26,7 +26,7 @@ struct CodeInfo {
 pub struct Symbolizer {
     memory: ProcessMemory,
     layout: VersionLayout,
-    codes: HashMap<u64, Option<CodeInfo>>,
+    codes: HashMap<(u64, u64), Option<CodeInfo>>,
 }
 
 impl Symbolizer {
@@ -39,19 +39,22 @@ impl Symbolizer {
         }
     }
 
-    /// Reads code objects not seen yet, so that later [`Self::frame`] calls
-    /// work even after the object is freed. Cheap for known objects.
-    pub fn learn(&mut self, code_addr: u64) {
-        if !self.codes.contains_key(&code_addr) {
-            let info = self.read_code(code_addr).ok();
-            self.codes.insert(code_addr, info);
-        }
-    }
-
-    /// The frame of a raw kernel frame, or `None` if its code object cannot be read.
+    /// The frame of a raw kernel frame, or `None` if its code object cannot
+    /// be read as it was at sample time (freed, or replaced by another code
+    /// object at the same address: the identity key tells).
     pub fn frame(&mut self, raw: RawFrame) -> Option<Frame> {
-        self.learn(raw.code_addr);
-        let info = self.codes.get(&raw.code_addr)?.as_ref()?;
+        let cache_key = (raw.code_addr, raw.code_key);
+        if !self.codes.contains_key(&cache_key) {
+            let info = self.read_code(raw.code_addr, raw.code_key);
+            // A mismatch may be a later object at this address: not cached,
+            // so the sample that sees that object still reads it.
+            if info.is_some() {
+                self.codes.insert(cache_key, info);
+            } else {
+                return None;
+            }
+        }
+        let info = self.codes.get(&cache_key)?.as_ref()?;
         let byte_offset = match self.layout.instr {
             InstrKind::LastiBytes => i64::from(raw.instr as i32),
             InstrKind::LastiUnits => i64::from(raw.instr as i32) * 2,
@@ -78,7 +81,21 @@ impl Symbolizer {
         })
     }
 
-    fn read_code(&self, addr: u64) -> Result<CodeInfo, MemoryError> {
+    /// Reads a code object if it still has the identity `key`.
+    fn read_code(&self, addr: u64, key: u64) -> Option<CodeInfo> {
+        let kernel = &self.layout.kernel;
+        let filename = self
+            .memory
+            .read_u64(addr + kernel.code_filename as u64)
+            .ok()?;
+        let name = self.memory.read_u64(addr + kernel.code_name as u64).ok()?;
+        if code_key(filename, name) != key {
+            return None;
+        }
+        self.read_code_fields(addr).ok()
+    }
+
+    fn read_code_fields(&self, addr: u64) -> Result<CodeInfo, MemoryError> {
         let code = &self.layout.code;
         let name_field = if code.qualname != u32::MAX {
             code.qualname

@@ -4,7 +4,7 @@
 
 use crate::collect::Collector;
 use crate::error::SetupError;
-use crate::loader::{LoadError, Probes};
+use crate::loader::Probes;
 use crate::model::trace::Trace;
 use crate::python::elf::{path_in_process, ElfInfo};
 use crate::python::interpreter::{FindError, Interpreter};

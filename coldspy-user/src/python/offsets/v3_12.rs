@@ -28,6 +28,8 @@ pub const LAYOUT: VersionLayout = VersionLayout {
         unicode_ascii_data: 40,
         import_name_kind: IMPORT_NAME_UNICODE,
         identifier_string: 0,
+        code_filename: 112,
+        code_name: 128,
     },
     code: CodeLayout {
         filename: 112,

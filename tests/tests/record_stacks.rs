@@ -1,0 +1,165 @@
+//! `coldspy record` on purpose-built scripts whose stacks are known exactly,
+//! on every core interpreter: ≥ 95 % of samples on the expected path, with
+//! the right files and lines.
+
+use coldspy_tests::{
+    core_interpreters, record, require_root, scratch, script, stacks, Frame, Interpreter,
+};
+use serde_json::Value;
+
+/// Share of Python samples whose whole stack satisfies `expected`.
+fn share_on_path(profile: &Value, expected: impl Fn(&[Frame]) -> bool) -> (f64, u64) {
+    let all = stacks(profile);
+    let total: u64 = all.iter().map(|(n, _)| n).sum();
+    let on: u64 = all
+        .iter()
+        .filter(|(_, s)| expected(s))
+        .map(|(n, _)| n)
+        .sum();
+    (on as f64 / total.max(1) as f64, total)
+}
+
+fn run(interp: &Interpreter, test: &str, name: &str) -> Value {
+    let dir = scratch(&format!("{test}-{}", interp.name));
+    let mut command = interp.command.clone();
+    command.push(script(name).display().to_string());
+    let rec = record(&dir, &[], &command);
+    assert!(
+        rec.output.status.success(),
+        "{}: {:?}",
+        interp.name,
+        rec.output
+    );
+    rec.profile
+}
+
+#[test]
+fn busy_stack_main_parse_tokenize() {
+    require_root();
+    for interp in core_interpreters() {
+        let profile = run(&interp, "busy", "busy_stack.py");
+        let f = "busy_stack.py";
+        let (share, total) = share_on_path(&profile, |s| {
+            s.len() == 4
+                && s[0].is("<module>", f, &[22])
+                && s[1].is("main", f, &[18])
+                && s[2].is("parse", f, &[13])
+                && s[3].is("tokenize", f, &[7, 8])
+        });
+        eprintln!(
+            "{}: {:.1} % of {total} samples on <module> > main > parse > tokenize",
+            interp.name,
+            share * 100.0
+        );
+        assert!(
+            total >= 100,
+            "{}: only {total} samples in 1 s at 200 Hz",
+            interp.name
+        );
+        assert!(
+            share >= 0.95,
+            "{}: {:.1} % on the expected path",
+            interp.name,
+            share * 100.0
+        );
+        assert_eq!(profile["meta"]["lost_samples"], 0);
+    }
+}
+
+#[test]
+fn recursion_of_depth_fifty() {
+    require_root();
+    for interp in core_interpreters() {
+        let profile = run(&interp, "recursion", "recursion.py");
+        let f = "recursion.py";
+        let (share, total) = share_on_path(&profile, |s| {
+            s.len() == 53
+                && s[0].is("<module>", f, &[20])
+                && s[1].is("main", f, &[17])
+                && s[2..51].iter().all(|fr| fr.is("recurse", f, &[13]))
+                && s[51].is("recurse", f, &[12])
+                && s[52].is("spin", f, &[6, 7])
+        });
+        eprintln!(
+            "{}: {:.1} % of {total} samples on the 50-deep recursion",
+            interp.name,
+            share * 100.0
+        );
+        assert!(share >= 0.95, "{}: {:.1} %", interp.name, share * 100.0);
+        assert_eq!(profile["stats"]["truncated_samples"], 0);
+    }
+}
+
+#[test]
+fn hot_function_changes_half_way() {
+    require_root();
+    for interp in core_interpreters() {
+        let profile = run(&interp, "phase", "phase_change.py");
+        let f = "phase_change.py";
+        let path = |hot: &'static str, call_line: u32, hot_lines: &'static [u32]| {
+            move |s: &[Frame]| {
+                s.len() == 3
+                    && s[0].is("<module>", f, &[20])
+                    && s[1].is("main", f, &[call_line])
+                    && s[2].is(hot, f, hot_lines)
+            }
+        };
+        let (first, total) = share_on_path(&profile, path("first_half", 16, &[6, 7]));
+        let (second, _) = share_on_path(&profile, path("second_half", 17, &[11, 12]));
+        eprintln!(
+            "{}: first {:.1} %, second {:.1} % of {total}",
+            interp.name,
+            first * 100.0,
+            second * 100.0
+        );
+        assert!(
+            first + second >= 0.95,
+            "{}: {:.1} % on the two paths",
+            interp.name,
+            (first + second) * 100.0
+        );
+        assert!(
+            (0.35..=0.65).contains(&first),
+            "{}: first half has {:.1} %",
+            interp.name,
+            first * 100.0
+        );
+    }
+}
+
+#[test]
+fn files_the_script_opens_are_recorded() {
+    require_root();
+    for interp in core_interpreters() {
+        let profile = run(&interp, "files", "opens_files.py");
+        let files = profile["files"].as_array().unwrap();
+        let find = |suffix: &str| {
+            files
+                .iter()
+                .find(|f| f["path"].as_str().unwrap().ends_with(suffix) && f["ok"] == true)
+        };
+        let data = find("imports/data.txt")
+            .unwrap_or_else(|| panic!("{}: data.txt not in files", interp.name));
+        assert_eq!(
+            data["module"],
+            Value::Null,
+            "the data file is read outside any import"
+        );
+        let helper = find("filehelper.py")
+            .or_else(|| {
+                files
+                    .iter()
+                    .find(|f| f["path"].as_str().unwrap().contains("filehelper.cpython"))
+            })
+            .unwrap_or_else(|| panic!("{}: filehelper not opened", interp.name));
+        assert_eq!(
+            helper["module"], "filehelper",
+            "{}: open attributed to its import",
+            interp.name
+        );
+        assert_eq!(
+            profile["stats"]["file_count"].as_u64().unwrap() as usize,
+            files.len()
+        );
+    }
+}
