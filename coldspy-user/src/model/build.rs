@@ -94,7 +94,8 @@ pub fn build_profile(trace: &Trace) -> Profile {
                 if let Some(module) = frames[stack[0]].module.clone() {
                     *own_samples.entry(module).or_default() += 1;
                 }
-                if sample.tid == main_tid && first_run_time_sample_ns.is_none() {
+                let program_work = stack.iter().any(|&f| is_user_code(&frames[f].file));
+                if sample.tid == main_tid && program_work && first_run_time_sample_ns.is_none() {
                     first_run_time_sample_ns = Some(sample.ts_ns);
                 }
             }
@@ -151,9 +152,11 @@ pub fn build_profile(trace: &Trace) -> Profile {
 ///
 /// With the handler runner's marks: init ends at `init_end`, exec is the sum
 /// of invocations. For a plain script: init ends with the last top-level
-/// import of the main thread that started before run-time work began (its
-/// first non-import sample, or its first top-level import made from inside
-/// a function); exec is the rest of the recording.
+/// import of the main thread that started before the program's own work
+/// began, that is before its first non-import sample with a frame of the
+/// program or a library (not the interpreter's start-up code), or its first
+/// top-level import made from inside such a function (a lazy import); exec
+/// is the rest of the recording.
 fn phases(
     trace: &Trace,
     tree: &ImportTree,
@@ -186,7 +189,11 @@ fn phases(
         .records
         .iter()
         .filter(|r| r.tid == main_tid && r.depth == 0)
-        .filter(|r| r.site.as_ref().is_some_and(|s| s.function != "<module>"))
+        .filter(|r| {
+            r.site
+                .as_ref()
+                .is_some_and(|s| s.function != "<module>" && is_user_code(&s.file))
+        })
         .map(|r| r.start_us)
         .min();
     let cutoff_us = first_run_time_sample_ns
@@ -203,6 +210,17 @@ fn phases(
         .max()
         .unwrap_or(0);
     (init_us, duration_us.saturating_sub(init_us), 0)
+}
+
+/// Whether a file is the program's own code or a third-party library, as
+/// opposed to the interpreter's start-up machinery (frozen importlib, the
+/// standard library), whose function-level imports are not lazy imports.
+fn is_user_code(file: &str) -> bool {
+    if file.starts_with('<') {
+        return false;
+    }
+    let in_stdlib = file.contains("/lib/python3.") && !file.contains("-packages/");
+    !in_stdlib
 }
 
 #[cfg(test)]
