@@ -1,22 +1,25 @@
 """Known stack: main -> parse -> tokenize, spinning in tokenize for ~1 s."""
+import sys
 import time
+
+FOREVER = "--forever" in sys.argv
 
 
 def tokenize(deadline):
     n = 0
-    while time.monotonic() < deadline:  # line 7: the hot line
+    while time.monotonic() < deadline:  # line 10: the hot line
         n += 1
     return n
 
 
 def parse(deadline):
-    return tokenize(deadline)  # line 13
+    return tokenize(deadline)  # line 16
 
 
 def main():
-    deadline = time.monotonic() + 1.0
-    parse(deadline)  # line 18
+    deadline = time.monotonic() + (1e9 if FOREVER else 1.0)
+    parse(deadline)  # line 21
 
 
 if __name__ == "__main__":
-    main()  # line 22
+    main()  # line 25

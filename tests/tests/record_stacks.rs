@@ -41,10 +41,10 @@ fn busy_stack_main_parse_tokenize() {
         let f = "busy_stack.py";
         let (share, total) = share_on_path(&profile, |s| {
             s.len() == 4
-                && s[0].is("<module>", f, &[22])
-                && s[1].is("main", f, &[18])
-                && s[2].is("parse", f, &[13])
-                && s[3].is("tokenize", f, &[7, 8])
+                && s[0].is("<module>", f, &[25])
+                && s[1].is("main", f, &[21])
+                && s[2].is("parse", f, &[16])
+                && s[3].is("tokenize", f, &[10, 11])
         });
         eprintln!(
             "{}: {:.1} % of {total} samples on <module> > main > parse > tokenize",

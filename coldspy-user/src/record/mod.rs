@@ -59,11 +59,11 @@ pub enum Target {
 
 /// Runs `coldspy record`.
 pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    preflight::check_privileges()?;
     let target = match args.pid {
         Some(pid) => Target::Pid(pid),
         None => Target::Launch(resolve(&args.command[0])?, args.command.clone()),
     };
-    preflight::check_privileges()?;
     preflight::check_tracefs()?;
     let output = OutputFile::create(&args.output)?;
     let options = session::Options {

@@ -1,0 +1,238 @@
+//! Bad input to `coldspy record`: one clear line on stderr, a non-zero exit,
+//! no profile written. And the other ways a recording ends (a signal,
+//! `--duration` on an attached process) still write a whole profile.
+
+use coldspy_tests::{coldspy, coldspy_bin, read_json, require_root, scratch, script};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const PY312: &str = "/root/.pyenv/versions/3.12.1/bin/python3.12";
+
+/// Asserts a failed run with exactly one stderr line containing `needle`,
+/// and that `out` was not created.
+fn assert_one_line_error(output: &std::process::Output, needle: &str, out: &std::path::Path) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "expected failure, got {output:?}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line expected:\n{stderr}"
+    );
+    assert!(stderr.contains(needle), "expected {needle:?} in {stderr:?}");
+    assert!(!out.exists(), "no profile may be written on error");
+    let leftovers: Vec<_> = std::fs::read_dir(out.parent().unwrap()).unwrap().collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary file may be left: {leftovers:?}"
+    );
+}
+
+#[test]
+fn no_such_pid() {
+    require_root();
+    let dir = scratch("nopid");
+    let out = dir.join("p.json");
+    let o = coldspy(&["record", "-o", out.to_str().unwrap(), "--pid", "999999999"]);
+    assert_one_line_error(&o, "no process with pid 999999999", &out);
+}
+
+#[test]
+fn pid_that_is_not_python() {
+    require_root();
+    let dir = scratch("notpython");
+    let out = dir.join("p.json");
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let o = coldspy(&[
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "--pid",
+        &sleeper.id().to_string(),
+    ]);
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    assert_one_line_error(&o, "is not a Python process", &out);
+}
+
+#[test]
+fn unsupported_cpython_is_named_with_the_supported_ones() {
+    require_root();
+    let py38 = "/root/.pyenv/versions/3.8.18/bin/python3.8";
+    assert!(
+        std::path::Path::new(py38).exists(),
+        "{py38} missing (pyenv image)"
+    );
+    let dir = scratch("unsupported");
+    let out = dir.join("p.json");
+    let o = coldspy(&[
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "--",
+        py38,
+        "-c",
+        "import time; time.sleep(2)",
+    ]);
+    assert_one_line_error(&o, "CPython 3.8", &out);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("not supported") && stderr.contains("3.12"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn command_not_found() {
+    require_root();
+    let dir = scratch("nocmd");
+    let out = dir.join("p.json");
+    let o = coldspy(&[
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "--",
+        "no-such-command-coldspy",
+    ]);
+    assert_one_line_error(&o, "command not found: no-such-command-coldspy", &out);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn output_path_not_writable() {
+    require_root();
+    let o = coldspy(&[
+        "record",
+        "-o",
+        "/proc/coldspy/p.json",
+        "--",
+        PY312,
+        "-c",
+        "pass",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot write the profile to /proc/coldspy/p.json"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn without_privileges_says_so() {
+    require_root();
+    let dir = scratch("noroot");
+    let out = dir.join("p.json");
+    // SAFETY: chmod of our own scratch dir so the unprivileged user could write there.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(coldspy_bin())
+        .args([
+            "record",
+            "-o",
+            out.to_str().unwrap(),
+            "--",
+            PY312,
+            "-c",
+            "pass",
+        ])
+        .output()
+        .expect("setpriv (util-linux)");
+    assert_one_line_error(&o, "needs root", &out);
+    assert_eq!(o.status.code(), Some(77));
+}
+
+#[test]
+fn sigterm_forwards_to_the_command_and_writes_the_profile_whole() {
+    require_root();
+    let dir = scratch("sigterm");
+    let out = dir.join("p.json");
+    let child = Command::new(coldspy_bin())
+        .args(["record", "-q", "-o", out.to_str().unwrap(), "--", PY312])
+        .arg(script("busy_stack.py"))
+        .arg("--forever")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(128 + libc::SIGTERM),
+        "the command's status: {o:?}"
+    );
+    let profile = read_json(&out);
+    assert!(
+        profile["stats"]["samples"].as_u64().unwrap() > 20,
+        "samples before the signal"
+    );
+}
+
+#[test]
+fn attach_by_pid_for_a_duration_leaves_the_target_running() {
+    require_root();
+    let dir = scratch("attach");
+    let out = dir.join("p.json");
+    let mut target = Command::new(PY312)
+        .arg(script("busy_stack.py"))
+        .arg("--forever")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let o = coldspy(&[
+        "record",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "--pid",
+        &target.id().to_string(),
+        "--duration",
+        "1",
+    ]);
+    let still_running = target.try_wait().unwrap().is_none();
+    target.kill().unwrap();
+    target.wait().unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert!(still_running, "attaching must not stop the target");
+    let profile = read_json(&out);
+    let samples = profile["stats"]["samples"].as_u64().unwrap();
+    assert!(
+        (150..=260).contains(&samples),
+        "about 200 samples in 1 s at 200 Hz, got {samples}"
+    );
+    assert_eq!(profile["meta"]["pid"].as_u64().unwrap(), target.id() as u64);
+    let hot = coldspy_tests::stacks(&profile)
+        .into_iter()
+        .filter(|(_, s)| s.last().is_some_and(|f| f.function == "tokenize"))
+        .map(|(n, _)| n)
+        .sum::<u64>();
+    assert!(
+        hot as f64 >= 0.95 * samples as f64,
+        "{hot} of {samples} in tokenize"
+    );
+}
+
+#[test]
+fn a_corrupt_profile_is_refused_in_one_line() {
+    let dir = scratch("corrupt");
+    let bad = dir.join("bad.json");
+    std::fs::write(
+        &bad,
+        b"{\"schema\": \"coldspy-profile\", \"schema_version\": 1, \"meta\": {",
+    )
+    .unwrap();
+    let o = coldspy(&["report", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("not a coldspy profile"), "{stderr}");
+}
