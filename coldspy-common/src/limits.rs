@@ -22,7 +22,9 @@ pub const MAX_CHAIN: usize = 4;
 
 /// Bytes of each ring buffer the kernel writes to (a power of two).
 pub const SAMPLE_RING_BYTES: u32 = 8 << 20;
-/// Bytes of the ring buffer for file, import and lifecycle events.
+/// Bytes of the ring buffer for lifecycle events (exec, fork, exit, entry stops).
+pub const CONTROL_RING_BYTES: u32 = 256 << 10;
+/// Bytes of the ring buffer for file and import events.
 pub const EVENT_RING_BYTES: u32 = 4 << 20;
 
 /// Deepest import nesting tracked per thread.

@@ -26,7 +26,7 @@ const SIGSTOP: u32 = 19;
 const EXEC_FILENAME_LOC: usize = 8;
 
 fn emit(kind: u32, pid: u32, other_pid: u32, stopped: bool) -> Option<*mut LifecycleEvent> {
-    let Some(entry) = maps::EVENTS.reserve::<LifecycleEvent>(0) else {
+    let Some(entry) = maps::CONTROL.reserve::<LifecycleEvent>(0) else {
         maps::count_lost(maps::LOST_EVENTS);
         return None;
     };
@@ -61,7 +61,7 @@ pub fn coldspy_exec(ctx: TracePointContext) -> u32 {
         // SAFETY: signals the current task; it stops before running user code.
         unsafe { bpf_send_signal(SIGSTOP) };
     }
-    let Some(mut entry) = maps::EVENTS.reserve::<LifecycleEvent>(0) else {
+    let Some(mut entry) = maps::CONTROL.reserve::<LifecycleEvent>(0) else {
         maps::count_lost(maps::LOST_EVENTS);
         return 0;
     };

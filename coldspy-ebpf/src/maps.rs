@@ -5,7 +5,9 @@ use aya_ebpf::{
     maps::{HashMap, PerCpuArray, RingBuf},
 };
 use coldspy_common::{
-    limits::{EVENT_RING_BYTES, MAX_INFLIGHT_OPENS, MAX_TARGETS, SAMPLE_RING_BYTES},
+    limits::{
+        CONTROL_RING_BYTES, EVENT_RING_BYTES, MAX_INFLIGHT_OPENS, MAX_TARGETS, SAMPLE_RING_BYTES,
+    },
     offsets::TargetConfig,
 };
 
@@ -18,9 +20,14 @@ pub static TARGETS: HashMap<u32, TargetConfig> = HashMap::with_max_entries(MAX_T
 #[map]
 pub static SAMPLES: RingBuf = RingBuf::with_byte_size(SAMPLE_RING_BYTES, 0);
 
-/// File opens, import edges and lifecycle events, tagged by their first `u32`.
+/// File opens and import edges, tagged by their first `u32`.
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(EVENT_RING_BYTES, 0);
+
+/// Lifecycle events. Its own ring so that userspace can wait on it alone:
+/// a stopped target is resumed as soon as it is seen.
+#[map]
+pub static CONTROL: RingBuf = RingBuf::with_byte_size(CONTROL_RING_BYTES, 0);
 
 /// Index into [`LOST`]: samples dropped because `SAMPLES` was full.
 pub const LOST_SAMPLES: u32 = 0;

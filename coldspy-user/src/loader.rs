@@ -48,11 +48,17 @@ pub struct Probes {
     pub targets: BpfHashMap<MapData, u32, TargetConfig>,
     /// Sample ring buffer.
     pub samples: RingBuf<MapData>,
-    /// Event ring buffer.
+    /// Event ring buffer (file opens, imports).
     pub events: RingBuf<MapData>,
+    /// Lifecycle ring buffer (exec, fork, exit, entry stops).
+    pub control: RingBuf<MapData>,
     /// Lost-record counters.
     pub lost: PerCpuArray<MapData, u64>,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
+    /// Entry uprobes attached so far: (file identity, offset).
+    entry_probes: Vec<((u64, u64), u64)>,
+    /// Import probes attached so far: (file identity, offset).
+    import_probes: Vec<((u64, u64), u64)>,
 }
 
 /// Reads a field's offset from a tracepoint's `format` file.
@@ -75,8 +81,8 @@ pub fn tracepoint_field_offset(category: &str, name: &str, field: &str) -> Optio
 
 impl Probes {
     /// Loads the programs and attaches the sampler at `sample_hz` on every
-    /// CPU, the file-open and lifecycle tracepoints.
-    pub fn load(sample_hz: u64) -> Result<Self, LoadError> {
+    /// CPU, the lifecycle tracepoints and (with `track_files`) the file-open ones.
+    pub fn load(sample_hz: u64, track_files: bool) -> Result<Self, LoadError> {
         let fork_child = tracepoint_field_offset("sched", "sched_process_fork", "child_pid")
             .ok_or_else(|| {
                 LoadError::System("cannot read sched_process_fork's format from tracefs".into())
@@ -123,6 +129,9 @@ impl Probes {
         ] {
             let program: &mut TracePoint = program(&mut ebpf, name)?;
             program.load().map_err(|source| attach_err(event, source))?;
+            if category == "syscalls" && !track_files {
+                continue;
+            }
             program
                 .attach(category, event)
                 .map_err(|source| attach_err(&format!("tracepoint {category}:{event}"), source))?;
@@ -153,6 +162,12 @@ impl Probes {
                 what: "EVENTS".into(),
                 source,
             })?;
+        let control = RingBuf::try_from(take_map(&mut ebpf, "CONTROL")?).map_err(|source| {
+            LoadError::Map {
+                what: "CONTROL".into(),
+                source,
+            }
+        })?;
         let lost = PerCpuArray::try_from(take_map(&mut ebpf, "LOST")?).map_err(|source| {
             LoadError::Map {
                 what: "LOST".into(),
@@ -164,31 +179,45 @@ impl Probes {
             targets,
             samples,
             events,
+            control,
             lost,
             logger,
+            entry_probes: Vec::new(),
+            import_probes: Vec::new(),
         })
     }
 
-    /// Attaches the entry uprobe to `binary` (file offset `offset`) for one process.
-    pub fn attach_entry(&mut self, binary: &Path, offset: u64, pid: u32) -> Result<(), LoadError> {
+    /// Attaches the entry uprobe to `binary` (file offset `offset`). It is
+    /// attached for all processes, because a task-bound uprobe costs ~25 ms
+    /// to install while the target waits; the program acts only on targets
+    /// flagged `TARGET_STOP_AT_ENTRY`. Once per binary.
+    pub fn attach_entry(&mut self, binary: &Path, offset: u64) -> Result<(), LoadError> {
+        let key = (file_identity(binary)?, offset);
+        if self.entry_probes.contains(&key) {
+            return Ok(());
+        }
         let program: &mut UProbe = program(&mut self.ebpf, "coldspy_entry")?;
-        let pid =
-            std::num::NonZeroU32::new(pid).ok_or_else(|| LoadError::System("pid 0".into()))?;
         program
             .attach(
                 aya::programs::uprobe::UProbeAttachLocation::AbsoluteOffset(offset),
                 binary,
-                aya::programs::uprobe::UProbeScope::OneProcess(pid),
+                aya::programs::uprobe::UProbeScope::AllProcesses,
             )
             .map_err(|source| {
                 attach_err(&format!("entry uprobe on {}", binary.display()), source)
             })?;
+        self.entry_probes.push(key);
         Ok(())
     }
 
     /// Attaches the import probes (entry and return) at file offset `offset`
     /// of `binary`, for every process (the programs filter on `TARGETS`).
+    /// Once per file, whatever path names it.
     pub fn attach_import_probes(&mut self, binary: &Path, offset: u64) -> Result<(), LoadError> {
+        let key = (file_identity(binary)?, offset);
+        if self.import_probes.contains(&key) {
+            return Ok(());
+        }
         for name in ["coldspy_import_enter", "coldspy_import_exit"] {
             let program: &mut UProbe = program(&mut self.ebpf, name)?;
             program
@@ -199,6 +228,7 @@ impl Probes {
                 )
                 .map_err(|source| attach_err(&format!("{name} on {}", binary.display()), source))?;
         }
+        self.import_probes.push(key);
         Ok(())
     }
 
@@ -233,6 +263,19 @@ impl Probes {
         (sum(0), sum(1))
     }
 
+    /// Waits until a lifecycle event is ready or `timeout` passes.
+    pub fn wait_for_control(&self, timeout: std::time::Duration) {
+        use std::os::fd::AsRawFd;
+        let mut fds = libc::pollfd {
+            fd: self.control.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd; a ring buffer fd is pollable.
+        unsafe { libc::poll(&mut fds, 1, millis) };
+    }
+
     /// Forwards kernel-side log records to the `log` crate.
     pub fn flush_logs(&mut self) {
         if let Some(logger) = self.logger.as_mut() {
@@ -251,6 +294,14 @@ where
     program
         .try_into()
         .map_err(|source| attach_err(name, source))
+}
+
+/// `(device, inode)` of a file: the same file under any path.
+fn file_identity(path: &Path) -> Result<(u64, u64), LoadError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| LoadError::System(format!("cannot stat {}: {e}", path.display())))?;
+    Ok((meta.dev(), meta.ino()))
 }
 
 fn take_map(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map, LoadError> {

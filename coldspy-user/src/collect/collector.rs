@@ -38,7 +38,13 @@ impl Collector {
     /// lifecycle events for the caller to act on.
     pub fn drain(&mut self, probes: &mut Probes) -> Vec<LifecycleEvent> {
         let mut lifecycle = Vec::new();
-        // Events first: an exec must be seen before the samples of the new image.
+        // Lifecycle first (a stopped target waits), then events: an exec
+        // must be seen before the samples of the new image.
+        while let Some(item) = probes.control.next() {
+            if let Some(Event::Lifecycle(event)) = decode::event(&item) {
+                lifecycle.push(event);
+            }
+        }
         while let Some(item) = probes.events.next() {
             match decode::event(&item) {
                 Some(Event::Open(open)) => self.trace.opens.push(TraceOpen {

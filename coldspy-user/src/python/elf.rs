@@ -39,6 +39,10 @@ pub struct ElfInfo {
     pub entry: u64,
     /// `DT_NEEDED` libraries.
     pub needed: Vec<String>,
+    /// `DT_RUNPATH` directories (`$ORIGIN` not expanded).
+    pub runpath: Vec<String>,
+    /// `DT_RPATH` directories (`$ORIGIN` not expanded).
+    pub rpath: Vec<String>,
     /// Whether it has a `.symtab` (not stripped).
     pub has_symtab: bool,
 }
@@ -55,14 +59,52 @@ pub const INTERESTING_SYMBOLS: &[&str] = &[
     "Py_BytesMain",
 ];
 
+/// Identity of a file on disk: the same (device, inode, size, mtime) is the same file.
+type FileIdentity = (u64, u64, u64, i64, i64);
+
+/// ELF files already read in this process: a target is inspected at exec
+/// and again at its entry stop, while it waits.
+static CACHE: std::sync::Mutex<Vec<(FileIdentity, ElfInfo)>> = std::sync::Mutex::new(Vec::new());
+
 impl ElfInfo {
-    /// Reads an ELF file.
+    /// Reads an ELF file (memory-mapped; cached per file identity).
     pub fn read(path: &Path) -> Result<Self, ElfError> {
-        let data = std::fs::read(path).map_err(|source| ElfError::Io {
+        use std::os::unix::fs::MetadataExt;
+        let io = |source| ElfError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
-        let file = object::File::parse(&*data).map_err(|source| ElfError::Parse {
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        let identity = (
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+        );
+        if let Some((_, info)) = CACHE
+            .lock()
+            .ok()
+            .and_then(|c| c.iter().find(|(id, _)| *id == identity).cloned())
+        {
+            return Ok(ElfInfo {
+                path: path.to_path_buf(),
+                ..info
+            });
+        }
+        // SAFETY: the mapping is read-only and dropped before returning; a
+        // binary changed underneath us would at worst give a parse error.
+        let data = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        let info = Self::parse(path, &data)?;
+        if let Ok(mut cache) = CACHE.lock() {
+            cache.push((identity, info.clone()));
+        }
+        Ok(info)
+    }
+
+    fn parse(path: &Path, data: &[u8]) -> Result<Self, ElfError> {
+        let file = object::File::parse(data).map_err(|source| ElfError::Parse {
             path: path.to_path_buf(),
             source,
         })?;
@@ -88,7 +130,7 @@ impl ElfInfo {
             let (offset, _) = segment.file_range();
             info.loads.push((segment.address(), offset, segment.size()));
         }
-        info.needed = needed_libraries(&file);
+        (info.needed, info.runpath, info.rpath) = dynamic_strings(&file);
         Ok(info)
     }
 
@@ -122,19 +164,20 @@ impl ElfInfo {
     }
 }
 
-fn needed_libraries(file: &object::File<'_>) -> Vec<String> {
+/// `DT_NEEDED`, `DT_RUNPATH` and `DT_RPATH` of an ELF file.
+fn dynamic_strings(file: &object::File<'_>) -> (Vec<String>, Vec<String>, Vec<String>) {
     use object::read::elf::{Dyn, ElfFile64, FileHeader, SectionHeader};
     let object::File::Elf64(elf) = file else {
-        return Vec::new();
+        return Default::default();
     };
     let elf: &ElfFile64<'_> = elf;
     let endian = elf.endian();
     let data = elf.data();
     let header = elf.elf_header();
     let Ok(sections) = header.sections(endian, data) else {
-        return Vec::new();
+        return Default::default();
     };
-    let mut needed = Vec::new();
+    let (mut needed, mut runpath, mut rpath) = (Vec::new(), Vec::new(), Vec::new());
     for section in sections.iter() {
         let Ok(Some((entries, link))) = section.dynamic(endian, data) else {
             continue;
@@ -143,14 +186,21 @@ fn needed_libraries(file: &object::File<'_>) -> Vec<String> {
             continue;
         };
         for entry in entries {
-            if entry.tag32(endian) == Some(object::elf::DT_NEEDED) {
-                if let Ok(name) = entry.string(endian, strings) {
-                    needed.push(String::from_utf8_lossy(name).into_owned());
+            let Ok(value) = entry.string(endian, strings) else {
+                continue;
+            };
+            let value = String::from_utf8_lossy(value).into_owned();
+            match entry.tag32(endian) {
+                Some(object::elf::DT_NEEDED) => needed.push(value),
+                Some(object::elf::DT_RUNPATH) => {
+                    runpath.extend(value.split(':').map(str::to_string))
                 }
+                Some(object::elf::DT_RPATH) => rpath.extend(value.split(':').map(str::to_string)),
+                _ => {}
             }
         }
     }
-    needed
+    (needed, runpath, rpath)
 }
 
 /// The path to open a file a process has mapped, through its root.

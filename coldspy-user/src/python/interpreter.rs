@@ -164,13 +164,7 @@ impl Interpreter {
     /// The exported function the import probes attach to, and its file offset
     /// in [`Self::binary`]: importlib's `_find_and_load` is called through it.
     pub fn import_probe_point(&self) -> Option<(&'static str, u64)> {
-        let symbol = if (self.version.major, self.version.minor) >= (3, 11) {
-            "PyObject_CallMethodObjArgs"
-        } else {
-            "_PyObject_CallMethodIdObjArgs"
-        };
-        let offset = self.elf.file_offset(self.elf.symbol(symbol)?)?;
-        Some((symbol, offset))
+        import_probe_point(&self.elf, self.version)
     }
 
     /// The kernel config for this interpreter, with `extra_flags`.
@@ -183,6 +177,18 @@ impl Interpreter {
             layout: self.layout.kernel,
         }
     }
+}
+
+/// The exported function through which a CPython `version` calls importlib's
+/// `_find_and_load`, and its file offset in `elf`.
+pub fn import_probe_point(elf: &ElfInfo, version: PythonVersion) -> Option<(&'static str, u64)> {
+    let symbol = if (version.major, version.minor) >= (3, 11) {
+        "PyObject_CallMethodObjArgs"
+    } else {
+        "_PyObject_CallMethodIdObjArgs"
+    };
+    let offset = elf.file_offset(elf.symbol(symbol)?)?;
+    Some((symbol, offset))
 }
 
 /// The load bias of `binary`: where its offset-0 mapping starts, minus the

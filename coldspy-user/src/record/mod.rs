@@ -8,6 +8,7 @@
 
 mod launch;
 mod output;
+mod prearm;
 mod preflight;
 mod session;
 mod summary;
@@ -40,6 +41,12 @@ pub struct RecordArgs {
     /// Also write the raw symbolized trace (a replayable fixture) here.
     #[arg(long)]
     pub save_trace: Option<PathBuf>,
+    /// Do not time imports (lower overhead; CPU samples and files only).
+    #[arg(long)]
+    pub no_imports: bool,
+    /// Do not record file opens.
+    #[arg(long)]
+    pub no_files: bool,
     /// Do not print the summary at the end.
     #[arg(long, short)]
     pub quiet: bool,
@@ -69,6 +76,8 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let options = session::Options {
         sample_hz: args.rate,
         duration: args.duration.map(std::time::Duration::from_secs_f64),
+        track_imports: !args.no_imports,
+        track_files: !args.no_files,
     };
     let recorded = session::record(&target, &options)?;
     let profile = crate::model::build::build_profile(&recorded.trace);

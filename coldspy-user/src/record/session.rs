@@ -10,7 +10,7 @@ use crate::python::elf::{path_in_process, ElfInfo};
 use crate::python::interpreter::{FindError, Interpreter};
 use crate::python::symbolize::Symbolizer;
 use crate::record::launch::HeldChild;
-use crate::record::Target;
+use crate::record::{prearm, Target};
 use anyhow::Context as _;
 use coldspy_common::lifecycle::{
     LifecycleEvent, EVENT_KIND_ENTRY, EVENT_KIND_EXEC, EVENT_KIND_EXIT, EVENT_KIND_FORK,
@@ -34,6 +34,10 @@ pub struct Options {
     pub sample_hz: u64,
     /// Stop after this long.
     pub duration: Option<Duration>,
+    /// Time module imports (uprobes on the import path).
+    pub track_imports: bool,
+    /// Record file opens (`openat` tracepoints).
+    pub track_files: bool,
 }
 
 /// What a recording produced.
@@ -56,9 +60,9 @@ pub fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-fn load_probes(sample_hz: u64) -> anyhow::Result<Probes> {
+fn load_probes(sample_hz: u64, track_files: bool) -> anyhow::Result<Probes> {
     // Privileges were checked before; a refusal here is the verifier's or the kernel's.
-    Probes::load(sample_hz).context("loading coldspy's eBPF programs")
+    Probes::load(sample_hz, track_files).context("loading coldspy's eBPF programs")
 }
 
 fn send_signal(pid: u32, signal: i32) {
@@ -72,8 +76,10 @@ struct Session {
     collector: Collector,
     main_pid: Option<u32>,
     interpreter: Option<Interpreter>,
-    /// Binaries whose import probes are attached, and the route used.
-    import_probes: Vec<(std::path::PathBuf, String)>,
+    /// How imports are observed (`uprobe:<symbol>`), once attached.
+    import_route: Option<String>,
+    /// Whether to attach the import probes.
+    track_imports: bool,
 }
 
 impl Session {
@@ -98,13 +104,14 @@ impl Session {
         Ok(())
     }
 
-    /// Attaches the import probes to the interpreter's binary (once per binary).
-    /// Without them the recording goes on with CPU samples only.
+    /// Attaches the import probes to the interpreter's binary (the loader
+    /// does it once per file). Without them the recording goes on with CPU
+    /// samples only.
     fn attach_import_probes(&mut self, interpreter: &Interpreter) {
-        let on_host = path_in_process(interpreter.pid, &interpreter.binary);
-        if self.import_probes.iter().any(|(b, _)| *b == on_host) {
+        if !self.track_imports {
             return;
         }
+        let on_host = path_in_process(interpreter.pid, &interpreter.binary);
         let Some((symbol, offset)) = interpreter.import_probe_point() else {
             eprintln!(
                 "coldspy: warning: {} exports no import-path function; recording CPU samples only",
@@ -113,10 +120,34 @@ impl Session {
             return;
         };
         match self.probes.attach_import_probes(&on_host, offset) {
-            Ok(()) => self
-                .import_probes
-                .push((on_host, format!("uprobe:{symbol}"))),
+            Ok(()) => {
+                self.import_route
+                    .get_or_insert_with(|| format!("uprobe:{symbol}"));
+            }
             Err(e) => eprintln!("coldspy: warning: no import timing: {e}"),
+        }
+    }
+
+    /// Attaches what can be attached before a started command runs (see
+    /// [`crate::record::prearm`]); returns the flags its first stop needs.
+    fn prearm(&mut self, program: &std::path::Path) -> u32 {
+        let Some(plan) = prearm::plan(program) else {
+            return TARGET_STOP_ON_EXEC;
+        };
+        if let Some((binary, offset)) = plan.import_probe.as_ref().filter(|_| self.track_imports) {
+            if self.probes.attach_import_probes(binary, *offset).is_err() {
+                return TARGET_STOP_ON_EXEC;
+            }
+        }
+        match (plan.kind, &plan.entry_probe) {
+            (prearm::Prearmed::Shared, Some((exe, offset))) => {
+                if self.probes.attach_entry(exe, *offset).is_ok() {
+                    TARGET_STOP_AT_ENTRY
+                } else {
+                    TARGET_STOP_ON_EXEC
+                }
+            }
+            _ => TARGET_STOP_ON_EXEC,
         }
     }
 
@@ -124,6 +155,8 @@ impl Session {
     /// its entry point: find the interpreter, or wait for the next stop.
     fn on_stop(&mut self, event: &LifecycleEvent) -> anyhow::Result<()> {
         let pid = event.pid;
+        let begun = Instant::now();
+        let waited_us = monotonic_ns().saturating_sub(event.ktime_ns) / 1000;
         let flags = self.probes.target(pid).map(|c| c.flags).unwrap_or(0)
             & (TARGET_FOLLOW_CHILDREN | TARGET_STOP_ON_EXEC);
         let result = match Interpreter::find(pid) {
@@ -137,6 +170,11 @@ impl Session {
         if event.stopped != 0 {
             send_signal(pid, libc::SIGCONT);
         }
+        log::debug!(
+            "pid {pid}: stop (kind {}) seen after {waited_us} us, handled in {} us",
+            event.kind,
+            begun.elapsed().as_micros()
+        );
         result
     }
 
@@ -153,7 +191,12 @@ impl Session {
             ..TargetConfig::default()
         };
         self.probes.set_target(pid, config)?;
-        self.probes.attach_entry(&on_host, offset, pid)?;
+        let attach = Instant::now();
+        self.probes.attach_entry(&on_host, offset)?;
+        log::debug!(
+            "pid {pid}: entry uprobe attached in {} us",
+            attach.elapsed().as_micros()
+        );
         Ok(())
     }
 
@@ -194,13 +237,14 @@ pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
         })?),
         Target::Launch(..) => None,
     };
-    let probes = load_probes(options.sample_hz)?;
+    let probes = load_probes(options.sample_hz, options.track_files)?;
     let mut session = Session {
         probes,
         collector: Collector::default(),
         main_pid: None,
         interpreter: None,
-        import_probes: Vec::new(),
+        import_route: None,
+        track_imports: options.track_imports,
     };
     let mut child: Option<HeldChild> = None;
     let start_ns;
@@ -212,8 +256,9 @@ pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
         (Target::Launch(program, argv), _) => {
             let mut held = HeldChild::spawn(program, argv)
                 .with_context(|| format!("starting {}", program.display()))?;
+            let first_stop = session.prearm(program);
             let config = TargetConfig {
-                flags: TARGET_STOP_ON_EXEC | TARGET_FOLLOW_CHILDREN,
+                flags: first_stop | TARGET_FOLLOW_CHILDREN,
                 ..TargetConfig::default()
             };
             session.probes.set_target(held.pid, config)?;
@@ -284,7 +329,7 @@ pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
         if options.duration.is_some_and(|d| started.elapsed() >= d) {
             break;
         }
-        std::thread::sleep(POLL_INTERVAL);
+        session.probes.wait_for_control(POLL_INTERVAL);
     }
     let end_ns = monotonic_ns();
     session.collector.drain(&mut session.probes);
@@ -293,7 +338,7 @@ pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
         collector,
         interpreter,
         main_pid,
-        import_probes,
+        import_route,
         ..
     } = session;
     let mut trace = collector.finish(end_ns);
@@ -307,10 +352,7 @@ pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
         lost_samples,
         lost_events,
     );
-    trace.meta.import_route = import_probes
-        .first()
-        .map(|(_, route)| route.clone())
-        .unwrap_or_else(|| "none".to_string());
+    trace.meta.import_route = import_route.unwrap_or_else(|| "none".to_string());
     if let Some(held) = child {
         if stop_deadline.is_none() && held.try_wait().is_none() && options.duration.is_some() {
             // --duration ended the recording; the command keeps running: wait for it.
