@@ -236,3 +236,55 @@ fn a_corrupt_profile_is_refused_in_one_line() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("not a coldspy profile"), "{stderr}");
 }
+
+#[test]
+fn a_command_that_never_runs_python_is_an_error() {
+    require_root();
+    let dir = scratch("neverpython");
+    let out = dir.join("p.json");
+    let o = coldspy(&[
+        "record",
+        "-o",
+        out.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "exit 0",
+    ]);
+    assert_one_line_error(&o, "never ran a Python interpreter", &out);
+}
+
+#[test]
+fn wrappers_are_followed_to_the_interpreter() {
+    require_root();
+    let dir = scratch("wrapper");
+    let out = dir.join("p.json");
+    let o = coldspy(&[
+        "record",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "--",
+        "env",
+        "A=1",
+        "sh",
+        "-c",
+        &format!("exec {PY312} {}", script("busy_stack.py").display()),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let profile = read_json(&out);
+    assert_eq!(profile["meta"]["python_version"], "3.12.1");
+    let hot: u64 = coldspy_tests::stacks(&profile)
+        .into_iter()
+        .filter(|(_, s)| s.last().is_some_and(|f| f.function == "tokenize"))
+        .map(|(n, _)| n)
+        .sum();
+    assert!(
+        hot >= 150,
+        "followed through env and sh -c: {hot} samples in tokenize"
+    );
+    assert!(
+        profile["imports"].as_array().unwrap().len() > 5,
+        "imports timed after the wrappers"
+    );
+}

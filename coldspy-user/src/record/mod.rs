@@ -80,6 +80,12 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         track_files: !args.no_files,
     };
     let recorded = session::record(&target, &options)?;
+    if recorded.trace.meta.python_version.is_empty() {
+        anyhow::bail!(
+            "{} never ran a Python interpreter (no program it executed holds _PyRuntime); nothing recorded",
+            args.command.join(" ")
+        );
+    }
     let profile = crate::model::build::build_profile(&recorded.trace);
     if let Some(path) = &args.save_trace {
         let trace_out = OutputFile::create(path)?;
