@@ -1,0 +1,328 @@
+//! `cargo xtask setup`: installs, idempotently, everything the project needs
+//! on a fresh Debian bookworm host of this kind (root, package registries
+//! only), one progress line per step, skipping what is already there.
+//! Recipes: ../shared/docs/toolchain.md.
+
+use crate::util::{cache_dir, exec, output, repo_root, step};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Options of `cargo xtask setup`.
+#[derive(Args, Default, Clone)]
+pub struct SetupArgs {
+    /// Only the toolchain and the core interpreters (no sid chroot).
+    #[arg(long)]
+    pub core: bool,
+}
+
+/// Debian packages the project uses: the distribution CPython (a stripped,
+/// static build with USDT probes), venv support, bpftrace (overhead bench),
+/// hyperfine (bench oracle), debootstrap (the sid chroot), util-linux's setpriv.
+const APT_PACKAGES: &[&str] = &[
+    "python3.11",
+    "python3.11-venv",
+    "bpftrace",
+    "hyperfine",
+    "debootstrap",
+    "util-linux",
+];
+
+/// CPythons from Debian sid installed into the chroot.
+const SID_PYTHONS: &[&str] = &["python3.13", "python3.14", "python3.15", "python3.14-dbg"];
+
+/// The pinned bpf-linker.
+const BPF_LINKER_VERSION: &str = "0.13.0";
+
+/// An interpreter the tests and benches use.
+pub struct Interp {
+    /// Stable name (`pyenv-3.12`).
+    pub name: &'static str,
+    /// The interpreter binary.
+    pub python: &'static str,
+    /// pyenv, debian or sid.
+    pub kind: &'static str,
+}
+
+/// Interpreters that get a venv with the test libraries.
+pub const CORE_INTERPRETERS: &[Interp] = &[
+    Interp {
+        name: "pyenv-3.11",
+        python: "/root/.pyenv/versions/3.11.7/bin/python3.11",
+        kind: "pyenv",
+    },
+    Interp {
+        name: "pyenv-3.12",
+        python: "/root/.pyenv/versions/3.12.1/bin/python3.12",
+        kind: "pyenv",
+    },
+    Interp {
+        name: "debian-3.11",
+        python: "/usr/bin/python3.11",
+        kind: "debian",
+    },
+];
+
+/// Other pyenv interpreters on this machine kind (no venv needed).
+const EXTRA_PYENV: &[(&str, &str)] = &[
+    ("pyenv-3.9", "/root/.pyenv/versions/3.9.18/bin/python3.9"),
+    ("pyenv-3.10", "/root/.pyenv/versions/3.10.13/bin/python3.10"),
+    ("pyenv-3.13", "/root/.pyenv/versions/3.13.0/bin/python3.13"),
+];
+
+/// Runs the set-up; returns the path of `env.json`.
+pub fn run(args: &SetupArgs) -> Result<PathBuf> {
+    step("setup", "nightly rust-src", rust_src)?;
+    step(
+        "setup",
+        &format!("bpf-linker {BPF_LINKER_VERSION}"),
+        bpf_linker,
+    )?;
+    step("setup", "tracefs mounted", tracefs)?;
+    step("setup", "Debian packages", apt_packages)?;
+    for interp in CORE_INTERPRETERS {
+        step("setup", &format!("venv {}", interp.name), || venv(interp))?;
+    }
+    if !args.core {
+        step("setup", "Debian sid chroot (CPython 3.13-3.15)", sid_chroot)?;
+    }
+    step("setup", "env.json", || {
+        let path = write_env_json(!args.core)?;
+        Ok((path.clone(), format!("wrote {}", path.display())))
+    })
+}
+
+fn rust_src() -> Result<((), String)> {
+    let installed = output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--toolchain",
+        "nightly",
+        "--installed",
+    ]))
+    .unwrap_or_default();
+    if installed.lines().any(|l| l.starts_with("rust-src")) {
+        return Ok(((), "already installed".into()));
+    }
+    exec(Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))?;
+    exec(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]))?;
+    Ok(((), "installed".into()))
+}
+
+fn bpf_linker() -> Result<((), String)> {
+    if let Ok(version) = output(Command::new("bpf-linker").arg("--version")) {
+        if version.contains(BPF_LINKER_VERSION) {
+            return Ok(((), "already installed".into()));
+        }
+    }
+    // Built against nightly's own LLVM: a plain install wants a newer system LLVM.
+    let sysroot = output(Command::new("rustc").args(["+nightly", "--print", "sysroot"]))?;
+    let lib_dir = Path::new(sysroot.trim()).join("lib");
+    let llvm = std::fs::read_dir(&lib_dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("libLLVM-") && n.contains("-rust-") && n.ends_with(".so"))
+        .context("no libLLVM-*-rust-*.so in nightly's sysroot")?;
+    let lib_name = llvm
+        .trim_start_matches("lib")
+        .trim_end_matches(".so")
+        .to_string();
+    let major = lib_name
+        .split('-')
+        .nth(1)
+        .context("LLVM version in the library name")?
+        .to_string();
+    let dir = lib_dir.display();
+    let rustflags =
+        format!("-C link-arg=-L{dir} -C link-arg=-l{lib_name} -C link-arg=-Wl,-rpath,{dir}");
+    exec(
+        Command::new("cargo")
+            .args([
+                "+nightly",
+                "install",
+                "--locked",
+                &format!("bpf-linker@{BPF_LINKER_VERSION}"),
+            ])
+            .args([
+                "--no-default-features",
+                "--features",
+                &format!("llvm-{major},no-llvm-linking"),
+            ])
+            .env("RUSTFLAGS", rustflags),
+    )?;
+    Ok(((), format!("built against LLVM {major}")))
+}
+
+fn tracefs() -> Result<((), String)> {
+    if Path::new("/sys/kernel/tracing/events").exists() {
+        return Ok(((), "already mounted".into()));
+    }
+    exec(Command::new("mount").args(["-t", "tracefs", "nodev", "/sys/kernel/tracing"]))?;
+    Ok(((), "mounted".into()))
+}
+
+fn apt_packages() -> Result<((), String)> {
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            !output(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
+                .is_ok_and(|s| s.contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(((), "already installed".into()));
+    }
+    exec(Command::new("apt-get").args(["update", "-qq"]))?;
+    exec(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    Ok(((), format!("installed {}", missing.join(" "))))
+}
+
+/// Hash of the requirements file, to rebuild venvs when it changes.
+fn requirements_stamp() -> Result<String> {
+    let text = std::fs::read_to_string(repo_root().join("xtask/requirements-test.txt"))?;
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for byte in text.bytes() {
+        hash = (hash ^ byte as u64).wrapping_mul(0x100000001b3);
+    }
+    Ok(format!("{hash:016x}"))
+}
+
+/// The venv directory of an interpreter.
+pub fn venv_dir(name: &str) -> PathBuf {
+    cache_dir().join(format!("venv-{name}"))
+}
+
+fn venv(interp: &Interp) -> Result<((), String)> {
+    if !Path::new(interp.python).exists() {
+        bail!(
+            "{} is missing (the pyenv versions come with this machine kind)",
+            interp.python
+        );
+    }
+    let dir = venv_dir(interp.name);
+    let stamp_file = dir.join(".coldspy-stamp");
+    let stamp = requirements_stamp()?;
+    if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp) {
+        return Ok(((), "already built".into()));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(cache_dir())?;
+    exec(Command::new(interp.python).args(["-m", "venv"]).arg(&dir))?;
+    let pip = dir.join("bin/pip");
+    exec(
+        Command::new(&pip)
+            .args(["install", "-q", "--disable-pip-version-check", "-r"])
+            .arg(repo_root().join("xtask/requirements-test.txt")),
+    )?;
+    std::fs::write(&stamp_file, stamp)?;
+    Ok(((), "built".into()))
+}
+
+/// The sid chroot root.
+pub fn sid_root() -> PathBuf {
+    cache_dir().join("sid")
+}
+
+fn sid_chroot() -> Result<((), String)> {
+    let root = sid_root();
+    let stamp = root.join(".coldspy-complete");
+    let wanted = SID_PYTHONS.join(" ");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
+        return Ok(((), "already built".into()));
+    }
+    let sources =
+        std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources").unwrap_or_default();
+    let mirror = sources
+        .lines()
+        .find_map(|l| l.strip_prefix("URIs:"))
+        .map(|s| s.split_whitespace().next().unwrap_or("").to_string())
+        .filter(|s| !s.is_empty())
+        .context("no Debian mirror in /etc/apt/sources.list.d/debian.sources")?;
+    if !root.join("usr/bin/apt-get").exists() {
+        let _ = std::fs::remove_dir_all(&root);
+        exec(
+            Command::new("debootstrap")
+                .args(["--variant=minbase", "--include=ca-certificates", "sid"])
+                .arg(&root)
+                .arg(&mirror),
+        )?;
+    }
+    exec(Command::new("chroot").arg(&root).args([
+        "apt-get",
+        "-qq",
+        "-o",
+        "Acquire::Check-Valid-Until=false",
+        "update",
+    ]))?;
+    exec(
+        Command::new("chroot")
+            .arg(&root)
+            .args(["apt-get", "install", "-y", "-qq", "--no-install-recommends"])
+            .args(SID_PYTHONS)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    std::fs::write(&stamp, &wanted)?;
+    Ok(((), format!("built at {}", root.display())))
+}
+
+fn python_version(command: &mut Command) -> Option<String> {
+    output(command.args(["-c", "import platform; print(platform.python_version())"]))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// Writes `env.json`: every interpreter found, for tests and benches.
+///
+/// `{"sid_root": PATH, "interpreters": [{"name", "kind", "command": [...],
+/// "python", "version", "venv_python"?}]}`
+fn write_env_json(with_sid: bool) -> Result<PathBuf> {
+    use serde_json::json;
+    let mut interpreters = Vec::new();
+    for interp in CORE_INTERPRETERS {
+        interpreters.push(json!({
+            "name": interp.name,
+            "kind": interp.kind,
+            "command": [interp.python],
+            "python": interp.python,
+            "version": python_version(&mut Command::new(interp.python)).unwrap_or_default(),
+            "venv_python": venv_dir(interp.name).join("bin/python"),
+        }));
+    }
+    for (name, python) in EXTRA_PYENV {
+        if Path::new(python).exists() {
+            interpreters.push(json!({
+                "name": name,
+                "kind": "pyenv",
+                "command": [python],
+                "python": python,
+                "version": python_version(&mut Command::new(python)).unwrap_or_default(),
+            }));
+        }
+    }
+    let root = sid_root();
+    if with_sid && root.join(".coldspy-complete").exists() {
+        for python in SID_PYTHONS {
+            let mut cmd = Command::new("chroot");
+            cmd.arg(&root).arg(format!("/usr/bin/{python}"));
+            interpreters.push(json!({
+                "name": format!("sid-{}", python.trim_start_matches("python")),
+                "kind": "sid",
+                "command": ["chroot", root, format!("/usr/bin/{python}")],
+                "python": root.join("usr/bin").join(python),
+                "version": python_version(&mut cmd).unwrap_or_default(),
+            }));
+        }
+    }
+    let env = json!({ "sid_root": root, "interpreters": interpreters });
+    std::fs::create_dir_all(cache_dir())?;
+    let path = cache_dir().join("env.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&env)? + "\n")?;
+    Ok(path)
+}
