@@ -1,1 +1,39 @@
-//! (filled in by its owner)
+//! Writers of an analysed profile, one file per format behind [`Exporter`].
+
+pub mod json;
+pub mod terminal;
+
+use crate::analysis::Analysis;
+use crate::model::profile::Profile;
+use std::io::Write;
+
+/// Writes an analysed profile in one format.
+pub trait Exporter {
+    /// Writes `profile` (with its `analysis`) to `out`.
+    fn write(
+        &self,
+        profile: &Profile,
+        analysis: &Analysis,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()>;
+}
+
+/// The formats `coldspy report --format` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    /// The ranked table for a terminal.
+    #[default]
+    Terminal,
+    /// The profile JSON with the analysis fields filled.
+    Json,
+}
+
+impl Format {
+    /// The writer of this format.
+    pub fn exporter(self) -> Box<dyn Exporter> {
+        match self {
+            Format::Terminal => Box::new(terminal::Terminal::default()),
+            Format::Json => Box::new(json::Json),
+        }
+    }
+}

@@ -17,6 +17,7 @@ pub use launch::resolve;
 pub use output::OutputFile;
 
 use clap::Args;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -86,7 +87,8 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
             args.command.join(" ")
         );
     }
-    let profile = crate::model::build::build_profile(&recorded.trace);
+    let mut profile = crate::model::build::build_profile(&recorded.trace);
+    let analysis = crate::analysis::analyze(&mut profile, crate::analysis::ScoreKind::Runtime);
     if let Some(path) = &args.save_trace {
         let trace_out = OutputFile::create(path)?;
         trace_out.commit(&serde_json::to_vec(&recorded.trace)?)?;
@@ -95,6 +97,8 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     if !args.quiet {
         let mut stdout = std::io::stdout().lock();
         summary::print(&profile, &written, &mut stdout)?;
+        writeln!(stdout)?;
+        crate::export::terminal::Terminal { top: 10 }.write_to(&profile, &analysis, &mut stdout)?;
     }
     Ok(ExitCode::from(recorded.exit_code.clamp(0, 255) as u8))
 }

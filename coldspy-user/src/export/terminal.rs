@@ -1,0 +1,168 @@
+//! The ranked module table for a terminal (readable at 100 columns): global
+//! stats, one row per top-level package, then the advice.
+
+use super::Exporter;
+use crate::analysis::{Analysis, ScoreKind};
+use crate::model::profile::Profile;
+use std::io::Write;
+
+/// Terminal table writer.
+pub struct Terminal {
+    /// Rows shown.
+    pub top: usize,
+}
+
+impl Default for Terminal {
+    fn default() -> Self {
+        Self { top: 15 }
+    }
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.1}", us as f64 / 1000.0)
+}
+
+/// The end of a path, at most `width` characters.
+fn tail(path: &str, width: usize) -> String {
+    let chars: Vec<char> = path.chars().collect();
+    if chars.len() <= width {
+        return path.to_string();
+    }
+    let keep: String = chars[chars.len() - (width - 1)..].iter().collect();
+    format!("…{keep}")
+}
+
+/// The table's short name of a pattern.
+fn short_pattern(pattern: Option<crate::analysis::patterns::Pattern>) -> &'static str {
+    use crate::analysis::patterns::Pattern;
+    match pattern {
+        Some(Pattern::NeverUsed) => "unused",
+        Some(Pattern::RarelyUsed) => "rare",
+        Some(Pattern::FeatureRedundancy) => "feature",
+        Some(Pattern::LibraryChoice) => "choice",
+        None => "-",
+    }
+}
+
+/// The global stats lines.
+pub fn write_stats(profile: &Profile, out: &mut dyn Write) -> std::io::Result<()> {
+    let m = &profile.meta;
+    let s = &profile.stats;
+    writeln!(
+        out,
+        "CPython {} pid {} · {} samples ({} during imports, {} native) · {} lost",
+        if m.python_version.is_empty() {
+            "?"
+        } else {
+            &m.python_version
+        },
+        m.pid,
+        s.samples,
+        s.import_samples,
+        s.native_samples,
+        m.lost_samples
+    )?;
+    let import_us: u64 = profile
+        .imports
+        .iter()
+        .filter(|i| i.depth == 0)
+        .map(|i| i.cumulative_us)
+        .sum();
+    writeln!(
+        out,
+        "init {} ms · exec {} ms ({} invocations) · {} modules imported in {} ms · {} files opened",
+        ms(s.init_us),
+        ms(s.exec_us),
+        s.exec_count,
+        profile.imports.len(),
+        ms(import_us),
+        s.file_count
+    )
+}
+
+impl Exporter for Terminal {
+    fn write(
+        &self,
+        profile: &Profile,
+        analysis: &Analysis,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        self.write_to(profile, analysis, out)
+    }
+}
+
+impl Terminal {
+    /// Writes the table.
+    pub fn write_to(
+        &self,
+        profile: &Profile,
+        analysis: &Analysis,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        write_stats(profile, out)?;
+        let score_name = match analysis.score_kind {
+            ScoreKind::Runtime => "score (run-time use)",
+            ScoreKind::Classic => "score (classic)",
+        };
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:>5} {:>6} {:>6} {:>7} {:>8} {:>8} {:<7} {:<20} file",
+            "score", "smpls", "by dot", "self ms", "dot ms", "imp ms", "pattern", "package"
+        )?;
+        let shown: Vec<_> = analysis.packages.iter().take(self.top).collect();
+        for p in &shown {
+            writeln!(
+                out,
+                "{:>5.1} {:>6} {:>6} {:>7} {:>8} {:>8} {:<7} {:<20} {}",
+                p.score,
+                p.samples,
+                p.runtime_samples_by_dot,
+                ms(p.self_us),
+                ms(p.self_by_dot_us),
+                ms(p.cumulative_us),
+                short_pattern(p.pattern),
+                tail(&p.name, 20),
+                tail(p.file.as_deref().unwrap_or("-"), 24),
+            )?;
+        }
+        if analysis.packages.len() > shown.len() {
+            writeln!(
+                out,
+                "… {} more packages (--top N)",
+                analysis.packages.len() - shown.len()
+            )?;
+        }
+        writeln!(out, "{score_name}.")?;
+        writeln!(
+            out,
+            "smpls, by dot: run-time samples in the top module, in any module of the package"
+        )?;
+        writeln!(
+            out,
+            "self, dot, imp ms: self import time of the top module, summed over the package,"
+        )?;
+        writeln!(out, "  cumulative time of the top module's import")?;
+        writeln!(
+            out,
+            "pattern: unused, rare (rarely used), feature (redundancy), choice (library choice)"
+        )?;
+        let advised: Vec<_> = shown.iter().filter(|p| p.advice.is_some()).collect();
+        if !advised.is_empty() {
+            writeln!(out, "\nadvice:")?;
+            for p in advised {
+                writeln!(
+                    out,
+                    "  {} [{}]",
+                    p.name,
+                    p.pattern.map(|x| x.as_str()).unwrap_or("")
+                )?;
+                writeln!(out, "    {}", p.advice.as_deref().unwrap_or(""))?;
+                if let Some(evidence) = &p.evidence {
+                    writeln!(out, "    evidence: {evidence}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

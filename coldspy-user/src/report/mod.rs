@@ -1,0 +1,115 @@
+//! `coldspy report` and `coldspy diff`: read profiles, analyse them, write a
+//! format, show the calling-context tree.
+
+mod cct_view;
+mod diff;
+
+use crate::analysis::{self, ScoreKind};
+use crate::export::Format;
+use crate::model::profile::Profile;
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub use cct_view::{CctFilter, SampleKind};
+
+/// Arguments of `coldspy report`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  coldspy report app.json\n  coldspy report app.json --format json -o analysed.json\n  coldspy report app.json --module botocore --children --hide-import-samples"
+)]
+pub struct ReportArgs {
+    /// The profile file.
+    pub profile: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Terminal)]
+    pub format: Format,
+    /// Which inefficiency score ranks the packages.
+    #[arg(long, value_enum, default_value_t = ScoreKind::Runtime)]
+    pub score: ScoreKind,
+    /// How many packages the terminal table shows.
+    #[arg(long, default_value_t = 15)]
+    pub top: usize,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Show the calling-context tree of the samples touching this module.
+    #[arg(long)]
+    pub module: Option<String>,
+    /// With --module: include its sub-modules (by dot).
+    #[arg(long, requires = "module")]
+    pub children: bool,
+    /// In the CCT view: count only run-time samples.
+    #[arg(long, conflicts_with = "only_import_samples")]
+    pub hide_import_samples: bool,
+    /// In the CCT view: count only samples taken during imports.
+    #[arg(long)]
+    pub only_import_samples: bool,
+}
+
+/// Arguments of `coldspy diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The profile before the change.
+    pub before: PathBuf,
+    /// The profile after the change.
+    pub after: PathBuf,
+    /// How many packages to show.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+}
+
+/// Prints the ranked report of a fresh profile (used at the end of `record`).
+pub fn print_ranked(profile: &mut Profile, out: &mut dyn Write) -> std::io::Result<()> {
+    let analysis = analysis::analyze(profile, ScoreKind::Runtime);
+    Format::Terminal.exporter().write(profile, &analysis, out)
+}
+
+/// Runs `coldspy report`.
+pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let mut profile = Profile::read(&args.profile)?;
+    let analysis = analysis::analyze(&mut profile, args.score);
+    let mut buffer: Vec<u8> = Vec::new();
+    if let Some(module) = &args.module {
+        let kind = if args.hide_import_samples {
+            SampleKind::RunTime
+        } else if args.only_import_samples {
+            SampleKind::Import
+        } else {
+            SampleKind::All
+        };
+        let filter = CctFilter {
+            module: module.clone(),
+            children: args.children,
+            kind,
+        };
+        cct_view::write(&profile, &filter, &mut buffer)?;
+    } else {
+        match args.format {
+            Format::Terminal => crate::export::terminal::Terminal { top: args.top }.write_to(
+                &profile,
+                &analysis,
+                &mut buffer,
+            )?,
+            other => other.exporter().write(&profile, &analysis, &mut buffer)?,
+        }
+    }
+    match &args.output {
+        Some(path) => {
+            let out = crate::record::OutputFile::create(path)?;
+            out.commit(&buffer)?;
+        }
+        None => std::io::stdout().write_all(&buffer)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `coldspy diff`.
+pub fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let mut before = Profile::read(&args.before)?;
+    let mut after = Profile::read(&args.after)?;
+    let mut out = std::io::stdout().lock();
+    diff::write(&mut before, &mut after, args.top, &mut out)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,111 @@
+//! The answer on a recorded fixture of a real function (`examples/handler.py`:
+//! imports boto3 and tqdm it never uses, and markdown it uses): the unused
+//! heavy packages rank first as `never_used` with advice pointing at the
+//! handler's `import boto3`, tqdm is `feature_redundancy`, markdown is not
+//! flagged. Replayed without a kernel.
+
+use coldspy::analysis::{analyze, ScoreKind};
+use coldspy::model::build::build_profile;
+use coldspy::model::profile::Profile;
+use coldspy::model::trace::Trace;
+
+fn profile() -> Profile {
+    let path = coldspy_tests::repo_root().join("tests/fixtures/handler.trace.json");
+    let trace: Trace = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    build_profile(&trace)
+}
+
+#[test]
+fn unused_heavy_packages_rank_first_with_actionable_advice() {
+    let mut p = profile();
+    let analysis = analyze(&mut p, ScoreKind::Runtime);
+    let top = &analysis.packages[0];
+    assert!(
+        ["boto3", "botocore", "urllib3"].contains(&top.name.as_str()),
+        "the boto3 family costs most and is never used; first is {}",
+        top.name
+    );
+    assert_eq!(top.pattern.map(|x| x.as_str()), Some("never_used"));
+    assert!(
+        top.advice.as_deref().unwrap().contains("import boto3` at"),
+        "{:?}",
+        top.advice
+    );
+    assert!(
+        top.advice.as_deref().unwrap().contains("handler.py:"),
+        "{:?}",
+        top.advice
+    );
+    let find = |n: &str| analysis.packages.iter().find(|x| x.name == n).unwrap();
+    assert_eq!(
+        find("tqdm").pattern.map(|x| x.as_str()),
+        Some("feature_redundancy")
+    );
+    let markdown = find("markdown");
+    assert!(
+        markdown.runtime_samples_by_dot > 0,
+        "the handler runs markdown"
+    );
+    assert_ne!(markdown.pattern.map(|x| x.as_str()), Some("never_used"));
+    assert!(markdown.score < top.score);
+    // The analysis fields land in the profile's module rows.
+    let row = p.modules.iter().find(|m| m.name == top.name).unwrap();
+    assert_eq!(row.pattern.as_deref(), Some("never_used"));
+    assert!(row.score.unwrap() > 0.0);
+}
+
+#[test]
+fn classic_score_counts_import_samples_as_use() {
+    let mut runtime = profile();
+    let mut classic = profile();
+    let a = analyze(&mut runtime, ScoreKind::Runtime);
+    let b = analyze(&mut classic, ScoreKind::Classic);
+    let by_name = |x: &coldspy::analysis::Analysis, n: &str| {
+        x.packages
+            .iter()
+            .find(|p| p.name == n)
+            .map(|p| p.score)
+            .unwrap()
+    };
+    // boto3 is sampled only while it imports: classic treats that as use.
+    assert!(by_name(&b, "botocore") <= by_name(&a, "botocore"));
+}
+
+#[test]
+fn report_and_diff_run_on_profiles() {
+    let dir = coldspy_tests::scratch("report");
+    let mut p = profile();
+    let _ = analyze(&mut p, ScoreKind::Runtime);
+    let path = dir.join("p.json");
+    std::fs::write(&path, serde_json::to_vec(&p).unwrap()).unwrap();
+    let out = coldspy_tests::coldspy(&["report", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        text.contains("never_used") && text.contains("advice:"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .all(|l| l.chars().count() <= 100 || l.starts_with("    ")),
+        "table fits 100 columns:\n{text}"
+    );
+    let json = coldspy_tests::coldspy(&["report", path.to_str().unwrap(), "--format", "json"]);
+    let back = Profile::from_json(&json.stdout).unwrap();
+    assert!(back.modules.iter().any(|m| m.pattern.is_some()));
+    let diff = coldspy_tests::coldspy(&["diff", path.to_str().unwrap(), path.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&diff.stdout).contains("(no package changed)"));
+    let view = coldspy_tests::coldspy(&[
+        "report",
+        path.to_str().unwrap(),
+        "--module",
+        "markdown",
+        "--children",
+        "--hide-import-samples",
+    ]);
+    let view = String::from_utf8_lossy(&view.stdout);
+    assert!(
+        view.contains("handler"),
+        "the CCT view shows the handler calling markdown:\n{view}"
+    );
+}
