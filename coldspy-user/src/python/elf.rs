@@ -153,9 +153,40 @@ fn needed_libraries(file: &object::File<'_>) -> Vec<String> {
     needed
 }
 
-/// The path to open a file a process has mapped, through its root.
+/// The path to open a file a process has mapped.
+///
+/// `/proc/PID/maps` and `/proc/PID/exe` show a path from *our* root when
+/// the file is reachable from it (a chroot: `ROOT/usr/bin/python3.14`), and
+/// from the target's mount root when it is not (a container's own mount
+/// namespace: `/usr/bin/python3`). The second kind opens through
+/// `/proc/PID/root`; the first as it is.
 pub fn path_in_process(pid: u32, path: &Path) -> PathBuf {
-    let mut full = PathBuf::from(format!("/proc/{pid}/root"));
-    full.push(path.strip_prefix("/").unwrap_or(path));
-    full
+    let mut inside = PathBuf::from(format!("/proc/{pid}/root"));
+    inside.push(path.strip_prefix("/").unwrap_or(path));
+    if !inside.exists() && path.exists() {
+        return path.to_path_buf();
+    }
+    inside
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_seen_from_our_root_open_as_they_are() {
+        let me = std::process::id();
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        // Our own root is `/`: both readings name the same file.
+        assert!(path_in_process(me, &exe).exists());
+        let chrooted = Path::new("/proc/self/cwd");
+        assert_eq!(
+            path_in_process(me, chrooted),
+            PathBuf::from(format!("/proc/{me}/root/proc/self/cwd"))
+        );
+        let host_only = std::env::temp_dir().join(format!("coldspy-elf-{me}"));
+        std::fs::write(&host_only, b"x").unwrap();
+        assert!(path_in_process(me, &host_only).exists());
+        std::fs::remove_file(&host_only).unwrap();
+    }
 }

@@ -5,6 +5,7 @@
 use crate::python::elf::{path_in_process, ElfError, ElfInfo};
 use crate::python::maps::{self, Mapping};
 use crate::python::memory::ProcessMemory;
+use crate::python::offsets::debug_offsets::{self, DebugOffsets, DebugOffsetsError};
 use crate::python::offsets::{self, VersionLayout};
 use crate::python::version::PythonVersion;
 use coldspy_common::offsets::{TargetConfig, TARGET_PYTHON_READY};
@@ -40,6 +41,24 @@ pub enum FindError {
     /// The version could not be determined.
     #[error("cannot tell the CPython version of {0}")]
     UnknownVersion(String),
+    /// A 3.13+ interpreter whose `_Py_DebugOffsets` cannot be used.
+    #[error("cannot read the struct layout of CPython {version} ({binary}): {source}")]
+    DebugOffsets {
+        /// The version.
+        version: PythonVersion,
+        /// The interpreter binary.
+        binary: String,
+        /// Why.
+        source: DebugOffsetsError,
+    },
+    /// `_PyRuntime` could not be read.
+    #[error("cannot read _PyRuntime of process {pid}: {source}")]
+    Memory {
+        /// The process.
+        pid: u32,
+        /// Why.
+        source: crate::python::memory::MemoryError,
+    },
     /// An ELF file could not be read.
     #[error(transparent)]
     Elf(#[from] ElfError),
@@ -66,7 +85,7 @@ pub struct Interpreter {
     pub code_type_addr: u64,
     /// The struct layout.
     pub layout: VersionLayout,
-    /// Where the layout came from (`table:3.12`).
+    /// Where the layout came from (`table:3.12`, `debug-offsets:3.14.10`).
     pub layout_source: String,
     /// `static` (the executable holds the interpreter) or `shared` (libpython).
     pub build: &'static str,
@@ -74,7 +93,7 @@ pub struct Interpreter {
 
 /// Versions this build of coldspy supports, for messages.
 pub fn supported_versions() -> String {
-    offsets::TABLE_VERSIONS.join(", ")
+    offsets::supported_versions()
 }
 
 impl Interpreter {
@@ -129,22 +148,29 @@ impl Interpreter {
         build: &'static str,
     ) -> Result<Self, FindError> {
         let memory = ProcessMemory { pid };
-        let from_symbol = elf
-            .symbol("Py_Version")
-            .and_then(|addr| memory.read_u64(bias + addr).ok())
-            .and_then(PythonVersion::from_hex);
-        let version = from_symbol
-            .or_else(|| {
-                let name = binary.file_name()?.to_str()?;
-                PythonVersion::from_file_name(name)
-            })
-            .ok_or_else(|| FindError::UnknownVersion(binary.display().to_string()))?;
-        let layout = offsets::table_for(version).ok_or_else(|| FindError::Unsupported {
-            found: version,
-            binary: binary.display().to_string(),
-            supported: supported_versions(),
-        })?;
         let runtime_addr = bias + elf.symbol("_PyRuntime").unwrap_or(0);
+        let version = detect_version(&memory, binary, &elf, bias, pid)?;
+        let (layout, layout_source) = if version.minor >= offsets::FIRST_DEBUG_OFFSETS_MINOR {
+            let bytes = memory
+                .read_vec(runtime_addr, debug_offsets::READ_BYTES)
+                .map_err(|source| FindError::Memory { pid, source })?;
+            let debug = DebugOffsets::parse(&bytes).map_err(|source| FindError::DebugOffsets {
+                version,
+                binary: binary.display().to_string(),
+                source,
+            })?;
+            (
+                debug.layout(),
+                format!("debug-offsets:{} (shape {})", debug.version, debug.shape),
+            )
+        } else {
+            let layout = offsets::table_for(version).ok_or_else(|| FindError::Unsupported {
+                found: version,
+                binary: binary.display().to_string(),
+                supported: supported_versions(),
+            })?;
+            (layout, format!("table:{}", version.minor_string()))
+        };
         let code_type_addr = elf.symbol("PyCode_Type").map(|a| bias + a).unwrap_or(0);
         Ok(Self {
             pid,
@@ -156,7 +182,7 @@ impl Interpreter {
             runtime_addr,
             code_type_addr,
             layout,
-            layout_source: format!("table:{}", version.minor_string()),
+            layout_source,
             build,
         })
     }
@@ -183,6 +209,35 @@ impl Interpreter {
             layout: self.layout.kernel,
         }
     }
+}
+
+/// The interpreter's version: `Py_Version` (3.11+), else the `PY_VERSION`
+/// literal in the binary, checked against the file name (`libpython3.10.so`,
+/// `python3.9`) when that names a version.
+fn detect_version(
+    memory: &ProcessMemory,
+    binary: &Path,
+    elf: &ElfInfo,
+    bias: u64,
+    pid: u32,
+) -> Result<PythonVersion, FindError> {
+    if let Some(version) = elf
+        .symbol("Py_Version")
+        .and_then(|addr| memory.read_u64(bias + addr).ok())
+        .and_then(PythonVersion::from_hex)
+    {
+        return Ok(version);
+    }
+    let from_name = binary
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(PythonVersion::from_file_name);
+    let from_literal = std::fs::read(path_in_process(pid, binary))
+        .ok()
+        .and_then(|data| PythonVersion::from_version_string(&data, from_name.map(|v| v.minor)));
+    from_literal
+        .or(from_name)
+        .ok_or_else(|| FindError::UnknownVersion(binary.display().to_string()))
 }
 
 /// The load bias of `binary`: where its offset-0 mapping starts, minus the
