@@ -3,21 +3,9 @@
 //! the right files and lines.
 
 use coldspy_tests::{
-    core_interpreters, record, require_root, scratch, script, stacks, Frame, Interpreter,
+    core_interpreters, record, require_root, scratch, script, share_on_path, Frame, Interpreter,
 };
 use serde_json::Value;
-
-/// Share of Python samples whose whole stack satisfies `expected`.
-fn share_on_path(profile: &Value, expected: impl Fn(&[Frame]) -> bool) -> (f64, u64) {
-    let all = stacks(profile);
-    let total: u64 = all.iter().map(|(n, _)| n).sum();
-    let on: u64 = all
-        .iter()
-        .filter(|(_, s)| expected(s))
-        .map(|(n, _)| n)
-        .sum();
-    (on as f64 / total.max(1) as f64, total)
-}
 
 fn run(interp: &Interpreter, test: &str, name: &str) -> Value {
     let dir = scratch(&format!("{test}-{}", interp.name));
