@@ -41,6 +41,8 @@ pub struct ElfInfo {
     pub needed: Vec<String>,
     /// Whether it has a `.symtab` (not stripped).
     pub has_symtab: bool,
+    /// USDT probes (`provider:name`) from `.note.stapsdt`.
+    pub usdt_probes: Vec<String>,
 }
 
 /// Symbols coldspy looks up in an interpreter binary.
@@ -89,6 +91,7 @@ impl ElfInfo {
             info.loads.push((segment.address(), offset, segment.size()));
         }
         info.needed = needed_libraries(&file);
+        info.usdt_probes = usdt_probes(&file);
         Ok(info)
     }
 
@@ -120,6 +123,40 @@ impl ElfInfo {
     pub fn needs_libpython(&self) -> bool {
         self.needed.iter().any(|n| n.starts_with("libpython3"))
     }
+}
+
+/// The `provider:name` of each stapsdt note (SystemTap USDT probes).
+fn usdt_probes(file: &object::File<'_>) -> Vec<String> {
+    use object::ObjectSection;
+    let Some(data) = file
+        .section_by_name(".note.stapsdt")
+        .and_then(|s| s.data().ok())
+    else {
+        return Vec::new();
+    };
+    let mut probes = Vec::new();
+    let mut at = 0usize;
+    let word = |at: usize| -> Option<usize> {
+        Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?) as usize)
+    };
+    let align4 = |n: usize| (n + 3) & !3;
+    while let (Some(name_len), Some(desc_len)) = (word(at), word(at + 4)) {
+        let name_start = at + 12;
+        let desc_start = name_start + align4(name_len);
+        // desc: pc, base, semaphore (3 × u64), then provider\0name\0args\0.
+        if let Some(desc) = data.get(desc_start + 24..desc_start + desc_len) {
+            let mut parts = desc.split(|&b| b == 0);
+            if let (Some(provider), Some(name)) = (parts.next(), parts.next()) {
+                probes.push(format!(
+                    "{}:{}",
+                    String::from_utf8_lossy(provider),
+                    String::from_utf8_lossy(name)
+                ));
+            }
+        }
+        at = desc_start + align4(desc_len);
+    }
+    probes
 }
 
 fn needed_libraries(file: &object::File<'_>) -> Vec<String> {

@@ -8,7 +8,7 @@ use crate::python::memory::ProcessMemory;
 use crate::python::offsets::debug_offsets::{self, DebugOffsets, DebugOffsetsError};
 use crate::python::offsets::{self, VersionLayout};
 use crate::python::version::PythonVersion;
-use coldspy_common::offsets::{TargetConfig, TARGET_PYTHON_READY};
+use coldspy_common::offsets::{TargetConfig, NO_OFFSET, TARGET_PYTHON_READY};
 use std::path::{Path, PathBuf};
 
 /// Why no interpreter was found.
@@ -197,6 +197,50 @@ impl Interpreter {
         };
         let offset = self.elf.file_offset(self.elf.symbol(symbol)?)?;
         Some((symbol, offset))
+    }
+
+    /// How import start and end are observed on this build: the uprobe
+    /// pair on the exported function that calls importlib's
+    /// `_find_and_load` (`uprobe:<symbol>`), or `none`.
+    pub fn import_route(&self) -> String {
+        self.import_probe_point()
+            .map(|(symbol, _)| format!("uprobe:{symbol}"))
+            .unwrap_or_else(|| "none".to_string())
+    }
+
+    /// The thread ids of the interpreter's thread states (`native_thread_id`,
+    /// or `thread_id` = `pthread_self()` before 3.11), read from its thread
+    /// list as the kernel walks it. At most `limit`.
+    pub fn python_threads(&self, limit: usize) -> Result<Vec<u64>, FindError> {
+        let memory = ProcessMemory { pid: self.pid };
+        let kernel = &self.layout.kernel;
+        let chain = &kernel.runtime_to_first_tstate;
+        let read = |addr: u64| {
+            memory
+                .read_u64(addr)
+                .map_err(|source| FindError::Memory {
+                    pid: self.pid,
+                    source,
+                })
+        };
+        let mut tstate = self.runtime_addr;
+        for &offset in &chain.offsets[..chain.len as usize] {
+            if tstate == 0 {
+                break;
+            }
+            tstate = read(tstate + offset as u64)?;
+        }
+        let id_field = if kernel.tstate_native_thread_id != NO_OFFSET {
+            kernel.tstate_native_thread_id
+        } else {
+            kernel.tstate_thread_id
+        };
+        let mut ids = Vec::new();
+        while tstate != 0 && ids.len() < limit {
+            ids.push(read(tstate + id_field as u64)?);
+            tstate = read(tstate + kernel.tstate_next as u64)?;
+        }
+        Ok(ids)
     }
 
     /// The kernel config for this interpreter, with `extra_flags`.

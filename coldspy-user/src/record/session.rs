@@ -105,7 +105,7 @@ impl Session {
         if self.import_probes.iter().any(|(b, _)| *b == on_host) {
             return;
         }
-        let Some((symbol, offset)) = interpreter.import_probe_point() else {
+        let Some((_, offset)) = interpreter.import_probe_point() else {
             eprintln!(
                 "coldspy: warning: {} exports no import-path function; recording CPU samples only",
                 interpreter.binary.display()
@@ -115,7 +115,7 @@ impl Session {
         match self.probes.attach_import_probes(&on_host, offset) {
             Ok(()) => self
                 .import_probes
-                .push((on_host, format!("uprobe:{symbol}"))),
+                .push((on_host, interpreter.import_route())),
             Err(e) => eprintln!("coldspy: warning: no import timing: {e}"),
         }
     }
