@@ -40,7 +40,10 @@ fn info_names_version_build_layout_route_and_threads() {
     let pick = |name: &str| all.iter().find(|i| i.name == name).unwrap();
 
     let text = info_of(pick("pyenv-3.9"));
-    assert!(field(&text, "python:").starts_with("CPython 3.9."), "{text}");
+    assert!(
+        field(&text, "python:").starts_with("CPython 3.9."),
+        "{text}"
+    );
     assert!(field(&text, "build:").starts_with("shared"), "{text}");
     assert_eq!(field(&text, "layout:"), "table:3.9");
     assert_eq!(
@@ -53,7 +56,10 @@ fn info_names_version_build_layout_route_and_threads() {
     );
 
     let text = info_of(pick("sid-3.14"));
-    assert!(field(&text, "python:").starts_with("CPython 3.14."), "{text}");
+    assert!(
+        field(&text, "python:").starts_with("CPython 3.14."),
+        "{text}"
+    );
     assert!(field(&text, "build:").starts_with("static"), "{text}");
     assert!(field(&text, "layout:").starts_with("debug-offsets:3.14."));
     assert_eq!(

@@ -216,12 +216,10 @@ impl Interpreter {
         let kernel = &self.layout.kernel;
         let chain = &kernel.runtime_to_first_tstate;
         let read = |addr: u64| {
-            memory
-                .read_u64(addr)
-                .map_err(|source| FindError::Memory {
-                    pid: self.pid,
-                    source,
-                })
+            memory.read_u64(addr).map_err(|source| FindError::Memory {
+                pid: self.pid,
+                source,
+            })
         };
         let mut tstate = self.runtime_addr;
         for &offset in &chain.offsets[..chain.len as usize] {

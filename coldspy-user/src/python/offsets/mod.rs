@@ -11,6 +11,8 @@ use crate::python::version::PythonVersion;
 use coldspy_common::offsets::PyLayout;
 
 pub mod debug_offsets;
+#[cfg(test)]
+mod dwarf;
 mod v3_10;
 mod v3_11;
 mod v3_12;
