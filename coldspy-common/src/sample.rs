@@ -30,7 +30,7 @@ pub struct RawFrame {
 /// Combines the two identity pointers of a code object into one key.
 #[inline(always)]
 pub fn code_key(filename_ptr: u64, name_ptr: u64) -> u64 {
-    filename_ptr ^ ((name_ptr << 1) | (name_ptr >> 63))
+    filename_ptr ^ name_ptr.rotate_left(1)
 }
 
 /// A sample record in the `SAMPLES` ring buffer.

@@ -62,7 +62,8 @@ pub fn describe(interpreter: &Interpreter) -> String {
     );
     line("executable:", interpreter.executable.display().to_string());
     line("binary:", interpreter.binary.display().to_string());
-    let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap_or_default();
+    let root = std::fs::read_link(format!("/proc/{pid}/root"))
+        .unwrap_or_else(|_| std::path::PathBuf::from("/"));
     if root != std::path::Path::new("/") {
         line(
             "root:",

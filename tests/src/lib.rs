@@ -125,18 +125,16 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Where the Debian sid chroot with CPython 3.13–3.15 is: `sid_root` of
-/// `env.json`, else `$COLDSPY_SID_ROOT`, else `/var/cache/coldspy/sid`
-/// (what `cargo xtask setup` creates).
+/// Where the Debian sid chroot with CPython 3.13–3.15 is: `$COLDSPY_SID_ROOT`
+/// (an explicit override, e.g. a development chroot), else `sid_root` of
+/// `env.json`, else `/var/cache/coldspy/sid` (what `cargo xtask setup` creates).
 pub fn sid_root() -> PathBuf {
-    if let Some(root) = setup_env()
+    if let Some(root) = std::env::var_os("COLDSPY_SID_ROOT") {
+        return PathBuf::from(root);
+    }
+    setup_env()
         .as_ref()
         .and_then(|env| env.get("sid_root")?.as_str().map(PathBuf::from))
-    {
-        return root;
-    }
-    std::env::var_os("COLDSPY_SID_ROOT")
-        .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/var/cache/coldspy/sid"))
 }
 

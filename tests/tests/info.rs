@@ -3,24 +3,30 @@
 //! on bad pids: the facts a user needs, or one clear line.
 
 use coldspy_tests::{all_interpreters, coldspy, require_root, Interpreter};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-/// Starts `two_threads.py` and waits until both workers run.
+/// Starts `idle_threads.py` and waits until its two threads run.
 fn start(interp: &Interpreter) -> Child {
-    let command = interp.command_for(&[], "two_threads.py");
-    let child = Command::new(&command[0])
+    let command = interp.command_for(&[], "idle_threads.py");
+    let mut child = Command::new(&command[0])
         .args(&command[1..])
-        .stdout(Stdio::null())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("start the interpreter");
-    std::thread::sleep(Duration::from_millis(400));
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready", "{}", interp.name);
     child
 }
 
 fn info_of(interp: &Interpreter) -> String {
     let mut child = start(interp);
     let out = coldspy(&["info", "--pid", &child.id().to_string()]);
+    drop(child.stdin.take());
     child.wait().unwrap();
     assert!(out.status.success(), "{}: {out:?}", interp.name);
     String::from_utf8(out.stdout).unwrap()
