@@ -325,10 +325,9 @@ pub fn read_json(path: &Path) -> Value {
         .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
-/// Every sampled stack of a profile (outermost first) with its count.
-pub fn stacks(profile: &Value) -> Vec<(u64, Vec<Frame>)> {
-    let frames: Vec<Frame> = profile["cct"]["frames"]
-        .as_array()
+/// The frames of a profile's `cct.frames` or a trace's `frames`.
+pub fn frames_of(list: &Value) -> Vec<Frame> {
+    list.as_array()
         .unwrap()
         .iter()
         .map(|f| Frame {
@@ -336,7 +335,33 @@ pub fn stacks(profile: &Value) -> Vec<(u64, Vec<Frame>)> {
             file: f["file"].as_str().unwrap().to_string(),
             line: f["line"].as_u64().unwrap() as u32,
         })
-        .collect();
+        .collect()
+}
+
+/// `<module> → main → parse → tokenize` of `busy_stack.py` (outermost first).
+pub fn on_busy_path(s: &[Frame]) -> bool {
+    let f = "busy_stack.py";
+    s.len() == 4
+        && s[0].is("<module>", f, &[25])
+        && s[1].is("main", f, &[21])
+        && s[2].is("parse", f, &[16])
+        && s[3].is("tokenize", f, &[10, 11])
+}
+
+/// The 50-deep recursion of `recursion.py` spinning in `spin`.
+pub fn on_recursion_path(s: &[Frame]) -> bool {
+    let f = "recursion.py";
+    s.len() == 53
+        && s[0].is("<module>", f, &[20])
+        && s[1].is("main", f, &[17])
+        && s[2..51].iter().all(|fr| fr.is("recurse", f, &[13]))
+        && s[51].is("recurse", f, &[12])
+        && s[52].is("spin", f, &[6, 7])
+}
+
+/// Every sampled stack of a profile (outermost first) with its count.
+pub fn stacks(profile: &Value) -> Vec<(u64, Vec<Frame>)> {
+    let frames = frames_of(&profile["cct"]["frames"]);
     let mut out = Vec::new();
     fn walk(
         node: &Value,

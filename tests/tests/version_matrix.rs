@@ -7,8 +7,8 @@
 
 use coldspy_tests::importtime::compare;
 use coldspy_tests::{
-    all_interpreters, debug_interpreter, read_json, record, require_root, scratch, share_on_path,
-    Frame, Interpreter,
+    all_interpreters, debug_interpreter, frames_of, on_busy_path, on_recursion_path, read_json,
+    record, require_root, scratch, share_on_path, Frame, Interpreter,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -49,14 +49,7 @@ fn run(
 /// (a) `main → parse → tokenize` and a 50-deep recursion: ≥ 95 % on path.
 fn known_stacks(interp: &Interpreter) -> Result<String, String> {
     let (profile, _, _) = run(interp, "busy", &[], "busy_stack.py", false);
-    let f = "busy_stack.py";
-    let (busy, total) = share_on_path(&profile, |s| {
-        s.len() == 4
-            && s[0].is("<module>", f, &[25])
-            && s[1].is("main", f, &[21])
-            && s[2].is("parse", f, &[16])
-            && s[3].is("tokenize", f, &[10, 11])
-    });
+    let (busy, total) = share_on_path(&profile, on_busy_path);
     if total < 100 || busy < 0.95 {
         return Err(format!(
             "busy_stack: {:.1} % of {total} samples on path",
@@ -64,15 +57,7 @@ fn known_stacks(interp: &Interpreter) -> Result<String, String> {
         ));
     }
     let (profile, _, _) = run(interp, "recursion", &[], "recursion.py", false);
-    let f = "recursion.py";
-    let (deep, _) = share_on_path(&profile, |s| {
-        s.len() == 53
-            && s[0].is("<module>", f, &[20])
-            && s[1].is("main", f, &[17])
-            && s[2..51].iter().all(|fr| fr.is("recurse", f, &[13]))
-            && s[51].is("recurse", f, &[12])
-            && s[52].is("spin", f, &[6, 7])
-    });
+    let (deep, _) = share_on_path(&profile, on_recursion_path);
     if deep < 0.95 {
         return Err(format!("recursion: {:.1} % on path", deep * 100.0));
     }
@@ -88,16 +73,7 @@ fn known_stacks(interp: &Interpreter) -> Result<String, String> {
 fn two_threads(interp: &Interpreter) -> Result<String, String> {
     let (profile, trace, _) = run(interp, "threads", &[], "two_threads.py", true);
     let trace = trace.expect("trace requested");
-    let frames: Vec<Frame> = trace["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| Frame {
-            function: f["function"].as_str().unwrap().to_string(),
-            file: f["file"].as_str().unwrap().to_string(),
-            line: f["line"].as_u64().unwrap() as u32,
-        })
-        .collect();
+    let frames = frames_of(&trace["frames"]);
     // tid → (python samples, samples innermost in worker_a, in worker_b)
     let mut per_thread: HashMap<u64, (u64, u64, u64)> = HashMap::new();
     for sample in trace["samples"].as_array().unwrap() {

@@ -50,14 +50,103 @@ pub enum DebugOffsetsError {
 /// One shape of `_Py_DebugOffsets`: its sections in order, each a list of
 /// `uint64_t` fields. Only the sections up to `unicode_object` are listed;
 /// coldspy reads nothing after them.
-type Shape = &'static [(&'static str, &'static [&'static str])];
+type Shape = &'static [Section];
+
+/// A section of `_Py_DebugOffsets`: its name and fields.
+type Section = (&'static str, &'static [&'static str]);
+
+const HEADER: Section = ("header", &["cookie", "version", "free_threaded"]);
+const RUNTIME_STATE: Section = (
+    "runtime_state",
+    &["size", "finalizing", "interpreters_head"],
+);
+const PYOBJECT: Section = ("pyobject", &["size", "ob_type"]);
+const TYPE_OBJECT: Section = ("type_object", &["size", "tp_name", "tp_repr", "tp_flags"]);
+const TUPLE_OBJECT: Section = ("tuple_object", &["size", "ob_item", "ob_size"]);
+const LIST_OBJECT: Section = ("list_object", &["size", "ob_item", "ob_size"]);
+const SET_OBJECT: Section = ("set_object", &["size", "used", "table", "mask"]);
+const DICT_OBJECT: Section = ("dict_object", &["size", "ma_keys", "ma_values"]);
+const FLOAT_OBJECT: Section = ("float_object", &["size", "ob_fval"]);
+const LONG_OBJECT: Section = ("long_object", &["size", "lv_tag", "ob_digit"]);
+const BYTES_OBJECT: Section = ("bytes_object", &["size", "ob_size", "ob_sval"]);
+const UNICODE_OBJECT: Section = (
+    "unicode_object",
+    &["size", "state", "length", "asciiobject_size"],
+);
+
+/// `interpreter_state` fields in 3.13; 3.14 adds `threads_main` after
+/// `threads_head` and two generation counters at the end.
+const INTERPRETER_STATE_3_14: Section = (
+    "interpreter_state",
+    &[
+        "size",
+        "id",
+        "next",
+        "threads_head",
+        "threads_main",
+        "gc",
+        "imports_modules",
+        "sysdict",
+        "builtins",
+        "ceval_gil",
+        "gil_runtime_state",
+        "gil_runtime_state_enabled",
+        "gil_runtime_state_locked",
+        "gil_runtime_state_holder",
+        "code_object_generation",
+        "tlbc_generation",
+    ],
+);
+
+const THREAD_STATE_3_13: Section = (
+    "thread_state",
+    &[
+        "size",
+        "prev",
+        "next",
+        "interp",
+        "current_frame",
+        "thread_id",
+        "native_thread_id",
+        "datastack_chunk",
+        "status",
+    ],
+);
+
+const INTERPRETER_FRAME_3_14: Section = (
+    "interpreter_frame",
+    &[
+        "size",
+        "previous",
+        "executable",
+        "instr_ptr",
+        "localsplus",
+        "owner",
+        "stackpointer",
+        "tlbc_index",
+    ],
+);
+
+const CODE_OBJECT_3_14: Section = (
+    "code_object",
+    &[
+        "size",
+        "filename",
+        "name",
+        "qualname",
+        "linetable",
+        "firstlineno",
+        "argcount",
+        "localsplusnames",
+        "localspluskinds",
+        "co_code_adaptive",
+        "co_tlbc",
+    ],
+);
 
 const SHAPE_3_13: Shape = &[
-    ("header", &["cookie", "version", "free_threaded"]),
-    (
-        "runtime_state",
-        &["size", "finalizing", "interpreters_head"],
-    ),
+    HEADER,
+    RUNTIME_STATE,
     (
         "interpreter_state",
         &[
@@ -76,20 +165,7 @@ const SHAPE_3_13: Shape = &[
             "gil_runtime_state_holder",
         ],
     ),
-    (
-        "thread_state",
-        &[
-            "size",
-            "prev",
-            "next",
-            "interp",
-            "current_frame",
-            "thread_id",
-            "native_thread_id",
-            "datastack_chunk",
-            "status",
-        ],
-    ),
+    THREAD_STATE_3_13,
     (
         "interpreter_frame",
         &[
@@ -101,147 +177,42 @@ const SHAPE_3_13: Shape = &[
             "owner",
         ],
     ),
-    (
-        "code_object",
-        &[
-            "size",
-            "filename",
-            "name",
-            "qualname",
-            "linetable",
-            "firstlineno",
-            "argcount",
-            "localsplusnames",
-            "localspluskinds",
-            "co_code_adaptive",
-        ],
-    ),
-    ("pyobject", &["size", "ob_type"]),
-    ("type_object", &["size", "tp_name", "tp_repr", "tp_flags"]),
-    ("tuple_object", &["size", "ob_item", "ob_size"]),
-    ("list_object", &["size", "ob_item", "ob_size"]),
-    ("dict_object", &["size", "ma_keys", "ma_values"]),
-    ("float_object", &["size", "ob_fval"]),
-    ("long_object", &["size", "lv_tag", "ob_digit"]),
-    ("bytes_object", &["size", "ob_size", "ob_sval"]),
-    (
-        "unicode_object",
-        &["size", "state", "length", "asciiobject_size"],
-    ),
+    // 3.13 has no co_tlbc: the 3.14 list without its last field.
+    ("code_object", CODE_OBJECT_3_14.1.split_at(10).0),
+    PYOBJECT,
+    TYPE_OBJECT,
+    TUPLE_OBJECT,
+    LIST_OBJECT,
+    DICT_OBJECT,
+    FLOAT_OBJECT,
+    LONG_OBJECT,
+    BYTES_OBJECT,
+    UNICODE_OBJECT,
 ];
 
 const SHAPE_3_14: Shape = &[
-    ("header", &["cookie", "version", "free_threaded"]),
-    (
-        "runtime_state",
-        &["size", "finalizing", "interpreters_head"],
-    ),
-    (
-        "interpreter_state",
-        &[
-            "size",
-            "id",
-            "next",
-            "threads_head",
-            "threads_main",
-            "gc",
-            "imports_modules",
-            "sysdict",
-            "builtins",
-            "ceval_gil",
-            "gil_runtime_state",
-            "gil_runtime_state_enabled",
-            "gil_runtime_state_locked",
-            "gil_runtime_state_holder",
-            "code_object_generation",
-            "tlbc_generation",
-        ],
-    ),
-    (
-        "thread_state",
-        &[
-            "size",
-            "prev",
-            "next",
-            "interp",
-            "current_frame",
-            "thread_id",
-            "native_thread_id",
-            "datastack_chunk",
-            "status",
-        ],
-    ),
-    (
-        "interpreter_frame",
-        &[
-            "size",
-            "previous",
-            "executable",
-            "instr_ptr",
-            "localsplus",
-            "owner",
-            "stackpointer",
-            "tlbc_index",
-        ],
-    ),
-    (
-        "code_object",
-        &[
-            "size",
-            "filename",
-            "name",
-            "qualname",
-            "linetable",
-            "firstlineno",
-            "argcount",
-            "localsplusnames",
-            "localspluskinds",
-            "co_code_adaptive",
-            "co_tlbc",
-        ],
-    ),
-    ("pyobject", &["size", "ob_type"]),
-    ("type_object", &["size", "tp_name", "tp_repr", "tp_flags"]),
-    ("tuple_object", &["size", "ob_item", "ob_size"]),
-    ("list_object", &["size", "ob_item", "ob_size"]),
-    ("set_object", &["size", "used", "table", "mask"]),
-    ("dict_object", &["size", "ma_keys", "ma_values"]),
-    ("float_object", &["size", "ob_fval"]),
-    ("long_object", &["size", "lv_tag", "ob_digit"]),
-    ("bytes_object", &["size", "ob_size", "ob_sval"]),
-    (
-        "unicode_object",
-        &["size", "state", "length", "asciiobject_size"],
-    ),
+    HEADER,
+    RUNTIME_STATE,
+    INTERPRETER_STATE_3_14,
+    THREAD_STATE_3_13,
+    INTERPRETER_FRAME_3_14,
+    CODE_OBJECT_3_14,
+    PYOBJECT,
+    TYPE_OBJECT,
+    TUPLE_OBJECT,
+    LIST_OBJECT,
+    SET_OBJECT,
+    DICT_OBJECT,
+    FLOAT_OBJECT,
+    LONG_OBJECT,
+    BYTES_OBJECT,
+    UNICODE_OBJECT,
 ];
 
 const SHAPE_3_15: Shape = &[
-    ("header", &["cookie", "version", "free_threaded"]),
-    (
-        "runtime_state",
-        &["size", "finalizing", "interpreters_head"],
-    ),
-    (
-        "interpreter_state",
-        &[
-            "size",
-            "id",
-            "next",
-            "threads_head",
-            "threads_main",
-            "gc",
-            "imports_modules",
-            "sysdict",
-            "builtins",
-            "ceval_gil",
-            "gil_runtime_state",
-            "gil_runtime_state_enabled",
-            "gil_runtime_state_locked",
-            "gil_runtime_state_holder",
-            "code_object_generation",
-            "tlbc_generation",
-        ],
-    ),
+    HEADER,
+    RUNTIME_STATE,
+    INTERPRETER_STATE_3_14,
     (
         "thread_state",
         &[
@@ -264,36 +235,9 @@ const SHAPE_3_15: Shape = &[
         ],
     ),
     ("err_stackitem", &["exc_value"]),
-    (
-        "interpreter_frame",
-        &[
-            "size",
-            "previous",
-            "executable",
-            "instr_ptr",
-            "localsplus",
-            "owner",
-            "stackpointer",
-            "tlbc_index",
-        ],
-    ),
-    (
-        "code_object",
-        &[
-            "size",
-            "filename",
-            "name",
-            "qualname",
-            "linetable",
-            "firstlineno",
-            "argcount",
-            "localsplusnames",
-            "localspluskinds",
-            "co_code_adaptive",
-            "co_tlbc",
-        ],
-    ),
-    ("pyobject", &["size", "ob_type"]),
+    INTERPRETER_FRAME_3_14,
+    CODE_OBJECT_3_14,
+    PYOBJECT,
     (
         "type_object",
         &[
@@ -306,13 +250,13 @@ const SHAPE_3_15: Shape = &[
         ],
     ),
     ("heap_type_object", &["size", "ht_cached_keys"]),
-    ("tuple_object", &["size", "ob_item", "ob_size"]),
-    ("list_object", &["size", "ob_item", "ob_size"]),
-    ("set_object", &["size", "used", "table", "mask"]),
-    ("dict_object", &["size", "ma_keys", "ma_values"]),
-    ("float_object", &["size", "ob_fval"]),
-    ("long_object", &["size", "lv_tag", "ob_digit"]),
-    ("bytes_object", &["size", "ob_size", "ob_sval"]),
+    TUPLE_OBJECT,
+    LIST_OBJECT,
+    SET_OBJECT,
+    DICT_OBJECT,
+    FLOAT_OBJECT,
+    LONG_OBJECT,
+    BYTES_OBJECT,
     (
         "unicode_object",
         &[

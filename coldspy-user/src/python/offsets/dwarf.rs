@@ -305,82 +305,61 @@ mod tests {
         }
     }
 
+    /// The 3.11/3.12 checks: `tstate->cframe->current_frame` and the
+    /// `_PyInterpreterFrame` fields, plus the version's GIL-holder chain.
+    fn interpreter_frames(
+        layout: &VersionLayout,
+        gil: &[(&'static str, &'static str)],
+    ) -> Vec<(u64, &'static str, &'static str)> {
+        let k = &layout.kernel;
+        let mut expected = common(layout, "co_qualname");
+        let frame = chain(&k.tstate_to_frame);
+        let first = chain(&k.runtime_to_first_tstate);
+        for (offset, (ty, path)) in chain(&k.runtime_to_gil_tstate).into_iter().zip(gil) {
+            expected.push((offset, ty, path));
+        }
+        expected.extend([
+            (frame[0], "PyThreadState", "cframe"),
+            (frame[1], "_PyCFrame", "current_frame"),
+            (
+                k.tstate_native_thread_id as u64,
+                "PyThreadState",
+                "native_thread_id",
+            ),
+            (k.tstate_thread_id as u64, "PyThreadState", "thread_id"),
+            (k.tstate_next as u64, "PyThreadState", "next"),
+            (first[0], "_PyRuntimeState", "interpreters.main"),
+            (first[1], "PyInterpreterState", "threads.head"),
+            (k.frame_previous as u64, "_PyInterpreterFrame", "previous"),
+            (k.frame_code as u64, "_PyInterpreterFrame", "f_code"),
+            (k.frame_instr as u64, "_PyInterpreterFrame", "prev_instr"),
+            (k.frame_owner as u64, "_PyInterpreterFrame", "owner"),
+            (layout.code.linetable as u64, "PyCodeObject", "co_linetable"),
+            (
+                layout.code.code_adaptive as u64,
+                "PyCodeObject",
+                "co_code_adaptive",
+            ),
+        ]);
+        expected
+    }
+
     #[test]
     fn tables_of_3_11_and_3_12_match_dwarf() {
-        let Some(dwarf) = libpython("3.11.7") else {
-            return;
-        };
-        let layout = table_for(PythonVersion::new(3, 11, 0)).unwrap();
-        let k = &layout.kernel;
-        let mut expected = common(&layout, "co_qualname");
-        let frame = chain(&k.tstate_to_frame);
-        let first = chain(&k.runtime_to_first_tstate);
-        expected.extend([
-            (
-                chain(&k.runtime_to_gil_tstate)[0],
-                "_PyRuntimeState",
-                "gilstate.tstate_current",
-            ),
-            (frame[0], "PyThreadState", "cframe"),
-            (frame[1], "_PyCFrame", "current_frame"),
-            (
-                k.tstate_native_thread_id as u64,
-                "PyThreadState",
-                "native_thread_id",
-            ),
-            (k.tstate_thread_id as u64, "PyThreadState", "thread_id"),
-            (k.tstate_next as u64, "PyThreadState", "next"),
-            (first[0], "_PyRuntimeState", "interpreters.main"),
-            (first[1], "PyInterpreterState", "threads.head"),
-            (k.frame_previous as u64, "_PyInterpreterFrame", "previous"),
-            (k.frame_code as u64, "_PyInterpreterFrame", "f_code"),
-            (k.frame_instr as u64, "_PyInterpreterFrame", "prev_instr"),
-            (k.frame_owner as u64, "_PyInterpreterFrame", "owner"),
-            (layout.code.linetable as u64, "PyCodeObject", "co_linetable"),
-            (
-                layout.code.code_adaptive as u64,
-                "PyCodeObject",
-                "co_code_adaptive",
-            ),
-        ]);
-        check("3.11.7", &dwarf, &expected);
-
-        let Some(dwarf) = libpython("3.12.1") else {
-            return;
-        };
-        let layout = table_for(PythonVersion::new(3, 12, 0)).unwrap();
-        let k = &layout.kernel;
-        let mut expected = common(&layout, "co_qualname");
-        let gil = chain(&k.runtime_to_gil_tstate);
-        let frame = chain(&k.tstate_to_frame);
-        let first = chain(&k.runtime_to_first_tstate);
-        expected.extend([
-            (gil[0], "_PyRuntimeState", "interpreters.main"),
-            (gil[1], "PyInterpreterState", "ceval.gil"),
-            (gil[2], "_gil_runtime_state", "last_holder"),
-            (frame[0], "PyThreadState", "cframe"),
-            (frame[1], "_PyCFrame", "current_frame"),
-            (
-                k.tstate_native_thread_id as u64,
-                "PyThreadState",
-                "native_thread_id",
-            ),
-            (k.tstate_thread_id as u64, "PyThreadState", "thread_id"),
-            (k.tstate_next as u64, "PyThreadState", "next"),
-            (first[0], "_PyRuntimeState", "interpreters.main"),
-            (first[1], "PyInterpreterState", "threads.head"),
-            (k.frame_previous as u64, "_PyInterpreterFrame", "previous"),
-            (k.frame_code as u64, "_PyInterpreterFrame", "f_code"),
-            (k.frame_instr as u64, "_PyInterpreterFrame", "prev_instr"),
-            (k.frame_owner as u64, "_PyInterpreterFrame", "owner"),
-            (layout.code.linetable as u64, "PyCodeObject", "co_linetable"),
-            (
-                layout.code.code_adaptive as u64,
-                "PyCodeObject",
-                "co_code_adaptive",
-            ),
-        ]);
-        check("3.12.1", &dwarf, &expected);
+        if let Some(dwarf) = libpython("3.11.7") {
+            let layout = table_for(PythonVersion::new(3, 11, 0)).unwrap();
+            let gil = [("_PyRuntimeState", "gilstate.tstate_current")];
+            check("3.11.7", &dwarf, &interpreter_frames(&layout, &gil));
+        }
+        if let Some(dwarf) = libpython("3.12.1") {
+            let layout = table_for(PythonVersion::new(3, 12, 0)).unwrap();
+            let gil = [
+                ("_PyRuntimeState", "interpreters.main"),
+                ("PyInterpreterState", "ceval.gil"),
+                ("_gil_runtime_state", "last_holder"),
+            ];
+            check("3.12.1", &dwarf, &interpreter_frames(&layout, &gil));
+        }
     }
 
     #[test]
