@@ -3,7 +3,8 @@
 //! `chroot ROOT python3.X`), (a) the known-stack scripts, (b) two threads
 //! with their own known stacks, each sample attributed to its thread, and
 //! (c) the `-X importtime` oracle. Every cell is run, the table printed,
-//! then any failure fails the test. sid's debug build is checked apart.
+//! then any failure fails the test. sid's debug build (`python3.14d`) is
+//! checked the same way in its own test.
 
 use coldspy_tests::importtime::compare;
 use coldspy_tests::{
@@ -221,10 +222,26 @@ fn every_interpreter_records_stacks_threads_and_imports() {
 }
 
 #[test]
-fn debug_build_records_known_stacks() {
+fn debug_build_records_stacks_threads_and_imports() {
     require_root();
     let interp = debug_interpreter();
     let stacks = cell(|| known_stacks(&interp));
-    eprintln!("{}: stacks: {stacks:?}", interp.name);
-    assert!(stacks.is_ok(), "{}: {}", interp.name, stacks.unwrap_err());
+    let threads = cell(|| two_threads(&interp));
+    let oracle = cell(|| import_oracle(&interp));
+    eprintln!(
+        "{}: stacks {stacks:?}; threads {threads:?}; import oracle {oracle:?}",
+        interp.name
+    );
+    for (what, error) in [
+        ("stacks", stacks.err()),
+        ("threads", threads.err()),
+        ("import oracle", oracle.err()),
+    ] {
+        assert!(
+            error.is_none(),
+            "{}: {what}: {}",
+            interp.name,
+            error.unwrap()
+        );
+    }
 }
