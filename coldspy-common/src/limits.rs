@@ -29,3 +29,10 @@ pub const EVENT_RING_BYTES: u32 = 4 << 20;
 
 /// Deepest import nesting tracked per thread.
 pub const MAX_IMPORT_DEPTH: usize = 64;
+
+/// Thread states searched per sample when the sampled thread is not the
+/// GIL holder (the interpreter's thread list is cut after this many).
+pub const MAX_THREADS: usize = 32;
+
+/// Threads whose thread state the kernel caches (tid → `PyThreadState*`).
+pub const MAX_CACHED_THREADS: u32 = 16384;

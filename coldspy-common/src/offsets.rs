@@ -47,9 +47,12 @@ pub struct PyLayout {
     pub runtime_to_gil_tstate: PtrChain,
     /// From a `PyThreadState*` to its innermost frame.
     pub tstate_to_frame: PtrChain,
-    /// `PyThreadState.native_thread_id` (kernel tid), or [`NO_OFFSET`].
+    /// `PyThreadState.native_thread_id` (kernel tid), or [`NO_OFFSET`]
+    /// (3.9, 3.10): then `tstate_thread_id` identifies the thread.
     pub tstate_native_thread_id: u32,
-    /// `PyThreadState.thread_id` (`pthread_self()`), or [`NO_OFFSET`].
+    /// `PyThreadState.thread_id` (`pthread_self()`, which is the thread's
+    /// `fs` base on x86_64 glibc; compared with `task_struct->thread.fsbase`
+    /// when there is no `native_thread_id`), or [`NO_OFFSET`].
     pub tstate_thread_id: u32,
     /// Frame: pointer to the calling frame (`f_back` / `previous`).
     pub frame_previous: u32,
@@ -78,6 +81,14 @@ pub struct PyLayout {
     pub code_filename: u32,
     /// `co_qualname` (or `co_name`): second half of the identity key.
     pub code_name: u32,
+    /// From `_PyRuntime` to the first `PyThreadState*` of the main
+    /// interpreter (`interpreters.main->threads.head`): the thread list
+    /// searched when the sampled thread is not the GIL holder.
+    pub runtime_to_first_tstate: PtrChain,
+    /// `PyThreadState.next`, or [`NO_OFFSET`] to search the GIL holder only.
+    pub tstate_next: u32,
+    /// Explicit padding.
+    pub _pad2: u32,
 }
 
 /// The import probe's method-name argument is a `str` (3.11+:
@@ -123,9 +134,14 @@ mod tests {
     #[test]
     fn sizes_are_pinned() {
         assert_eq!(size_of::<PtrChain>(), 24);
-        assert_eq!(size_of::<PyLayout>(), 24 * 2 + 4 * 8 + 8 + 4 * 6);
+        assert_eq!(
+            size_of::<PyLayout>(),
+            24 * 2 + 4 * 8 + 8 + 4 * 6 + 24 + 4 * 2
+        );
         assert_eq!(offset_of!(PyLayout, code_ptr_mask), 80);
         assert_eq!(offset_of!(PyLayout, identifier_string), 100);
+        assert_eq!(offset_of!(PyLayout, runtime_to_first_tstate), 112);
+        assert_eq!(offset_of!(PyLayout, tstate_next), 136);
         assert_eq!(size_of::<TargetConfig>(), 24 + size_of::<PyLayout>());
         assert_eq!(offset_of!(TargetConfig, layout), 24);
     }

@@ -2,9 +2,17 @@
 //! userspace put in the target's [`TargetConfig`]. Version-agnostic: every
 //! offset comes from the config.
 
-use aya_ebpf::helpers::bpf_probe_read_user;
+use crate::globals;
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_probe_read_kernel, bpf_probe_read_user,
+        generated::bpf_get_current_task,
+    },
+    macros::map,
+    maps::LruHashMap,
+};
 use coldspy_common::{
-    limits::{MAX_CHAIN, MAX_FRAMES},
+    limits::{MAX_CACHED_THREADS, MAX_CHAIN, MAX_FRAMES, MAX_THREADS},
     offsets::{PtrChain, TargetConfig, NO_OFFSET},
     sample::{code_key, RawFrame, SAMPLE_NO_PYTHON, SAMPLE_READ_ERROR, SAMPLE_TRUNCATED},
 };
@@ -28,21 +36,84 @@ pub fn follow(start: u64, chain: &PtrChain) -> Result<u64, i32> {
     Ok(addr)
 }
 
-/// The current thread's Python thread state, or 0 when it holds none.
+/// Thread (`pid_tgid`) → its `PyThreadState*`, found once by searching the
+/// interpreter's thread list and re-checked on every use.
+#[map]
+static THREAD_STATES: LruHashMap<u64, u64> = LruHashMap::with_max_entries(MAX_CACHED_THREADS, 0);
+
+/// How the current thread is recognised in a `PyThreadState`: its kernel tid
+/// (`native_thread_id`, 3.11+) or its `pthread_self()` (`thread_id`, which
+/// is the `fs` base on x86_64 glibc; 3.9/3.10 have nothing else).
+#[derive(Clone, Copy)]
+struct ThreadIdentity {
+    field: u32,
+    value: u64,
+}
+
+#[inline(always)]
+fn thread_identity(cfg: &TargetConfig, tid: u32) -> Option<ThreadIdentity> {
+    let layout = &cfg.layout;
+    if layout.tstate_native_thread_id != NO_OFFSET {
+        return Some(ThreadIdentity {
+            field: layout.tstate_native_thread_id,
+            value: tid as u64,
+        });
+    }
+    let fsbase_offset = globals::task_fsbase_offset();
+    if layout.tstate_thread_id == NO_OFFSET || fsbase_offset == u32::MAX {
+        return None;
+    }
+    // SAFETY: the helper returns the current task; the read is checked.
+    let task = unsafe { bpf_get_current_task() };
+    let fsbase =
+        unsafe { bpf_probe_read_kernel((task + fsbase_offset as u64) as *const u64) }.ok()?;
+    Some(ThreadIdentity {
+        field: layout.tstate_thread_id,
+        value: fsbase,
+    })
+}
+
+#[inline(always)]
+fn is_thread(tstate: u64, who: ThreadIdentity) -> bool {
+    tstate != 0 && read_u64(tstate + who.field as u64).is_ok_and(|v| v == who.value)
+}
+
+/// The current thread's Python thread state, or 0 when it has none: the
+/// GIL holder if that is this thread (the common case), else the cached
+/// one, else a search of the interpreter's thread list.
 #[inline(always)]
 pub fn current_tstate(cfg: &TargetConfig, tid: u32) -> Result<u64, i32> {
     let layout = &cfg.layout;
-    let tstate = follow(cfg.runtime_addr, &layout.runtime_to_gil_tstate)?;
-    if tstate == 0 {
-        return Ok(0);
+    let Some(who) = thread_identity(cfg, tid) else {
+        // No way to tell threads apart: trust the GIL holder.
+        return follow(cfg.runtime_addr, &layout.runtime_to_gil_tstate);
+    };
+    let holder = follow(cfg.runtime_addr, &layout.runtime_to_gil_tstate)?;
+    if is_thread(holder, who) {
+        return Ok(holder);
     }
-    if layout.tstate_native_thread_id != NO_OFFSET {
-        let native = read_u64(tstate + layout.tstate_native_thread_id as u64)?;
-        if native as u32 != tid {
-            return Ok(0);
+    let key = bpf_get_current_pid_tgid();
+    // SAFETY: map lookup; the value is copied.
+    if let Some(&cached) = unsafe { THREAD_STATES.get(&key) } {
+        if is_thread(cached, who) {
+            return Ok(cached);
         }
     }
-    Ok(tstate)
+    if layout.tstate_next == NO_OFFSET {
+        return Ok(0);
+    }
+    let mut tstate = follow(cfg.runtime_addr, &layout.runtime_to_first_tstate)?;
+    for _ in 0..MAX_THREADS {
+        if tstate == 0 {
+            break;
+        }
+        if is_thread(tstate, who) {
+            let _ = THREAD_STATES.insert(&key, &tstate, 0);
+            return Ok(tstate);
+        }
+        tstate = read_u64(tstate + layout.tstate_next as u64)?;
+    }
+    Ok(0)
 }
 
 /// The innermost Python frame of the current thread (code 0 if none).

@@ -14,6 +14,7 @@ pub mod collect;
 pub mod error;
 pub mod export;
 pub mod info;
+pub mod kernel_btf;
 pub mod loader;
 pub mod model;
 pub mod prebake;

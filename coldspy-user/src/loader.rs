@@ -90,10 +90,13 @@ impl Probes {
         let group_dead = tracepoint_field_offset("sched", "sched_process_exit", "group_dead")
             .unwrap_or(u32::MAX);
         let self_tgid = std::process::id();
+        // Without it, 3.9/3.10 threads other than the GIL holder are not told apart.
+        let fsbase = crate::kernel_btf::task_fsbase_offset().unwrap_or(u32::MAX);
         let mut ebpf = EbpfLoader::new()
             .override_global("FORK_CHILD_PID_OFFSET", &fork_child, true)
             .override_global("EXIT_GROUP_DEAD_OFFSET", &group_dead, true)
             .override_global("SELF_TGID", &self_tgid, true)
+            .override_global("TASK_FSBASE_OFFSET", &fsbase, true)
             .load(aya::include_bytes_aligned!(concat!(
                 env!("OUT_DIR"),
                 "/coldspy"

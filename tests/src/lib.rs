@@ -8,6 +8,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod importtime;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -75,6 +77,143 @@ pub struct Interpreter {
     pub venv_python: Option<String>,
     /// `(major, minor)`.
     pub version: (u32, u32),
+    /// The root it runs in (`chroot ROOT python3.X`), if not the host's.
+    pub root: Option<PathBuf>,
+}
+
+impl Interpreter {
+    /// A script under `tests/scripts/` as this interpreter sees it: for one
+    /// in a chroot, the scripts are copied into `ROOT/tmp` first.
+    pub fn script(&self, name: &str) -> String {
+        let Some(root) = &self.root else {
+            return script(name).display().to_string();
+        };
+        let inside = format!("/tmp/coldspy-e2e-scripts-{}", std::process::id());
+        let target = root.join(inside.trim_start_matches('/'));
+        static COPY: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+        let mut copied = COPY.lock().unwrap();
+        if !copied.contains(&target) {
+            copy_dir(&repo_root().join("tests/scripts"), &target);
+            copied.push(target);
+        }
+        format!("{inside}/{name}")
+    }
+
+    /// The command that runs `script` (a name under `tests/scripts/`) with `args` before it.
+    pub fn command_for(&self, interpreter_args: &[&str], script_name: &str) -> Vec<String> {
+        let mut command = self.command.clone();
+        command.extend(interpreter_args.iter().map(|a| a.to_string()));
+        command.push(self.script(script_name));
+        command
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else if entry
+            .path()
+            .extension()
+            .is_some_and(|e| e == "py" || e == "txt")
+        {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+/// Where the Debian sid chroot with CPython 3.13–3.15 is: `$COLDSPY_SID_ROOT`
+/// (an explicit override, e.g. a development chroot), else `sid_root` of
+/// `env.json`, else `/var/cache/coldspy/sid` (what `cargo xtask setup` creates).
+pub fn sid_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("COLDSPY_SID_ROOT") {
+        return PathBuf::from(root);
+    }
+    setup_env()
+        .as_ref()
+        .and_then(|env| env.get("sid_root")?.as_str().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/var/cache/coldspy/sid"))
+}
+
+/// An interpreter of the sid chroot, started as `chroot ROOT python3.X`;
+/// panics with the set-up hint when it is missing.
+fn sid_interpreter(name: &str, binary: &str, version: (u32, u32)) -> Interpreter {
+    let root = sid_root();
+    let on_host = root.join("usr/bin").join(binary);
+    assert!(
+        on_host.exists(),
+        "{} is missing: run `cargo xtask setup` first (it creates the sid chroot)",
+        on_host.display()
+    );
+    Interpreter {
+        name: name.to_string(),
+        command: vec![
+            "chroot".to_string(),
+            root.display().to_string(),
+            binary.to_string(),
+        ],
+        venv_python: None,
+        version,
+        root: Some(root),
+    }
+}
+
+/// Every interpreter of the version matrix: pyenv 3.9–3.13 (shared
+/// libpython), Debian's static `python3.11`, and sid's static 3.13, 3.14
+/// and 3.15 in a chroot. Panics with the set-up hint when one is missing:
+/// a missing interpreter fails the matrix, it is never skipped.
+pub fn all_interpreters() -> Vec<Interpreter> {
+    let mut all = Vec::new();
+    for (name, path, version) in [
+        (
+            "pyenv-3.9",
+            "/root/.pyenv/versions/3.9.18/bin/python3.9",
+            (3, 9),
+        ),
+        (
+            "pyenv-3.10",
+            "/root/.pyenv/versions/3.10.13/bin/python3.10",
+            (3, 10),
+        ),
+    ] {
+        all.push(host_interpreter(name, path, version));
+    }
+    all.extend(core_interpreters());
+    all.push(host_interpreter(
+        "pyenv-3.13",
+        "/root/.pyenv/versions/3.13.0/bin/python3.13",
+        (3, 13),
+    ));
+    for (name, binary, version) in [
+        ("sid-3.13", "python3.13", (3, 13)),
+        ("sid-3.14", "python3.14", (3, 14)),
+        ("sid-3.15", "python3.15", (3, 15)),
+    ] {
+        all.push(sid_interpreter(name, binary, version));
+    }
+    all
+}
+
+/// sid's debug build of 3.14 (`python3.14d`, from `python3.14-dbg`).
+pub fn debug_interpreter() -> Interpreter {
+    sid_interpreter("sid-3.14d", "python3.14d", (3, 14))
+}
+
+fn host_interpreter(name: &str, path: &str, version: (u32, u32)) -> Interpreter {
+    assert!(
+        Path::new(path).exists(),
+        "{path} is missing: run `cargo xtask setup` first"
+    );
+    Interpreter {
+        name: name.to_string(),
+        command: vec![path.to_string()],
+        venv_python: None,
+        version,
+        root: None,
+    }
 }
 
 /// The interpreters of the foundation issue: pyenv 3.11 and 3.12 (shared
@@ -105,17 +244,9 @@ pub fn core_interpreters() -> Vec<Interpreter> {
         ("debian-3.11", "/usr/bin/python3.11", (3, 11)),
     ];
     list.iter()
-        .map(|(name, path, version)| {
-            assert!(
-                Path::new(path).exists(),
-                "{path} is missing: run `cargo xtask setup` first"
-            );
-            Interpreter {
-                name: name.to_string(),
-                command: vec![path.to_string()],
-                venv_python: venv_for(name),
-                version: *version,
-            }
+        .map(|(name, path, version)| Interpreter {
+            venv_python: venv_for(name),
+            ..host_interpreter(name, path, *version)
         })
         .collect()
 }
@@ -151,6 +282,19 @@ pub struct Recording {
     pub profile: Value,
 }
 
+/// Share of Python samples whose whole stack (outermost first) satisfies
+/// `expected`, and the number of Python samples.
+pub fn share_on_path(profile: &Value, expected: impl Fn(&[Frame]) -> bool) -> (f64, u64) {
+    let all = stacks(profile);
+    let total: u64 = all.iter().map(|(n, _)| n).sum();
+    let on: u64 = all
+        .iter()
+        .filter(|(_, s)| expected(s))
+        .map(|(n, _)| n)
+        .sum();
+    (on as f64 / total.max(1) as f64, total)
+}
+
 /// Runs `coldspy record -o <dir>/profile.json [extra] -- <command>` and reads the profile.
 pub fn record(dir: &Path, extra: &[&str], command: &[String]) -> Recording {
     let out = dir.join("profile.json");
@@ -181,10 +325,9 @@ pub fn read_json(path: &Path) -> Value {
         .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
-/// Every sampled stack of a profile (outermost first) with its count.
-pub fn stacks(profile: &Value) -> Vec<(u64, Vec<Frame>)> {
-    let frames: Vec<Frame> = profile["cct"]["frames"]
-        .as_array()
+/// The frames of a profile's `cct.frames` or a trace's `frames`.
+pub fn frames_of(list: &Value) -> Vec<Frame> {
+    list.as_array()
         .unwrap()
         .iter()
         .map(|f| Frame {
@@ -192,7 +335,33 @@ pub fn stacks(profile: &Value) -> Vec<(u64, Vec<Frame>)> {
             file: f["file"].as_str().unwrap().to_string(),
             line: f["line"].as_u64().unwrap() as u32,
         })
-        .collect();
+        .collect()
+}
+
+/// `<module> → main → parse → tokenize` of `busy_stack.py` (outermost first).
+pub fn on_busy_path(s: &[Frame]) -> bool {
+    let f = "busy_stack.py";
+    s.len() == 4
+        && s[0].is("<module>", f, &[25])
+        && s[1].is("main", f, &[21])
+        && s[2].is("parse", f, &[16])
+        && s[3].is("tokenize", f, &[10, 11])
+}
+
+/// The 50-deep recursion of `recursion.py` spinning in `spin`.
+pub fn on_recursion_path(s: &[Frame]) -> bool {
+    let f = "recursion.py";
+    s.len() == 53
+        && s[0].is("<module>", f, &[20])
+        && s[1].is("main", f, &[17])
+        && s[2..51].iter().all(|fr| fr.is("recurse", f, &[13]))
+        && s[51].is("recurse", f, &[12])
+        && s[52].is("spin", f, &[6, 7])
+}
+
+/// Every sampled stack of a profile (outermost first) with its count.
+pub fn stacks(profile: &Value) -> Vec<(u64, Vec<Frame>)> {
+    let frames = frames_of(&profile["cct"]["frames"]);
     let mut out = Vec::new();
     fn walk(
         node: &Value,

@@ -3,21 +3,10 @@
 //! the right files and lines.
 
 use coldspy_tests::{
-    core_interpreters, record, require_root, scratch, script, stacks, Frame, Interpreter,
+    core_interpreters, on_busy_path, on_recursion_path, record, require_root, scratch, script,
+    share_on_path, Frame, Interpreter,
 };
 use serde_json::Value;
-
-/// Share of Python samples whose whole stack satisfies `expected`.
-fn share_on_path(profile: &Value, expected: impl Fn(&[Frame]) -> bool) -> (f64, u64) {
-    let all = stacks(profile);
-    let total: u64 = all.iter().map(|(n, _)| n).sum();
-    let on: u64 = all
-        .iter()
-        .filter(|(_, s)| expected(s))
-        .map(|(n, _)| n)
-        .sum();
-    (on as f64 / total.max(1) as f64, total)
-}
 
 fn run(interp: &Interpreter, test: &str, name: &str) -> Value {
     let dir = scratch(&format!("{test}-{}", interp.name));
@@ -38,14 +27,7 @@ fn busy_stack_main_parse_tokenize() {
     require_root();
     for interp in core_interpreters() {
         let profile = run(&interp, "busy", "busy_stack.py");
-        let f = "busy_stack.py";
-        let (share, total) = share_on_path(&profile, |s| {
-            s.len() == 4
-                && s[0].is("<module>", f, &[25])
-                && s[1].is("main", f, &[21])
-                && s[2].is("parse", f, &[16])
-                && s[3].is("tokenize", f, &[10, 11])
-        });
+        let (share, total) = share_on_path(&profile, on_busy_path);
         eprintln!(
             "{}: {:.1} % of {total} samples on <module> > main > parse > tokenize",
             interp.name,
@@ -71,15 +53,7 @@ fn recursion_of_depth_fifty() {
     require_root();
     for interp in core_interpreters() {
         let profile = run(&interp, "recursion", "recursion.py");
-        let f = "recursion.py";
-        let (share, total) = share_on_path(&profile, |s| {
-            s.len() == 53
-                && s[0].is("<module>", f, &[20])
-                && s[1].is("main", f, &[17])
-                && s[2..51].iter().all(|fr| fr.is("recurse", f, &[13]))
-                && s[51].is("recurse", f, &[12])
-                && s[52].is("spin", f, &[6, 7])
-        });
+        let (share, total) = share_on_path(&profile, on_recursion_path);
         eprintln!(
             "{}: {:.1} % of {total} samples on the 50-deep recursion",
             interp.name,

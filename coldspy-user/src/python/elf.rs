@@ -45,6 +45,8 @@ pub struct ElfInfo {
     pub rpath: Vec<String>,
     /// Whether it has a `.symtab` (not stripped).
     pub has_symtab: bool,
+    /// USDT probes (`provider:name`) from `.note.stapsdt`.
+    pub usdt_probes: Vec<String>,
 }
 
 /// Symbols coldspy looks up in an interpreter binary.
@@ -131,6 +133,7 @@ impl ElfInfo {
             info.loads.push((segment.address(), offset, segment.size()));
         }
         (info.needed, info.runpath, info.rpath) = dynamic_strings(&file);
+        info.usdt_probes = usdt_probes(&file);
         Ok(info)
     }
 
@@ -162,6 +165,40 @@ impl ElfInfo {
     pub fn needs_libpython(&self) -> bool {
         self.needed.iter().any(|n| n.starts_with("libpython3"))
     }
+}
+
+/// The `provider:name` of each stapsdt note (SystemTap USDT probes).
+fn usdt_probes(file: &object::File<'_>) -> Vec<String> {
+    use object::ObjectSection;
+    let Some(data) = file
+        .section_by_name(".note.stapsdt")
+        .and_then(|s| s.data().ok())
+    else {
+        return Vec::new();
+    };
+    let mut probes = Vec::new();
+    let mut at = 0usize;
+    let word = |at: usize| -> Option<usize> {
+        Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?) as usize)
+    };
+    let align4 = |n: usize| (n + 3) & !3;
+    while let (Some(name_len), Some(desc_len)) = (word(at), word(at + 4)) {
+        let name_start = at + 12;
+        let desc_start = name_start + align4(name_len);
+        // desc: pc, base, semaphore (3 × u64), then provider\0name\0args\0.
+        if let Some(desc) = data.get(desc_start + 24..desc_start + desc_len) {
+            let mut parts = desc.split(|&b| b == 0);
+            if let (Some(provider), Some(name)) = (parts.next(), parts.next()) {
+                probes.push(format!(
+                    "{}:{}",
+                    String::from_utf8_lossy(provider),
+                    String::from_utf8_lossy(name)
+                ));
+            }
+        }
+        at = desc_start + align4(desc_len);
+    }
+    probes
 }
 
 /// `DT_NEEDED`, `DT_RUNPATH` and `DT_RPATH` of an ELF file.
@@ -203,9 +240,40 @@ fn dynamic_strings(file: &object::File<'_>) -> (Vec<String>, Vec<String>, Vec<St
     (needed, runpath, rpath)
 }
 
-/// The path to open a file a process has mapped, through its root.
+/// The path to open a file a process has mapped.
+///
+/// `/proc/PID/maps` and `/proc/PID/exe` show a path from *our* root when
+/// the file is reachable from it (a chroot: `ROOT/usr/bin/python3.14`), and
+/// from the target's mount root when it is not (a container's own mount
+/// namespace: `/usr/bin/python3`). The second kind opens through
+/// `/proc/PID/root`; the first as it is.
 pub fn path_in_process(pid: u32, path: &Path) -> PathBuf {
-    let mut full = PathBuf::from(format!("/proc/{pid}/root"));
-    full.push(path.strip_prefix("/").unwrap_or(path));
-    full
+    let mut inside = PathBuf::from(format!("/proc/{pid}/root"));
+    inside.push(path.strip_prefix("/").unwrap_or(path));
+    if !inside.exists() && path.exists() {
+        return path.to_path_buf();
+    }
+    inside
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_seen_from_our_root_open_as_they_are() {
+        let me = std::process::id();
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        // Our own root is `/`: both readings name the same file.
+        assert!(path_in_process(me, &exe).exists());
+        let chrooted = Path::new("/proc/self/cwd");
+        assert_eq!(
+            path_in_process(me, chrooted),
+            PathBuf::from(format!("/proc/{me}/root/proc/self/cwd"))
+        );
+        let host_only = std::env::temp_dir().join(format!("coldspy-elf-{me}"));
+        std::fs::write(&host_only, b"x").unwrap();
+        assert!(path_in_process(me, &host_only).exists());
+        std::fs::remove_file(&host_only).unwrap();
+    }
 }

@@ -5,9 +5,10 @@
 use crate::python::elf::{path_in_process, ElfError, ElfInfo};
 use crate::python::maps::{self, Mapping};
 use crate::python::memory::ProcessMemory;
+use crate::python::offsets::debug_offsets::{self, DebugOffsets, DebugOffsetsError};
 use crate::python::offsets::{self, VersionLayout};
 use crate::python::version::PythonVersion;
-use coldspy_common::offsets::{TargetConfig, TARGET_PYTHON_READY};
+use coldspy_common::offsets::{TargetConfig, NO_OFFSET, TARGET_PYTHON_READY};
 use std::path::{Path, PathBuf};
 
 /// Why no interpreter was found.
@@ -40,6 +41,24 @@ pub enum FindError {
     /// The version could not be determined.
     #[error("cannot tell the CPython version of {0}")]
     UnknownVersion(String),
+    /// A 3.13+ interpreter whose `_Py_DebugOffsets` cannot be used.
+    #[error("cannot read the struct layout of CPython {version} ({binary}): {source}")]
+    DebugOffsets {
+        /// The version.
+        version: PythonVersion,
+        /// The interpreter binary.
+        binary: String,
+        /// Why.
+        source: DebugOffsetsError,
+    },
+    /// `_PyRuntime` could not be read.
+    #[error("cannot read _PyRuntime of process {pid}: {source}")]
+    Memory {
+        /// The process.
+        pid: u32,
+        /// Why.
+        source: crate::python::memory::MemoryError,
+    },
     /// An ELF file could not be read.
     #[error(transparent)]
     Elf(#[from] ElfError),
@@ -66,7 +85,7 @@ pub struct Interpreter {
     pub code_type_addr: u64,
     /// The struct layout.
     pub layout: VersionLayout,
-    /// Where the layout came from (`table:3.12`).
+    /// Where the layout came from (`table:3.12`, `debug-offsets:3.14.10`).
     pub layout_source: String,
     /// `static` (the executable holds the interpreter) or `shared` (libpython).
     pub build: &'static str,
@@ -74,7 +93,7 @@ pub struct Interpreter {
 
 /// Versions this build of coldspy supports, for messages.
 pub fn supported_versions() -> String {
-    offsets::TABLE_VERSIONS.join(", ")
+    offsets::supported_versions()
 }
 
 impl Interpreter {
@@ -129,22 +148,29 @@ impl Interpreter {
         build: &'static str,
     ) -> Result<Self, FindError> {
         let memory = ProcessMemory { pid };
-        let from_symbol = elf
-            .symbol("Py_Version")
-            .and_then(|addr| memory.read_u64(bias + addr).ok())
-            .and_then(PythonVersion::from_hex);
-        let version = from_symbol
-            .or_else(|| {
-                let name = binary.file_name()?.to_str()?;
-                PythonVersion::from_file_name(name)
-            })
-            .ok_or_else(|| FindError::UnknownVersion(binary.display().to_string()))?;
-        let layout = offsets::table_for(version).ok_or_else(|| FindError::Unsupported {
-            found: version,
-            binary: binary.display().to_string(),
-            supported: supported_versions(),
-        })?;
         let runtime_addr = bias + elf.symbol("_PyRuntime").unwrap_or(0);
+        let version = detect_version(&memory, binary, &elf, bias, pid)?;
+        let (layout, layout_source) = if version.minor >= offsets::FIRST_DEBUG_OFFSETS_MINOR {
+            let bytes = memory
+                .read_vec(runtime_addr, debug_offsets::READ_BYTES)
+                .map_err(|source| FindError::Memory { pid, source })?;
+            let debug = DebugOffsets::parse(&bytes).map_err(|source| FindError::DebugOffsets {
+                version,
+                binary: binary.display().to_string(),
+                source,
+            })?;
+            (
+                debug.layout(),
+                format!("debug-offsets:{} (shape {})", debug.version, debug.shape),
+            )
+        } else {
+            let layout = offsets::table_for(version).ok_or_else(|| FindError::Unsupported {
+                found: version,
+                binary: binary.display().to_string(),
+                supported: supported_versions(),
+            })?;
+            (layout, format!("table:{}", version.minor_string()))
+        };
         let code_type_addr = elf.symbol("PyCode_Type").map(|a| bias + a).unwrap_or(0);
         Ok(Self {
             pid,
@@ -156,7 +182,7 @@ impl Interpreter {
             runtime_addr,
             code_type_addr,
             layout,
-            layout_source: format!("table:{}", version.minor_string()),
+            layout_source,
             build,
         })
     }
@@ -165,6 +191,48 @@ impl Interpreter {
     /// in [`Self::binary`]: importlib's `_find_and_load` is called through it.
     pub fn import_probe_point(&self) -> Option<(&'static str, u64)> {
         import_probe_point(&self.elf, self.version)
+    }
+
+    /// How import start and end are observed on this build: the uprobe
+    /// pair on the exported function that calls importlib's
+    /// `_find_and_load` (`uprobe:<symbol>`), or `none`.
+    pub fn import_route(&self) -> String {
+        self.import_probe_point()
+            .map(|(symbol, _)| format!("uprobe:{symbol}"))
+            .unwrap_or_else(|| "none".to_string())
+    }
+
+    /// The thread ids of the interpreter's thread states (`native_thread_id`,
+    /// or `thread_id` = `pthread_self()` before 3.11), read from its thread
+    /// list as the kernel walks it. At most `limit`.
+    pub fn python_threads(&self, limit: usize) -> Result<Vec<u64>, FindError> {
+        let memory = ProcessMemory { pid: self.pid };
+        let kernel = &self.layout.kernel;
+        let chain = &kernel.runtime_to_first_tstate;
+        let read = |addr: u64| {
+            memory.read_u64(addr).map_err(|source| FindError::Memory {
+                pid: self.pid,
+                source,
+            })
+        };
+        let mut tstate = self.runtime_addr;
+        for &offset in &chain.offsets[..chain.len as usize] {
+            if tstate == 0 {
+                break;
+            }
+            tstate = read(tstate + offset as u64)?;
+        }
+        let id_field = if kernel.tstate_native_thread_id != NO_OFFSET {
+            kernel.tstate_native_thread_id
+        } else {
+            kernel.tstate_thread_id
+        };
+        let mut ids = Vec::new();
+        while tstate != 0 && ids.len() < limit {
+            ids.push(read(tstate + id_field as u64)?);
+            tstate = read(tstate + kernel.tstate_next as u64)?;
+        }
+        Ok(ids)
     }
 
     /// The kernel config for this interpreter, with `extra_flags`.
@@ -189,6 +257,35 @@ pub fn import_probe_point(elf: &ElfInfo, version: PythonVersion) -> Option<(&'st
     };
     let offset = elf.file_offset(elf.symbol(symbol)?)?;
     Some((symbol, offset))
+}
+
+/// The interpreter's version: `Py_Version` (3.11+), else the `PY_VERSION`
+/// literal in the binary, checked against the file name (`libpython3.10.so`,
+/// `python3.9`) when that names a version.
+fn detect_version(
+    memory: &ProcessMemory,
+    binary: &Path,
+    elf: &ElfInfo,
+    bias: u64,
+    pid: u32,
+) -> Result<PythonVersion, FindError> {
+    if let Some(version) = elf
+        .symbol("Py_Version")
+        .and_then(|addr| memory.read_u64(bias + addr).ok())
+        .and_then(PythonVersion::from_hex)
+    {
+        return Ok(version);
+    }
+    let from_name = binary
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(PythonVersion::from_file_name);
+    let from_literal = std::fs::read(path_in_process(pid, binary))
+        .ok()
+        .and_then(|data| PythonVersion::from_version_string(&data, from_name.map(|v| v.minor)));
+    from_literal
+        .or(from_name)
+        .ok_or_else(|| FindError::UnknownVersion(binary.display().to_string()))
 }
 
 /// The load bias of `binary`: where its offset-0 mapping starts, minus the

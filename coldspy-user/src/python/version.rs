@@ -45,6 +45,44 @@ impl PythonVersion {
         Some(Self::new(3, digits.parse().ok()?, 0))
     }
 
+    /// From the `PY_VERSION` string literal (`"3.10.13"`) in a binary's
+    /// bytes, for versions without `Py_Version` (before 3.11). The linker
+    /// may merge the literal into the tail of a longer string (a build path
+    /// ending in `/3.10.13`), so any `3.X.Y` ending a string counts. With
+    /// `minor` known (from the file name) only that minor's strings count;
+    /// the most frequent candidate wins.
+    pub fn from_version_string(data: &[u8], minor: Option<u8>) -> Option<Self> {
+        let mut counts: std::collections::HashMap<Self, usize> = std::collections::HashMap::new();
+        let starts = data.windows(3).enumerate().filter(|(at, w)| {
+            &w[1..] == b"3." && !w[0].is_ascii_digit() && w[0] != b'.' && *at + 1 < data.len()
+        });
+        for (at, _) in starts {
+            let rest = &data[at + 1..data.len().min(at + 12)];
+            let Some(end) = rest.iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let Ok(text) = std::str::from_utf8(&rest[..end]) else {
+                continue;
+            };
+            let mut parts = text.split('.');
+            let (Some("3"), Some(m), Some(p), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let (Ok(m), Ok(p)) = (m.parse::<u8>(), p.parse::<u8>()) else {
+                continue;
+            };
+            if minor.is_none_or(|want| want == m) && (6..100).contains(&m) {
+                *counts.entry(Self::new(3, m, p)).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .max_by_key(|&(v, n)| (n, v))
+            .map(|(v, _)| v)
+    }
+
     /// `3.12`.
     pub fn minor_string(&self) -> String {
         format!("{}.{}", self.major, self.minor)
@@ -80,5 +118,22 @@ mod tests {
             Some(14)
         );
         assert_eq!(PythonVersion::from_file_name("bash"), None);
+    }
+
+    #[test]
+    fn finds_the_version_literal_in_binary_bytes() {
+        let data = b"junk\x003.10.13\x00more\x003.10\x00x\x003.6.0\x00\x003.10.13\x00";
+        assert_eq!(
+            PythonVersion::from_version_string(data, Some(10)),
+            Some(PythonVersion::new(3, 10, 13))
+        );
+        assert_eq!(
+            PythonVersion::from_version_string(data, None),
+            Some(PythonVersion::new(3, 10, 13))
+        );
+        assert_eq!(
+            PythonVersion::from_version_string(b"\x003.x\x00", None),
+            None
+        );
     }
 }

@@ -112,7 +112,7 @@ impl Session {
             return;
         }
         let on_host = path_in_process(interpreter.pid, &interpreter.binary);
-        let Some((symbol, offset)) = interpreter.import_probe_point() else {
+        let Some((_, offset)) = interpreter.import_probe_point() else {
             eprintln!(
                 "coldspy: warning: {} exports no import-path function; recording CPU samples only",
                 interpreter.binary.display()
@@ -122,7 +122,7 @@ impl Session {
         match self.probes.attach_import_probes(&on_host, offset) {
             Ok(()) => {
                 self.import_route
-                    .get_or_insert_with(|| format!("uprobe:{symbol}"));
+                    .get_or_insert_with(|| interpreter.import_route());
             }
             Err(e) => eprintln!("coldspy: warning: no import timing: {e}"),
         }

@@ -1,14 +1,22 @@
-//! Interpreter struct layouts, one module per CPython minor version.
+//! Interpreter struct layouts: one table per CPython minor version up to
+//! 3.12, and for 3.13 and later the target's own `_Py_DebugOffsets`
+//! ([`debug_offsets`]).
 //!
 //! [`VersionLayout`] is the single source of truth: its `kernel` part is
 //! copied into the eBPF map, the rest is used by the symbolizer. Adding a
-//! version is adding a file here and a line in [`table_for`].
+//! table version is adding a file here and a line in [`table_for`]; a new
+//! `_Py_DebugOffsets` shape is a list in [`debug_offsets`].
 
 use crate::python::version::PythonVersion;
 use coldspy_common::offsets::PyLayout;
 
+pub mod debug_offsets;
+#[cfg(test)]
+mod dwarf;
+mod v3_10;
 mod v3_11;
 mod v3_12;
+mod v3_9;
 
 /// How a frame's instruction field reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,11 +88,24 @@ pub struct VersionLayout {
 }
 
 /// Versions with a built-in table.
-pub const TABLE_VERSIONS: &[&str] = &["3.11", "3.12"];
+pub const TABLE_VERSIONS: &[&str] = &["3.9", "3.10", "3.11", "3.12"];
+
+/// The first version whose layout comes from `_Py_DebugOffsets`.
+pub const FIRST_DEBUG_OFFSETS_MINOR: u8 = 13;
+
+/// The supported versions, for messages.
+pub fn supported_versions() -> String {
+    format!(
+        "{} (built-in tables), 3.{FIRST_DEBUG_OFFSETS_MINOR} and later (from the interpreter's _Py_DebugOffsets)",
+        TABLE_VERSIONS.join(", ")
+    )
+}
 
 /// The built-in table of a version, if there is one.
 pub fn table_for(version: PythonVersion) -> Option<VersionLayout> {
     match (version.major, version.minor) {
+        (3, 9) => Some(v3_9::LAYOUT),
+        (3, 10) => Some(v3_10::LAYOUT),
         (3, 11) => Some(v3_11::LAYOUT),
         (3, 12) => Some(v3_12::LAYOUT),
         _ => None,

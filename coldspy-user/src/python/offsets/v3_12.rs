@@ -30,6 +30,10 @@ pub const LAYOUT: VersionLayout = VersionLayout {
         identifier_string: 0,
         code_filename: 112,
         code_name: 128,
+        // interpreters.main->threads.head
+        runtime_to_first_tstate: PtrChain::new(&[48, 72]),
+        tstate_next: 8,
+        _pad2: 0,
     },
     code: CodeLayout {
         filename: 112,

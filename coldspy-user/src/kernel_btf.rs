@@ -1,0 +1,213 @@
+//! Struct member offsets from the running kernel's BTF
+//! (`/sys/kernel/btf/vmlinux`), so the eBPF programs read kernel structs
+//! without a hard-coded layout. A minimal reader: only what finding a
+//! member's byte offset needs.
+
+use std::collections::HashMap;
+
+/// The kernel's BTF.
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+const BTF_MAGIC: u16 = 0xeb9f;
+const KIND_INT: u32 = 1;
+const KIND_ARRAY: u32 = 3;
+const KIND_STRUCT: u32 = 4;
+const KIND_UNION: u32 = 5;
+const KIND_ENUM: u32 = 6;
+const KIND_TYPEDEF: u32 = 8;
+const KIND_VOLATILE: u32 = 9;
+const KIND_CONST: u32 = 10;
+const KIND_RESTRICT: u32 = 11;
+const KIND_FUNC_PROTO: u32 = 13;
+const KIND_VAR: u32 = 14;
+const KIND_DATASEC: u32 = 15;
+const KIND_DECL_TAG: u32 = 17;
+const KIND_TYPE_TAG: u32 = 18;
+const KIND_ENUM64: u32 = 19;
+
+/// One member of a struct or union.
+#[derive(Debug, Clone)]
+struct Member {
+    name: String,
+    type_id: u32,
+    bit_offset: u32,
+}
+
+/// One type: its kind, name, referenced type and members.
+#[derive(Debug, Clone, Default)]
+struct Type {
+    kind: u32,
+    name: String,
+    /// The referenced type (typedef, const, …).
+    target: u32,
+    members: Vec<Member>,
+}
+
+/// Parsed BTF: types by id, structs by name.
+#[derive(Debug, Default)]
+pub struct KernelBtf {
+    types: Vec<Type>,
+    structs: HashMap<String, u32>,
+}
+
+fn u32_at(data: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
+}
+
+impl KernelBtf {
+    /// Reads the running kernel's BTF.
+    pub fn from_sys_fs() -> std::io::Result<Self> {
+        let data = std::fs::read(VMLINUX_BTF)?;
+        Self::parse(&data).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{VMLINUX_BTF} is not BTF this reader understands"),
+            )
+        })
+    }
+
+    /// Parses a little-endian BTF blob.
+    pub fn parse(data: &[u8]) -> Option<Self> {
+        if u16::from_le_bytes(data.get(0..2)?.try_into().ok()?) != BTF_MAGIC {
+            return None;
+        }
+        let header_len = u32_at(data, 4)? as usize;
+        let type_off = header_len + u32_at(data, 8)? as usize;
+        let type_len = u32_at(data, 12)? as usize;
+        let str_off = header_len + u32_at(data, 16)? as usize;
+        let str_len = u32_at(data, 20)? as usize;
+        let strings = data.get(str_off..str_off + str_len)?;
+        let name = |offset: u32| -> String {
+            let rest = strings.get(offset as usize..).unwrap_or_default();
+            let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+            String::from_utf8_lossy(&rest[..end]).into_owned()
+        };
+        let types_data = data.get(type_off..type_off + type_len)?;
+        // Type id 0 is `void`.
+        let mut btf = KernelBtf {
+            types: vec![Type::default()],
+            structs: HashMap::new(),
+        };
+        let mut at = 0usize;
+        while at + 12 <= types_data.len() {
+            let name_off = u32_at(types_data, at)?;
+            let info = u32_at(types_data, at + 4)?;
+            let size_or_type = u32_at(types_data, at + 8)?;
+            at += 12;
+            let vlen = (info & 0xffff) as usize;
+            let kind = (info >> 24) & 0x1f;
+            let kind_flag = info >> 31 == 1;
+            let mut ty = Type {
+                kind,
+                name: name(name_off),
+                target: size_or_type,
+                members: Vec::new(),
+            };
+            at += match kind {
+                KIND_INT | KIND_VAR | KIND_DECL_TAG => 4,
+                KIND_ARRAY => 12,
+                KIND_STRUCT | KIND_UNION => {
+                    for i in 0..vlen {
+                        let m = at + i * 12;
+                        let offset = u32_at(types_data, m + 8)?;
+                        ty.members.push(Member {
+                            name: name(u32_at(types_data, m)?),
+                            type_id: u32_at(types_data, m + 4)?,
+                            bit_offset: if kind_flag {
+                                offset & 0xff_ffff
+                            } else {
+                                offset
+                            },
+                        });
+                    }
+                    vlen * 12
+                }
+                KIND_ENUM | KIND_FUNC_PROTO => vlen * 8,
+                KIND_DATASEC | KIND_ENUM64 => vlen * 12,
+                _ => 0,
+            };
+            if kind == KIND_STRUCT && !ty.name.is_empty() {
+                btf.structs
+                    .entry(ty.name.clone())
+                    .or_insert(btf.types.len() as u32);
+            }
+            btf.types.push(ty);
+        }
+        Some(btf)
+    }
+
+    /// Follows typedefs and qualifiers to the underlying type id.
+    fn resolve(&self, mut id: u32) -> u32 {
+        for _ in 0..16 {
+            match self.types.get(id as usize).map(|t| t.kind) {
+                Some(KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG) => {
+                    id = self.types[id as usize].target
+                }
+                _ => break,
+            }
+        }
+        id
+    }
+
+    /// `(bit offset, type id)` of member `name` of struct/union `id`,
+    /// looking inside anonymous struct and union members.
+    fn member(&self, id: u32, name: &str) -> Option<(u32, u32)> {
+        let ty = self.types.get(self.resolve(id) as usize)?;
+        for m in &ty.members {
+            if m.name == name {
+                return Some((m.bit_offset, m.type_id));
+            }
+        }
+        ty.members
+            .iter()
+            .filter(|m| m.name.is_empty())
+            .find_map(|m| {
+                let (inner, type_id) = self.member(m.type_id, name)?;
+                Some((m.bit_offset + inner, type_id))
+            })
+    }
+
+    /// Byte offset of a member path inside a named struct, e.g.
+    /// `("task_struct", &["thread", "fsbase"])`.
+    pub fn offset_of(&self, struct_name: &str, path: &[&str]) -> Option<u32> {
+        let mut id = *self.structs.get(struct_name)?;
+        let mut bits = 0;
+        for field in path {
+            let (offset, type_id) = self.member(id, field)?;
+            bits += offset;
+            id = type_id;
+        }
+        (bits % 8 == 0).then_some(bits / 8)
+    }
+}
+
+/// Offset of `task_struct->thread.fsbase` in the running kernel, if its
+/// BTF says (x86_64).
+pub fn task_fsbase_offset() -> Option<u32> {
+    KernelBtf::from_sys_fs()
+        .ok()?
+        .offset_of("task_struct", &["thread", "fsbase"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_fsbase_in_the_running_kernel() {
+        if !std::path::Path::new(VMLINUX_BTF).exists() {
+            return;
+        }
+        let btf = KernelBtf::from_sys_fs().unwrap();
+        let offset = btf.offset_of("task_struct", &["thread", "fsbase"]);
+        assert!(offset.is_some_and(|o| o > 0 && o % 8 == 0), "{offset:?}");
+        assert_eq!(btf.offset_of("list_head", &["next"]), Some(0));
+        assert_eq!(btf.offset_of("list_head", &["prev"]), Some(8));
+        assert_eq!(btf.offset_of("task_struct", &["no_such_field"]), None);
+    }
+
+    #[test]
+    fn rejects_what_is_not_btf() {
+        assert!(KernelBtf::parse(b"\x7fELF").is_none());
+    }
+}

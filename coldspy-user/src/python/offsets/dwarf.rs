@@ -1,0 +1,413 @@
+//! Struct member offsets from a binary's DWARF (gimli), to cross-check the
+//! built-in tables and the `_Py_DebugOffsets` reader against what the
+//! compiler laid out. pyenv's libpython builds carry DWARF; the checks
+//! skip a version whose build is absent.
+
+use gimli::{constants, AttributeValue, EndianSlice, RunTimeEndian};
+use object::{Object, ObjectSection};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A type DIE: `.debug_info` offset of its unit, offset inside the unit.
+type Key = (usize, usize);
+
+#[derive(Debug)]
+struct Member {
+    name: Option<String>,
+    offset: u64,
+    ty: Option<Key>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// typedef, const, volatile: look through.
+    Alias(Key),
+    /// A struct or union only declared here; defined elsewhere by name.
+    Declared(String),
+    /// A defined struct or union.
+    Struct { size: u64, members: Vec<Member> },
+}
+
+/// The struct, union and typedef DIEs of one binary.
+#[derive(Debug, Default)]
+pub struct DwarfStructs {
+    kinds: HashMap<Key, Kind>,
+    /// Defined structs and typedefs by name (first definition wins).
+    names: HashMap<String, Key>,
+}
+
+impl DwarfStructs {
+    /// Reads the DWARF of an ELF file.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file = object::File::parse(&*data).map_err(|e| e.to_string())?;
+        let endian = if file.is_little_endian() {
+            RunTimeEndian::Little
+        } else {
+            RunTimeEndian::Big
+        };
+        let load = |id: gimli::SectionId| -> Result<Cow<'_, [u8]>, gimli::Error> {
+            Ok(file
+                .section_by_name(id.name())
+                .and_then(|s| s.uncompressed_data().ok())
+                .unwrap_or(Cow::Borrowed(&[])))
+        };
+        let sections = gimli::DwarfSections::load(load).map_err(|e| e.to_string())?;
+        let dwarf = sections.borrow(|s| EndianSlice::new(s, endian));
+        let mut out = Self::default();
+        let mut units = dwarf.units();
+        while let Some(header) = units.next().map_err(|e| e.to_string())? {
+            let unit_offset = header
+                .offset()
+                .as_debug_info_offset()
+                .map(|o| o.0)
+                .unwrap_or(0);
+            let unit = dwarf.unit(header).map_err(|e| e.to_string())?;
+            out.read_unit(&dwarf, &unit, unit_offset)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(out)
+    }
+
+    fn read_unit(
+        &mut self,
+        dwarf: &gimli::Dwarf<EndianSlice<'_, RunTimeEndian>>,
+        unit: &gimli::Unit<EndianSlice<'_, RunTimeEndian>>,
+        unit_offset: usize,
+    ) -> gimli::Result<()> {
+        let mut cursor = unit.entries();
+        let mut depth = 0isize;
+        let mut open_structs: Vec<(isize, Key)> = Vec::new();
+        while let Some((delta, entry)) = cursor.next_dfs()? {
+            depth += delta;
+            while open_structs.last().is_some_and(|&(d, _)| d >= depth) {
+                open_structs.pop();
+            }
+            let key = (unit_offset, entry.offset().0);
+            let name = match entry.attr_value(constants::DW_AT_name)? {
+                Some(value) => dwarf
+                    .attr_string(unit, value)
+                    .ok()
+                    .map(|s| s.to_string_lossy().into_owned()),
+                None => None,
+            };
+            let type_ref = match entry.attr_value(constants::DW_AT_type)? {
+                Some(AttributeValue::UnitRef(o)) => Some((unit_offset, o.0)),
+                _ => None,
+            };
+            match entry.tag() {
+                constants::DW_TAG_structure_type | constants::DW_TAG_union_type => {
+                    let declared = matches!(
+                        entry.attr_value(constants::DW_AT_declaration)?,
+                        Some(AttributeValue::Flag(true))
+                    );
+                    if declared {
+                        if let Some(name) = name {
+                            self.kinds.insert(key, Kind::Declared(name));
+                        }
+                        continue;
+                    }
+                    let size = entry
+                        .attr_value(constants::DW_AT_byte_size)?
+                        .and_then(|v| v.udata_value())
+                        .unwrap_or(0);
+                    self.kinds.insert(
+                        key,
+                        Kind::Struct {
+                            size,
+                            members: Vec::new(),
+                        },
+                    );
+                    if let Some(name) = name {
+                        self.names.entry(name).or_insert(key);
+                    }
+                    open_structs.push((depth, key));
+                }
+                constants::DW_TAG_member => {
+                    let Some(&(parent_depth, parent)) = open_structs.last() else {
+                        continue;
+                    };
+                    if parent_depth != depth - 1 {
+                        continue;
+                    }
+                    let offset = entry
+                        .attr_value(constants::DW_AT_data_member_location)?
+                        .and_then(|v| v.udata_value())
+                        .unwrap_or(0);
+                    if let Some(Kind::Struct { members, .. }) = self.kinds.get_mut(&parent) {
+                        members.push(Member {
+                            name,
+                            offset,
+                            ty: type_ref,
+                        });
+                    }
+                }
+                constants::DW_TAG_typedef
+                | constants::DW_TAG_const_type
+                | constants::DW_TAG_volatile_type => {
+                    if let Some(target) = type_ref {
+                        self.kinds.insert(key, Kind::Alias(target));
+                        if let Some(name) = name {
+                            if entry.tag() == constants::DW_TAG_typedef {
+                                self.names.entry(name).or_insert(key);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The defined struct a key names, through aliases and declarations.
+    fn resolve(&self, mut key: Key) -> Option<(u64, &[Member])> {
+        for _ in 0..16 {
+            match self.kinds.get(&key)? {
+                Kind::Alias(target) => key = *target,
+                Kind::Declared(name) => {
+                    let defined = *self.names.get(name)?;
+                    if defined == key {
+                        return None;
+                    }
+                    key = defined;
+                }
+                Kind::Struct { size, members } => return Some((*size, members)),
+            }
+        }
+        None
+    }
+
+    fn member(&self, key: Key, field: &str) -> Option<(u64, Option<Key>)> {
+        let (_, members) = self.resolve(key)?;
+        if let Some(m) = members.iter().find(|m| m.name.as_deref() == Some(field)) {
+            return Some((m.offset, m.ty));
+        }
+        members.iter().filter(|m| m.name.is_none()).find_map(|m| {
+            let (inner, ty) = self.member(m.ty?, field)?;
+            Some((m.offset + inner, ty))
+        })
+    }
+
+    /// Offset of a dotted member path inside a type (`"gilstate.tstate_current"`),
+    /// or the type's size for an empty path.
+    pub fn offset(&self, type_name: &str, path: &str) -> Option<u64> {
+        let mut key = *self.names.get(type_name)?;
+        if path.is_empty() {
+            return self.resolve(key).map(|(size, _)| size);
+        }
+        let mut total = 0;
+        for field in path.split('.') {
+            let (offset, ty) = self.member(key, field)?;
+            total += offset;
+            if let Some(ty) = ty {
+                key = ty;
+            }
+        }
+        Some(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::python::offsets::debug_offsets::{self, DebugOffsets};
+    use crate::python::offsets::{table_for, VersionLayout};
+    use crate::python::version::PythonVersion;
+    use coldspy_common::offsets::PtrChain;
+
+    /// A pyenv libpython with DWARF, if this machine has it.
+    fn libpython(full: &str) -> Option<DwarfStructs> {
+        let minor = full.rsplit_once('.').unwrap().0;
+        let path = format!("/root/.pyenv/versions/{full}/lib/libpython{minor}.so.1.0");
+        if !Path::new(&path).exists() {
+            eprintln!("{path} absent: DWARF cross-check of {full} skipped");
+            return None;
+        }
+        Some(DwarfStructs::load(Path::new(&path)).unwrap())
+    }
+
+    fn chain(c: &PtrChain) -> Vec<u64> {
+        c.offsets[..c.len as usize]
+            .iter()
+            .map(|&o| o as u64)
+            .collect()
+    }
+
+    /// Asserts every `(value, type, path)` against the DWARF.
+    fn check(version: &str, dwarf: &DwarfStructs, expected: &[(u64, &str, &str)]) {
+        for &(value, ty, path) in expected {
+            assert_eq!(
+                Some(value),
+                dwarf.offset(ty, path),
+                "{version}: {ty}.{path} (table says {value})"
+            );
+        }
+    }
+
+    /// What every version shares: strings, bytes and code object fields.
+    fn common(layout: &VersionLayout, name_field: &str) -> Vec<(u64, &'static str, &'static str)> {
+        let k = &layout.kernel;
+        let c = &layout.code;
+        let s = &layout.strings;
+        vec![
+            (k.object_type as u64, "PyObject", "ob_type"),
+            (k.code_filename as u64, "PyCodeObject", "co_filename"),
+            (c.filename as u64, "PyCodeObject", "co_filename"),
+            (c.name as u64, "PyCodeObject", "co_name"),
+            (c.firstlineno as u64, "PyCodeObject", "co_firstlineno"),
+            (s.ascii_size as u64, "PyASCIIObject", ""),
+            (k.unicode_ascii_data as u64, "PyASCIIObject", ""),
+            (s.compact_size as u64, "PyCompactUnicodeObject", ""),
+            (s.state as u64, "PyASCIIObject", "state"),
+            (s.length as u64, "PyASCIIObject", "length"),
+            (s.bytes_data as u64, "PyBytesObject", "ob_sval"),
+            (
+                k.code_name as u64,
+                "PyCodeObject",
+                if name_field == "co_name" {
+                    "co_name"
+                } else {
+                    "co_qualname"
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn tables_of_3_9_and_3_10_match_dwarf() {
+        for (full, minor, linetable) in
+            [("3.9.18", 9, "co_lnotab"), ("3.10.13", 10, "co_linetable")]
+        {
+            let Some(dwarf) = libpython(full) else {
+                continue;
+            };
+            let layout = table_for(PythonVersion::new(3, minor, 0)).unwrap();
+            let k = &layout.kernel;
+            let mut expected = common(&layout, "co_name");
+            let gil = chain(&k.runtime_to_gil_tstate);
+            let first = chain(&k.runtime_to_first_tstate);
+            expected.extend([
+                (gil[0], "_PyRuntimeState", "gilstate.tstate_current"),
+                (chain(&k.tstate_to_frame)[0], "PyThreadState", "frame"),
+                (k.tstate_thread_id as u64, "PyThreadState", "thread_id"),
+                (k.tstate_next as u64, "PyThreadState", "next"),
+                (first[0], "_PyRuntimeState", "interpreters.main"),
+                (first[1], "PyInterpreterState", "tstate_head"),
+                (k.frame_previous as u64, "PyFrameObject", "f_back"),
+                (k.frame_code as u64, "PyFrameObject", "f_code"),
+                (k.frame_instr as u64, "PyFrameObject", "f_lasti"),
+                (k.identifier_string as u64, "_Py_Identifier", "string"),
+                (layout.code.linetable as u64, "PyCodeObject", linetable),
+            ]);
+            check(full, &dwarf, &expected);
+        }
+    }
+
+    /// The 3.11/3.12 checks: `tstate->cframe->current_frame` and the
+    /// `_PyInterpreterFrame` fields, plus the version's GIL-holder chain.
+    fn interpreter_frames(
+        layout: &VersionLayout,
+        gil: &[(&'static str, &'static str)],
+    ) -> Vec<(u64, &'static str, &'static str)> {
+        let k = &layout.kernel;
+        let mut expected = common(layout, "co_qualname");
+        let frame = chain(&k.tstate_to_frame);
+        let first = chain(&k.runtime_to_first_tstate);
+        for (offset, (ty, path)) in chain(&k.runtime_to_gil_tstate).into_iter().zip(gil) {
+            expected.push((offset, ty, path));
+        }
+        expected.extend([
+            (frame[0], "PyThreadState", "cframe"),
+            (frame[1], "_PyCFrame", "current_frame"),
+            (
+                k.tstate_native_thread_id as u64,
+                "PyThreadState",
+                "native_thread_id",
+            ),
+            (k.tstate_thread_id as u64, "PyThreadState", "thread_id"),
+            (k.tstate_next as u64, "PyThreadState", "next"),
+            (first[0], "_PyRuntimeState", "interpreters.main"),
+            (first[1], "PyInterpreterState", "threads.head"),
+            (k.frame_previous as u64, "_PyInterpreterFrame", "previous"),
+            (k.frame_code as u64, "_PyInterpreterFrame", "f_code"),
+            (k.frame_instr as u64, "_PyInterpreterFrame", "prev_instr"),
+            (k.frame_owner as u64, "_PyInterpreterFrame", "owner"),
+            (layout.code.linetable as u64, "PyCodeObject", "co_linetable"),
+            (
+                layout.code.code_adaptive as u64,
+                "PyCodeObject",
+                "co_code_adaptive",
+            ),
+        ]);
+        expected
+    }
+
+    #[test]
+    fn tables_of_3_11_and_3_12_match_dwarf() {
+        if let Some(dwarf) = libpython("3.11.7") {
+            let layout = table_for(PythonVersion::new(3, 11, 0)).unwrap();
+            let gil = [("_PyRuntimeState", "gilstate.tstate_current")];
+            check("3.11.7", &dwarf, &interpreter_frames(&layout, &gil));
+        }
+        if let Some(dwarf) = libpython("3.12.1") {
+            let layout = table_for(PythonVersion::new(3, 12, 0)).unwrap();
+            let gil = [
+                ("_PyRuntimeState", "interpreters.main"),
+                ("PyInterpreterState", "ceval.gil"),
+                ("_gil_runtime_state", "last_holder"),
+            ];
+            check("3.12.1", &dwarf, &interpreter_frames(&layout, &gil));
+        }
+    }
+
+    #[test]
+    fn debug_offsets_of_3_13_match_dwarf() {
+        let Some(dwarf) = libpython("3.13.0") else {
+            return;
+        };
+        // `_Py_DebugOffsets` is initialized data: read it from the file.
+        let path = Path::new("/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0");
+        let data = std::fs::read(path).unwrap();
+        let file = object::File::parse(&*data).unwrap();
+        let section = file.section_by_name(".PyRuntime").unwrap();
+        let bytes = section.data().unwrap();
+        let debug =
+            DebugOffsets::parse(&bytes[..debug_offsets::READ_BYTES.min(bytes.len())]).unwrap();
+        assert_eq!(debug.version, PythonVersion::new(3, 13, 0));
+        let layout = debug.layout();
+        let k = &layout.kernel;
+        let mut expected = common(&layout, "co_qualname");
+        let gil = chain(&k.runtime_to_gil_tstate);
+        let first = chain(&k.runtime_to_first_tstate);
+        expected.extend([
+            (gil[0], "_PyRuntimeState", "interpreters.head"),
+            (gil[1], "PyInterpreterState", "_gil.last_holder"),
+            (
+                chain(&k.tstate_to_frame)[0],
+                "PyThreadState",
+                "current_frame",
+            ),
+            (
+                k.tstate_native_thread_id as u64,
+                "PyThreadState",
+                "native_thread_id",
+            ),
+            (k.tstate_thread_id as u64, "PyThreadState", "thread_id"),
+            (k.tstate_next as u64, "PyThreadState", "next"),
+            (first[1], "PyInterpreterState", "threads.head"),
+            (k.frame_previous as u64, "_PyInterpreterFrame", "previous"),
+            (k.frame_code as u64, "_PyInterpreterFrame", "f_executable"),
+            (k.frame_instr as u64, "_PyInterpreterFrame", "instr_ptr"),
+            (k.frame_owner as u64, "_PyInterpreterFrame", "owner"),
+            (layout.code.linetable as u64, "PyCodeObject", "co_linetable"),
+            (
+                layout.code.code_adaptive as u64,
+                "PyCodeObject",
+                "co_code_adaptive",
+            ),
+        ]);
+        check("3.13.0", &dwarf, &expected);
+    }
+}
