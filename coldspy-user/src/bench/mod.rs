@@ -1,12 +1,258 @@
-//! `coldspy bench`: cold starts of a function, N times, with statistics.
+//! `coldspy bench`: start a function cold N times through coldspy's runner
+//! and measure init, the first invocation and end-to-end time; compare two
+//! variants interleaved run by run.
+
+pub mod measure;
+pub mod plot;
+pub mod runner;
+pub mod stats;
+
+use anyhow::{bail, Context};
 use clap::Args;
+use measure::{Failure, Start};
+use serde_json::json;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Arguments of `coldspy bench`.
 #[derive(Debug, Args)]
-pub struct BenchArgs {}
+#[command(
+    after_help = "Examples:\n  coldspy bench --handler app.py:handler --event event.json\n  coldspy bench --handler eager/app.py:handler --compare lazy/app.py:handler --runs 50"
+)]
+pub struct BenchArgs {
+    /// The handler: path/to/app.py:function or package.module:function.
+    #[arg(long)]
+    pub handler: String,
+    /// A second handler to compare with, started interleaved with the first.
+    #[arg(long)]
+    pub compare: Option<String>,
+    /// The event passed to the handler (a JSON file; default `{}`).
+    #[arg(long)]
+    pub event: Option<PathBuf>,
+    /// The interpreter that runs the handler.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Cold starts per variant.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(2..))]
+    pub runs: u64,
+    /// Starts run first and not counted (warm the page cache).
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
+    /// Drop the page cache before each start (root): the truly cold disk case.
+    #[arg(long)]
+    pub drop_caches: bool,
+    /// Kill a start that takes longer than this (seconds); it counts as failed.
+    #[arg(long, default_value_t = 30.0)]
+    pub timeout: f64,
+    /// Write every start and the summary as JSON here.
+    #[arg(long)]
+    pub export_json: Option<PathBuf>,
+    /// Write the CDF plot (SVG) here.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+/// The phases measured, in output order.
+const PHASES: [&str; 3] = ["init", "exec", "end-to-end"];
+
+fn phase(start: &Start, name: &str) -> f64 {
+    match name {
+        "init" => start.init_ms,
+        "exec" => start.exec_ms,
+        _ => start.end_to_end_ms,
+    }
+}
 
 /// Runs `coldspy bench`.
-pub fn run(_args: BenchArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("bench is not implemented yet")
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let python = crate::record::resolve(&args.python)?;
+    if let Some(event) = &args.event {
+        std::fs::metadata(event).with_context(|| format!("event file {}", event.display()))?;
+    }
+    let handlers: Vec<String> = std::iter::once(args.handler.clone())
+        .chain(args.compare.clone())
+        .collect();
+    let specs: Vec<runner::RunnerSpec> = handlers
+        .iter()
+        .map(|h| runner::RunnerSpec {
+            python: python.clone(),
+            handler: h.clone(),
+            event: args.event.clone(),
+            invocations: 1,
+            serve: None,
+            wait_before_bind: false,
+        })
+        .collect();
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let tty = std::io::stderr().is_terminal();
+    let mut starts: Vec<Start> = Vec::new();
+    let mut failures: Vec<(usize, u64, Failure)> = Vec::new();
+    let total = (args.warmup + args.runs) * specs.len() as u64;
+    let mut done = 0;
+    for round in 0..args.warmup + args.runs {
+        for (variant, spec) in specs.iter().enumerate() {
+            if args.drop_caches {
+                measure::drop_caches()
+                    .context("dropping the page cache (--drop-caches needs root)")?;
+            }
+            let result = measure::start_once(spec, variant, timeout)?;
+            done += 1;
+            if tty {
+                eprint!("\r[coldspy bench] {done}/{total} starts");
+            }
+            if round < args.warmup {
+                if let Err(Failure::Runner(e)) = result {
+                    bail!("{}: {e}", spec.handler);
+                }
+                continue;
+            }
+            match result {
+                Ok(start) => starts.push(start),
+                // A deterministic error: every start would fail the same way.
+                Err(Failure::Runner(e)) => bail!("{}: {e}", spec.handler),
+                Err(other) => failures.push((variant, round - args.warmup, other)),
+            }
+        }
+    }
+    if tty {
+        eprintln!();
+    }
+    let mut out = std::io::stdout().lock();
+    let summary = summarize(&handlers, &starts, &failures, &mut out)?;
+    if let Some(path) = &args.export_json {
+        let doc = json!({
+            "schema": "coldspy-bench",
+            "schema_version": 1,
+            "python": python,
+            "runs": args.runs,
+            "drop_caches": args.drop_caches,
+            "starts": starts,
+            "failed": failures.iter().map(|(v, r, f)| json!({"variant": v, "run": r, "reason": f.to_string()})).collect::<Vec<_>>(),
+            "summary": summary,
+        });
+        let file = crate::record::OutputFile::create(path)?;
+        file.commit(&serde_json::to_vec_pretty(&doc)?)?;
+        writeln!(out, "wrote {}", path.display())?;
+    }
+    if let Some(path) = &args.plot {
+        let mut series = Vec::new();
+        for (v, handler) in handlers.iter().enumerate() {
+            for name in ["init", "end-to-end"] {
+                let values: Vec<f64> = starts
+                    .iter()
+                    .filter(|s| s.variant == v)
+                    .map(|s| phase(s, name))
+                    .collect();
+                series.push((format!("{name}: {handler}"), values));
+            }
+        }
+        let file = crate::record::OutputFile::create(path)?;
+        file.commit(
+            plot::cdf_svg("cold starts: CDF of init and end-to-end time", &series).as_bytes(),
+        )?;
+        writeln!(out, "wrote {}", path.display())?;
+    }
+    let ok = failures.is_empty();
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn summarize(
+    handlers: &[String],
+    starts: &[Start],
+    failures: &[(usize, u64, Failure)],
+    out: &mut dyn Write,
+) -> anyhow::Result<serde_json::Value> {
+    let mut variants = Vec::new();
+    for (v, handler) in handlers.iter().enumerate() {
+        let mine: Vec<&Start> = starts.iter().filter(|s| s.variant == v).collect();
+        let failed = failures.iter().filter(|f| f.0 == v).count();
+        writeln!(out, "{handler}: {} starts, {failed} failed", mine.len())?;
+        for (_, _, failure) in failures.iter().filter(|f| f.0 == v).take(3) {
+            writeln!(out, "  failed: {failure}")?;
+        }
+        let mut phases = serde_json::Map::new();
+        for name in PHASES {
+            let values: Vec<f64> = mine.iter().map(|s| phase(s, name)).collect();
+            if values.is_empty() {
+                continue;
+            }
+            let (lo, hi) = stats::median_ci(&values);
+            let median = stats::median(&values);
+            let (p90, p99) = (
+                stats::quantile(&values, 0.9),
+                stats::quantile(&values, 0.99),
+            );
+            writeln!(
+                out,
+                "  {name:<11} median {median:8.2} ms  95% CI [{lo:.2}, {hi:.2}]  p90 {p90:8.2}  p99 {p99:8.2}"
+            )?;
+            phases.insert(
+                name.to_string(),
+                json!({"median_ms": median, "ci95_ms": [lo, hi], "p90_ms": p90, "p99_ms": p99}),
+            );
+        }
+        let rss: Vec<f64> = mine
+            .iter()
+            .map(|s| s.peak_rss_kib as f64 / 1024.0)
+            .collect();
+        if !rss.is_empty() {
+            writeln!(
+                out,
+                "  {:<11} median {:8.1} MiB",
+                "peak RSS",
+                stats::median(&rss)
+            )?;
+        }
+        variants.push(
+            json!({"handler": handler, "starts": mine.len(), "failed": failed, "phases": phases}),
+        );
+    }
+    let mut comparison = serde_json::Map::new();
+    if handlers.len() == 2 {
+        writeln!(
+            out,
+            "{} vs {} (difference of medians with bootstrap 95% CI; two-sided Mann-Whitney U):",
+            handlers[1], handlers[0]
+        )?;
+        for name in PHASES {
+            let a: Vec<f64> = starts
+                .iter()
+                .filter(|s| s.variant == 0)
+                .map(|s| phase(s, name))
+                .collect();
+            let b: Vec<f64> = starts
+                .iter()
+                .filter(|s| s.variant == 1)
+                .map(|s| phase(s, name))
+                .collect();
+            if a.len() < 2 || b.len() < 2 {
+                continue;
+            }
+            let diff = stats::median(&b) - stats::median(&a);
+            let (lo, hi) = stats::median_difference_ci(&a, &b);
+            let test = stats::mann_whitney(&a, &b);
+            let pct = 100.0 * diff / stats::median(&a);
+            let verdict = if test.p < 0.05 {
+                "significant"
+            } else {
+                "no significant difference"
+            };
+            writeln!(
+                out,
+                "  {name:<11} {diff:+8.1} ms ({pct:+.1} %)  95% CI [{lo:+.1}, {hi:+.1}]  p = {:.3e}  {verdict}",
+                test.p
+            )?;
+            comparison.insert(
+                name.to_string(),
+                json!({"difference_ms": diff, "difference_pct": pct, "ci95_ms": [lo, hi], "mann_whitney_u": test.u, "p_value": test.p, "significant": test.p < 0.05}),
+            );
+        }
+    }
+    Ok(json!({"variants": variants, "comparison": comparison}))
 }

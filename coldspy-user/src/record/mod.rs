@@ -15,6 +15,7 @@ mod summary;
 
 pub use launch::resolve;
 pub use output::OutputFile;
+pub use session::monotonic_ns;
 
 use clap::Args;
 use std::io::Write;

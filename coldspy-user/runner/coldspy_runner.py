@@ -1,0 +1,166 @@
+"""coldspy's function runner: loads an unmodified handler the way a FaaS
+runtime does and reports phase marks to coldspy.
+
+    python coldspy_runner.py --handler app.py:handler [--event event.json]
+        [--invocations N] [--marks-fd FD] [--serve PORT [--wait-before-bind]]
+
+Marks are lines "NAME MONOTONIC_NS" written to --marks-fd (time.monotonic_ns,
+the clock of the kernel's bpf_ktime_get_ns): runner_ready, init_end,
+invoke_start, invoke_end, and "error KIND MESSAGE" on failure (exit status 3).
+Standard library only; CPython 3.9+.
+"""
+import os
+import sys
+import time
+
+_MARKS_FD = None
+
+
+def mark(name, detail=""):
+    line = "%s %d%s\n" % (name, time.monotonic_ns(), (" " + detail) if detail else "")
+    if _MARKS_FD is not None:
+        os.write(_MARKS_FD, line.encode("utf-8", "replace"))
+
+
+def fail(kind, message):
+    mark("error", "%s %s" % (kind, " ".join(str(message).split())))
+    sys.stderr.write("coldspy runner: %s: %s\n" % (kind, message))
+    sys.exit(3)
+
+
+def parse_args(argv):
+    args = {"handler": None, "event": None, "invocations": 1, "marks_fd": None,
+            "serve": None, "wait_before_bind": False}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--wait-before-bind":
+            args["wait_before_bind"] = True
+            i += 1
+            continue
+        if i + 1 >= len(argv):
+            fail("usage", "%s needs a value" % a)
+        value = argv[i + 1]
+        if a == "--handler":
+            args["handler"] = value
+        elif a == "--event":
+            args["event"] = value
+        elif a == "--invocations":
+            args["invocations"] = int(value)
+        elif a == "--marks-fd":
+            args["marks_fd"] = int(value)
+        elif a == "--serve":
+            args["serve"] = int(value)
+        else:
+            fail("usage", "unknown option %s" % a)
+        i += 2
+    if not args["handler"] or ":" not in args["handler"]:
+        fail("usage", "--handler must be path/to/app.py:function or package.module:function")
+    return args
+
+
+def load_handler(spec):
+    target, _, function = spec.rpartition(":")
+    if target.endswith(".py") or os.sep in target:
+        path = os.path.abspath(target)
+        if not os.path.isfile(path):
+            fail("handler_missing", "handler file %s does not exist" % target)
+        directory = os.path.dirname(path)
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+        name = os.path.splitext(os.path.basename(path))[0]
+        import importlib.util
+        loader_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[name] = module
+        try:
+            loader_spec.loader.exec_module(module)
+        except Exception as e:  # noqa: BLE001  any import failure is the handler's
+            fail("init_raised", "%s: %s" % (type(e).__name__, e))
+    else:
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        import importlib
+        try:
+            module = importlib.import_module(target)
+        except ModuleNotFoundError as e:
+            fail("handler_missing", "module %s not found (%s)" % (target, e))
+        except Exception as e:  # noqa: BLE001
+            fail("init_raised", "%s: %s" % (type(e).__name__, e))
+    handler = getattr(module, function, None)
+    if not callable(handler):
+        fail("function_missing", "%s has no function %s" % (target, function))
+    return handler
+
+
+def load_event(path):
+    if path is None:
+        return {}
+    import json
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as e:
+        fail("event_missing", "cannot read event %s: %s" % (path, e))
+    except ValueError as e:
+        fail("event_not_json", "event %s is not JSON: %s" % (path, e))
+
+
+def invoke(handler, event):
+    mark("invoke_start")
+    try:
+        result = handler(event, None)
+    except Exception as e:  # noqa: BLE001
+        fail("handler_raised", "%s: %s" % (type(e).__name__, e))
+    mark("invoke_end")
+    return result
+
+
+def serve(handler, port, wait_before_bind):
+    import json
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    if wait_before_bind:
+        # A process holding a TCP socket cannot be checkpointed here: wait
+        # (initialized) for a signal, then bind.
+        import signal
+        signal.signal(signal.SIGUSR1, lambda *_: None)
+        mark("ready_to_bind")
+        signal.pause()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            event = json.loads(body or b"{}")
+            result = invoke(handler, event)
+            payload = json.dumps(result).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", port), Handler)
+    mark("listening", str(server.server_address[1]))
+    server.serve_forever()
+
+
+def main():
+    global _MARKS_FD
+    args = parse_args(sys.argv[1:])
+    _MARKS_FD = args["marks_fd"]
+    mark("runner_ready")
+    event = load_event(args["event"])
+    handler = load_handler(args["handler"])
+    mark("init_end")
+    if args["serve"] is not None:
+        serve(handler, args["serve"], args["wait_before_bind"])
+        return
+    for _ in range(args["invocations"]):
+        invoke(handler, event)
+
+
+if __name__ == "__main__":
+    main()

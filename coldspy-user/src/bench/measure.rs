@@ -1,0 +1,120 @@
+//! One cold start of a handler through coldspy's runner: init, first
+//! invocation, end-to-end, peak RSS, or the reason it failed.
+
+use super::runner::{parse_marks, runner_path, MarksPipe, RunnerError, RunnerSpec};
+use std::io::Read;
+use std::time::Duration;
+
+/// What one start measured (milliseconds).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Start {
+    /// Which variant (0 = the first handler).
+    pub variant: usize,
+    /// Process start until the handler module is imported and found.
+    pub init_ms: f64,
+    /// The first invocation.
+    pub exec_ms: f64,
+    /// Process start until it exited.
+    pub end_to_end_ms: f64,
+    /// Peak resident set size.
+    pub peak_rss_kib: u64,
+}
+
+/// Why a start failed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum Failure {
+    /// The runner reported an error.
+    Runner(RunnerError),
+    /// It ran longer than `--timeout` and was killed.
+    Timeout,
+    /// It exited without the marks of a finished run.
+    Crashed(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Runner(e) => write!(f, "{e}"),
+            Failure::Timeout => write!(f, "timed out and was killed"),
+            Failure::Crashed(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+fn monotonic_ns() -> u64 {
+    crate::record::monotonic_ns()
+}
+
+/// Drops the page cache (root only): the truly cold disk case.
+pub fn drop_caches() -> std::io::Result<()> {
+    // SAFETY: sync has no preconditions.
+    unsafe { libc::sync() };
+    std::fs::write("/proc/sys/vm/drop_caches", "3")
+}
+
+/// Starts the handler once and measures it.
+pub fn start_once(
+    spec: &RunnerSpec,
+    variant: usize,
+    timeout: Duration,
+) -> std::io::Result<Result<Start, Failure>> {
+    let runner = runner_path()?;
+    let pipe = MarksPipe::new()?;
+    let mut cmd = spec.command(&runner, pipe.write_fd());
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let started_ns = monotonic_ns();
+    let child = cmd.spawn()?;
+    drop(pipe.write);
+    let pid = child.id() as i32;
+    // A watchdog kills a start that outlives the timeout.
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if done_rx.recv_timeout(timeout).is_err() {
+            // SAFETY: killing our own child (still unreaped, so the pid is ours).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return true;
+        }
+        false
+    });
+    let mut marks_text = String::new();
+    let mut reader = std::fs::File::from(pipe.read);
+    let _ = reader.read_to_string(&mut marks_text);
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-parameter.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for our own child.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let ended_ns = monotonic_ns();
+    let _ = done_tx.send(());
+    let timed_out = watchdog.join().unwrap_or(false);
+    drop(child);
+    if timed_out {
+        return Ok(Err(Failure::Timeout));
+    }
+    if waited != pid {
+        return Ok(Err(Failure::Crashed(
+            "could not wait for the runner".into(),
+        )));
+    }
+    let (marks, error) = parse_marks(&marks_text);
+    if let Some(error) = error {
+        return Ok(Err(Failure::Runner(error)));
+    }
+    let at = |name: &str| marks.iter().find(|m| m.name == name).map(|m| m.ts_ns);
+    let (Some(init_end), Some(invoke_start), Some(invoke_end)) =
+        (at("init_end"), at("invoke_start"), at("invoke_end"))
+    else {
+        return Ok(Err(Failure::Crashed(format!(
+            "runner exited early (wait status {status:#x})"
+        ))));
+    };
+    let ms = |ns: u64| ns as f64 / 1e6;
+    Ok(Ok(Start {
+        variant,
+        init_ms: ms(init_end.saturating_sub(started_ns)),
+        exec_ms: ms(invoke_end.saturating_sub(invoke_start)),
+        end_to_end_ms: ms(ended_ns.saturating_sub(started_ns)),
+        peak_rss_kib: usage.ru_maxrss as u64,
+    }))
+}

@@ -1,0 +1,105 @@
+//! The CDF plot of start times (SVG): one curve per variant and phase.
+
+use std::fmt::Write;
+
+/// Colours of the variants.
+const COLOURS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
+
+/// An SVG with the empirical CDF of each series (name, values in ms).
+pub fn cdf_svg(title: &str, series: &[(String, Vec<f64>)]) -> String {
+    let (width, height, margin) = (720.0, 420.0, 60.0);
+    let all = series.iter().flat_map(|(_, v)| v.iter().copied());
+    let max = all.fold(0.0f64, f64::max).max(1e-9) * 1.05;
+    let x = |v: f64| margin + v / max * (width - 2.0 * margin);
+    let y = |p: f64| height - margin - p * (height - 2.0 * margin);
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = write!(
+        svg,
+        r#"<rect width="100%" height="100%" fill="white"/><text x="{margin}" y="24" font-size="15">{}</text>"#,
+        escape(title)
+    );
+    let _ = write!(
+        svg,
+        r#"<line x1="{m}" y1="{b}" x2="{r}" y2="{b}" stroke="black"/><line x1="{m}" y1="{b}" x2="{m}" y2="{t}" stroke="black"/>"#,
+        m = margin,
+        b = height - margin,
+        r = width - margin,
+        t = margin
+    );
+    for i in 0..=5 {
+        let v = max * i as f64 / 5.0;
+        let p = i as f64 / 5.0;
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{:.0}</text>"#,
+            x(v),
+            height - margin + 18.0,
+            v
+        );
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{:.1}</text>"#,
+            margin - 6.0,
+            y(p) + 4.0,
+            p
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">milliseconds</text>"#,
+        width / 2.0,
+        height - 18.0
+    );
+    for (i, (name, values)) in series.iter().enumerate() {
+        let mut sorted = values.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let n = sorted.len().max(1) as f64;
+        let mut points = format!(
+            "{:.1},{:.1}",
+            x(sorted.first().copied().unwrap_or(0.0)),
+            y(0.0)
+        );
+        for (k, v) in sorted.iter().enumerate() {
+            let _ = write!(
+                points,
+                " {:.1},{:.1} {:.1},{:.1}",
+                x(*v),
+                y(k as f64 / n),
+                x(*v),
+                y((k + 1) as f64 / n)
+            );
+        }
+        let colour = COLOURS[i % COLOURS.len()];
+        let dash = if i >= COLOURS.len() {
+            r#" stroke-dasharray="4 3""#
+        } else {
+            ""
+        };
+        let _ = write!(
+            svg,
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} points="{points}"/>"#
+        );
+        let ly = margin + 16.0 * i as f64;
+        let _ = write!(
+            svg,
+            r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+            width - 230.0,
+            width - 210.0,
+            width - 204.0,
+            ly + 4.0,
+            escape(name)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

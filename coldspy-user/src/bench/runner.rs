@@ -1,0 +1,199 @@
+//! The Rust side of coldspy's function runner (`runner/coldspy_runner.py`,
+//! shipped inside the binary): where it is written, the command that runs a
+//! handler with it, and the phase marks it reports over a pipe.
+
+use crate::model::trace::PhaseMark;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The runner's source.
+pub const RUNNER_SOURCE: &str = include_str!("../../runner/coldspy_runner.py");
+
+/// Writes the runner to a private directory (once per content) and returns its path.
+pub fn runner_path() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let dir = std::env::temp_dir().join(format!("coldspy-runner-{uid}"));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    let meta = std::fs::symlink_metadata(&dir)?;
+    if !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != uid {
+        return Err(std::io::Error::other(format!(
+            "{} is not a directory owned by uid {uid}",
+            dir.display()
+        )));
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    let path = dir.join("coldspy_runner.py");
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(RUNNER_SOURCE) {
+        let tmp = dir.join(format!(".runner.{}", std::process::id()));
+        std::fs::write(&tmp, RUNNER_SOURCE)?;
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok(path)
+}
+
+/// How to run a handler.
+#[derive(Debug, Clone)]
+pub struct RunnerSpec {
+    /// The interpreter.
+    pub python: PathBuf,
+    /// `path/to/app.py:function` or `package.module:function`.
+    pub handler: String,
+    /// The event (JSON file), or none for `{}`.
+    pub event: Option<PathBuf>,
+    /// Invocations after init.
+    pub invocations: u32,
+    /// HTTP mode on this loopback port.
+    pub serve: Option<u16>,
+    /// In HTTP mode: wait for SIGUSR1 before binding (for CRIU).
+    pub wait_before_bind: bool,
+}
+
+impl RunnerSpec {
+    /// The argv (interpreter first) that runs the handler, marks to `marks_fd`.
+    pub fn argv(&self, runner: &Path, marks_fd: i32) -> Vec<String> {
+        let mut argv = vec![
+            self.python.display().to_string(),
+            runner.display().to_string(),
+            "--handler".into(),
+            self.handler.clone(),
+            "--invocations".into(),
+            self.invocations.to_string(),
+            "--marks-fd".into(),
+            marks_fd.to_string(),
+        ];
+        if let Some(event) = &self.event {
+            argv.extend(["--event".into(), event.display().to_string()]);
+        }
+        if let Some(port) = self.serve {
+            argv.extend(["--serve".into(), port.to_string()]);
+            if self.wait_before_bind {
+                argv.push("--wait-before-bind".into());
+            }
+        }
+        argv
+    }
+
+    /// A `Command` for the runner.
+    pub fn command(&self, runner: &Path, marks_fd: i32) -> Command {
+        let argv = self.argv(runner, marks_fd);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        cmd
+    }
+}
+
+/// A pipe for marks: the read end stays here, the write end is inherited by
+/// the runner (no close-on-exec).
+pub struct MarksPipe {
+    /// Read end (close-on-exec).
+    pub read: OwnedFd,
+    /// Write end (inheritable).
+    pub write: OwnedFd,
+}
+
+impl MarksPipe {
+    /// A new pipe.
+    pub fn new() -> std::io::Result<Self> {
+        let mut fds = [0i32; 2];
+        // SAFETY: `fds` has room for two descriptors.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the read end gets close-on-exec; both fds are ours.
+        unsafe { libc::fcntl(fds[0], libc::F_SETFD, libc::FD_CLOEXEC) };
+        // SAFETY: fresh descriptors, owned from here on.
+        Ok(unsafe {
+            Self {
+                read: OwnedFd::from_raw_fd(fds[0]),
+                write: OwnedFd::from_raw_fd(fds[1]),
+            }
+        })
+    }
+
+    /// The write end's number, to pass as `--marks-fd`.
+    pub fn write_fd(&self) -> i32 {
+        self.write.as_raw_fd()
+    }
+}
+
+/// A failure the runner reported.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RunnerError {
+    /// `handler_missing`, `function_missing`, `init_raised`, `handler_raised`,
+    /// `event_missing`, `event_not_json`, `usage`.
+    pub kind: String,
+    /// The runner's message.
+    pub message: String,
+}
+
+impl std::fmt::Display for RunnerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind.as_str() {
+            "handler_missing" => "handler not found",
+            "function_missing" => "handler function not found",
+            "init_raised" => "the handler module raised while importing",
+            "handler_raised" => "the handler raised",
+            "event_missing" => "event file not readable",
+            "event_not_json" => "event is not JSON",
+            _ => "runner error",
+        };
+        write!(f, "{what}: {}", self.message)
+    }
+}
+
+/// Parses the marks stream: marks in order, and the error if one was reported.
+pub fn parse_marks(text: &str) -> (Vec<PhaseMark>, Option<RunnerError>) {
+    let mut marks = Vec::new();
+    let mut error = None;
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ' ');
+        let (Some(name), Some(ts)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let Ok(ts_ns) = ts.parse::<u64>() else {
+            continue;
+        };
+        if name == "error" {
+            let rest = parts.next().unwrap_or("");
+            let (kind, message) = rest.split_once(' ').unwrap_or((rest, ""));
+            error = Some(RunnerError {
+                kind: kind.to_string(),
+                message: message.to_string(),
+            });
+        } else {
+            marks.push(PhaseMark {
+                name: name.to_string(),
+                ts_ns,
+            });
+        }
+    }
+    (marks, error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_and_errors_parse() {
+        let (marks, error) = parse_marks("runner_ready 10\ninit_end 20\ninvoke_start 30\ninvoke_end 45\nerror handler_raised ValueError: bad x\n");
+        assert_eq!(marks.len(), 4);
+        assert_eq!(
+            marks[1],
+            PhaseMark {
+                name: "init_end".into(),
+                ts_ns: 20
+            }
+        );
+        let error = error.unwrap();
+        assert_eq!(error.kind, "handler_raised");
+        assert_eq!(error.message, "ValueError: bad x");
+        assert!(error.to_string().starts_with("the handler raised"));
+    }
+}
