@@ -59,6 +59,20 @@ def parse_args(argv):
     return args
 
 
+def _import(name):
+    """Imports through the interpreter's import statement machinery
+    (import_find_and_load), which coldspy times like -X importtime does."""
+    try:
+        __import__(name)
+    except ModuleNotFoundError as e:
+        if e.name == name or name.startswith((e.name or "") + "."):
+            fail("handler_missing", "module %s not found (%s)" % (name, e))
+        fail("init_raised", "%s: %s" % (type(e).__name__, e))
+    except Exception as e:  # noqa: BLE001  any import failure is the handler's
+        fail("init_raised", "%s: %s" % (type(e).__name__, e))
+    return sys.modules[name]
+
+
 def load_handler(spec):
     target, _, function = spec.rpartition(":")
     if target.endswith(".py") or os.sep in target:
@@ -69,24 +83,22 @@ def load_handler(spec):
         if directory not in sys.path:
             sys.path.insert(0, directory)
         name = os.path.splitext(os.path.basename(path))[0]
-        import importlib.util
-        loader_spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(loader_spec)
-        sys.modules[name] = module
-        try:
-            loader_spec.loader.exec_module(module)
-        except Exception as e:  # noqa: BLE001  any import failure is the handler's
-            fail("init_raised", "%s: %s" % (type(e).__name__, e))
+        if name in sys.modules:
+            # The name is taken (e.g. a handler file named like a stdlib
+            # module already loaded): load the file under a private name.
+            import importlib.util
+            loader_spec = importlib.util.spec_from_file_location("_coldspy_handler", path)
+            module = importlib.util.module_from_spec(loader_spec)
+            try:
+                loader_spec.loader.exec_module(module)
+            except Exception as e:  # noqa: BLE001
+                fail("init_raised", "%s: %s" % (type(e).__name__, e))
+        else:
+            module = _import(name)
     else:
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
-        import importlib
-        try:
-            module = importlib.import_module(target)
-        except ModuleNotFoundError as e:
-            fail("handler_missing", "module %s not found (%s)" % (target, e))
-        except Exception as e:  # noqa: BLE001
-            fail("init_raised", "%s: %s" % (type(e).__name__, e))
+        module = _import(target)
     handler = getattr(module, function, None)
     if not callable(handler):
         fail("function_missing", "%s has no function %s" % (target, function))

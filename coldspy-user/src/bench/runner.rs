@@ -90,6 +90,7 @@ impl RunnerSpec {
 
 /// A pipe for marks: the read end stays here, the write end is inherited by
 /// the runner (no close-on-exec).
+#[derive(Debug)]
 pub struct MarksPipe {
     /// Read end (close-on-exec).
     pub read: OwnedFd,

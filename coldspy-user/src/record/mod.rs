@@ -17,6 +17,7 @@ pub use launch::resolve;
 pub use output::OutputFile;
 pub use session::monotonic_ns;
 
+use anyhow::Context as _;
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -52,8 +53,22 @@ pub struct RecordArgs {
     /// Do not print the summary at the end.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Profile a function instead of a command: path/to/app.py:function or
+    /// package.module:function, loaded by coldspy's runner like a FaaS
+    /// runtime; phases (init, each invocation) are then exact.
+    #[arg(long, conflicts_with_all = ["pid", "command"])]
+    pub handler: Option<String>,
+    /// With --handler: the event (a JSON file; default `{}`).
+    #[arg(long, requires = "handler")]
+    pub event: Option<PathBuf>,
+    /// With --handler: how many invocations after init.
+    #[arg(long, default_value_t = 1, requires = "handler")]
+    pub invocations: u32,
+    /// With --handler: the interpreter.
+    #[arg(long, default_value = "python3", requires = "handler")]
+    pub python: String,
     /// The command to start and profile (after `--`).
-    #[arg(last = true, required_unless_present = "pid")]
+    #[arg(last = true, required_unless_present_any = ["pid", "handler"])]
     pub command: Vec<String>,
 }
 
@@ -69,9 +84,27 @@ pub enum Target {
 /// Runs `coldspy record`.
 pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     preflight::check_privileges()?;
-    let target = match args.pid {
-        Some(pid) => Target::Pid(pid),
-        None => Target::Launch(resolve(&args.command[0])?, args.command.clone()),
+    let mut marks = None;
+    let target = match (&args.pid, &args.handler) {
+        (Some(pid), _) => Target::Pid(*pid),
+        (None, Some(handler)) => {
+            if let Some(event) = &args.event {
+                std::fs::metadata(event).with_context(|| format!("event file {}", event.display()))?;
+            }
+            let spec = crate::bench::runner::RunnerSpec {
+                python: resolve(&args.python)?,
+                handler: handler.clone(),
+                event: args.event.clone(),
+                invocations: args.invocations,
+                serve: None,
+                wait_before_bind: false,
+            };
+            let pipe = crate::bench::runner::MarksPipe::new()?;
+            let argv = spec.argv(&crate::bench::runner::runner_path()?, pipe.write_fd());
+            marks = Some(pipe);
+            Target::Launch(spec.python.clone(), argv)
+        }
+        (None, None) => Target::Launch(resolve(&args.command[0])?, args.command.clone()),
     };
     preflight::check_tracefs()?;
     let output = OutputFile::create(&args.output)?;
@@ -80,13 +113,17 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         duration: args.duration.map(std::time::Duration::from_secs_f64),
         track_imports: !args.no_imports,
         track_files: !args.no_files,
+        marks,
     };
-    let recorded = session::record(&target, &options)?;
+    let recorded = session::record(&target, options)?;
     if recorded.trace.meta.python_version.is_empty() {
         anyhow::bail!(
             "{} never ran a Python interpreter (no program it executed holds _PyRuntime); nothing recorded",
             args.command.join(" ")
         );
+    }
+    if let Some(error) = &recorded.runner_error {
+        eprintln!("coldspy: {}: {error}", args.handler.as_deref().unwrap_or(""));
     }
     let mut profile = crate::model::build::build_profile(&recorded.trace);
     let analysis = crate::analysis::analyze(&mut profile, crate::analysis::ScoreKind::Runtime);

@@ -28,7 +28,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 const EXIT_GRACE: Duration = Duration::from_secs(5);
 
 /// Recording options.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Options {
     /// Sampling frequency (Hz per CPU).
     pub sample_hz: u64,
@@ -38,6 +38,8 @@ pub struct Options {
     pub track_imports: bool,
     /// Record file opens (`openat` tracepoints).
     pub track_files: bool,
+    /// The runner's phase-marks pipe, for `record --handler`.
+    pub marks: Option<crate::bench::runner::MarksPipe>,
 }
 
 /// What a recording produced.
@@ -47,6 +49,8 @@ pub struct Recorded {
     pub trace: Trace,
     /// The launched command's exit code (0 for `--pid`).
     pub exit_code: i32,
+    /// What coldspy's runner reported failing, with `--handler`.
+    pub runner_error: Option<crate::bench::runner::RunnerError>,
 }
 
 /// Kernel `CLOCK_MONOTONIC` now, the clock of `bpf_ktime_get_ns`.
@@ -221,7 +225,9 @@ impl Session {
 }
 
 /// Records a target until it exits, `duration` passes, or SIGINT/SIGTERM.
-pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
+pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded> {
+    let options_marks = options.marks.take();
+    let options = &options;
     let signal = Arc::new(AtomicI32::new(0));
     for sig in [libc::SIGINT, libc::SIGTERM] {
         register_signal(sig, Arc::clone(&signal))?;
@@ -247,6 +253,8 @@ pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
         track_imports: options.track_imports,
     };
     let mut child: Option<HeldChild> = None;
+    let mut marks: Option<std::fs::File> = None;
+    let mut marks_text = String::new();
     let start_ns;
     match (target, attached) {
         (Target::Pid(_), Some(interpreter)) => {
@@ -256,6 +264,17 @@ pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
         (Target::Launch(program, argv), _) => {
             let mut held = HeldChild::spawn(program, argv)
                 .with_context(|| format!("starting {}", program.display()))?;
+            // The runner writes marks to the inherited write end; ours closes.
+            let mut marks_reader = None;
+            if let Some(pipe) = options_marks {
+                drop(pipe.write);
+                let file = std::fs::File::from(pipe.read);
+                use std::os::fd::AsRawFd;
+                // SAFETY: setting O_NONBLOCK on our own descriptor.
+                unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+                marks_reader = Some(file);
+            }
+            marks = marks_reader;
             let first_stop = session.prearm(program);
             let config = TargetConfig {
                 flags: first_stop | TARGET_FOLLOW_CHILDREN,
@@ -329,10 +348,12 @@ pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
         if options.duration.is_some_and(|d| started.elapsed() >= d) {
             break;
         }
+        read_available(&mut marks, &mut marks_text);
         session.probes.wait_for_control(POLL_INTERVAL);
     }
     let end_ns = monotonic_ns();
     session.collector.drain(&mut session.probes);
+    read_available(&mut marks, &mut marks_text);
     let (lost_samples, lost_events) = session.probes.lost_counts();
     let Session {
         collector,
@@ -359,7 +380,13 @@ pub fn record(target: &Target, options: &Options) -> anyhow::Result<Recorded> {
             exit_code = held.wait();
         }
     }
-    Ok(Recorded { trace, exit_code })
+    let (phases, runner_error) = crate::bench::runner::parse_marks(&marks_text);
+    trace.phases = phases;
+    Ok(Recorded {
+        trace,
+        exit_code,
+        runner_error,
+    })
 }
 
 static SIGNAL_SLOT: std::sync::OnceLock<Arc<AtomicI32>> = std::sync::OnceLock::new();
@@ -379,6 +406,23 @@ fn register_signal(sig: i32, slot: Arc<AtomicI32>) -> anyhow::Result<()> {
         "cannot install a handler for signal {sig}"
     );
     Ok(())
+}
+
+/// Reads what the runner wrote so far (non-blocking); drops the reader at EOF.
+fn read_available(reader: &mut Option<std::fs::File>, text: &mut String) {
+    use std::io::Read;
+    let Some(file) = reader.as_mut() else { return };
+    let mut buf = [0u8; 4096];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => {
+                *reader = None;
+                return;
+            }
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(_) => return,
+        }
+    }
 }
 
 fn fill_meta(
