@@ -3,7 +3,7 @@
 
 /// Deepest Python stack a sample records; deeper stacks are cut at the
 /// innermost `MAX_FRAMES` frames and flagged [`crate::sample::SAMPLE_TRUNCATED`].
-pub const MAX_FRAMES: usize = 96;
+pub const MAX_FRAMES: usize = 192;
 
 /// Longest path (bytes, NUL included) a file-open event carries.
 pub const MAX_PATH_BYTES: usize = 256;
