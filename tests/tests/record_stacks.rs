@@ -146,18 +146,36 @@ fn handler_phases_are_exact_with_the_runner() {
     std::fs::write(&app, "import time\ntime.sleep(0.1)\n\ndef handler(event, context):\n    time.sleep(0.02)\n    return event\n").unwrap();
     let out = dir.join("p.json");
     let o = coldspy_tests::coldspy(&[
-        "record", "-q", "-o", out.to_str().unwrap(),
-        "--python", "/root/.pyenv/versions/3.12.1/bin/python3.12",
-        "--handler", &format!("{}:handler", app.display()), "--invocations", "5",
+        "record",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "--python",
+        "/root/.pyenv/versions/3.12.1/bin/python3.12",
+        "--handler",
+        &format!("{}:handler", app.display()),
+        "--invocations",
+        "5",
     ]);
     assert!(o.status.success(), "{o:?}");
     let p = coldspy_tests::read_json(&out);
     let stats = &p["stats"];
     assert_eq!(stats["exec_count"], 5);
     let exec_us = stats["exec_us"].as_u64().unwrap();
-    assert!((100_000..=115_000).contains(&exec_us), "5 invocations of 20 ms: {exec_us} us");
+    assert!(
+        (100_000..=115_000).contains(&exec_us),
+        "5 invocations of 20 ms: {exec_us} us"
+    );
     let init_us = stats["init_us"].as_u64().unwrap();
-    assert!((100_000..=400_000).contains(&init_us), "start-up plus a 100 ms import sleep: {init_us} us");
-    let app_import = p["imports"].as_array().unwrap().iter().find(|i| i["module"] == "app").expect("the handler module's import is timed");
+    assert!(
+        (100_000..=400_000).contains(&init_us),
+        "start-up plus a 100 ms import sleep: {init_us} us"
+    );
+    let app_import = p["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["module"] == "app")
+        .expect("the handler module's import is timed");
     assert!(app_import["cumulative_us"].as_u64().unwrap() >= 100_000);
 }

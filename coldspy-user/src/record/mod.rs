@@ -89,7 +89,8 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         (Some(pid), _) => Target::Pid(*pid),
         (None, Some(handler)) => {
             if let Some(event) = &args.event {
-                std::fs::metadata(event).with_context(|| format!("event file {}", event.display()))?;
+                std::fs::metadata(event)
+                    .with_context(|| format!("event file {}", event.display()))?;
             }
             let spec = crate::bench::runner::RunnerSpec {
                 python: resolve(&args.python)?,
@@ -123,7 +124,10 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some(error) = &recorded.runner_error {
-        eprintln!("coldspy: {}: {error}", args.handler.as_deref().unwrap_or(""));
+        eprintln!(
+            "coldspy: {}: {error}",
+            args.handler.as_deref().unwrap_or("")
+        );
     }
     let mut profile = crate::model::build::build_profile(&recorded.trace);
     let analysis = crate::analysis::analyze(&mut profile, crate::analysis::ScoreKind::Runtime);
