@@ -94,7 +94,7 @@ pub fn current_tstate(cfg: &TargetConfig, tid: u32) -> Result<u64, i32> {
     }
     let key = bpf_get_current_pid_tgid();
     // SAFETY: map lookup; the value is copied.
-    if let Some(&cached) = unsafe { THREAD_STATES.get(&key) } {
+    if let Some(&cached) = unsafe { THREAD_STATES.get(key) } {
         if is_thread(cached, who) {
             return Ok(cached);
         }
@@ -108,7 +108,7 @@ pub fn current_tstate(cfg: &TargetConfig, tid: u32) -> Result<u64, i32> {
             break;
         }
         if is_thread(tstate, who) {
-            let _ = THREAD_STATES.insert(&key, &tstate, 0);
+            let _ = THREAD_STATES.insert(key, tstate, 0);
             return Ok(tstate);
         }
         tstate = read_u64(tstate + layout.tstate_next as u64)?;
