@@ -85,10 +85,12 @@ pub fn compare(name: &str, profile: &Value, stderr: &str) -> Result<f64, String>
     }
     let mut worst = 0.0f64;
     for (module, lines) in &by_name_oracle {
-        let mut ordered: Vec<&&OracleLine> = lines.iter().collect();
-        ordered.sort_by_key(|l| l.cumulative_us);
+        // A name imported twice (e.g. an optional dependency whose import
+        // fails, tried by two modules) pairs up in completion order: the
+        // order -X importtime prints its lines in.
+        let ordered: Vec<&&OracleLine> = lines.iter().collect();
         let mut mine: Vec<&&Value> = by_name[module].iter().collect();
-        mine.sort_by_key(|v| v["cumulative_us"].as_u64().unwrap());
+        mine.sort_by_key(|v| v["end_us"].as_u64().unwrap());
         for (line, import) in ordered.into_iter().zip(mine) {
             if import["parent"].as_str() != line.parent.as_deref() {
                 return Err(format!(
