@@ -161,6 +161,11 @@ fn handler_phases_are_exact_with_the_runner() {
     let p = coldspy_tests::read_json(&out);
     let stats = &p["stats"];
     assert_eq!(stats["exec_count"], 5);
+    let (init_samples, exec_samples) = (
+        stats["init_samples"].as_u64().unwrap(),
+        stats["exec_samples"].as_u64().unwrap(),
+    );
+    assert!(init_samples + exec_samples <= stats["samples"].as_u64().unwrap());
     let exec_us = stats["exec_us"].as_u64().unwrap();
     assert!(
         (100_000..=115_000).contains(&exec_us),

@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn marks_and_errors_parse() {
-        let (marks, error) = parse_marks("runner_ready 10\ninit_end 20\ninvoke_start 30\ninvoke_end 45\nerror handler_raised ValueError: bad x\n");
+        let (marks, error) = parse_marks("runner_ready 10\ninit_end 20\ninvoke_start 30\ninvoke_end 45\nerror 50 handler_raised ValueError: bad x\n");
         assert_eq!(marks.len(), 4);
         assert_eq!(
             marks[1],

@@ -131,6 +131,7 @@ pub fn build_profile(trace: &Trace) -> Profile {
     stats.init_us = init_us;
     stats.exec_us = exec_us;
     stats.exec_count = exec_count;
+    (stats.init_samples, stats.exec_samples) = phase_samples(trace, init_us);
     stats.file_count = files.len() as u64;
     stats.unsymbolized_frames = trace.unsymbolized_frames;
 
@@ -210,6 +211,34 @@ fn phases(
         .max()
         .unwrap_or(0);
     (init_us, duration_us.saturating_sub(init_us), 0)
+}
+
+/// Samples with Python frames in the init phase and in the exec phase: with
+/// the runner's marks, exec means inside an invocation; for a script, after init.
+fn phase_samples(trace: &Trace, init_us: u64) -> (u64, u64) {
+    let init_end_ns = trace.start_ns + init_us * 1000;
+    let invocations: Vec<(u64, u64)> = trace
+        .phases
+        .iter()
+        .filter(|m| m.name == "invoke_start")
+        .zip(trace.phases.iter().filter(|m| m.name == "invoke_end"))
+        .map(|(s, e)| (s.ts_ns, e.ts_ns))
+        .collect();
+    let has_marks = trace.phases.iter().any(|m| m.name == "init_end");
+    let mut init = 0;
+    let mut exec = 0;
+    for sample in trace.samples.iter().filter(|s| !s.stack.is_empty()) {
+        if sample.ts_ns <= init_end_ns {
+            init += 1;
+        } else if !has_marks
+            || invocations
+                .iter()
+                .any(|&(s, e)| (s..=e).contains(&sample.ts_ns))
+        {
+            exec += 1;
+        }
+    }
+    (init, exec)
 }
 
 /// Whether a file is the program's own code or a third-party library, as

@@ -94,6 +94,13 @@ pub struct Stats {
     pub exec_us: u64,
     /// Handler invocations (0 when the target is a plain script).
     pub exec_count: u64,
+    /// Samples (with Python frames) taken in the init phase.
+    #[serde(default)]
+    pub init_samples: u64,
+    /// Samples taken inside handler invocations (with the runner) or after
+    /// init (a plain script).
+    #[serde(default)]
+    pub exec_samples: u64,
     /// Entries of `files`.
     pub file_count: u64,
 }
