@@ -199,7 +199,11 @@ fn start_once(
             if !status.success() {
                 bail!("coldspy record failed ({status})");
             }
-            let profile: serde_json::Value = serde_json::from_slice(&std::fs::read(&out)?)?;
+            let bytes = std::fs::read(&out)?;
+            // The calling-context tree nests deeper than serde_json's default limit.
+            let mut de = serde_json::Deserializer::from_slice(&bytes);
+            de.disable_recursion_limit();
+            let profile: serde_json::Value = serde::Deserialize::deserialize(&mut de)?;
             profile["meta"]["pid"]
                 .as_u64()
                 .map(|p| p as u32)
