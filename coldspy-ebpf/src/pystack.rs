@@ -169,26 +169,59 @@ pub fn walk(cfg: &TargetConfig, tid: u32, frames: *mut [RawFrame; MAX_FRAMES]) -
         Ok(f) => f,
         Err(_) => return (0, SAMPLE_READ_ERROR),
     };
+    let Some(scratch) = SCRATCH.get_ptr_mut(SCRATCH_SAMPLER) else {
+        return (0, SAMPLE_READ_ERROR);
+    };
+    // SAFETY: this CPU's slot of a per-CPU map; the sampler is its only user.
+    let scratch = unsafe { &mut *scratch };
     let mut used: u32 = 0;
     let mut flags = 0;
     for i in 0..MAX_FRAMES {
         if frame == 0 {
             break;
         }
-        let code = read_u64(frame + layout.frame_code as u64).unwrap_or(0) & layout.code_ptr_mask;
-        let instr = read_u64(frame + layout.frame_instr as u64).unwrap_or(0);
-        let owner: u8 = if layout.frame_owner != NO_OFFSET {
-            // SAFETY: bpf_probe_read_user checks the address.
-            unsafe { bpf_probe_read_user((frame + layout.frame_owner as u64) as *const u8) }
-                .unwrap_or(0)
+        // One read of the frame's header instead of one per field.
+        let header_ok = read_chunk(frame, &mut scratch.frame);
+        let field = |offset: u32| -> u64 {
+            if header_ok {
+                chunk_u64(&scratch.frame, frame, offset)
+            } else {
+                read_u64(frame + offset as u64).unwrap_or(0)
+            }
+        };
+        let code = field(layout.frame_code) & layout.code_ptr_mask;
+        let instr = field(layout.frame_instr);
+        let previous = field(layout.frame_previous);
+        let owner = if layout.frame_owner != NO_OFFSET {
+            (chunk_u64(&scratch.frame, frame, layout.frame_owner & !7)
+                >> ((layout.frame_owner & 7) * 8)) as u8
         } else {
             0
         };
         let skip_owner = (layout.skip_owner_mask >> (owner & 31)) & 1 != 0;
-        let type_ok = cfg.code_type_addr == 0
-            || read_u64(code + layout.object_type as u64).unwrap_or(0) == cfg.code_type_addr;
-        let code_addr = if skip_owner || !type_ok { 0 } else { code };
-        let code_key = identity(layout, code_addr);
+        let (code_addr, code_key) = if code == 0 || skip_owner {
+            (0, 0)
+        } else {
+            // One read of the code object's header: its type and identity.
+            let code_ok = read_chunk(code, &mut scratch.code);
+            let cfield = |offset: u32| -> u64 {
+                if code_ok {
+                    chunk_u64(&scratch.code, code, offset)
+                } else {
+                    read_u64(code + offset as u64).unwrap_or(0)
+                }
+            };
+            let type_ok =
+                cfg.code_type_addr == 0 || cfield(layout.object_type) == cfg.code_type_addr;
+            if type_ok {
+                (
+                    code,
+                    code_key(cfield(layout.code_filename), cfield(layout.code_name)),
+                )
+            } else {
+                (0, 0)
+            }
+        };
         // SAFETY: `i < MAX_FRAMES`; `frames` points into a reserved record.
         unsafe {
             (*frames)[i] = RawFrame {
@@ -198,16 +231,54 @@ pub fn walk(cfg: &TargetConfig, tid: u32, frames: *mut [RawFrame; MAX_FRAMES]) -
             }
         };
         used = i as u32 + 1;
-        frame = match read_u64(frame + layout.frame_previous as u64) {
-            Ok(f) => f,
-            Err(_) => {
-                flags |= SAMPLE_READ_ERROR;
-                0
-            }
-        };
+        if !header_ok && previous == 0 && read_u64(frame + layout.frame_previous as u64).is_err() {
+            flags |= SAMPLE_READ_ERROR;
+        }
+        frame = previous;
     }
     if frame != 0 {
         flags |= SAMPLE_TRUNCATED;
     }
     (used, flags)
+}
+
+/// Bytes of a frame read at once (covers every frame field of 3.9-3.15).
+const FRAME_CHUNK: usize = 128;
+/// Bytes of a code object read at once (type and identity fields).
+const CODE_CHUNK: usize = 256;
+/// Slot of [`SCRATCH`] used by the sampler (others: see `imports.rs`).
+const SCRATCH_SAMPLER: u32 = 0;
+
+/// Per-CPU buffers for header reads (too big for the 512-byte BPF stack).
+#[repr(C)]
+pub struct Scratch {
+    frame: [u8; FRAME_CHUNK],
+    code: [u8; CODE_CHUNK],
+}
+
+#[map]
+static SCRATCH: aya_ebpf::maps::PerCpuArray<Scratch> =
+    aya_ebpf::maps::PerCpuArray::with_max_entries(1, 0);
+
+/// Reads `buf.len()` bytes of user memory at `addr`.
+#[inline(always)]
+fn read_chunk<const N: usize>(addr: u64, buf: &mut [u8; N]) -> bool {
+    // SAFETY: the helper checks the user address; `buf` is a map value.
+    unsafe { aya_ebpf::helpers::bpf_probe_read_user_buf(addr as *const u8, buf) }.is_ok()
+}
+
+/// The `u64` at `offset` of a chunk read from `base`, or a direct read when
+/// the field lies past the chunk.
+#[inline(always)]
+fn chunk_u64<const N: usize>(buf: &[u8; N], base: u64, offset: u32) -> u64 {
+    let at = offset as u64;
+    if at + 8 <= N as u64 {
+        let at = (at as usize) & (N - 1);
+        if at + 8 <= N {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&buf[at..at + 8]);
+            return u64::from_le_bytes(bytes);
+        }
+    }
+    read_u64(base + at).unwrap_or(0)
 }
