@@ -19,7 +19,9 @@ pub struct SetupArgs {
 
 /// Debian packages the project uses: the distribution CPython (a stripped,
 /// static build with USDT probes), venv support, bpftrace (overhead bench),
-/// hyperfine (bench oracle), debootstrap (the sid chroot), util-linux's setpriv.
+/// hyperfine (bench oracle), debootstrap (the sid chroot), util-linux's setpriv,
+/// chromium (opens the HTML report in a test) and golang-go (`go tool pprof`
+/// reads the pprof output in a test).
 const APT_PACKAGES: &[&str] = &[
     "python3.11",
     "python3.11-venv",
@@ -27,6 +29,8 @@ const APT_PACKAGES: &[&str] = &[
     "hyperfine",
     "debootstrap",
     "util-linux",
+    "chromium",
+    "golang-go",
 ];
 
 /// CPythons from Debian sid installed into the chroot.

@@ -1,6 +1,12 @@
 //! Writers of an analysed profile, one file per format behind [`Exporter`].
 
+pub mod collapsed;
+pub mod flamegraph;
+pub mod html;
 pub mod json;
+pub mod pprof;
+pub mod speedscope;
+pub mod stacks;
 pub mod terminal;
 
 use crate::analysis::Analysis;
@@ -26,6 +32,16 @@ pub enum Format {
     Terminal,
     /// The profile JSON with the analysis fields filled.
     Json,
+    /// One self-contained HTML page (works offline).
+    Html,
+    /// Collapsed stacks (flame graph input).
+    Collapsed,
+    /// Flame graph SVG.
+    Flamegraph,
+    /// speedscope JSON.
+    Speedscope,
+    /// pprof `profile.proto`, gzipped.
+    Pprof,
 }
 
 impl Format {
@@ -34,6 +50,11 @@ impl Format {
         match self {
             Format::Terminal => Box::new(terminal::Terminal::default()),
             Format::Json => Box::new(json::Json),
+            Format::Html => Box::new(html::Html),
+            Format::Collapsed => Box::new(collapsed::Collapsed),
+            Format::Flamegraph => Box::new(flamegraph::Flamegraph),
+            Format::Speedscope => Box::new(speedscope::Speedscope),
+            Format::Pprof => Box::new(pprof::Pprof),
         }
     }
 }

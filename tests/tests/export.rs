@@ -1,0 +1,218 @@
+//! Every output format on a recorded fixture (`examples/handler.py`),
+//! opened by its real consumer: headless Chromium for the HTML report,
+//! `go tool pprof` for pprof, inferno for collapsed stacks, the speedscope
+//! file-format schema's constraints for speedscope; golden files for the
+//! deterministic text formats.
+
+use coldspy::analysis::{analyze, ScoreKind};
+use coldspy::export::Format;
+use coldspy::model::build::build_profile;
+use coldspy::model::profile::Profile;
+use coldspy::model::trace::Trace;
+use coldspy_tests::{repo_root, scratch};
+use std::process::Command;
+
+fn profile() -> (Profile, coldspy::analysis::Analysis) {
+    let path = repo_root().join("tests/fixtures/handler.trace.json");
+    let trace: Trace = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut profile = build_profile(&trace);
+    let analysis = analyze(&mut profile, ScoreKind::Runtime);
+    (profile, analysis)
+}
+
+fn render(format: Format) -> (Profile, Vec<u8>) {
+    let (profile, analysis) = profile();
+    let mut out = Vec::new();
+    format
+        .exporter()
+        .write(&profile, &analysis, &mut out)
+        .unwrap();
+    (profile, out)
+}
+
+/// Compares with a golden file; `COLDSPY_BLESS=1` rewrites it.
+fn golden(name: &str, actual: &str) {
+    let path = repo_root().join("tests/fixtures/golden").join(name);
+    if std::env::var_os("COLDSPY_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} missing: run with COLDSPY_BLESS=1", path.display()));
+    assert!(
+        expected == actual,
+        "{name} differs from its golden file (COLDSPY_BLESS=1 to accept)"
+    );
+}
+
+#[test]
+fn collapsed_stacks_sum_to_the_samples_and_match_the_golden_file() {
+    let (profile, out) = render(Format::Collapsed);
+    let text = String::from_utf8(out).unwrap();
+    let mut total = 0;
+    for line in text.lines() {
+        let (stack, count) = line.rsplit_once(' ').expect("`stack count`");
+        assert!(!stack.is_empty());
+        total += count.parse::<u64>().unwrap();
+    }
+    assert_eq!(total, profile.stats.samples);
+    golden("handler.collapsed", &text);
+}
+
+#[test]
+fn flame_graph_is_drawn_by_inferno_from_the_collapsed_stacks() {
+    let (_, out) = render(Format::Flamegraph);
+    let svg = String::from_utf8(out).unwrap();
+    assert!(
+        svg.contains("<svg") && svg.contains("markdown"),
+        "inferno's SVG names the frames"
+    );
+}
+
+#[test]
+fn speedscope_meets_its_file_format_schema() {
+    let (profile, out) = render(Format::Speedscope);
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    // The constraints of https://www.speedscope.app/file-format-schema.json
+    // that apply to a sampled profile.
+    assert_eq!(
+        doc["$schema"],
+        "https://www.speedscope.app/file-format-schema.json"
+    );
+    let frames = doc["shared"]["frames"].as_array().unwrap();
+    assert!(frames
+        .iter()
+        .all(|f| f["name"].is_string() && f["line"].is_u64() && f["file"].is_string()));
+    let p = &doc["profiles"][0];
+    assert_eq!(p["type"], "sampled");
+    assert!([
+        "none",
+        "nanoseconds",
+        "microseconds",
+        "milliseconds",
+        "seconds",
+        "bytes"
+    ]
+    .contains(&p["unit"].as_str().unwrap()));
+    assert!(p["name"].is_string() && p["startValue"].is_number() && p["endValue"].is_number());
+    let samples = p["samples"].as_array().unwrap();
+    let weights = p["weights"].as_array().unwrap();
+    assert_eq!(samples.len(), weights.len());
+    for s in samples {
+        assert!(s
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| (i.as_u64().unwrap() as usize) < frames.len()));
+    }
+    let total: u64 = weights.iter().map(|w| w.as_u64().unwrap()).sum();
+    assert_eq!(total, profile.stats.samples);
+    let mut normalized = doc.clone();
+    normalized["exporter"] = "coldspy".into();
+    golden(
+        "handler.speedscope.json",
+        &serde_json::to_string_pretty(&normalized).unwrap(),
+    );
+}
+
+#[test]
+fn go_tool_pprof_reads_the_pprof_output() {
+    let (profile, out) = render(Format::Pprof);
+    let dir = scratch("pprof");
+    let path = dir.join("profile.pb.gz");
+    std::fs::write(&path, out).unwrap();
+    let top = Command::new("go")
+        .args(["tool", "pprof", "-top"])
+        .arg(&path)
+        .env("HOME", &dir)
+        .output()
+        .expect("go (golang-go) is missing: run `cargo xtask setup`");
+    let text = String::from_utf8_lossy(&top.stdout);
+    assert!(
+        top.status.success(),
+        "{}",
+        String::from_utf8_lossy(&top.stderr)
+    );
+    assert!(
+        text.contains(&format!("Total samples = {}", profile.stats.samples)),
+        "{text}"
+    );
+    // The hottest self frame of the CCT is pprof's first row.
+    let collapsed = coldspy::export::collapsed::lines(&profile);
+    assert!(!collapsed.is_empty());
+    let first_row = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("flat"))
+        .nth(1)
+        .unwrap_or("");
+    let function = first_row.split_whitespace().last().unwrap_or("");
+    assert!(
+        profile
+            .cct
+            .frames
+            .iter()
+            .any(|f| f.function.ends_with(function)),
+        "{first_row}"
+    );
+}
+
+#[test]
+fn html_report_loads_sorts_and_renders_in_headless_chromium() {
+    let (profile, out) = render(Format::Html);
+    let html = String::from_utf8(out).unwrap();
+    for remote in [
+        "src=\"http",
+        "href=\"http",
+        "url(http",
+        "src='http",
+        "import(",
+    ] {
+        assert!(!html.contains(remote), "no remote resources ({remote})");
+    }
+    let dir = scratch("html");
+    let page = dir.join("report.html");
+    std::fs::write(&page, &html).unwrap();
+    let chromium = |extra: &[&str]| {
+        Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+            .args(extra)
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("chromium is missing: run `cargo xtask setup`")
+    };
+    let dom = String::from_utf8_lossy(&chromium(&["--dump-dom"]).stdout).into_owned();
+    assert!(
+        dom.contains(r#"data-ready="1""#),
+        "the page's script ran to the end"
+    );
+    assert!(
+        dom.contains(r#"data-sort-ok="1""#),
+        "sorting by score gives a descending column"
+    );
+    let packages = profile
+        .modules
+        .iter()
+        .map(|m| coldspy::analysis::module_tree::top_level(&m.name))
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    assert!(
+        dom.contains(&format!(r#"data-rows="{packages}""#)),
+        "one row per package"
+    );
+    let shot = dir.join("report.png");
+    chromium(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1280,1000",
+    ]);
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 10_000, "screenshot of {size} bytes");
+}
