@@ -2,7 +2,8 @@
 runtime does and reports phase marks to coldspy.
 
     python coldspy_runner.py --handler app.py:handler [--event event.json]
-        [--invocations N] [--marks-fd FD] [--serve PORT [--wait-before-bind]]
+        [--invocations N] [--marks-fd FD]
+        [--serve PORT [--warmup] [--wait-before-bind --port-file FILE]]
 
 Marks are lines "NAME MONOTONIC_NS" written to --marks-fd (time.monotonic_ns,
 the clock of the kernel's bpf_ktime_get_ns): runner_ready, init_end,
@@ -17,9 +18,14 @@ _MARKS_FD = None
 
 
 def mark(name, detail=""):
+    global _MARKS_FD
     line = "%s %d%s\n" % (name, time.monotonic_ns(), (" " + detail) if detail else "")
     if _MARKS_FD is not None:
-        os.write(_MARKS_FD, line.encode("utf-8", "replace"))
+        try:
+            os.write(_MARKS_FD, line.encode("utf-8", "replace"))
+        except OSError:
+            # Nobody reads the marks any more: they never break the function.
+            _MARKS_FD = None
 
 
 def fail(kind, message):
@@ -30,12 +36,12 @@ def fail(kind, message):
 
 def parse_args(argv):
     args = {"handler": None, "event": None, "invocations": 1, "marks_fd": None,
-            "serve": None, "wait_before_bind": False}
+            "serve": None, "wait_before_bind": False, "port_file": None, "warmup": False}
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a == "--wait-before-bind":
-            args["wait_before_bind"] = True
+        if a in ("--wait-before-bind", "--warmup"):
+            args[a[2:].replace("-", "_")] = True
             i += 1
             continue
         if i + 1 >= len(argv):
@@ -51,6 +57,8 @@ def parse_args(argv):
             args["marks_fd"] = int(value)
         elif a == "--serve":
             args["serve"] = int(value)
+        elif a == "--port-file":
+            args["port_file"] = value
         else:
             fail("usage", "unknown option %s" % a)
         i += 2
@@ -128,16 +136,27 @@ def invoke(handler, event):
     return result
 
 
-def serve(handler, port, wait_before_bind):
+def serve(handler, port, wait_before_bind, port_file):
+    global _MARKS_FD
     import json
     from http.server import BaseHTTPRequestHandler, HTTPServer
     if wait_before_bind:
-        # A process holding a TCP socket cannot be checkpointed here: wait
-        # (initialized) for a signal, then bind.
+        # A process holding a TCP socket (or a pipe to coldspy) cannot be
+        # checkpointed here: close the marks pipe, wait initialized for
+        # SIGUSR1, then bind the port written to --port-file (a restored copy
+        # is told its port that way).
         import signal
-        signal.signal(signal.SIGUSR1, lambda *_: None)
+        got = []
+        signal.signal(signal.SIGUSR1, lambda *_: got.append(1))
         mark("ready_to_bind")
-        signal.pause()
+        if _MARKS_FD is not None:
+            os.close(_MARKS_FD)
+            _MARKS_FD = None
+        while not got:
+            signal.pause()
+        if port_file:
+            with open(port_file) as f:
+                port = int(f.read().strip() or "0")
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -168,7 +187,9 @@ def main():
     handler = load_handler(args["handler"])
     mark("init_end")
     if args["serve"] is not None:
-        serve(handler, args["serve"], args["wait_before_bind"])
+        if args["warmup"]:
+            invoke(handler, event)
+        serve(handler, args["serve"], args["wait_before_bind"], args["port_file"])
         return
     for _ in range(args["invocations"]):
         invoke(handler, event)

@@ -40,9 +40,7 @@ enum Which {
 pub fn run(args: &BenchArgs) -> Result<()> {
     match &args.which {
         Which::Overhead { runs } => overhead(*runs),
-        Which::Report => {
-            cargo(&["bench", "-p", "coldspy-user", "--bench", "report_1m"])
-        }
+        Which::Report => cargo(&["bench", "-p", "coldspy-user", "--bench", "report_1m"]),
     }
 }
 
