@@ -1,5 +1,6 @@
 //! `cargo xtask`: set-up, build, test, demo and benchmark automation for coldspy.
 mod bench;
+mod criu;
 mod demo;
 mod setup;
 mod test;

@@ -90,6 +90,8 @@ pub fn run(args: &SetupArgs) -> Result<PathBuf> {
     }
     if !args.core {
         step("setup", "Debian sid chroot (CPython 3.13-3.15)", sid_chroot)?;
+        step("setup", "CRIU 4.1 (prebake)", crate::criu::build)?;
+        step("setup", "criu check", crate::criu::check)?;
     }
     step("setup", "env.json", || {
         let path = write_env_json(!args.core)?;

@@ -5,9 +5,9 @@
 //! its port and waits for its first answer; `prebake bench` compares vanilla
 //! starts and restores, interleaved.
 
-mod criu;
-mod http;
-mod image;
+pub mod criu;
+pub mod http;
+pub mod image;
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
