@@ -36,11 +36,12 @@ def fail(kind, message):
 
 def parse_args(argv):
     args = {"handler": None, "event": None, "invocations": 1, "marks_fd": None,
-            "serve": None, "wait_before_bind": False, "port_file": None, "warmup": False}
+            "serve": None, "wait_before_bind": False, "port_file": None, "warmup": False,
+            "zygote": False}
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--wait-before-bind", "--warmup"):
+        if a in ("--wait-before-bind", "--warmup", "--zygote"):
             args[a[2:].replace("-", "_")] = True
             i += 1
             continue
@@ -178,6 +179,23 @@ def serve(handler, port, wait_before_bind, port_file):
     server.serve_forever()
 
 
+def zygote(handler):
+    """Fork-server baseline: initialized once, forks a serving child per
+    port read from stdin and answers "forked PID" on stdout."""
+    import signal
+    import json  # noqa: F401  warm: what each forked server needs
+    import http.server  # noqa: F401
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    for line in sys.stdin:
+        port = int(line.strip())
+        pid = os.fork()
+        if pid == 0:
+            serve(handler, port, False, None)
+            os._exit(0)
+        sys.stdout.write("forked %d\n" % pid)
+        sys.stdout.flush()
+
+
 def main():
     global _MARKS_FD
     args = parse_args(sys.argv[1:])
@@ -186,6 +204,9 @@ def main():
     event = load_event(args["event"])
     handler = load_handler(args["handler"])
     mark("init_end")
+    if args["zygote"]:
+        zygote(handler)
+        return
     if args["serve"] is not None:
         if args["warmup"]:
             invoke(handler, event)

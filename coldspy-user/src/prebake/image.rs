@@ -252,10 +252,24 @@ pub fn restore(image: &Path, port: Option<u16>) -> anyhow::Result<Restored> {
         );
     }
     let pid: u32 = std::fs::read_to_string(&pidfile)?.trim().parse()?;
-    // SAFETY: signalling the process we just restored.
-    unsafe { libc::kill(pid as i32, libc::SIGUSR1) };
     let body = event_body(&manifest)?;
-    match http::first_answer(port, &body, Duration::from_secs(30)) {
+    // Tell it to bind; a signal that arrives while CRIU is still resuming the
+    // task can be lost, so repeat it until the port answers.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let answer = loop {
+        // SAFETY: signalling the process we just restored.
+        unsafe { libc::kill(pid as i32, libc::SIGUSR1) };
+        match http::first_answer(port, &body, Duration::from_millis(100)) {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ConnectionRefused
+                    && Instant::now() < deadline =>
+            {
+                continue
+            }
+            other => break other,
+        }
+    };
+    match answer {
         Ok((200, answer)) => Ok(Restored {
             pid,
             port,
@@ -311,27 +325,78 @@ pub fn vanilla(manifest: &Manifest) -> anyhow::Result<(f64, String, u32)> {
     Ok((ms, body, pid))
 }
 
-/// Vanilla starts vs restores, interleaved; prints medians with CIs and the speedup.
+/// A warm parent that forks a serving child per start (the fork-server baseline).
+struct Zygote {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Zygote {
+    fn start(manifest: &Manifest) -> anyhow::Result<Self> {
+        let spec = RunnerSpec {
+            python: manifest.python.clone(),
+            handler: manifest.handler.clone(),
+            event: None,
+            invocations: 0,
+            serve: None,
+            wait_before_bind: false,
+        };
+        let pipe = MarksPipe::new()?;
+        let mut child = spec
+            .command(&runner_path()?, pipe.write_fd())
+            .arg("--zygote")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        drop(pipe);
+        let stdout = child.stdout.take().context("zygote stdout")?;
+        use std::io::BufRead;
+        Ok(Self {
+            child,
+            lines: std::io::BufReader::new(stdout).lines(),
+        })
+    }
+
+    /// Forks a server on `port`; returns (ms until its first answer, its pid).
+    fn start_one(&mut self, port: u16, body: &str) -> anyhow::Result<(f64, u32)> {
+        use std::io::Write;
+        let started = Instant::now();
+        writeln!(self.child.stdin.as_mut().context("zygote stdin")?, "{port}")?;
+        let line = self.lines.next().context("the zygote exited")??;
+        let pid: u32 = line.trim_start_matches("forked ").trim().parse()?;
+        let (status, _) = http::first_answer(port, body, Duration::from_secs(30))?;
+        if status != 200 {
+            bail!("the forked function answered HTTP {status}");
+        }
+        Ok((started.elapsed().as_secs_f64() * 1000.0, pid))
+    }
+}
+
+impl Drop for Zygote {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Vanilla starts, restores and fork-server starts, interleaved; prints
+/// medians with CIs, the speedups, and the next request's time after each.
 pub fn bench(image: &Path, runs: usize) -> anyhow::Result<()> {
     let image = std::fs::canonicalize(image)
         .map_err(|_| anyhow::anyhow!("no image directory {}", image.display()))?;
     let manifest = manifest(&image)?;
-    let (mut vanilla_ms, mut restore_ms, mut first_ms) =
-        (Vec::new(), Vec::new(), [Vec::new(), Vec::new()]);
     let body = event_body(&manifest)?;
-    for _ in 0..runs {
-        let (ms, _, _) = vanilla(&manifest)?;
-        vanilla_ms.push(ms);
-        let restored = restore(&image, None)?;
-        restore_ms.push(restored.ready_ms);
-        // The request after start, timed alone.
+    let mut zygote = Zygote::start(&manifest)?;
+    let mut start = [Vec::new(), Vec::new(), Vec::new()];
+    let mut next = [Vec::new(), Vec::new(), Vec::new()];
+    let next_request = |port: u16| -> anyhow::Result<f64> {
         let t = Instant::now();
-        http::post(restored.port, &body)?;
-        first_ms[1].push(t.elapsed().as_secs_f64() * 1000.0);
-        restored.stop();
-    }
-    // First requests after a vanilla start, for the same comparison.
-    for _ in 0..runs.min(10) {
+        http::post(port, &body)?;
+        Ok(t.elapsed().as_secs_f64() * 1000.0)
+    };
+    for _ in 0..runs {
+        // Vanilla: exec until the first answer, then the next request.
         let port = http::free_port()?;
         let spec = RunnerSpec {
             python: manifest.python.clone(),
@@ -342,6 +407,7 @@ pub fn bench(image: &Path, runs: usize) -> anyhow::Result<()> {
             wait_before_bind: false,
         };
         let pipe = MarksPipe::new()?;
+        let t = Instant::now();
         let mut child = spec
             .command(&runner_path()?, pipe.write_fd())
             .stdout(Stdio::null())
@@ -349,16 +415,27 @@ pub fn bench(image: &Path, runs: usize) -> anyhow::Result<()> {
             .spawn()?;
         drop(pipe);
         http::first_answer(port, &body, Duration::from_secs(60))?;
-        let t = Instant::now();
-        http::post(port, &body)?;
-        first_ms[0].push(t.elapsed().as_secs_f64() * 1000.0);
+        start[0].push(t.elapsed().as_secs_f64() * 1000.0);
+        next[0].push(next_request(port)?);
         let _ = child.kill();
         let _ = child.wait();
+        // Prebaked restore.
+        let restored = restore(&image, None)?;
+        start[1].push(restored.ready_ms);
+        next[1].push(next_request(restored.port)?);
+        restored.stop();
+        // Fork server.
+        let port = http::free_port()?;
+        let (ms, pid) = zygote.start_one(port, &body)?;
+        start[2].push(ms);
+        next[2].push(next_request(port)?);
+        // SAFETY: killing the forked server (the zygote reaps it).
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     }
     let show = |name: &str, v: &[f64]| {
         let (lo, hi) = stats::median_ci(v);
         println!(
-            "  {name:<28} median {:8.1} ms  95% CI [{lo:.1}, {hi:.1}]  p90 {:8.1}",
+            "  {name:<30} median {:8.1} ms  95% CI [{lo:.1}, {hi:.1}]  p90 {:8.1}",
             stats::median(v),
             stats::quantile(v, 0.9)
         );
@@ -367,18 +444,31 @@ pub fn bench(image: &Path, runs: usize) -> anyhow::Result<()> {
         "{}: {runs} interleaved starts per variant (start = until the first answer)",
         manifest.handler
     );
-    show("vanilla start", &vanilla_ms);
-    show("prebaked restore", &restore_ms);
+    for (i, name) in ["vanilla start", "prebaked restore", "fork server"]
+        .iter()
+        .enumerate()
+    {
+        show(name, &start[i]);
+    }
+    let m = |v: &[f64]| stats::median(v);
     println!(
-        "  speedup (median vanilla / median restore): {:.2}x",
-        stats::median(&vanilla_ms) / stats::median(&restore_ms)
+        "  speedup over vanilla: prebaked {:.2}x, fork server {:.2}x",
+        m(&start[0]) / m(&start[1]),
+        m(&start[0]) / m(&start[2])
     );
-    show("next request after vanilla", &first_ms[0]);
-    show("next request after restore", &first_ms[1]);
-    let test = stats::mann_whitney(&first_ms[0], &first_ms[1]);
+    for (i, name) in [
+        "next request: vanilla",
+        "next request: prebaked",
+        "next request: fork server",
+    ]
+    .iter()
+    .enumerate()
+    {
+        show(name, &next[i]);
+    }
     println!(
-        "  next-request times differ: p = {:.3} (Mann-Whitney U)",
-        test.p
+        "  next request, prebaked vs vanilla: p = {:.3} (Mann-Whitney U)",
+        stats::mann_whitney(&next[0], &next[1]).p
     );
     Ok(())
 }
