@@ -192,6 +192,63 @@ pub struct ModuleRecord {
     /// Analysis: one-line advice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advice: Option<String>,
+    /// Analysis: the numbers that decided `pattern`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+}
+
+/// Analysis: the numbers behind a module's pattern (filled with `pattern`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Evidence {
+    /// Import time of the package and its sub-modules (self, summed by dot).
+    pub import_us: u64,
+    /// `import_us` over the import time of all top-level packages.
+    pub import_share: f64,
+    /// Non-import samples in which any frame belongs to the package.
+    pub run_time_samples: u64,
+    /// All non-import samples of the profile.
+    pub run_time_samples_total: u64,
+    /// Where the package's first import statement ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_site: Option<ImportSite>,
+    /// The module whose import imported it (None: imported by non-import code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_by: Option<String>,
+    /// When a library imported it: the import in the program's own code
+    /// that pulled it in (module and statement site).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pulled_in_by: Option<PulledInBy>,
+    /// The functions outside the package that call into it at run time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub callers: Vec<Caller>,
+    /// Why the curated list names this package (feature or library choice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curated_reason: Option<String>,
+    /// The faster replacement from the curated list (library choice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+}
+
+/// The import in the program's own code that brought a library in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PulledInBy {
+    /// The module that import loaded.
+    pub module: String,
+    /// Where its import statement ran.
+    pub site: ImportSite,
+}
+
+/// A function that calls into a package at run time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Caller {
+    /// Qualified function name.
+    pub function: String,
+    /// Its file.
+    pub file: String,
+    /// The line of the call.
+    pub line: u32,
+    /// Run-time samples that passed through this call.
+    pub samples: u64,
 }
 
 /// Where an import statement ran: the innermost Python frame at the import's start.
