@@ -22,6 +22,15 @@ pub fn advice(
         .is_some_and(|v| v >= LAZY_IMPORT_PYTHON)
         .then(|| format!("`lazy import {package}` (PEP 810)"));
     match pattern {
+        Pattern::NeverUsed if evidence.pulled_in_by.as_ref().is_some_and(|p| p.used_at_run_time) => {
+            let pulled = evidence.pulled_in_by.as_ref().map(|p| (p.module.as_str(), &p.site));
+            let (module, site) = pulled.expect("checked above");
+            format!(
+                "Nothing to remove in your code: {package} comes with `{module}` (imported at {}:{}), \
+                 which is used at run time; only its authors can make these {ms:.1} ms lazy.",
+                site.file, site.line
+            )
+        }
         Pattern::NeverUsed => format!(
             "Remove {at} and the code that needs it: {ms:.1} ms of import, no run-time sample in {package}."
         ),
@@ -54,6 +63,33 @@ pub fn advice(
                 .unwrap_or_else(|| "its feature means nothing in a function".to_string());
             format!("Remove {at}: {feature} ({ms:.1} ms of import).")
         }
+    }
+}
+
+/// The advice of an import statement that brings in several flagged packages.
+pub fn group_advice(
+    module: &str,
+    site: Option<&ImportSite>,
+    pattern: Option<Pattern>,
+    lead_advice: &str,
+    packages: &[String],
+    saving_us: u64,
+) -> String {
+    let ms = saving_us as f64 / 1000.0;
+    let listed = match packages.len() {
+        0..=5 => packages.join(", "),
+        n => format!("{} and {} more", packages[..5].join(", "), n - 5),
+    };
+    let at = site
+        .map(|s| format!(" at {}:{}", s.file, s.line))
+        .unwrap_or_default();
+    match pattern {
+        Some(Pattern::NeverUsed) => format!(
+            "Remove the import of `{module}`{at} and the code that needs it: up to {ms:.1} ms of import \
+             in {} packages with no run-time sample ({listed}).",
+            packages.len()
+        ),
+        _ => format!("{lead_advice} The same import brings in {listed}: up to {ms:.1} ms in all."),
     }
 }
 
@@ -136,15 +172,20 @@ mod tests {
                 line: 3,
                 function: "<module>".into(),
             },
+            used_at_run_time: false,
         });
-        let text = advice(
-            "jmespath",
-            Pattern::NeverUsed,
-            &e,
-            Knowledge::builtin(),
-            None,
+        let k = Knowledge::builtin();
+        let text = advice("jmespath", Pattern::NeverUsed, &e, k, None);
+        assert!(
+            text.starts_with("Remove the import of `boto3` at /app/handler.py:3 (it pulls in jmespath through botocore)"),
+            "{text}"
         );
-        assert!(text.starts_with("Remove the import of `boto3` at /app/handler.py:3 (it pulls in jmespath through botocore)"), "{text}");
+        e.pulled_in_by.as_mut().unwrap().used_at_run_time = true;
+        let text = advice("jmespath", Pattern::NeverUsed, &e, k, None);
+        assert!(
+            text.starts_with("Nothing to remove in your code: jmespath comes with `boto3`"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! ([`score`]), classifies the waste patterns ([`patterns`]) with the curated
 //! list ([`knowledge`]) and writes the advice ([`advice`]).
 
+pub mod actions;
 pub mod advice;
 pub mod knowledge;
 pub mod module_tree;
@@ -58,6 +59,8 @@ pub struct Analysis {
     pub tree: ModuleTree,
     /// Global numbers.
     pub stats: GlobalStats,
+    /// What to change, by import statement, largest saving first.
+    pub actions: Vec<actions::Action>,
 }
 
 /// Analyses a profile and fills its analysis fields (`cumulative_samples_by_dot`,
@@ -139,10 +142,12 @@ impl Analysis {
             modules: profile.modules.len() as u64,
             import_us: total_import_us,
         };
+        let actions = actions::actions(&tree.roots);
         Self {
             score_kind: kind,
             tree,
             stats,
+            actions,
         }
     }
 

@@ -4,15 +4,17 @@
 //! Rules, in order (the first that matches wins), for a package whose import
 //! cost is significant (see [`Thresholds`]) and that the program's own code
 //! imported (not the interpreter's start-up):
-//! 1. `never_used`: no run-time sample has a frame in the package;
+//! 1. `never_used`: no run-time sample has a frame in the package, and no
+//!    other module's initialization called into it;
 //! 2. `library_choice`: the curated list names a faster equivalent;
 //! 3. `feature_redundancy`: the curated list names its feature as useless in a function;
-//! 4. `rarely_used`: at most [`Thresholds::rare_share`] of the run-time
-//!    samples, entered from at most [`Thresholds::rare_max_callers`] call sites.
+//! 4. `rarely_used`: imported by the program's own code (so the import can
+//!    move), at most [`Thresholds::rare_share`] of the run-time samples,
+//!    entered from at most [`Thresholds::rare_max_callers`] call sites.
 
 use crate::analysis::knowledge::Knowledge;
 use crate::analysis::module_tree::ModuleNode;
-use crate::analysis::usage::{is_under, Usage};
+use crate::analysis::usage::{is_under, top_level, Usage};
 use crate::model::modules::module_from_path;
 use crate::model::profile::{Evidence, ImportRecord, ImportSite, PulledInBy};
 use serde::Serialize;
@@ -135,6 +137,7 @@ impl ImportOrigin {
                     origin.pulled_in_by = Some(PulledInBy {
                         module: r.module.clone(),
                         site: site.clone(),
+                        used_at_run_time: false,
                     });
                 }
                 return origin;
@@ -199,9 +202,16 @@ impl Classifier<'_> {
         if node.self_by_dot_us < t.min_import_us || share < t.min_import_share {
             return None;
         }
-        let origin = ImportOrigin::of(&node.name, self.imports);
+        let mut origin = ImportOrigin::of(&node.name, self.imports);
         if origin.at_start_up {
             return None;
+        }
+        if let Some(pulled) = &mut origin.pulled_in_by {
+            pulled.used_at_run_time = self
+                .usage
+                .run_time_by_dot
+                .get(top_level(&pulled.module))
+                .is_some_and(|&n| n > 0);
         }
         let run_time_total = self.usage.run_time_samples;
         let mut evidence = Evidence {
@@ -209,6 +219,7 @@ impl Classifier<'_> {
             import_share: share,
             run_time_samples: node.cumulative_samples_by_dot,
             run_time_samples_total: run_time_total,
+            init_samples: self.usage.init_use.get(&node.name).copied().unwrap_or(0),
             import_site: origin.site,
             imported_by: origin.imported_by,
             pulled_in_by: origin.pulled_in_by,
@@ -229,13 +240,20 @@ impl Classifier<'_> {
             evidence.curated_reason = Some(format!("{}: {}", entry.feature, entry.reason));
         }
 
-        let pattern = if node.cumulative_samples_by_dot == 0 {
+        let imported_by_program = evidence.pulled_in_by.is_none()
+            && evidence
+                .import_site
+                .as_ref()
+                .is_some_and(|s| !is_library_file(&s.file));
+        let pattern = if node.cumulative_samples_by_dot == 0 && evidence.init_samples == 0 {
             Pattern::NeverUsed
         } else if library.is_some() {
             Pattern::LibraryChoice
         } else if feature.is_some() {
             Pattern::FeatureRedundancy
-        } else if run_time_total > 0
+        } else if imported_by_program
+            && run_time_total > 0
+            && node.cumulative_samples_by_dot > 0
             && (node.cumulative_samples_by_dot as f64 / run_time_total as f64) <= t.rare_share
             && !evidence.callers.is_empty()
             && evidence.callers.len() <= t.rare_max_callers
@@ -321,6 +339,30 @@ mod tests {
                 350,
                 Some("/app/handler.py:5"),
             ),
+            import(
+                "jinja2",
+                Some("handler"),
+                1,
+                350,
+                360,
+                Some("/app/handler.py:7"),
+            ),
+            import(
+                "spread",
+                Some("handler"),
+                1,
+                360,
+                370,
+                Some("/app/handler.py:8"),
+            ),
+            import(
+                "importlib",
+                Some("botocore"),
+                3,
+                41,
+                45,
+                Some(&format!("{lib}/botocore/compat.py:9")),
+            ),
         ]
     }
 
@@ -374,6 +416,11 @@ mod tests {
         usage
             .callers
             .insert("tqdm".into(), vec![caller("batch", 30)]);
+        usage.callers.insert(
+            "importlib".into(),
+            vec![caller("get_installed_extensions", 3)],
+        );
+        usage.init_use.insert("jmespath".into(), 4);
         let classifier = Classifier {
             knowledge: Knowledge::builtin(),
             thresholds: Thresholds::default(),
@@ -419,6 +466,16 @@ mod tests {
             pattern(&node("site", 50_000, 0)),
             None,
             "interpreter start-up"
+        );
+        assert_eq!(
+            pattern(&node("importlib", 13_000, 3)),
+            None,
+            "a library imported it: no import to move"
+        );
+        assert_eq!(
+            pattern(&node("jmespath", 13_000, 0)),
+            None,
+            "used by another module's initialization"
         );
         let (_, evidence) = classifier
             .classify(&node("pkg_resources", 30_000, 400))

@@ -14,6 +14,10 @@ pub struct Usage {
     pub all_by_dot: HashMap<String, u64>,
     /// Per top-level package: run-time samples by calling frame outside it.
     pub callers: HashMap<String, Vec<Caller>>,
+    /// Per top-level package: import samples in which it was entered through
+    /// a function call rather than its own `<module>` code, i.e. used by
+    /// another module's initialization (not imported).
+    pub init_use: HashMap<String, u64>,
     /// Non-import samples of the whole profile.
     pub run_time_samples: u64,
     /// All samples of the whole profile.
@@ -49,6 +53,7 @@ impl Usage {
         let mut run_time = vec![0u64; prefix_names.len()];
         let mut all = vec![0u64; prefix_names.len()];
         let mut callers: HashMap<(usize, usize), u64> = HashMap::new();
+        let mut init_use = vec![0u64; prefix_names.len()];
 
         enum Step<'a> {
             Enter(&'a CctNode, Option<usize>),
@@ -76,6 +81,10 @@ impl Usage {
                                         *callers.entry((prefix, caller)).or_default() +=
                                             node_run_time;
                                     }
+                                }
+                                // Entered through a call, not its own `<module>`: used at init.
+                                if i == 0 && cct.frames[frame].function != "<module>" {
+                                    init_use[prefix] += node.import_total;
                                 }
                             }
                             on_path[prefix] += 1;
@@ -131,6 +140,7 @@ impl Usage {
             run_time_by_dot: names(run_time),
             all_by_dot: names(all),
             callers: by_package,
+            init_use: names(init_use),
             run_time_samples: cct.root.total - cct.root.import_total,
             all_samples: cct.root.total,
         }
@@ -178,13 +188,16 @@ mod tests {
             frame("main", None),
             frame("render", Some("md.core")),
             frame("inline", Some("md.inline")),
-            frame("import_md", Some("md")),
+            frame("<module>", Some("md")),
+            frame("<module>", Some("app")),
         ];
         let mut b = CctBuilder::default();
         b.add(&[2, 1, 0], false); // main -> md.core -> md.inline
         b.add(&[1, 2, 1, 0], false); // md.core -> md.inline -> md.core (recursion)
         b.add(&[0], false);
         b.add(&[3, 0], true); // during import
+        b.add(&[1, 3, 0], true); // md's own import calling its own code: not use
+        b.add(&[1, 4, 0], true); // md called while `app` is imported: init-time use
         let cct = Cct {
             frames,
             root: b.finish(),
@@ -193,8 +206,13 @@ mod tests {
         assert_eq!(usage.run_time_by_dot["md"], 2);
         assert_eq!(usage.run_time_by_dot["md.core"], 2);
         assert_eq!(usage.run_time_by_dot["md.inline"], 2);
-        assert_eq!(usage.all_by_dot["md"], 3);
-        assert_eq!((usage.run_time_samples, usage.all_samples), (3, 4));
+        assert_eq!(usage.all_by_dot["md"], 5);
+        assert_eq!((usage.run_time_samples, usage.all_samples), (3, 6));
+        assert_eq!(
+            usage.init_use.get("md"),
+            Some(&1),
+            "only the call from app's import is use"
+        );
         let callers = &usage.callers["md"];
         assert_eq!(callers.len(), 1);
         assert_eq!(

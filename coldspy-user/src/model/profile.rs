@@ -208,6 +208,10 @@ pub struct Evidence {
     pub run_time_samples: u64,
     /// All non-import samples of the profile.
     pub run_time_samples_total: u64,
+    /// Import samples in which another module's initialization called into
+    /// the package (use at init time, not its own import).
+    #[serde(default)]
+    pub init_samples: u64,
     /// Where the package's first import statement ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import_site: Option<ImportSite>,
@@ -236,6 +240,10 @@ pub struct PulledInBy {
     pub module: String,
     /// Where its import statement ran.
     pub site: ImportSite,
+    /// Whether that module's top-level package is used at run time (then
+    /// removing its import is no option).
+    #[serde(default)]
+    pub used_at_run_time: bool,
 }
 
 /// A function that calls into a package at run time.
