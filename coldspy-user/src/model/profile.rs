@@ -363,8 +363,13 @@ impl Profile {
             path: shown.clone(),
             source,
         })?;
-        let profile: Profile =
-            serde_json::from_slice(&bytes).map_err(|source| ProfileReadError::Corrupt {
+        // The CCT nests two JSON levels per frame, deeper than serde_json's
+        // default recursion limit for stacks of more than ~60 frames.
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        deserializer.disable_recursion_limit();
+        let profile = Profile::deserialize(&mut deserializer)
+            .and_then(|profile| deserializer.end().map(|()| profile))
+            .map_err(|source| ProfileReadError::Corrupt {
                 path: shown.clone(),
                 source,
             })?;
