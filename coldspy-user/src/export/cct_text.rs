@@ -2,7 +2,7 @@
 //! total and self samples per frame.
 
 use crate::export::stacks::{filtered_tree, FilteredNode};
-use crate::export::text::{count, fit, short_path};
+use crate::export::text::{count, fit, short_path, wrap};
 use crate::export::{ExportError, View};
 use crate::model::profile::Profile;
 use std::io::Write;
@@ -13,12 +13,8 @@ const MAX_INDENT: usize = 24;
 /// Writes the CCT through the view's filters.
 pub fn write_cct(profile: &Profile, view: &View, out: &mut dyn Write) -> Result<(), ExportError> {
     let tree = filtered_tree(&profile.cct, &view.filter);
-    writeln!(
-        out,
-        "calling-context tree: {}: {} samples",
-        view.filter.describe(),
-        count(tree.total)
-    )?;
+    let title = format!("calling-context tree: {}: {} samples", view.filter.describe(), count(tree.total));
+    out.write_all(wrap("", "  ", &title, 100).as_bytes())?;
     if tree.total == 0 {
         writeln!(out, "(no sample matches the filters)")?;
         return Ok(());

@@ -51,6 +51,7 @@ struct PageData<'a> {
     stats: &'a crate::analysis::GlobalStats,
     score_kind: &'static str,
     tree: &'a [crate::analysis::module_tree::ModuleNode],
+    actions: &'a [crate::analysis::actions::Action],
     /// `[function, file, line, module]` per frame.
     frames: Vec<(&'a str, &'a str, u32, Option<&'a str>)>,
     cct: FlatCct,
@@ -69,6 +70,7 @@ impl Exporter for Html {
             stats: &report.analysis.stats,
             score_kind: report.analysis.score_kind.name(),
             tree: &report.analysis.tree.roots,
+            actions: &report.analysis.actions,
             frames: profile
                 .cct
                 .frames

@@ -65,15 +65,19 @@ pub fn write_stats(
     )?;
     let invocations = match s.exec_count {
         0 => String::new(),
-        1 => " in 1 invocation".to_string(),
-        n => format!(" in {} invocations", count(n)),
+        1 => " (1 invocation)".to_string(),
+        n => format!(" ({} invocations)", count(n)),
     };
     writeln!(
         out,
-        "init {} ms · exec {} ms{invocations} · {} files opened · {} modules, {} ms of import",
+        "init {} ms · exec {} ms{invocations} · {} files opened",
         ms(s.init_us),
         ms(s.exec_us),
-        count(s.files_opened),
+        count(s.files_opened)
+    )?;
+    writeln!(
+        out,
+        "{} modules imported in {} ms (self times of all top-level packages)",
         count(s.modules),
         ms(s.import_us)
     )?;
@@ -142,18 +146,19 @@ pub fn write_table(
         )?;
     }
     let findings = analysis.findings().count();
-    writeln!(
-        out,
-        "\n{} of {} packages match a waste pattern. Columns: samples in the module itself; cum.smp = \
-         samples by dot ({}); self = own import time; cum.self = self summed by dot; cum.imp = the \
-         import's start-to-end time.",
+    let note = format!(
+        "{} of {} packages match a waste pattern. Columns: samples in the module itself; \
+         cum.smp = samples by dot ({}); self = own import time; cum.self = self summed by dot; \
+         cum.imp = the import's start-to-end time.",
         findings,
         roots.len(),
         match analysis.score_kind {
             ScoreKind::RunTime => "run time",
             ScoreKind::Classic => "run time; the classic score also counts import samples",
         }
-    )?;
+    );
+    writeln!(out)?;
+    out.write_all(wrap("", "", &note, WIDTH).as_bytes())?;
     Ok(())
 }
 
@@ -187,8 +192,7 @@ fn write_row(
         .and_then(Pattern::parse)
         .map(Pattern::label)
         .unwrap_or("");
-    writeln!(
-        out,
+    let line = format!(
         "{:>3} {:<22} {:>5.1} {:>8} {:>8} {:>8} {:>11} {:>10}  {}",
         rank,
         name,
@@ -199,7 +203,8 @@ fn write_row(
         ms(node.self_by_dot_us),
         ms(node.cumulative_us),
         pattern
-    )?;
+    );
+    writeln!(out, "{}", line.trim_end())?;
     Ok(())
 }
 

@@ -198,15 +198,15 @@ impl ProfileDiff {
             ("exec ms", self.exec_us),
         ];
         for (label, c) in time_rows {
-            writeln!(
-                out,
+            let line = format!(
                 "{:<16} {:>12} {:>12} {:>12} {:>8}",
                 label,
                 ms(c.before),
                 ms(c.after),
                 signed_ms(c.after as i64 - c.before as i64),
                 relative(c)
-            )?;
+            );
+            writeln!(out, "{}", line.trim_end())?;
         }
         let count_rows = [
             ("modules", self.modules),
@@ -214,15 +214,15 @@ impl ProfileDiff {
             ("samples", self.samples),
         ];
         for (label, c) in count_rows {
-            writeln!(
-                out,
+            let line = format!(
                 "{:<16} {:>12} {:>12} {:>12} {:>8}",
                 label,
                 count(c.before),
                 count(c.after),
                 format!("{:+}", c.after as i64 - c.before as i64),
                 relative(c)
-            )?;
+            );
+            writeln!(out, "{}", line.trim_end())?;
         }
         writeln!(out)?;
         if self.packages.is_empty() {
@@ -251,8 +251,7 @@ impl ProfileDiff {
                 (None, Some(_)) => "new",
                 _ => "",
             };
-            writeln!(
-                out,
+            let line = format!(
                 "{:<24} {:>10} {:>10} {:>9} {:>8} {:>8} {:>6} {:>6}  {}",
                 fit(&p.name, 24),
                 side(p.before, |s| ms(s.import_us)),
@@ -263,7 +262,8 @@ impl ProfileDiff {
                 side(p.before, |s| format!("{:.1}", s.score)),
                 side(p.after, |s| format!("{:.1}", s.score)),
                 status
-            )?;
+            );
+            writeln!(out, "{}", line.trim_end())?;
         }
         if shown < self.packages.len() {
             writeln!(

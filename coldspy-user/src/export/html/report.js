@@ -16,6 +16,7 @@
   }
   const ms = (us) => (us / 1000).toFixed(1);
   const int = (n) => Number(n).toLocaleString("en-US");
+  const shortPath = (p) => p.replace(/^.*\/((site|dist)-packages)\//, "…/$1/");
   const pct = (n, total) => (total ? (100 * n / total).toFixed(1) : "0.0") + " %";
 
   // ---- global stats -------------------------------------------------------
@@ -36,6 +37,20 @@
   document.getElementById("score-note").textContent = data.score_kind === "classic"
     ? "Score (classic): 100 × (cum. self by dot / largest) × (1 − cum. samples by dot, import samples included / all samples)."
     : "Score (runtime): 100 × (cum. self by dot / largest) × (1 − run-time samples by dot / all run-time samples). Click a header to sort, ▸ to expand sub-modules.";
+
+  // ---- what to change ----------------------------------------------------
+  const actionList = document.getElementById("actions-list");
+  for (const a of data.actions) {
+    const where = a.site ? ` at ${a.site.file}:${a.site.line}` : "";
+    const more = a.packages.length > 1 ? ` and what it pulls in (${a.packages.length} packages: ${a.packages.join(", ")})` : "";
+    actionList.appendChild(el("li", { "data-module": a.module }, [
+      el("strong", { text: `${ms(a.saving_us)} ms ` }),
+      el("span", { class: "pattern p-" + a.pattern, text: a.pattern.replace("_", " ") }),
+      document.createTextNode(` import of ${a.module}${where}${more}`),
+      el("div", { class: "advice-text", text: a.advice }),
+    ]));
+  }
+  if (!data.actions.length) actionList.appendChild(el("li", { class: "muted", text: "No import matches a waste pattern." }));
 
   // ---- ranked table ------------------------------------------------------
   const columns = [
@@ -97,6 +112,7 @@
       if (node.evidence && node.evidence.curated_reason) td.title = node.evidence.curated_reason;
       return td;
     }
+    if (col.key === "file") return el("td", { class: "file", text: shortPath(v || ""), title: v || "" });
     const text = v === null || v === undefined ? "" : col.fmt ? col.fmt(v) : String(v);
     return el("td", { class: col.num ? "num" : col.key, text });
   }
