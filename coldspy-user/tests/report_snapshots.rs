@@ -12,12 +12,25 @@ use prost::Message;
 use std::path::Path;
 
 fn text(format: Format, kind: ScoreKind, view: &View) -> String {
-    String::from_utf8(common::render(&common::small_profile(true), kind, view, format)).unwrap()
+    String::from_utf8(common::render(
+        &common::small_profile(true),
+        kind,
+        view,
+        format,
+    ))
+    .unwrap()
 }
 
 #[test]
 fn terminal_table() {
-    insta::assert_snapshot!(text(Format::Terminal, ScoreKind::RunTime, &View { depth: 2, ..View::default() }));
+    insta::assert_snapshot!(text(
+        Format::Terminal,
+        ScoreKind::RunTime,
+        &View {
+            depth: 2,
+            ..View::default()
+        }
+    ));
 }
 
 #[test]
@@ -28,7 +41,11 @@ fn terminal_table_classic_score() {
 #[test]
 fn terminal_cct_of_a_module_with_children_without_import_samples() {
     let view = View {
-        filter: StackFilter { module: Some("markdown".into()), children: true, samples: SampleFilter::HideImport },
+        filter: StackFilter {
+            module: Some("markdown".into()),
+            children: true,
+            samples: SampleFilter::HideImport,
+        },
         ..View::default()
     };
     insta::assert_snapshot!(text(Format::Terminal, ScoreKind::RunTime, &view));
@@ -38,7 +55,10 @@ fn terminal_cct_of_a_module_with_children_without_import_samples() {
 fn terminal_cct_import_samples_only() {
     let view = View {
         cct: true,
-        filter: StackFilter { samples: SampleFilter::OnlyImport, ..StackFilter::default() },
+        filter: StackFilter {
+            samples: SampleFilter::OnlyImport,
+            ..StackFilter::default()
+        },
         ..View::default()
     };
     insta::assert_snapshot!(text(Format::Terminal, ScoreKind::RunTime, &view));
@@ -56,22 +76,39 @@ fn html_page() {
 
 #[test]
 fn speedscope_file() {
-    insta::assert_snapshot!(text(Format::Speedscope, ScoreKind::RunTime, &View::default()));
+    insta::assert_snapshot!(text(
+        Format::Speedscope,
+        ScoreKind::RunTime,
+        &View::default()
+    ));
 }
 
 #[test]
 fn collapsed_stacks() {
-    insta::assert_snapshot!(text(Format::Collapsed, ScoreKind::RunTime, &View::default()));
+    insta::assert_snapshot!(text(
+        Format::Collapsed,
+        ScoreKind::RunTime,
+        &View::default()
+    ));
 }
 
 #[test]
 fn flamegraph_svg() {
-    insta::assert_snapshot!(text(Format::Flamegraph, ScoreKind::RunTime, &View::default()));
+    insta::assert_snapshot!(text(
+        Format::Flamegraph,
+        ScoreKind::RunTime,
+        &View::default()
+    ));
 }
 
 #[test]
 fn pprof_profile_decoded() {
-    let gz = common::render(&common::small_profile(true), ScoreKind::RunTime, &View::default(), Format::Pprof);
+    let gz = common::render(
+        &common::small_profile(true),
+        ScoreKind::RunTime,
+        &View::default(),
+        Format::Pprof,
+    );
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut bytes).unwrap();
     let decoded = coldspy::export::pprof::proto::Profile::decode(&bytes[..]).unwrap();
@@ -84,9 +121,25 @@ fn diff_without_boto3() {
     let after = Analysis::of(&common::small_profile(false), ScoreKind::RunTime);
     let diff = ProfileDiff::of(&before, &after);
     let mut out = Vec::new();
-    diff.write(DiffFormat::Terminal, None, Path::new("before.json"), Path::new("after.json"), &mut out).unwrap();
+    diff.write(
+        DiffFormat::Terminal,
+        None,
+        Path::new("before.json"),
+        Path::new("after.json"),
+        &mut out,
+    )
+    .unwrap();
     insta::assert_snapshot!(String::from_utf8(out).unwrap());
-    let removed: Vec<&str> = diff.packages.iter().filter(|p| p.after.is_none()).map(|p| p.name.as_str()).collect();
-    assert_eq!(removed, ["botocore", "boto3"], "what the change removed comes first, largest gain first");
+    let removed: Vec<&str> = diff
+        .packages
+        .iter()
+        .filter(|p| p.after.is_none())
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(
+        removed,
+        ["botocore", "boto3"],
+        "what the change removed comes first, largest gain first"
+    );
     assert_eq!(diff.packages[0].gain_us, 86_000);
 }

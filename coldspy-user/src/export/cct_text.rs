@@ -13,7 +13,11 @@ const MAX_INDENT: usize = 24;
 /// Writes the CCT through the view's filters.
 pub fn write_cct(profile: &Profile, view: &View, out: &mut dyn Write) -> Result<(), ExportError> {
     let tree = filtered_tree(&profile.cct, &view.filter);
-    let title = format!("calling-context tree: {}: {} samples", view.filter.describe(), count(tree.total));
+    let title = format!(
+        "calling-context tree: {}: {} samples",
+        view.filter.describe(),
+        count(tree.total)
+    );
     out.write_all(wrap("", "  ", &title, 100).as_bytes())?;
     if tree.total == 0 {
         writeln!(out, "(no sample matches the filters)")?;

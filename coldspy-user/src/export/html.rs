@@ -44,6 +44,10 @@ impl FlatCct {
     }
 }
 
+/// An import for the waterfall:
+/// `[module, parent, start_us, end_us, self_us, cumulative_us, depth, failed]`.
+type ImportRow<'a> = (&'a str, Option<&'a str>, u64, u64, u64, u64, u32, bool);
+
 #[derive(Serialize)]
 struct PageData<'a> {
     title: String,
@@ -56,7 +60,7 @@ struct PageData<'a> {
     frames: Vec<(&'a str, &'a str, u32, Option<&'a str>)>,
     cct: FlatCct,
     /// `[module, parent, start_us, end_us, self_us, cumulative_us, depth, failed]`.
-    imports: Vec<(&'a str, Option<&'a str>, u64, u64, u64, u64, u32, bool)>,
+    imports: Vec<ImportRow<'a>>,
     filter: &'a crate::export::stacks::StackFilter,
 }
 

@@ -8,14 +8,13 @@ pub fn ms(us: u64) -> String {
 /// An integer with thousands separators (`86,689`).
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let groups: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|group| std::str::from_utf8(group).expect("ASCII digits"))
+        .collect();
+    groups.join(",")
 }
 
 /// A path shortened for a table: `…/site-packages/x/y.py`, and cut from the

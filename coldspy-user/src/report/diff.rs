@@ -189,8 +189,8 @@ impl ProfileDiff {
         )?;
         writeln!(
             out,
-            "{:<16} {:>12} {:>12} {:>12} {:>8}",
-            "", "before", "after", "change", ""
+            "{:<16} {:>12} {:>12} {:>12}",
+            "", "before", "after", "change"
         )?;
         let time_rows = [
             ("init ms", self.init_us),
@@ -231,16 +231,8 @@ impl ProfileDiff {
         }
         writeln!(
             out,
-            "{:<24} {:>10} {:>10} {:>9} {:>8} {:>8} {:>6} {:>6}  {}",
-            "package",
-            "import ms",
-            "→ after",
-            "gain ms",
-            "rt.smp",
-            "→ after",
-            "score",
-            "→",
-            "status"
+            "{:<24} {:>10} {:>10} {:>9} {:>8} {:>8} {:>6} {:>6}  status",
+            "package", "import ms", "→ after", "gain ms", "rt.smp", "→ after", "score", "→"
         )?;
         let shown = top.unwrap_or(self.packages.len()).min(self.packages.len());
         for p in &self.packages[..shown] {

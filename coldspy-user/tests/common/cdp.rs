@@ -89,8 +89,15 @@ impl Browser {
         };
         let target = browser.call(None, "Target.createTarget", json!({ "url": "about:blank" }));
         let target_id = target["targetId"].as_str().expect("a target").to_string();
-        let attached = browser.call(None, "Target.attachToTarget", json!({ "targetId": target_id, "flatten": true }));
-        browser.session = attached["sessionId"].as_str().expect("a session").to_string();
+        let attached = browser.call(
+            None,
+            "Target.attachToTarget",
+            json!({ "targetId": target_id, "flatten": true }),
+        );
+        browser.session = attached["sessionId"]
+            .as_str()
+            .expect("a session")
+            .to_string();
         for domain in ["Runtime.enable", "Log.enable", "Page.enable"] {
             browser.page(domain, json!({}));
         }
@@ -103,7 +110,10 @@ impl Browser {
 
     fn read_message(&mut self) -> Value {
         let mut buf = Vec::new();
-        let n = self.from_browser.read_until(0, &mut buf).expect("read from chromium");
+        let n = self
+            .from_browser
+            .read_until(0, &mut buf)
+            .expect("read from chromium");
         assert!(n > 0, "chromium closed the pipe (crashed or timed out)");
         buf.pop();
         serde_json::from_slice(&buf).expect("CDP message is JSON")
@@ -119,11 +129,17 @@ impl Browser {
         }
         let mut bytes = serde_json::to_vec(&message).unwrap();
         bytes.push(0);
-        self.to_browser.write_all(&bytes).expect("write to chromium");
+        self.to_browser
+            .write_all(&bytes)
+            .expect("write to chromium");
         loop {
             let reply = self.read_message();
             if reply["id"] == json!(id) {
-                assert!(reply.get("error").is_none(), "{method} failed: {}", reply["error"]);
+                assert!(
+                    reply.get("error").is_none(),
+                    "{method} failed: {}",
+                    reply["error"]
+                );
                 return reply["result"].clone();
             }
             self.events.push(reply);
@@ -139,7 +155,11 @@ impl Browser {
     /// Navigates and waits for the load event.
     pub fn open(&mut self, url: &str) {
         self.page("Page.navigate", json!({ "url": url }));
-        while !self.events.iter().any(|e| e["method"] == "Page.loadEventFired") {
+        while !self
+            .events
+            .iter()
+            .any(|e| e["method"] == "Page.loadEventFired")
+        {
             let event = self.read_message();
             self.events.push(event);
         }
@@ -151,7 +171,11 @@ impl Browser {
             "Runtime.evaluate",
             json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
         );
-        assert!(result.get("exceptionDetails").is_none(), "{expression} threw: {}", result["exceptionDetails"]);
+        assert!(
+            result.get("exceptionDetails").is_none(),
+            "{expression} threw: {}",
+            result["exceptionDetails"]
+        );
         result["result"]["value"].clone()
     }
 
@@ -161,7 +185,9 @@ impl Browser {
             .iter()
             .filter(|e| {
                 e["method"] == "Runtime.exceptionThrown"
-                    || (e["method"] == "Runtime.consoleAPICalled" && ["error", "assert"].contains(&e["params"]["type"].as_str().unwrap_or("")))
+                    || (e["method"] == "Runtime.consoleAPICalled"
+                        && ["error", "assert"]
+                            .contains(&e["params"]["type"].as_str().unwrap_or("")))
                     || (e["method"] == "Log.entryAdded" && e["params"]["entry"]["level"] == "error")
             })
             .map(|e| e["params"].to_string())
@@ -172,7 +198,9 @@ impl Browser {
     pub fn screenshot(&mut self) -> Vec<u8> {
         use base64::Engine as _;
         let shot = self.page("Page.captureScreenshot", json!({ "format": "png" }));
-        base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().expect("PNG data")).unwrap()
+        base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().expect("PNG data"))
+            .unwrap()
     }
 }
 

@@ -110,7 +110,11 @@ pub fn small_trace(with_boto3: bool) -> Trace {
         line,
         module: None,
     };
-    let mut trace = Trace { start_ns: START, end_ns: START + 400 * MS, ..Trace::default() };
+    let mut trace = Trace {
+        start_ns: START,
+        end_ns: START + 400 * MS,
+        ..Trace::default()
+    };
     trace.meta.pid = 7;
     trace.meta.python_version = "3.12.3".into();
     trace.meta.sample_hz = 200;
@@ -119,22 +123,23 @@ pub fn small_trace(with_boto3: bool) -> Trace {
     trace.meta.host = "h".into();
     trace.meta.started_at = "2026-01-01T00:00:00Z".into();
     trace.frames = vec![
-        frame("<module>", "/app/main.py", 3),                            // 0
-        frame("<module>", "/app/handler.py", 2),                         // 1: import boto3
-        frame("<module>", &format!("{site}/boto3/__init__.py"), 7),      // 2
-        frame("<module>", &format!("{site}/botocore/__init__.py"), 5),   // 3
-        frame("<module>", &format!("{site}/botocore/client.py"), 40),    // 4
-        frame("<module>", "/app/handler.py", 3),                         // 5: import tqdm
-        frame("<module>", &format!("{site}/tqdm/__init__.py"), 12),      // 6
-        frame("<module>", "/app/handler.py", 4),                         // 7: import markdown
-        frame("<module>", &format!("{site}/markdown/__init__.py"), 3),   // 8
-        frame("<module>", &format!("{site}/markdown/core.py"), 90),      // 9
-        frame("<module>", "/app/main.py", 8),                            // 10: the invocation loop
-        frame("handle", "/app/handler.py", 12),                          // 11
-        frame("convert", &format!("{site}/markdown/core.py"), 250),      // 12
-        frame("summarize", "/app/handler.py", 20),                       // 13
+        frame("<module>", "/app/main.py", 3),                       // 0
+        frame("<module>", "/app/handler.py", 2),                    // 1: import boto3
+        frame("<module>", &format!("{site}/boto3/__init__.py"), 7), // 2
+        frame("<module>", &format!("{site}/botocore/__init__.py"), 5), // 3
+        frame("<module>", &format!("{site}/botocore/client.py"), 40), // 4
+        frame("<module>", "/app/handler.py", 3),                    // 5: import tqdm
+        frame("<module>", &format!("{site}/tqdm/__init__.py"), 12), // 6
+        frame("<module>", "/app/handler.py", 4),                    // 7: import markdown
+        frame("<module>", &format!("{site}/markdown/__init__.py"), 3), // 8
+        frame("<module>", &format!("{site}/markdown/core.py"), 90), // 9
+        frame("<module>", "/app/main.py", 8),                       // 10: the invocation loop
+        frame("handle", "/app/handler.py", 12),                     // 11
+        frame("convert", &format!("{site}/markdown/core.py"), 250), // 12
+        frame("summarize", "/app/handler.py", 20),                  // 13
     ];
-    let mut imports: Vec<(u64, ImportEdge, &str, Option<u32>)> = vec![(10, ImportEdge::Start, "handler", Some(0))];
+    let mut imports: Vec<(u64, ImportEdge, &str, Option<u32>)> =
+        vec![(10, ImportEdge::Start, "handler", Some(0))];
     if with_boto3 {
         imports.extend([
             (12, ImportEdge::Start, "boto3", Some(1)),
@@ -168,12 +173,30 @@ pub fn small_trace(with_boto3: bool) -> Trace {
         .collect();
     let files: &[(&str, u64)] = &[
         ("/app/__pycache__/handler.cpython-312.pyc", 10),
-        ("/venv/lib/python3.12/site-packages/boto3/__pycache__/__init__.cpython-312.pyc", 12),
-        ("/venv/lib/python3.12/site-packages/botocore/__pycache__/__init__.cpython-312.pyc", 14),
-        ("/venv/lib/python3.12/site-packages/botocore/__pycache__/client.cpython-312.pyc", 20),
-        ("/venv/lib/python3.12/site-packages/tqdm/__pycache__/__init__.cpython-312.pyc", 120),
-        ("/venv/lib/python3.12/site-packages/markdown/__pycache__/__init__.cpython-312.pyc", 140),
-        ("/venv/lib/python3.12/site-packages/markdown/__pycache__/core.cpython-312.pyc", 142),
+        (
+            "/venv/lib/python3.12/site-packages/boto3/__pycache__/__init__.cpython-312.pyc",
+            12,
+        ),
+        (
+            "/venv/lib/python3.12/site-packages/botocore/__pycache__/__init__.cpython-312.pyc",
+            14,
+        ),
+        (
+            "/venv/lib/python3.12/site-packages/botocore/__pycache__/client.cpython-312.pyc",
+            20,
+        ),
+        (
+            "/venv/lib/python3.12/site-packages/tqdm/__pycache__/__init__.cpython-312.pyc",
+            120,
+        ),
+        (
+            "/venv/lib/python3.12/site-packages/markdown/__pycache__/__init__.cpython-312.pyc",
+            140,
+        ),
+        (
+            "/venv/lib/python3.12/site-packages/markdown/__pycache__/core.cpython-312.pyc",
+            142,
+        ),
     ];
     trace.opens = files
         .iter()
@@ -200,17 +223,36 @@ pub fn small_trace(with_boto3: bool) -> Trace {
         samples.push((ms, stack));
     }
     for (i, ms) in (200..400).step_by(5).enumerate() {
-        let stack = if i % 3 == 0 { vec![13, 11, 10] } else { vec![12, 11, 10] };
+        let stack = if i % 3 == 0 {
+            vec![13, 11, 10]
+        } else {
+            vec![12, 11, 10]
+        };
         samples.push((ms, stack));
     }
     trace.samples = samples
         .into_iter()
-        .map(|(ms, stack)| TraceSample { ts_ns: START + ms * MS, pid: 7, tid: 7, stack, truncated: false })
+        .map(|(ms, stack)| TraceSample {
+            ts_ns: START + ms * MS,
+            pid: 7,
+            tid: 7,
+            stack,
+            truncated: false,
+        })
         .collect();
     trace.phases = vec![
-        PhaseMark { name: "init_end".into(), ts_ns: START + 190 * MS },
-        PhaseMark { name: "invoke_start".into(), ts_ns: START + 195 * MS },
-        PhaseMark { name: "invoke_end".into(), ts_ns: START + 400 * MS },
+        PhaseMark {
+            name: "init_end".into(),
+            ts_ns: START + 190 * MS,
+        },
+        PhaseMark {
+            name: "invoke_start".into(),
+            ts_ns: START + 195 * MS,
+        },
+        PhaseMark {
+            name: "invoke_end".into(),
+            ts_ns: START + 400 * MS,
+        },
     ];
     if !with_boto3 {
         // Without `import boto3` everything after it happens 100 ms earlier.
@@ -219,7 +261,9 @@ pub fn small_trace(with_boto3: bool) -> Trace {
                 *ts -= 100 * MS;
             }
         };
-        trace.samples.retain(|s| !(START + 12 * MS..START + 112 * MS).contains(&s.ts_ns));
+        trace
+            .samples
+            .retain(|s| !(START + 12 * MS..START + 112 * MS).contains(&s.ts_ns));
         trace.samples.iter_mut().for_each(|s| shift(&mut s.ts_ns));
         trace.imports.iter_mut().for_each(|e| shift(&mut e.ts_ns));
         trace.opens.iter_mut().for_each(|o| {
