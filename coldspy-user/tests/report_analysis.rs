@@ -177,3 +177,28 @@ fn analyze_fills_the_profile_and_the_json_reads_back() {
         "the analysis fields read back"
     );
 }
+
+#[test]
+fn print_summary_is_what_record_shows_at_its_end() {
+    let mut out = Vec::new();
+    coldspy::report::print_summary(&common::coldstart_profile(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.starts_with("coldspy report: python3 /app/main.py\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" 1. ") && text.contains("`boto3` and what it pulls in"),
+        "{text}"
+    );
+    let table: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("  # package"))
+        .collect();
+    let ranked = |n: usize| table.iter().any(|l| l.starts_with(&format!("{n:>3} ")));
+    assert!(
+        (1..=10).all(ranked) && !ranked(11),
+        "the ten highest-ranked packages:\n{text}"
+    );
+    assert!(text.contains("… ") && text.contains("more packages"));
+}

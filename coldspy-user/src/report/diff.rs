@@ -192,34 +192,25 @@ impl ProfileDiff {
             "{:<16} {:>12} {:>12} {:>12}",
             "", "before", "after", "change"
         )?;
-        let time_rows = [
-            ("init ms", self.init_us),
-            ("import ms", self.import_us),
-            ("exec ms", self.exec_us),
+        // (label, totals, value format, change format): times in ms, counts as integers.
+        type Show = fn(u64) -> String;
+        type ShowChange = fn(i64) -> String;
+        let signed_count: ShowChange = |n| format!("{n:+}");
+        let rows: [(&str, Change, Show, ShowChange); 6] = [
+            ("init ms", self.init_us, ms, signed_ms),
+            ("import ms", self.import_us, ms, signed_ms),
+            ("exec ms", self.exec_us, ms, signed_ms),
+            ("modules", self.modules, count, signed_count),
+            ("files opened", self.files_opened, count, signed_count),
+            ("samples", self.samples, count, signed_count),
         ];
-        for (label, c) in time_rows {
+        for (label, c, show, show_change) in rows {
             let line = format!(
                 "{:<16} {:>12} {:>12} {:>12} {:>8}",
                 label,
-                ms(c.before),
-                ms(c.after),
-                signed_ms(c.after as i64 - c.before as i64),
-                relative(c)
-            );
-            writeln!(out, "{}", line.trim_end())?;
-        }
-        let count_rows = [
-            ("modules", self.modules),
-            ("files opened", self.files_opened),
-            ("samples", self.samples),
-        ];
-        for (label, c) in count_rows {
-            let line = format!(
-                "{:<16} {:>12} {:>12} {:>12} {:>8}",
-                label,
-                count(c.before),
-                count(c.after),
-                format!("{:+}", c.after as i64 - c.before as i64),
+                show(c.before),
+                show(c.after),
+                show_change(c.after as i64 - c.before as i64),
                 relative(c)
             );
             writeln!(out, "{}", line.trim_end())?;

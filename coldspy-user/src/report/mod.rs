@@ -158,11 +158,12 @@ fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
-/// Prints the global stats and the ten highest-ranked packages (run-time
-/// score): what `record` shows when it ends.
+/// Prints the global stats, what to change and the ten highest-ranked
+/// packages (run-time score): what `record` shows when it ends.
 pub fn print_summary(profile: &Profile, out: &mut impl Write) -> Result<(), ExportError> {
     let analysis = Analysis::of(profile, ScoreKind::RunTime);
     terminal::write_stats(profile, &analysis, out)?;
     writeln!(out)?;
+    terminal::write_actions(&analysis, out)?;
     terminal::write_table(&analysis, Some(10), 1, out)
 }
