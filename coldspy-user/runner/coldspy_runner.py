@@ -5,7 +5,7 @@ Usage (run by the target's own interpreter; stdlib only, CPython 3.9+):
 
     python coldspy_runner.py --handler app.py:handler | package.module:handler
         [--event event.json] [--invocations N] [--marks-fd FD]
-        [--serve PORT [--warm-up] [--wait-before-bind]]
+        [--serve PORT [--warm-up] [--wait-before-bind [--port-file FILE]]]
 
 Marks are JSON lines written to the file descriptor given by --marks-fd (or
 the COLDSPY_MARKS_FD environment variable); without one, none are written.
@@ -16,9 +16,18 @@ of the kernel's bpf_ktime_get_ns):
     {"name": "init_end", "ts_ns": ...}         the handler module is imported
     {"name": "invoke_start", "ts_ns": ...}     before each handler call
     {"name": "invoke_end", "ts_ns": ...}       after each handler call
-    {"name": "waiting", "ts_ns": ...}          --wait-before-bind: waiting for SIGUSR1
+    {"name": "ready_to_bind", "ts_ns": ...}    --wait-before-bind: initialized, waiting
     {"name": "listening", "ts_ns": ..., "port": P}   --serve: the socket is bound
     {"name": "error", "ts_ns": ..., "kind": K, "message": M}
+
+--serve PORT answers HTTP on 127.0.0.1:PORT (0: any free port, reported in
+the listening mark): a POST body is the event (no body: the --event), the
+answer is the handler's result as JSON. --warm-up invokes the handler once
+before serving. --wait-before-bind is for snapshotting with CRIU, which
+cannot dump a process holding a TCP socket (nor a pipe to coldspy): after
+init the runner marks ready_to_bind, closes the marks descriptor, and waits
+for SIGUSR1; then it binds the port read from --port-file if given (so each
+restored copy can be told its own port), else PORT.
 
 Error kinds: usage, handler_not_found, init_error, function_missing,
 event_not_found, event_invalid, handler_error. The runner exits with status 3
@@ -75,6 +84,7 @@ def _parse_args(argv):
         "serve": None,
         "warm_up": False,
         "wait_before_bind": False,
+        "port_file": None,
     }
     with_value = {
         "--handler": "handler",
@@ -82,6 +92,7 @@ def _parse_args(argv):
         "--invocations": "invocations",
         "--marks-fd": "marks_fd",
         "--serve": "serve",
+        "--port-file": "port_file",
     }
     flags = {"--warm-up": "warm_up", "--wait-before-bind": "wait_before_bind"}
     index = 0
@@ -138,9 +149,7 @@ def _split_handler(spec):
 
 def _load_handler(spec):
     """Imports the handler module like a FaaS runtime: its directory (or the
-    working directory) first on sys.path, then importlib.import_module."""
-    import importlib
-
+    working directory) first on sys.path, then an import statement."""
     directory, module_name, function, path = _split_handler(spec)
     # The runner's own directory is sys.path[0]; the handler's replaces it.
     root = directory if directory is not None else os.getcwd()
@@ -150,18 +159,48 @@ def _load_handler(spec):
         sys.path.insert(0, root)
     if path is not None and not os.path.isfile(path):
         raise RunnerError("handler_not_found", "handler file %s does not exist" % path, EXIT_SETUP)
+    if path is not None and module_name in sys.modules:
+        # The name is taken (a handler file named like a module the runner
+        # already loaded, e.g. json.py): load the file under a private name.
+        return _exec_file(path, function), function
+    module = _import(module_name)
+    return _function(module, module_name, function), function
+
+
+def _import(module_name):
+    """Imports through __import__, i.e. the interpreter's own import path
+    (import_find_and_load), which coldspy's import probes time; importlib's
+    import_module would bypass it."""
     try:
-        module = importlib.import_module(module_name)
+        __import__(module_name)
     except ModuleNotFoundError as error:
         if error.name is not None and (module_name == error.name or module_name.startswith(error.name + ".")):
             raise RunnerError("handler_not_found", "handler module %r not found" % module_name, EXIT_SETUP)
-        _print_traceback()
-        raise RunnerError("init_error", "importing %s raised %s" % (module_name, _describe(error)), EXIT_SETUP)
-    except BaseException as error:  # the handler's import may raise anything
-        if isinstance(error, (KeyboardInterrupt, SystemExit)):
-            raise
-        _print_traceback()
-        raise RunnerError("init_error", "importing %s raised %s" % (module_name, _describe(error)), EXIT_SETUP)
+        _init_error(module_name, error)
+    except Exception as error:  # the handler's import may raise anything
+        _init_error(module_name, error)
+    return sys.modules[module_name]
+
+
+def _exec_file(path, function):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_coldspy_handler", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["_coldspy_handler"] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        _init_error(path, error)
+    return _function(module, path, function)
+
+
+def _init_error(module_name, error):
+    _print_traceback()
+    raise RunnerError("init_error", "importing %s raised %s" % (module_name, _describe(error)), EXIT_SETUP)
+
+
+def _function(module, module_name, function):
     handler = getattr(module, function, None)
     if handler is None:
         raise RunnerError(
@@ -170,10 +209,8 @@ def _load_handler(spec):
             EXIT_SETUP,
         )
     if not callable(handler):
-        raise RunnerError(
-            "function_missing", "%s.%s is not callable" % (module_name, function), EXIT_SETUP
-        )
-    return handler, function
+        raise RunnerError("function_missing", "%s.%s is not callable" % (module_name, function), EXIT_SETUP)
+    return handler
 
 
 def _load_event(path):
@@ -269,17 +306,31 @@ class Invoker:
 
 
 def _wait_for_sigusr1():
-    """Blocks until SIGUSR1 (sent once the process may be checkpointed and
-    woken up again); blocked first, so a signal sent early is not lost."""
+    """Blocks until SIGUSR1. The signal is blocked first and then waited for
+    with a timeout in a loop, so a signal sent early is not lost and a
+    restored process simply re-enters the wait."""
+    global _marks_fd
     import signal
 
     signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
-    _mark("waiting")
-    signal.sigwait([signal.SIGUSR1])
+    _mark("ready_to_bind")
+    if _marks_fd is not None:
+        os.close(_marks_fd)
+        _marks_fd = None
+    while signal.sigtimedwait([signal.SIGUSR1], 1.0) is None:
+        pass
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR1])
 
 
-def _serve(invoker, port, default_event, wait_before_bind):
+def _port_from_file(path, default):
+    try:
+        with open(path) as file:
+            return int(file.read().strip() or default)
+    except (OSError, ValueError) as error:
+        raise RunnerError("usage", "cannot read a port from %s: %s" % (path, error), EXIT_USAGE)
+
+
+def _serve(invoker, port, default_event, wait_before_bind, port_file):
     """A minimal HTTP/1.1 server on 127.0.0.1: POST body = event, response =
     the handler's result as JSON; one request per connection."""
     import json
@@ -287,6 +338,8 @@ def _serve(invoker, port, default_event, wait_before_bind):
 
     if wait_before_bind:
         _wait_for_sigusr1()
+        if port_file is not None:
+            port = _port_from_file(port_file, port)
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -369,7 +422,7 @@ def main(argv):
         if options["serve"] is not None:
             if options["warm_up"]:
                 invoker(event)
-            _serve(invoker, options["serve"], event, options["wait_before_bind"])
+            _serve(invoker, options["serve"], event, options["wait_before_bind"], options["port_file"])
         else:
             for _ in range(options["invocations"]):
                 invoker(event)

@@ -222,6 +222,7 @@ pub fn variants(args: &BenchArgs) -> Result<Vec<Variant>, BenchError> {
                     port: 0,
                     warm_up: false,
                     wait_before_bind: false,
+                    port_file: None,
                 }),
             },
             event_body,

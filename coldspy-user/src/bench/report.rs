@@ -282,7 +282,7 @@ impl BenchReport {
                     event: variant.spec.event.clone(),
                     command: variant
                         .spec
-                        .command_line(script)
+                        .argv(script.path(), None)
                         .iter()
                         .map(|arg| arg.to_string_lossy().into_owned())
                         .collect(),

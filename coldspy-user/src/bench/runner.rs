@@ -5,16 +5,15 @@
 //! Used by `coldspy bench` and by `coldspy record --handler … --event …`:
 //! ```no_run
 //! # fn main() -> Result<(), coldspy::bench::runner::RunnerError> {
-//! use coldspy::bench::runner::{RunnerScript, RunnerSpec};
-//! let script = RunnerScript::install()?;
+//! use coldspy::bench::runner::{phase_marks, MarksPipe, RunnerScript, RunnerSpec};
+//! let script = RunnerScript::install()?; // keep it alive while the runner runs
 //! let spec = RunnerSpec::new("python3", "app.py:handler").with_event("event.json");
-//! let (mut command, marks) = spec.command(&script)?;
-//! let mut child = command.spawn()?;
-//! drop(command); // closes coldspy's copy of the pipe's write end: EOF when the runner exits
-//! for message in marks {
-//!     println!("{:?}", message?);
-//! }
+//! let pipe = MarksPipe::new()?;
+//! let mut child = spec.command(script.path(), &pipe).spawn()?;
+//! let marks = pipe.into_reader(); // closes coldspy's write end: EOF when the runner exits
+//! let messages = marks.collect::<Result<Vec<_>, _>>()?;
 //! child.wait()?;
+//! let phases = phase_marks(&messages); // -> Trace::phases
 //! # Ok(()) }
 //! ```
 
@@ -23,8 +22,7 @@ use serde::Deserialize;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -111,9 +109,13 @@ pub struct ServeSpec {
     pub port: u16,
     /// Invoke the handler once with the event before serving.
     pub warm_up: bool,
-    /// Report `waiting` and block until SIGUSR1 before binding the socket
-    /// (CRIU cannot dump a process holding a TCP socket on this kernel).
+    /// After init, mark `ready_to_bind`, close the marks descriptor and
+    /// wait for SIGUSR1 before binding (CRIU cannot dump a process holding a
+    /// TCP socket on this kernel, nor a pipe to coldspy).
     pub wait_before_bind: bool,
+    /// With `wait_before_bind`: read the port from this file once woken
+    /// (each restored copy can be told its own port).
+    pub port_file: Option<PathBuf>,
 }
 
 /// What to run: an interpreter, a handler, an event.
@@ -170,64 +172,79 @@ impl RunnerSpec {
                 if serve.wait_before_bind {
                     args.push("--wait-before-bind".into());
                 }
+                if let Some(port_file) = &serve.port_file {
+                    args.push("--port-file".into());
+                    args.push(port_file.clone().into());
+                }
             }
         }
         args
     }
 
-    /// The whole command line without marks (for display, or for timing the
-    /// same command with another tool such as hyperfine).
-    pub fn command_line(&self, script: &RunnerScript) -> Vec<OsString> {
-        let mut line = vec![
-            self.interpreter.clone().into_os_string(),
-            script.path().into(),
-        ];
-        line.extend(self.runner_args());
-        line
+    /// The whole command line, interpreter first: the script at `script`,
+    /// marks to `marks_fd` if given (without, the same command for another
+    /// tool to time, e.g. hyperfine).
+    pub fn argv(&self, script: &Path, marks_fd: Option<RawFd>) -> Vec<OsString> {
+        let mut argv = vec![self.interpreter.clone().into_os_string(), script.into()];
+        argv.extend(self.runner_args());
+        if let Some(fd) = marks_fd {
+            argv.push("--marks-fd".into());
+            argv.push(fd.to_string().into());
+        }
+        argv
     }
 
-    /// The command that starts the runner, and the read end of its marks pipe.
-    ///
-    /// The pipe's write end is passed as `--marks-fd N` and is owned by the
-    /// returned command: **drop the command after spawning** so that the
-    /// reader sees end-of-file when the runner exits. The caller may still
-    /// add its own settings (stdio, environment, its own `pre_exec`).
-    pub fn command(&self, script: &RunnerScript) -> Result<(Command, MarksReader), RunnerError> {
-        let (read_end, write_end) = cloexec_pipe().map_err(RunnerError::Pipe)?;
-        let write_fd = write_end.as_raw_fd();
-        let mut command = Command::new(&self.interpreter);
+    /// The command that starts the runner at `script`, reporting to `marks`.
+    /// The caller may add its own settings (stdio, process group, …); after
+    /// spawning, [`MarksPipe::into_reader`] closes coldspy's write end.
+    pub fn command(&self, script: &Path, marks: &MarksPipe) -> Command {
+        let argv = self.argv(script, Some(marks.write_fd()));
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]);
         command
-            .arg(script.path())
-            .args(self.runner_args())
-            .arg("--marks-fd")
-            .arg(write_fd.to_string());
-        // SAFETY: the closure only calls fcntl(2), which is async-signal-safe,
-        // on a descriptor the closure itself keeps open.
-        unsafe {
-            command.pre_exec(move || {
-                // Both pipe ends are close-on-exec in coldspy (so no other child
-                // inherits them); only this child keeps the write end.
-                let fd = write_end.as_raw_fd();
-                let flags = libc::fcntl(fd, libc::F_GETFD);
-                if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        Ok((command, MarksReader::new(File::from(read_end))))
     }
 }
 
-/// A pipe whose two ends are close-on-exec: (read end, write end).
-fn cloexec_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into `fds`, which we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(std::io::Error::last_os_error());
+/// The pipe the runner reports marks on. The read end is close-on-exec; the
+/// write end is inherited by the runner (and by any child spawned while the
+/// pipe exists, so spawn one runner at a time, or hold the pipe only around
+/// the runner's spawn).
+#[derive(Debug)]
+pub struct MarksPipe {
+    /// coldspy's end.
+    pub read: OwnedFd,
+    /// The runner's end (`--marks-fd`).
+    pub write: OwnedFd,
+}
+
+impl MarksPipe {
+    /// A new pipe.
+    pub fn new() -> Result<MarksPipe, RunnerError> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into `fds`.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+            return Err(RunnerError::Pipe(std::io::Error::last_os_error()));
+        }
+        // SAFETY: both descriptors were just created and are owned by nobody else.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: fcntl on a descriptor we own; clears close-on-exec of the write end only.
+        if unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFD, 0) } < 0 {
+            return Err(RunnerError::Pipe(std::io::Error::last_os_error()));
+        }
+        Ok(MarksPipe { read, write })
     }
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+
+    /// The write end's number, for `--marks-fd`.
+    pub fn write_fd(&self) -> RawFd {
+        self.write.as_raw_fd()
+    }
+
+    /// Closes coldspy's copy of the write end (call it once the runner is
+    /// spawned, so that reading ends when the runner exits) and returns the reader.
+    pub fn into_reader(self) -> MarksReader {
+        drop(self.write);
+        MarksReader::new(File::from(self.read))
+    }
 }
 
 /// The kind of an error the runner reports.
@@ -273,11 +290,17 @@ pub struct RunnerFailure {
     pub ts_ns: u64,
 }
 
+impl std::fmt::Display for RunnerFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// One message of the marks stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunnerMessage {
     /// A phase boundary: `runner_ready`, `init_end`, `invoke_start`,
-    /// `invoke_end`, `waiting` (or `listening`, see [`RunnerMessage::Listening`]).
+    /// `invoke_end`, `ready_to_bind` (or `listening`, see [`RunnerMessage::Listening`]).
     Mark(PhaseMark),
     /// HTTP mode: the socket is bound (its mark is named `listening`).
     Listening {
@@ -355,6 +378,14 @@ pub fn phase_marks(messages: &[RunnerMessage]) -> Vec<PhaseMark> {
         .filter_map(RunnerMessage::phase_mark)
         .cloned()
         .collect()
+}
+
+/// The first error a stream reports, if any.
+pub fn runner_failure(messages: &[RunnerMessage]) -> Option<&RunnerFailure> {
+    messages.iter().find_map(|message| match message {
+        RunnerMessage::Error(failure) => Some(failure),
+        _ => None,
+    })
 }
 
 /// Reads marks from the pipe as they arrive; ends at end-of-file.
@@ -470,32 +501,34 @@ mod tests {
         let script = RunnerScript::install().unwrap();
         let mut spec = RunnerSpec::new("python3", "app.py:handler").with_event("e.json");
         spec.invocations = 3;
-        let line: Vec<String> = spec
-            .command_line(&script)
+        let argv: Vec<String> = spec
+            .argv(script.path(), Some(7))
             .into_iter()
             .map(|a| a.into_string().unwrap())
             .collect();
-        assert_eq!(line[0], "python3");
-        assert!(line[1].ends_with(RUNNER_FILE_NAME));
+        assert_eq!(argv[0], "python3");
+        assert!(argv[1].ends_with(RUNNER_FILE_NAME));
         assert_eq!(
-            &line[2..],
+            &argv[2..],
             [
                 "--handler",
                 "app.py:handler",
                 "--event",
                 "e.json",
                 "--invocations",
-                "3"
+                "3",
+                "--marks-fd",
+                "7"
             ]
         );
         spec.serve = Some(ServeSpec {
             port: 0,
             warm_up: true,
             wait_before_bind: true,
+            port_file: Some("port".into()),
         });
-        let args: Vec<OsString> = spec.runner_args();
         assert_eq!(
-            args,
+            spec.runner_args(),
             [
                 "--handler",
                 "app.py:handler",
@@ -504,7 +537,9 @@ mod tests {
                 "--serve",
                 "0",
                 "--warm-up",
-                "--wait-before-bind"
+                "--wait-before-bind",
+                "--port-file",
+                "port"
             ]
             .map(OsString::from)
         );
@@ -512,5 +547,30 @@ mod tests {
             std::fs::read_to_string(script.path()).unwrap(),
             RUNNER_SOURCE
         );
+    }
+
+    #[test]
+    fn the_runner_reports_through_the_pipe() {
+        let script = RunnerScript::install().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("app.py"),
+            "def handler(event):\n    return event\n",
+        )
+        .unwrap();
+        let handler = format!("{}:handler", dir.path().join("app.py").display());
+        let pipe = MarksPipe::new().unwrap();
+        let mut child = RunnerSpec::new("python3", handler)
+            .command(script.path(), &pipe)
+            .spawn()
+            .unwrap();
+        let messages: Vec<RunnerMessage> = pipe.into_reader().map(Result::unwrap).collect();
+        assert!(child.wait().unwrap().success());
+        let names: Vec<String> = phase_marks(&messages).into_iter().map(|m| m.name).collect();
+        assert_eq!(
+            names,
+            ["runner_ready", "init_end", "invoke_start", "invoke_end"]
+        );
+        assert!(runner_failure(&messages).is_none());
     }
 }

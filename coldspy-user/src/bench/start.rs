@@ -7,7 +7,10 @@
 //! from; end-to-end ends when the process is reaped (direct mode) or when the
 //! first HTTP answer has been read (`--serve` mode).
 
-use super::runner::{monotonic_ns, RunnerErrorKind, RunnerMessage, RunnerScript, RunnerSpec};
+use super::runner::{
+    monotonic_ns, runner_failure, MarksPipe, RunnerErrorKind, RunnerMessage, RunnerScript,
+    RunnerSpec,
+};
 use super::BenchError;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
@@ -116,7 +119,8 @@ pub fn cold_start(
     if options.drop_caches {
         drop_page_cache()?;
     }
-    let (mut command, marks) = spec.command(script)?;
+    let pipe = MarksPipe::new()?;
+    let mut command = spec.command(script.path(), &pipe);
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -124,7 +128,7 @@ pub fn cold_start(
         .process_group(0);
     let spawn_ns = monotonic_ns();
     let spawned = command.spawn();
-    drop(command); // closes our copy of the marks pipe's write end
+    let marks = pipe.into_reader();
     let mut child = spawned.map_err(|source| BenchError::Spawn {
         interpreter: spec.interpreter.clone(),
         source,
@@ -217,10 +221,7 @@ pub fn cold_start(
             after_ms: options.timeout.as_secs_f64() * 1e3,
         }));
     }
-    if let Some(failure) = messages.iter().find_map(|m| match m {
-        RunnerMessage::Error(failure) => Some(failure),
-        _ => None,
-    }) {
+    if let Some(failure) = runner_failure(&messages) {
         return Ok(Err(StartFailure::Runner {
             kind: failure.kind,
             message: failure.message.clone(),
