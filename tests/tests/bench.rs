@@ -128,6 +128,16 @@ fn bench(dir: &Path, args: &[&str]) -> (std::process::Output, Option<Value>) {
     (output, value)
 }
 
+/// Runs a bench that must succeed: its stdout and JSON report.
+fn bench_ok(dir: &Path, args: &[&str]) -> (String, Value) {
+    let (output, report) = bench(dir, args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    (
+        text(&output.stdout),
+        report.expect("the JSON report is written"),
+    )
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -168,7 +178,7 @@ fn oracle_sleeps_and_hyperfine() {
     let runs = "20";
     // The empty handler, interleaved in the same run, measures the
     // interpreter's (and the runner's) own start.
-    let (output, report) = bench(
+    let (stdout, report) = bench_ok(
         dir.path(),
         &[
             "--python",
@@ -190,9 +200,7 @@ fn oracle_sleeps_and_hyperfine() {
             &format!("{slow}:handler"),
         ],
     );
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let report = report.unwrap();
-    println!("{}", text(&output.stdout));
+    println!("{stdout}");
 
     // Expected init = 200 ms + the interpreter's start, measured by the
     // empty handler's init in the same round (the two start next to each
@@ -253,7 +261,7 @@ fn oracle_sleeps_and_hyperfine() {
     for batch in 0..3 {
         let batch_dir = dir.path().join(format!("batch{batch}"));
         std::fs::create_dir(&batch_dir).unwrap();
-        let (output, report) = bench(
+        let (_, report) = bench_ok(
             &batch_dir,
             &[
                 "--python",
@@ -266,8 +274,6 @@ fn oracle_sleeps_and_hyperfine() {
                 &format!("{slow}:handler"),
             ],
         );
-        assert!(output.status.success(), "{}", text(&output.stderr));
-        let report = report.unwrap();
         coldspy_ms.extend(
             report["variants"][0]["runs"]
                 .as_array()
@@ -326,7 +332,7 @@ fn example_pair_shows_the_init_gain() {
     let event = examples.join("event.json").display().to_string();
     let svg = dir.path().join("pair.svg");
     let (eager, lazy) = (handler("eager"), handler("lazy"));
-    let (output, report) = bench(
+    let (stdout, report) = bench_ok(
         dir.path(),
         &[
             "--python",
@@ -350,10 +356,7 @@ fn example_pair_shows_the_init_gain() {
             svg.to_str().unwrap(),
         ],
     );
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let stdout = text(&output.stdout);
     println!("{stdout}");
-    let report = report.unwrap();
     let init = report["comparisons"][0]["phases"]
         .as_array()
         .unwrap()
@@ -389,7 +392,7 @@ fn identical_variants_show_no_significant_difference() {
     let dir = scratch("same");
     let empty = write(dir.path(), "empty.py", EMPTY_HANDLER);
     let handler = format!("{empty}:handler");
-    let (output, report) = bench(
+    let (stdout, report) = bench_ok(
         dir.path(),
         &[
             "--python",
@@ -407,15 +410,13 @@ fn identical_variants_show_no_significant_difference() {
             &handler,
         ],
     );
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let report = report.unwrap();
     let init = &report["comparisons"][0]["phases"][0];
     assert_eq!(init["phase"], "init");
     // Identical starts differ only by noise; at α = 0.05 a false positive
     // has a 5 % chance, so only the wording is asserted when p says so.
     if init["mann_whitney"]["p_value"].as_f64().unwrap() >= 0.05 {
         assert_eq!(init["verdict"], "no_significant_difference");
-        assert!(text(&output.stdout).contains("no significant difference"));
+        assert!(stdout.contains("no significant difference"));
     }
 }
 
@@ -425,7 +426,7 @@ fn serve_mode_times_until_the_first_answer() {
     let _timing = timing_lock();
     let dir = scratch("serve");
     let slow = write(dir.path(), "slow.py", SLOW_HANDLER);
-    let (output, report) = bench(
+    let (_, report) = bench_ok(
         dir.path(),
         &[
             "--python",
@@ -437,8 +438,6 @@ fn serve_mode_times_until_the_first_answer() {
             &format!("{slow}:handler"),
         ],
     );
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let report = report.unwrap();
     assert_eq!(report["config"]["mode"], "http");
     let (init, exec, e2e) = (
         median(&report, 0, "init_ms"),
@@ -452,91 +451,51 @@ fn serve_mode_times_until_the_first_answer() {
     assert!(e2e >= init + exec, "end-to-end {e2e:.1} ms < init + exec");
 }
 
+/// Bad input, each a single clear line on stderr and a failed exit: a
+/// handler file or function that does not exist, an event that is not JSON,
+/// an interpreter that does not exist.
 #[test]
-fn handler_file_missing_is_one_clear_line() {
-    let dir = scratch("missing-file");
-    let missing = dir.path().join("nope.py");
-    let (output, _) = bench(
-        dir.path(),
-        &[
-            "--python",
+fn bad_inputs_are_one_clear_line() {
+    let dir = scratch("bad-input");
+    let app = write(dir.path(), "app.py", EMPTY_HANDLER);
+    let bad_event = write(dir.path(), "event.json", "{not json");
+    let missing = dir.path().join("nope.py").display().to_string();
+    let cases: [(&str, String, &[&str], String); 4] = [
+        (
             PY312,
-            "--runs",
-            "3",
-            "--handler",
-            &format!("{}:handler", missing.display()),
-        ],
-    );
-    let line = single_error_line(&output);
-    assert!(
-        line.contains(&format!(
-            "handler file {} does not exist",
-            missing.display()
-        )),
-        "{line}"
-    );
-}
-
-#[test]
-fn function_missing_is_one_clear_line() {
-    let dir = scratch("missing-function");
-    let empty = write(dir.path(), "app.py", EMPTY_HANDLER);
-    let (output, _) = bench(
-        dir.path(),
-        &[
-            "--python",
+            format!("{missing}:handler"),
+            &[],
+            format!("handler file {missing} does not exist"),
+        ),
+        (
             PY312,
-            "--runs",
-            "3",
-            "--handler",
-            &format!("{empty}:nope"),
-        ],
-    );
-    let line = single_error_line(&output);
-    assert!(line.contains("has no function 'nope'"), "{line}");
-}
-
-#[test]
-fn event_not_json_is_one_clear_line() {
-    let dir = scratch("bad-event");
-    let empty = write(dir.path(), "app.py", EMPTY_HANDLER);
-    let event = write(dir.path(), "event.json", "{not json");
-    let (output, _) = bench(
-        dir.path(),
-        &[
-            "--python",
+            format!("{app}:nope"),
+            &[],
+            "has no function 'nope'".into(),
+        ),
+        (
             PY312,
-            "--event",
-            &event,
-            "--handler",
-            &format!("{empty}:handler"),
-        ],
-    );
-    let line = single_error_line(&output);
-    assert!(
-        line.contains(&format!("event file {event} is not valid JSON")),
-        "{line}"
-    );
-}
-
-#[test]
-fn interpreter_missing_is_one_clear_line() {
-    let dir = scratch("no-python");
-    let empty = write(dir.path(), "app.py", EMPTY_HANDLER);
-    let (output, _) = bench(
-        dir.path(),
-        &[
-            "--python",
+            format!("{app}:handler"),
+            &["--event", &bad_event],
+            format!("event file {bad_event} is not valid JSON"),
+        ),
+        (
             "/nonexistent/python3",
-            "--handler",
-            &format!("{empty}:handler"),
-        ],
-    );
-    let line = single_error_line(&output);
-    assert!(
-        line.contains("cannot start the Python interpreter /nonexistent/python3"),
-        "{line}"
-    );
+            format!("{app}:handler"),
+            &[],
+            "cannot start the Python interpreter /nonexistent/python3".into(),
+        ),
+    ];
+    for (python, handler, extra, expected) in cases {
+        let mut args = vec!["--python", python, "--runs", "3", "--handler", &handler];
+        args.extend_from_slice(extra);
+        let (output, _) = bench(dir.path(), &args);
+        let line = single_error_line(&output);
+        assert!(
+            line.contains(&expected),
+            "expected {expected:?} in {line:?}"
+        );
+    }
 }
 
 /// A handler that always raises: every run fails, each is counted and shown,
@@ -594,7 +553,7 @@ fn failed_runs_are_counted_never_averaged_in() {
             counter = counter.display().to_string()
         ),
     );
-    let (output, report) = bench(
+    let (stdout, report) = bench_ok(
         dir.path(),
         &[
             "--python",
@@ -605,14 +564,12 @@ fn failed_runs_are_counted_never_averaged_in() {
             &format!("{app}:handler"),
         ],
     );
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    let stdout = text(&output.stdout);
     assert!(stdout.contains("3 of 6 runs failed"), "{stdout}");
     assert!(
         stdout.contains("3 × handler raised RuntimeError: every other start"),
         "{stdout}"
     );
-    let summary = &report.unwrap()["variants"][0]["summary"];
+    let summary = &report["variants"][0]["summary"];
     assert_eq!(summary["successful"], 3);
     assert_eq!(summary["failed"], 3);
     assert_eq!(summary["init_ms"]["count"], 3);
