@@ -73,7 +73,10 @@ fn print_variant(number: usize, variant: &VariantReport) {
     }
     let runs = summary.successful + summary.failed;
     if summary.failed == 0 {
-        println!("  {} runs, none failed", runs);
+        println!(
+            "  {runs} run{}, none failed",
+            if runs == 1 { "" } else { "s" }
+        );
     } else {
         println!(
             "  {}",
