@@ -251,6 +251,17 @@ pub fn core_interpreters() -> Vec<Interpreter> {
         .collect()
 }
 
+/// The venv python (with boto3, markdown, Pillow…) set-up made for an interpreter.
+pub fn venv_python(name: &str) -> String {
+    let env = setup_env().expect("no /var/cache/coldspy/env.json: run `cargo xtask setup`");
+    env["interpreters"]
+        .as_array()
+        .and_then(|all| all.iter().find(|i| i["name"] == name))
+        .and_then(|i| i["venv_python"].as_str())
+        .unwrap_or_else(|| panic!("no venv for {name}: run `cargo xtask setup`"))
+        .to_string()
+}
+
 /// `/var/cache/coldspy/env.json` written by `cargo xtask setup`, if present.
 pub fn setup_env() -> Option<Value> {
     let text = std::fs::read_to_string("/var/cache/coldspy/env.json").ok()?;

@@ -111,16 +111,7 @@ fn init_and_exec_match_known_sleeps_and_end_to_end_matches_hyperfine() {
 
 #[test]
 fn the_example_pair_shows_the_init_gain_of_a_lazy_import() {
-    let env = coldspy_tests::setup_env().expect("run cargo xtask setup");
-    let python = env["interpreters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == "pyenv-3.12")
-        .unwrap()["venv_python"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let python = coldspy_tests::venv_python("pyenv-3.12");
     let root = repo_root();
     let eager = format!(
         "{}:handler",

@@ -3,7 +3,7 @@
 //! and leave no process behind.
 
 use coldspy::prebake::image;
-use coldspy_tests::{coldspy, coldspy_bin, repo_root, scratch, setup_env};
+use coldspy_tests::{coldspy, coldspy_bin, repo_root, scratch};
 use std::process::Command;
 
 /// Restores run one at a time (a restored process needs its PID free): the
@@ -11,16 +11,7 @@ use std::process::Command;
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn venv_python() -> String {
-    let env = setup_env().expect("run cargo xtask setup");
-    env["interpreters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == "pyenv-3.12")
-        .unwrap()["venv_python"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    coldspy_tests::venv_python("pyenv-3.12")
 }
 
 fn alive(pid: u32) -> bool {

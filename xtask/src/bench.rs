@@ -9,7 +9,7 @@
 //! counted against the target.
 
 use crate::setup::{self, SetupArgs};
-use crate::util::{cargo, repo_root, step};
+use crate::util::{cargo, repo_root};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use std::collections::HashMap;
@@ -83,12 +83,8 @@ const VARIANTS: &[Variant] = &[
 
 fn overhead(runs: usize) -> Result<()> {
     setup::run(&SetupArgs { core: true })?;
-    step("bench", "build coldspy (release)", || {
-        cargo(&["build", "--release", "--quiet", "-p", "coldspy-user"])?;
-        Ok(((), "ok".into()))
-    })?;
+    let coldspy = crate::util::build_release("bench")?;
     let root = repo_root();
-    let coldspy = root.join("target/release/coldspy");
     let python = setup::venv_dir("pyenv-3.12").join("bin/python");
     let script = root.join("examples/handler.py");
     let scratch = std::env::temp_dir().join(format!("coldspy-bench-{}", std::process::id()));

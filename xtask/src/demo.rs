@@ -3,19 +3,15 @@
 //! print the ranked report.
 
 use crate::setup::{self, SetupArgs};
-use crate::util::{cargo, exec, repo_root, step};
+use crate::util::{exec, repo_root};
 use anyhow::Result;
 use std::process::Command;
 
 /// Runs the demo.
 pub fn run() -> Result<()> {
     setup::run(&SetupArgs { core: true })?;
-    step("demo", "build coldspy (release)", || {
-        cargo(&["build", "--release", "--quiet", "-p", "coldspy-user"])?;
-        Ok(((), "ok".into()))
-    })?;
+    let coldspy = crate::util::build_release("demo")?;
     let root = repo_root();
-    let coldspy = root.join("target/release/coldspy");
     let python = setup::venv_dir("pyenv-3.12").join("bin/python");
     let out = std::env::temp_dir().join("coldspy-demo.profile.json");
     println!(

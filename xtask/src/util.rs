@@ -49,6 +49,15 @@ pub fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Builds the release `coldspy` binary as a step; returns its path.
+pub fn build_release(stage: &str) -> Result<PathBuf> {
+    step(stage, "build coldspy (release)", || {
+        cargo(&["build", "--release", "--quiet", "-p", "coldspy-user"])?;
+        Ok(((), "ok".into()))
+    })?;
+    Ok(repo_root().join("target/release/coldspy"))
+}
+
 /// `cargo <args>` in the repository root.
 pub fn cargo(args: &[&str]) -> Result<()> {
     exec(

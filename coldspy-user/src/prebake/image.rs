@@ -294,9 +294,8 @@ fn event_body(manifest: &Manifest) -> anyhow::Result<String> {
     })
 }
 
-/// A vanilla start in HTTP mode until the first answer; returns (ms, answer, pid).
-pub fn vanilla(manifest: &Manifest) -> anyhow::Result<(f64, String, u32)> {
-    let port = http::free_port()?;
+/// Starts the function afresh: the runner in HTTP mode on `port`.
+fn spawn_server(manifest: &Manifest, port: u16) -> anyhow::Result<std::process::Child> {
     let spec = RunnerSpec {
         python: manifest.python.clone(),
         handler: manifest.handler.clone(),
@@ -306,13 +305,19 @@ pub fn vanilla(manifest: &Manifest) -> anyhow::Result<(f64, String, u32)> {
         wait_before_bind: false,
     };
     let pipe = MarksPipe::new()?;
-    let started = Instant::now();
-    let mut child = spec
+    let child = spec
         .command(&runner_path()?, pipe.write_fd())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    drop(pipe);
+    Ok(child)
+}
+
+/// A vanilla start in HTTP mode until the first answer; returns (ms, answer, pid).
+pub fn vanilla(manifest: &Manifest) -> anyhow::Result<(f64, String, u32)> {
+    let port = http::free_port()?;
+    let started = Instant::now();
+    let mut child = spawn_server(manifest, port)?;
     let answer = http::first_answer(port, &event_body(manifest)?, Duration::from_secs(60));
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let pid = child.id();
@@ -398,22 +403,8 @@ pub fn bench(image: &Path, runs: usize) -> anyhow::Result<()> {
     for _ in 0..runs {
         // Vanilla: exec until the first answer, then the next request.
         let port = http::free_port()?;
-        let spec = RunnerSpec {
-            python: manifest.python.clone(),
-            handler: manifest.handler.clone(),
-            event: None,
-            invocations: 0,
-            serve: Some(port),
-            wait_before_bind: false,
-        };
-        let pipe = MarksPipe::new()?;
         let t = Instant::now();
-        let mut child = spec
-            .command(&runner_path()?, pipe.write_fd())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        drop(pipe);
+        let mut child = spawn_server(&manifest, port)?;
         http::first_answer(port, &body, Duration::from_secs(60))?;
         start[0].push(t.elapsed().as_secs_f64() * 1000.0);
         next[0].push(next_request(port)?);
