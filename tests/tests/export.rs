@@ -216,3 +216,24 @@ fn html_report_loads_sorts_and_renders_in_headless_chromium() {
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(size > 10_000, "screenshot of {size} bytes");
 }
+
+#[test]
+fn terminal_json_and_pprof_match_their_golden_files() {
+    let (_, terminal) = render(Format::Terminal);
+    golden(
+        "handler.terminal.txt",
+        &String::from_utf8(terminal).unwrap(),
+    );
+    // The JSON profile (2 MB) and pprof (gzipped protobuf; its gzip header
+    // carries no time) are compared by digest, so the golden files stay small.
+    let digest = |bytes: &[u8]| {
+        let h = bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        });
+        format!("{h:016x} {} bytes\n", bytes.len())
+    };
+    let (_, json) = render(Format::Json);
+    golden("handler.profile.json.fnv64", &digest(&json));
+    let (_, pprof) = render(Format::Pprof);
+    golden("handler.pprof.fnv64", &digest(&pprof));
+}
