@@ -326,6 +326,17 @@ pub fn record(dir: &Path, extra: &[&str], command: &[String]) -> Recording {
     Recording { output, profile }
 }
 
+/// Records `prefix… tests/scripts/NAME` into a fresh scratch directory
+/// named after the test and `label`; panics unless the recording succeeds.
+pub fn record_script(label: &str, test: &str, prefix: &[String], name: &str) -> Recording {
+    let dir = scratch(&format!("{test}-{label}"));
+    let mut command = prefix.to_vec();
+    command.push(script(name).display().to_string());
+    let rec = record(&dir, &[], &command);
+    assert!(rec.output.status.success(), "{label}: {:?}", rec.output);
+    rec
+}
+
 /// Reads a JSON file without serde_json's nesting limit (the CCT nests one
 /// level per frame).
 pub fn read_json(path: &Path) -> Value {

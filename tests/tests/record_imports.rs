@@ -4,7 +4,7 @@
 //! ≥ 1 ms, and the parent structure equals the indentation of `-X importtime`.
 
 use coldspy_tests::importtime::compare;
-use coldspy_tests::{core_interpreters, record, require_root, scratch, script, Interpreter};
+use coldspy_tests::{core_interpreters, require_root, Interpreter};
 use serde_json::Value;
 
 fn run_with_oracle(
@@ -13,20 +13,10 @@ fn run_with_oracle(
     test: &str,
     target: &str,
 ) -> (Value, String) {
-    let dir = scratch(&format!("{test}-{}", interp.name));
-    let mut command = vec![python.to_string(), "-X".into(), "importtime".into()];
-    command.push(script(target).display().to_string());
-    let rec = record(&dir, &[], &command);
-    assert!(
-        rec.output.status.success(),
-        "{}: {:?}",
-        interp.name,
-        rec.output
-    );
-    (
-        rec.profile,
-        String::from_utf8_lossy(&rec.output.stderr).into_owned(),
-    )
+    let prefix = [python.to_string(), "-X".into(), "importtime".into()];
+    let rec = coldspy_tests::record_script(&interp.name, test, &prefix, target);
+    let stderr = String::from_utf8_lossy(&rec.output.stderr).into_owned();
+    (rec.profile, stderr)
 }
 
 #[test]

@@ -3,23 +3,13 @@
 //! the right files and lines.
 
 use coldspy_tests::{
-    core_interpreters, on_busy_path, on_recursion_path, record, require_root, scratch, script,
-    share_on_path, Frame, Interpreter,
+    core_interpreters, on_busy_path, on_recursion_path, require_root, share_on_path, Frame,
+    Interpreter,
 };
 use serde_json::Value;
 
 fn run(interp: &Interpreter, test: &str, name: &str) -> Value {
-    let dir = scratch(&format!("{test}-{}", interp.name));
-    let mut command = interp.command.clone();
-    command.push(script(name).display().to_string());
-    let rec = record(&dir, &[], &command);
-    assert!(
-        rec.output.status.success(),
-        "{}: {:?}",
-        interp.name,
-        rec.output
-    );
-    rec.profile
+    coldspy_tests::record_script(&interp.name, test, &interp.command, name).profile
 }
 
 #[test]
