@@ -3,7 +3,7 @@ runtime does and reports phase marks to coldspy.
 
     python coldspy_runner.py --handler app.py:handler [--event event.json]
         [--invocations N] [--marks-fd FD]
-        [--serve PORT [--warmup] [--wait-before-bind --port-file FILE]]
+        [--serve PORT [--warmup] [--wait-before-bind --control-fd FD]]
 
 Marks are lines "NAME MONOTONIC_NS" written to --marks-fd (time.monotonic_ns,
 the clock of the kernel's bpf_ktime_get_ns): runner_ready, init_end,
@@ -36,7 +36,7 @@ def fail(kind, message):
 
 def parse_args(argv):
     args = {"handler": None, "event": None, "invocations": 1, "marks_fd": None,
-            "serve": None, "wait_before_bind": False, "port_file": None, "warmup": False,
+            "serve": None, "wait_before_bind": False, "control_fd": None, "warmup": False,
             "zygote": False}
     i = 0
     while i < len(argv):
@@ -58,8 +58,8 @@ def parse_args(argv):
             args["marks_fd"] = int(value)
         elif a == "--serve":
             args["serve"] = int(value)
-        elif a == "--port-file":
-            args["port_file"] = value
+        elif a == "--control-fd":
+            args["control_fd"] = int(value)
         else:
             fail("usage", "unknown option %s" % a)
         i += 2
@@ -137,27 +137,28 @@ def invoke(handler, event):
     return result
 
 
-def serve(handler, port, wait_before_bind, port_file):
+def serve(handler, port, wait_before_bind, control_fd):
     global _MARKS_FD
     import json
     from http.server import BaseHTTPRequestHandler, HTTPServer
     if wait_before_bind:
-        # A process holding a TCP socket (or a pipe to coldspy) cannot be
-        # checkpointed here: close the marks pipe, wait initialized for
-        # SIGUSR1, then bind the port written to --port-file (a restored copy
-        # is told its port that way).
-        import signal
-        got = []
-        signal.signal(signal.SIGUSR1, lambda *_: got.append(1))
+        # A process holding a TCP socket cannot be checkpointed here: close
+        # the marks pipe and wait, initialized, for a port line on the
+        # control pipe. The snapshot is taken while this read blocks; each
+        # restored copy gets a fresh pipe in its place (criu --inherit-fd),
+        # so concurrent copies are told their own ports.
         mark("ready_to_bind")
         if _MARKS_FD is not None:
             os.close(_MARKS_FD)
             _MARKS_FD = None
-        while not got:
-            signal.pause()
-        if port_file:
-            with open(port_file) as f:
-                port = int(f.read().strip() or "0")
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = os.read(control_fd, 64)
+            if not chunk:
+                sys.exit(0)  # nobody will ever tell us a port
+            line += chunk
+        os.close(control_fd)
+        port = int(line.strip())
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -210,7 +211,7 @@ def main():
     if args["serve"] is not None:
         if args["warmup"]:
             invoke(handler, event)
-        serve(handler, args["serve"], args["wait_before_bind"], args["port_file"])
+        serve(handler, args["serve"], args["wait_before_bind"], args["control_fd"])
         return
     for _ in range(args["invocations"]):
         invoke(handler, event)

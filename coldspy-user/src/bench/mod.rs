@@ -82,7 +82,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             event: args.event.clone(),
             invocations: 1,
             serve: None,
-            wait_before_bind: false,
+            control_fd: None,
         })
         .collect();
     let timeout = Duration::from_secs_f64(args.timeout);

@@ -50,8 +50,9 @@ pub struct RunnerSpec {
     pub invocations: u32,
     /// HTTP mode on this loopback port.
     pub serve: Option<u16>,
-    /// In HTTP mode: wait for SIGUSR1 before binding (for CRIU).
-    pub wait_before_bind: bool,
+    /// In HTTP mode: wait for the port on this inherited fd before binding
+    /// (the snapshot for CRIU is taken while it waits).
+    pub control_fd: Option<i32>,
 }
 
 impl RunnerSpec {
@@ -72,8 +73,12 @@ impl RunnerSpec {
         }
         if let Some(port) = self.serve {
             argv.extend(["--serve".into(), port.to_string()]);
-            if self.wait_before_bind {
-                argv.push("--wait-before-bind".into());
+            if let Some(fd) = self.control_fd {
+                argv.extend([
+                    "--wait-before-bind".into(),
+                    "--control-fd".into(),
+                    fd.to_string(),
+                ]);
             }
         }
         argv
@@ -101,26 +106,44 @@ pub struct MarksPipe {
 impl MarksPipe {
     /// A new pipe.
     pub fn new() -> std::io::Result<Self> {
-        let mut fds = [0i32; 2];
-        // SAFETY: `fds` has room for two descriptors.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: the read end gets close-on-exec; both fds are ours.
-        unsafe { libc::fcntl(fds[0], libc::F_SETFD, libc::FD_CLOEXEC) };
-        // SAFETY: fresh descriptors, owned from here on.
-        Ok(unsafe {
-            Self {
-                read: OwnedFd::from_raw_fd(fds[0]),
-                write: OwnedFd::from_raw_fd(fds[1]),
-            }
-        })
+        let (read, write) = pipe_inheriting(false)?;
+        Ok(Self { read, write })
     }
 
     /// The write end's number, to pass as `--marks-fd`.
     pub fn write_fd(&self) -> i32 {
         self.write.as_raw_fd()
     }
+}
+
+/// `path/to/app.py:function` with an absolute path (so that it still names
+/// the same file from another working directory); module handlers and
+/// missing files are returned as they are.
+pub fn absolute_handler(handler: &str) -> String {
+    match handler.rsplit_once(':') {
+        Some((file, function)) if file.ends_with(".py") || file.contains('/') => {
+            match std::fs::canonicalize(file) {
+                Ok(path) => format!("{}:{function}", path.display()),
+                Err(_) => handler.to_string(),
+            }
+        }
+        _ => handler.to_string(),
+    }
+}
+
+/// A pipe (read end, write end) whose read end (`inherit_read`) or write end
+/// is inherited by children; the other end is close-on-exec.
+pub fn pipe_inheriting(inherit_read: bool) -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let inherited = if inherit_read { fds[0] } else { fds[1] };
+    // SAFETY: clearing close-on-exec on a descriptor we just made.
+    unsafe { libc::fcntl(inherited, libc::F_SETFD, 0) };
+    // SAFETY: fresh descriptors, owned from here on.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// A failure the runner reported.

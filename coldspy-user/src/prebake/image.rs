@@ -2,21 +2,24 @@
 //! (restore, tell the port, wait for the first answer) and the comparison
 //! of vanilla starts with restores.
 //!
-//! PIDs: a restored process gets its original PID back, so that PID must be
-//! free: the dumped original is reaped before `create` returns, and each
-//! restored copy is stopped and reaped before the next restore (coldspy makes
-//! itself a child subreaper so restored copies are its children). Restores
-//! of one image therefore run one at a time. Ports: the runner waits for
-//! SIGUSR1 before binding and then reads its port from `IMAGE/port`, which
-//! `restore` writes first; the image must stay at the path it was created at.
+//! PIDs: the runner is started as the init of its own PID namespace (through
+//! util-linux's `unshare --pid --fork`), so CRIU dumps that namespace and
+//! gives every restored copy a new one: the copies keep their PIDs inside and
+//! get distinct host PIDs, and restores of one image can run concurrently.
+//! Ports: the runner waits for its port on a control pipe before binding;
+//! each restore hands the restored copy a fresh pipe in its place
+//! (`criu restore --inherit-fd`) and writes the port into it. coldspy makes
+//! itself a child subreaper, so the restored copies it stops are reaped.
 
 use super::{criu, http};
-use crate::bench::runner::{parse_marks, runner_path, MarksPipe, RunnerSpec};
+use crate::bench::runner::{
+    absolute_handler, parse_marks, pipe_inheriting, runner_path, MarksPipe, RunnerSpec,
+};
 use crate::bench::stats;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
-use std::io::Read;
-use std::os::unix::process::CommandExt;
+use std::io::{BufRead, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,8 +43,14 @@ pub struct Manifest {
     pub dump_ms: f64,
     /// Size of the CRIU image files.
     pub image_bytes: u64,
-    /// The dumped process's PID (restored with the same PID).
+    /// The dumped process's host PID (gone after the dump; each restored
+    /// copy gets a new one).
     pub pid: u32,
+    /// The runner's descriptor that waits for the port.
+    pub control_fd: i32,
+    /// CRIU's name of the pipe behind it at dump time (`pipe:[INODE]`),
+    /// replaced by a fresh pipe at each restore.
+    pub control_pipe: String,
 }
 
 fn criu_dir(image: &Path) -> PathBuf {
@@ -71,8 +80,28 @@ fn kill_and_reap(pid: u32) {
     reap(pid);
 }
 
-/// Starts the runner in HTTP mode, waits until the handler is initialized,
-/// and checkpoints it into `image`.
+/// CRIU's name of a pipe descriptor: `pipe:[INODE]`.
+fn pipe_name(fd: &OwnedFd) -> std::io::Result<String> {
+    // SAFETY: fstat into a zeroed stat buffer, on a descriptor we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(format!("pipe:[{}]", st.st_ino))
+}
+
+/// The first child of `pid` (the init `unshare --fork` started).
+fn first_child(pid: u32) -> Option<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Starts the runner in HTTP mode as the init of a new PID namespace, waits
+/// until the handler is initialized, and checkpoints it into `image`.
 pub fn create(
     python: &Path,
     handler: &str,
@@ -91,53 +120,70 @@ pub fn create(
     std::fs::create_dir_all(criu_dir(image))
         .with_context(|| format!("cannot create the image directory {}", image.display()))?;
     let image = std::fs::canonicalize(image)?;
+    let handler = &absolute_handler(handler);
+    let event = event.map(|e| std::fs::canonicalize(e).unwrap_or_else(|_| e.to_path_buf()));
+    let event = event.as_deref();
+    let (control_read, control_write) = pipe_inheriting(true)?;
     let spec = RunnerSpec {
         python: python.to_path_buf(),
         handler: handler.to_string(),
         event: event.map(Path::to_path_buf),
         invocations: 0,
         serve: Some(0),
-        wait_before_bind: true,
+        control_fd: Some(control_read.as_raw_fd()),
     };
     let pipe = MarksPipe::new()?;
     let mut argv = spec.argv(&runner_path()?, pipe.write_fd());
-    argv.extend([
-        "--port-file".into(),
-        image.join("port").display().to_string(),
-    ]);
     if event.is_some() {
         argv.push("--warmup".into());
     }
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
+    // unshare forks the runner's parent-to-be into a new PID namespace; setsid
+    // makes the runner (PID 1 there) its own session leader, so CRIU has no
+    // terminal or outside session to handle.
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "setsid"])
+        .args(&argv)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe; its own session means no
-    // controlling terminal for CRIU to handle (no --shell-job).
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let child = cmd
+    let mut unshare = cmd
         .spawn()
-        .with_context(|| format!("starting {}", python.display()))?;
+        .context("starting the runner in a new PID namespace (util-linux's unshare)")?;
     drop(pipe.write);
-    let pid = child.id();
-    // The runner closes its end of the pipe once it waits: read to EOF.
+    drop(control_read);
+    // Read marks until the runner waits for its port (or fails).
     let mut marks = String::new();
-    let _ = std::fs::File::from(pipe.read).read_to_string(&mut marks);
+    let mut reader = std::io::BufReader::new(std::fs::File::from(pipe.read));
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+        let done = line.starts_with("ready_to_bind") || line.starts_with("error");
+        marks.push_str(&line);
+        line.clear();
+        if done {
+            break;
+        }
+    }
     let (marks, error) = parse_marks(&marks);
+    // Stops the runner (no parent-death signal: a restored copy would get
+    // it) and the unshare process.
+    let stop_unshare = |unshare: &mut std::process::Child| {
+        if let Some(runner) = first_child(unshare.id()) {
+            // SAFETY: killing the runner we started.
+            unsafe { libc::kill(runner as i32, libc::SIGKILL) };
+        }
+        let _ = unshare.kill();
+        let _ = unshare.wait();
+    };
     if let Some(error) = error {
-        reap(pid);
+        stop_unshare(&mut unshare);
         bail!("{handler}: {error}");
     }
-    if !marks.iter().any(|m| m.name == "ready_to_bind") {
-        kill_and_reap(pid);
+    let pid = first_child(unshare.id());
+    let (true, Some(pid)) = (marks.iter().any(|m| m.name == "ready_to_bind"), pid) else {
+        stop_unshare(&mut unshare);
         bail!("{handler}: the runner exited before it was ready to be snapshotted");
-    }
+    };
+    let control_pipe = pipe_name(&control_write)?;
     let started = Instant::now();
     let out = Command::new(&criu)
         .arg("dump")
@@ -146,14 +192,14 @@ pub fn create(
         .args(["-o", "dump.log", "-v2"])
         .output()?;
     let dump_ms = started.elapsed().as_secs_f64() * 1000.0;
+    stop_unshare(&mut unshare);
+    drop(control_write);
     if !out.status.success() {
-        kill_and_reap(pid);
         bail!(
             "criu dump failed (see {})",
             criu_dir(&image).join("dump.log").display()
         );
     }
-    reap(pid);
     let manifest = Manifest {
         schema: "coldspy-prebake".into(),
         schema_version: 1,
@@ -164,6 +210,8 @@ pub fn create(
         dump_ms,
         image_bytes: dir_size(&criu_dir(&image)),
         pid,
+        control_fd: spec.control_fd.unwrap_or(-1),
+        control_pipe,
     };
     std::fs::write(
         image.join("manifest.json"),
@@ -213,7 +261,18 @@ pub fn manifest(image: &Path) -> anyhow::Result<Manifest> {
     Ok(manifest)
 }
 
+/// A per-restore directory for CRIU's log and pidfile (restores of one image
+/// may run concurrently), removed when the restore succeeds.
+fn restore_work_dir() -> std::io::Result<PathBuf> {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("coldspy-restore-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 /// Restores an image and waits until it answers; the function keeps serving.
+/// Restores of one image may run concurrently, each on its own port.
 pub fn restore(image: &Path, port: Option<u16>) -> anyhow::Result<Restored> {
     let criu = criu::find()?;
     let image = std::fs::canonicalize(image)
@@ -224,58 +283,57 @@ pub fn restore(image: &Path, port: Option<u16>) -> anyhow::Result<Restored> {
         Some(p) => p,
         None => http::free_port()?,
     };
-    if Path::new(&format!("/proc/{}", manifest.pid)).exists() {
-        bail!(
-            "pid {} (the prebaked process's) is in use: stop the previous copy or wait for it to exit",
-            manifest.pid
-        );
-    }
     // Restored copies become our children, so we can reap them.
     // SAFETY: prctl on ourselves.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    std::fs::write(image.join("port"), port.to_string())?;
-    let pidfile = image.join("restored.pid");
-    let _ = std::fs::remove_file(&pidfile);
+    let work = restore_work_dir()?;
+    let pidfile = work.join("restored.pid");
+    let (control_read, control_write) = pipe_inheriting(true)?;
     let started = Instant::now();
     let out = Command::new(&criu)
         .arg("restore")
         .arg("-D")
         .arg(criu_dir(&image))
+        .arg("-W")
+        .arg(&work)
         .args(["-d", "--pidfile"])
         .arg(&pidfile)
+        .arg("--inherit-fd")
+        .arg(format!(
+            "fd[{}]:{}",
+            control_read.as_raw_fd(),
+            manifest.control_pipe
+        ))
         .args(["-o", "restore.log"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .output()?;
+    drop(control_read);
     if !out.status.success() {
         bail!(
             "criu restore failed (see {})",
-            criu_dir(&image).join("restore.log").display()
+            work.join("restore.log").display()
         );
     }
     let pid: u32 = std::fs::read_to_string(&pidfile)?.trim().parse()?;
     let body = event_body(&manifest)?;
-    // Tell it to bind; a signal that arrives while CRIU is still resuming the
-    // task can be lost, so repeat it until the port answers.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let answer = loop {
-        // SAFETY: signalling the process we just restored.
-        unsafe { libc::kill(pid as i32, libc::SIGUSR1) };
-        match http::first_answer(port, &body, Duration::from_millis(100)) {
-            Err(e)
-                if e.kind() == std::io::ErrorKind::ConnectionRefused
-                    && Instant::now() < deadline =>
-            {
-                continue
-            }
-            other => break other,
-        }
+    // Tell it its port; it binds and serves.
+    let told = std::fs::File::from(control_write).write_all(format!("{port}\n").as_bytes());
+    let answer = match told {
+        Ok(()) => http::first_answer(port, &body, Duration::from_secs(30)),
+        Err(e) => Err(e),
     };
     match answer {
-        Ok((200, answer)) => Ok(Restored {
-            pid,
-            port,
-            ready_ms: started.elapsed().as_secs_f64() * 1000.0,
-            first_answer: answer,
-        }),
+        Ok((200, answer)) => {
+            let _ = std::fs::remove_dir_all(&work);
+            Ok(Restored {
+                pid,
+                port,
+                ready_ms: started.elapsed().as_secs_f64() * 1000.0,
+                first_answer: answer,
+            })
+        }
         Ok((status, _)) => {
             kill_and_reap(pid);
             bail!("the restored function answered HTTP {status}")
@@ -302,7 +360,7 @@ fn spawn_server(manifest: &Manifest, port: u16) -> anyhow::Result<std::process::
         event: None,
         invocations: 0,
         serve: Some(port),
-        wait_before_bind: false,
+        control_fd: None,
     };
     let pipe = MarksPipe::new()?;
     let child = spec
@@ -344,7 +402,7 @@ impl Zygote {
             event: None,
             invocations: 0,
             serve: None,
-            wait_before_bind: false,
+            control_fd: None,
         };
         let pipe = MarksPipe::new()?;
         let mut child = spec

@@ -98,7 +98,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
                 event: args.event.clone(),
                 invocations: args.invocations,
                 serve: None,
-                wait_before_bind: false,
+                control_fd: None,
             };
             let pipe = crate::bench::runner::MarksPipe::new()?;
             let argv = spec.argv(&crate::bench::runner::runner_path()?, pipe.write_fd());
