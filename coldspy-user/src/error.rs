@@ -38,6 +38,14 @@ pub enum SetupError {
     /// The command to record was not found.
     #[error("command not found: {0}")]
     CommandNotFound(String),
+    /// SIGINT or SIGTERM arrived before the target ran Python.
+    #[error("interrupted by {} before {what} ran Python; nothing recorded", signal_name(*.signal))]
+    Interrupted {
+        /// The signal.
+        signal: i32,
+        /// The command or process.
+        what: String,
+    },
     /// The output path cannot be written.
     #[error("cannot write the profile to {path}: {source}")]
     OutputNotWritable {
@@ -46,6 +54,15 @@ pub enum SetupError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// `SIGINT`, `SIGTERM`, or `signal N`.
+pub fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
 }
 
 /// The first line of an error chain, joined with its causes: one line for stderr.
@@ -61,7 +78,8 @@ pub fn one_line(err: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
-/// Exit status for an error: 2 for usage and input errors, 1 otherwise.
+/// Exit status for an error: 77 without privileges, 128 + N when signal N
+/// interrupted set-up, 2 for usage and input errors, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err
         .downcast_ref::<crate::model::profile::ProfileReadError>()
@@ -71,6 +89,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
     match err.downcast_ref::<SetupError>() {
         Some(SetupError::NoPrivileges) => 77,
+        // Like a shell: 128 + the signal.
+        Some(SetupError::Interrupted { signal, .. }) => 128 + *signal as u8,
         Some(_) => 2,
         None => 1,
     }

@@ -160,7 +160,10 @@ fn sigterm_forwards_to_the_command_and_writes_the_profile_whole() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // Signal once the interpreter runs (set-up takes longer on a loaded
+    // machine), and after it has been sampled a while.
+    wait_until_python_runs(child.id());
+    std::thread::sleep(Duration::from_millis(400));
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let o = child.wait_with_output().unwrap();
@@ -287,4 +290,25 @@ fn wrappers_are_followed_to_the_interpreter() {
         profile["imports"].as_array().unwrap().len() > 5,
         "imports timed after the wrappers"
     );
+}
+
+/// Waits (up to 60 s) until a child of `coldspy_pid` runs a Python
+/// interpreter that is not held stopped.
+fn wait_until_python_runs(coldspy_pid: u32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let children =
+            std::fs::read_to_string(format!("/proc/{coldspy_pid}/task/{coldspy_pid}/children"))
+                .unwrap_or_default();
+        for pid in children.split_whitespace() {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat.rsplit_once(") ").and_then(|(_, r)| r.chars().next());
+            if exe.to_string_lossy().contains("python") && matches!(state, Some('R' | 'S')) {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("coldspy {coldspy_pid} never started the interpreter");
 }

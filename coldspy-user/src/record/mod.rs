@@ -117,6 +117,16 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         marks,
     };
     let recorded = session::record(&target, options)?;
+    if let (true, Some(signal)) = (
+        recorded.trace.meta.python_version.is_empty(),
+        recorded.interrupted_by,
+    ) {
+        let what = match &target {
+            Target::Launch(_, argv) => argv.join(" "),
+            Target::Pid(pid) => format!("process {pid}"),
+        };
+        return Err(crate::error::SetupError::Interrupted { signal, what }.into());
+    }
     if recorded.trace.meta.python_version.is_empty() {
         anyhow::bail!(
             "{} never ran a Python interpreter (no program it executed holds _PyRuntime); nothing recorded",

@@ -51,6 +51,8 @@ pub struct Recorded {
     pub exit_code: i32,
     /// What coldspy's runner reported failing, with `--handler`.
     pub runner_error: Option<crate::bench::runner::RunnerError>,
+    /// The SIGINT or SIGTERM that ended the recording, if one did.
+    pub interrupted_by: Option<i32>,
 }
 
 /// Kernel `CLOCK_MONOTONIC` now, the clock of `bpf_ktime_get_ns`.
@@ -281,6 +283,17 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
                 ..TargetConfig::default()
             };
             session.probes.set_target(held.pid, config)?;
+            // Interrupted while loading: never start the command.
+            let sig = signal.load(Ordering::SeqCst);
+            if sig != 0 {
+                send_signal(held.pid, libc::SIGKILL);
+                held.wait();
+                return Err(SetupError::Interrupted {
+                    signal: sig,
+                    what: program.display().to_string(),
+                }
+                .into());
+            }
             start_ns = monotonic_ns();
             held.release().map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound
@@ -302,6 +315,7 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
     let started = Instant::now();
     let mut exit_code = 0;
     let mut stop_deadline: Option<Instant> = None;
+    let mut interrupted_by = None;
     loop {
         let events = session.collector.drain(&mut session.probes);
         let mut main_exited = false;
@@ -333,6 +347,7 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
         }
         let sig = signal.swap(0, Ordering::SeqCst);
         if sig != 0 {
+            interrupted_by = Some(sig);
             match &child {
                 Some(held) if stop_deadline.is_none() => {
                     // Pass the signal on like a supervisor; record until it exits.
@@ -386,6 +401,7 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
         trace,
         exit_code,
         runner_error,
+        interrupted_by,
     })
 }
 
