@@ -19,12 +19,16 @@ use std::time::Duration;
 /// Arguments of `coldspy bench`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  coldspy bench --handler app.py:handler --event event.json\n  coldspy bench --handler eager/app.py:handler --compare lazy/app.py:handler --runs 50"
+    after_help = "Examples:\n  coldspy bench --handler app.py:handler --event event.json\n  coldspy bench --handler eager/app.py:handler --compare lazy/app.py:handler --runs 50\n  sudo coldspy bench --prebaked /var/tmp/app.img --runs 200"
 )]
 pub struct BenchArgs {
     /// The handler: path/to/app.py:function or package.module:function.
-    #[arg(long)]
-    pub handler: String,
+    #[arg(long, required_unless_present = "prebaked")]
+    pub handler: Option<String>,
+    /// Compare vanilla starts, restores of this prebaked image (`coldspy
+    /// prebake`) and fork-server starts instead, interleaved, in HTTP mode.
+    #[arg(long, conflicts_with_all = ["handler", "compare", "event", "warmup", "plot"])]
+    pub prebaked: Option<PathBuf>,
     /// A second handler to compare with, started interleaved with the first.
     #[arg(long)]
     pub compare: Option<String>,
@@ -67,11 +71,22 @@ fn phase(start: &Start, name: &str) -> f64 {
 
 /// Runs `coldspy bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(image) = &args.prebaked {
+        let options = crate::prebake::image::BenchOptions {
+            runs: args.runs as usize,
+            requests: 10,
+            drop_caches: args.drop_caches,
+            export_json: args.export_json.clone(),
+        };
+        crate::prebake::image::bench(image, &options)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let handler = args.handler.clone().context("--handler is required")?;
     let python = crate::record::resolve(&args.python)?;
     if let Some(event) = &args.event {
         std::fs::metadata(event).with_context(|| format!("event file {}", event.display()))?;
     }
-    let handlers: Vec<String> = std::iter::once(args.handler.clone())
+    let handlers: Vec<String> = std::iter::once(handler)
         .chain(args.compare.clone())
         .collect();
     let specs: Vec<runner::RunnerSpec> = handlers

@@ -443,61 +443,125 @@ impl Drop for Zygote {
     }
 }
 
+/// How `bench` compares the start-ups.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Starts per variant.
+    pub runs: usize,
+    /// Requests timed after each start (the response-time ECDF).
+    pub requests: usize,
+    /// Drop the page cache before every start (root).
+    pub drop_caches: bool,
+    /// Write every measurement as JSON here.
+    pub export_json: Option<PathBuf>,
+}
+
+/// The variants `bench` compares, in output order.
+const VARIANTS: [&str; 3] = ["vanilla start", "prebaked restore", "fork server"];
+
+/// Times `count` requests to `port`, in ms.
+fn time_requests(port: u16, body: &str, count: usize) -> anyhow::Result<Vec<f64>> {
+    (0..count)
+        .map(|_| {
+            let t = Instant::now();
+            let (status, _) = http::post(port, body)?;
+            if status != 200 {
+                bail!("the function answered HTTP {status}");
+            }
+            Ok(t.elapsed().as_secs_f64() * 1000.0)
+        })
+        .collect()
+}
+
+/// The largest vertical distance between two ECDFs (Kolmogorov–Smirnov D).
+fn ecdf_distance(a: &[f64], b: &[f64]) -> f64 {
+    let ecdf = |v: &[f64], x: f64| v.iter().filter(|&&y| y <= x).count() as f64 / v.len() as f64;
+    a.iter()
+        .chain(b)
+        .map(|&x| (ecdf(a, x) - ecdf(b, x)).abs())
+        .fold(0.0, f64::max)
+}
+
 /// Vanilla starts, restores and fork-server starts, interleaved; prints
-/// medians with CIs, the speedups, and the next request's time after each.
-pub fn bench(image: &Path, runs: usize) -> anyhow::Result<()> {
+/// medians with CIs, the speedups, and the ECDF of the first requests after
+/// each start.
+pub fn bench(image: &Path, options: &BenchOptions) -> anyhow::Result<()> {
     let image = std::fs::canonicalize(image)
         .map_err(|_| anyhow::anyhow!("no image directory {}", image.display()))?;
     let manifest = manifest(&image)?;
     let body = event_body(&manifest)?;
     let mut zygote = Zygote::start(&manifest)?;
-    let mut start = [Vec::new(), Vec::new(), Vec::new()];
-    let mut next = [Vec::new(), Vec::new(), Vec::new()];
-    let next_request = |port: u16| -> anyhow::Result<f64> {
-        let t = Instant::now();
-        http::post(port, &body)?;
-        Ok(t.elapsed().as_secs_f64() * 1000.0)
+    let mut start: [Vec<f64>; 3] = Default::default();
+    let mut requests: [Vec<f64>; 3] = Default::default();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let drop_caches = || -> anyhow::Result<()> {
+        if options.drop_caches {
+            crate::bench::measure::drop_caches()
+                .context("dropping the page cache (--drop-caches needs root)")?;
+        }
+        Ok(())
     };
-    for _ in 0..runs {
-        // Vanilla: exec until the first answer, then the next request.
+    for run in 0..options.runs {
+        // Vanilla: exec until the first answer.
+        drop_caches()?;
         let port = http::free_port()?;
         let t = Instant::now();
         let mut child = spawn_server(&manifest, port)?;
-        http::first_answer(port, &body, Duration::from_secs(60))?;
+        let answer = http::first_answer(port, &body, Duration::from_secs(60));
         start[0].push(t.elapsed().as_secs_f64() * 1000.0);
-        next[0].push(next_request(port)?);
+        let timed = answer
+            .map_err(anyhow::Error::from)
+            .and_then(|_| time_requests(port, &body, options.requests));
         let _ = child.kill();
         let _ = child.wait();
+        requests[0].extend(timed?);
         // Prebaked restore.
+        drop_caches()?;
         let restored = restore(&image, None)?;
         start[1].push(restored.ready_ms);
-        next[1].push(next_request(restored.port)?);
+        let timed = time_requests(restored.port, &body, options.requests);
         restored.stop();
+        requests[1].extend(timed?);
         // Fork server.
+        drop_caches()?;
         let port = http::free_port()?;
         let (ms, pid) = zygote.start_one(port, &body)?;
         start[2].push(ms);
-        next[2].push(next_request(port)?);
+        let timed = time_requests(port, &body, options.requests);
         // SAFETY: killing the forked server (the zygote reaps it).
         unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        requests[2].extend(timed?);
+        if tty {
+            eprint!(
+                "\r[coldspy prebake bench] {}/{} rounds",
+                run + 1,
+                options.runs
+            );
+        }
+    }
+    if tty {
+        eprintln!();
     }
     let show = |name: &str, v: &[f64]| {
         let (lo, hi) = stats::median_ci(v);
         println!(
-            "  {name:<30} median {:8.1} ms  95% CI [{lo:.1}, {hi:.1}]  p90 {:8.1}",
+            "  {name:<18} median {:8.1} ms  95% CI [{lo:.1}, {hi:.1}]  p90 {:8.1}",
             stats::median(v),
             stats::quantile(v, 0.9)
         );
     };
     println!(
-        "{}: {runs} interleaved starts per variant (start = until the first answer)",
-        manifest.handler
+        "{}: {} interleaved starts per variant{} (start = until the first answer)",
+        manifest.handler,
+        options.runs,
+        if options.drop_caches {
+            ", page cache dropped before each"
+        } else {
+            ""
+        }
     );
-    for (i, name) in ["vanilla start", "prebaked restore", "fork server"]
-        .iter()
-        .enumerate()
-    {
-        show(name, &start[i]);
+    for (name, v) in VARIANTS.iter().zip(&start) {
+        show(name, v);
     }
     let m = |v: &[f64]| stats::median(v);
     println!(
@@ -505,19 +569,47 @@ pub fn bench(image: &Path, runs: usize) -> anyhow::Result<()> {
         m(&start[0]) / m(&start[1]),
         m(&start[0]) / m(&start[2])
     );
-    for (i, name) in [
-        "next request: vanilla",
-        "next request: prebaked",
-        "next request: fork server",
-    ]
-    .iter()
-    .enumerate()
-    {
-        show(name, &next[i]);
+    if options.requests > 0 {
+        const QUANTILES: [f64; 6] = [0.1, 0.25, 0.5, 0.75, 0.9, 0.99];
+        println!(
+            "first {} requests after each start, ECDF (ms):\n  {:<18} {}",
+            options.requests,
+            "",
+            QUANTILES
+                .map(|q| format!("{:>7}", format!("p{}", (q * 100.0) as u32)))
+                .join(" ")
+        );
+        for (name, v) in VARIANTS.iter().zip(&requests) {
+            let row = QUANTILES.map(|q| format!("{:7.2}", stats::quantile(v, q)));
+            println!("  {name:<18} {}", row.join(" "));
+        }
+        println!(
+            "  prebaked vs vanilla: ECDF distance D = {:.3}, Mann-Whitney p = {:.3}",
+            ecdf_distance(&requests[0], &requests[1]),
+            stats::mann_whitney(&requests[0], &requests[1]).p
+        );
     }
-    println!(
-        "  next request, prebaked vs vanilla: p = {:.3} (Mann-Whitney U)",
-        stats::mann_whitney(&next[0], &next[1]).p
-    );
+    if let Some(path) = &options.export_json {
+        let variant = |i: usize| {
+            serde_json::json!({
+                "name": VARIANTS[i],
+                "start_ms": start[i],
+                "request_ms": requests[i],
+                "start_median_ms": m(&start[i]),
+            })
+        };
+        let doc = serde_json::json!({
+            "schema": "coldspy-prebake-bench",
+            "schema_version": 1,
+            "manifest": manifest,
+            "runs": options.runs,
+            "requests_per_start": options.requests,
+            "drop_caches": options.drop_caches,
+            "variants": [variant(0), variant(1), variant(2)],
+        });
+        let file = crate::record::OutputFile::create(path)?;
+        file.commit(&serde_json::to_vec_pretty(&doc)?)?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }

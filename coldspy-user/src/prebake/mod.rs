@@ -51,13 +51,23 @@ pub enum Action {
         #[arg(long)]
         once: bool,
     },
-    /// Compare vanilla starts with restores of the image, interleaved.
+    /// Compare vanilla starts, restores of the image and fork-server starts,
+    /// interleaved (also `coldspy bench --prebaked IMAGE`).
     Bench {
         /// The image directory.
         image: PathBuf,
         /// Starts per variant.
-        #[arg(long, default_value_t = 20)]
-        runs: usize,
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(2..))]
+        runs: u64,
+        /// Requests timed after each start, for the response-time ECDF.
+        #[arg(long, default_value_t = 10)]
+        requests: usize,
+        /// Drop the page cache before every start (root): the truly cold disk case.
+        #[arg(long)]
+        drop_caches: bool,
+        /// Write every measurement as JSON here.
+        #[arg(long)]
+        export_json: Option<PathBuf>,
     },
 }
 
@@ -79,8 +89,20 @@ pub fn run(args: PrebakeArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Action::Bench { image, runs }) => {
-            image::bench(&image, runs).map(|_| ExitCode::SUCCESS)
+        Some(Action::Bench {
+            image,
+            runs,
+            requests,
+            drop_caches,
+            export_json,
+        }) => {
+            let options = image::BenchOptions {
+                runs: runs as usize,
+                requests,
+                drop_caches,
+                export_json,
+            };
+            image::bench(&image, &options).map(|_| ExitCode::SUCCESS)
         }
         None => {
             let handler = args
