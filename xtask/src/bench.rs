@@ -1,3 +1,7 @@
+//! `cargo xtask bench prebake`: vanilla starts, prebaked restores and
+//! fork-server starts of the four functions under `examples/prebake/`,
+//! interleaved (`coldspy bench --prebaked`), with the figures as JSON.
+//!
 //! `cargo xtask bench overhead`: how much coldspy slows a cold start, as
 //! the ratio of profiled to plain starts of the bundled example, measured
 //! side by side in one run (variants interleaved run by run).
@@ -34,6 +38,15 @@ enum Which {
     },
     /// Time to render the report of a 1,000,000-sample profile.
     Report,
+    /// Vanilla vs prebaked vs fork-server starts of the prebake examples.
+    Prebake {
+        /// Starts per variant and function.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+        /// Drop the page cache before every start.
+        #[arg(long)]
+        drop_caches: bool,
+    },
 }
 
 /// Runs a benchmark.
@@ -41,7 +54,56 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     match &args.which {
         Which::Overhead { runs } => overhead(*runs),
         Which::Report => cargo(&["bench", "-p", "coldspy-user", "--bench", "report_1m"]),
+        Which::Prebake { runs, drop_caches } => prebake(*runs, *drop_caches),
     }
+}
+
+/// The prebake reference functions, in report order.
+const PREBAKE_FUNCTIONS: [&str; 4] = [
+    "noop.py",
+    "markdown_render.py",
+    "image_resize.py",
+    "heavy.py",
+];
+
+fn prebake(runs: usize, drop_caches: bool) -> Result<()> {
+    setup::run(&SetupArgs { core: false })?;
+    let coldspy = crate::util::build_release("bench")?;
+    let python = setup::venv_dir("pyenv-3.12").join("bin/python");
+    let scratch =
+        std::env::temp_dir().join(format!("coldspy-bench-prebake-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    for function in PREBAKE_FUNCTIONS {
+        let handler = format!(
+            "{}:handler",
+            repo_root()
+                .join("examples/prebake")
+                .join(function)
+                .display()
+        );
+        let stem = function.trim_end_matches(".py");
+        let image = scratch.join(format!("{stem}.img"));
+        crate::util::exec(
+            Command::new(&coldspy)
+                .args(["prebake", "--python"])
+                .arg(&python)
+                .args(["--handler", &handler, "-o"])
+                .arg(&image),
+        )?;
+        let json = scratch.join(format!("{stem}.json"));
+        let mut bench = Command::new(&coldspy);
+        bench
+            .args(["bench", "--prebaked"])
+            .arg(&image)
+            .args(["--runs", &runs.to_string(), "--export-json"])
+            .arg(&json);
+        if drop_caches {
+            bench.arg("--drop-caches");
+        }
+        crate::util::exec(&mut bench)?;
+    }
+    println!("[bench] images and JSON in {}", scratch.display());
+    Ok(())
 }
 
 /// One way of starting the example.

@@ -62,3 +62,22 @@ pub fn check(criu: &PathBuf) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The first error in a CRIU log that explains a failure (not the
+/// harmless rlimit complaint nor the final "FAILED" lines), with a hint for
+/// the common one.
+pub fn log_reason(log: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let line = text.lines().find(|l| {
+        l.starts_with("Error (")
+            && !l.contains("RLIMIT_NOFILE")
+            && !l.contains("FAILED")
+            && !l.contains("failed with")
+    })?;
+    let reason = line.split_once("): ").map_or(line, |(_, r)| r).trim();
+    Some(if reason.contains("Connected TCP socket") {
+        format!("{reason} (the function holds a connection at snapshot time: open it on first use)")
+    } else {
+        reason.to_string()
+    })
+}

@@ -195,10 +195,11 @@ pub fn create(
     stop_unshare(&mut unshare);
     drop(control_write);
     if !out.status.success() {
-        bail!(
-            "criu dump failed (see {})",
-            criu_dir(&image).join("dump.log").display()
-        );
+        let log = criu_dir(&image).join("dump.log");
+        match criu::log_reason(&log) {
+            Some(reason) => bail!("criu dump failed: {reason} (see {})", log.display()),
+            None => bail!("criu dump failed (see {})", log.display()),
+        }
     }
     let manifest = Manifest {
         schema: "coldspy-prebake".into(),
@@ -311,10 +312,11 @@ pub fn restore(image: &Path, port: Option<u16>) -> anyhow::Result<Restored> {
         .output()?;
     drop(control_read);
     if !out.status.success() {
-        bail!(
-            "criu restore failed (see {})",
-            work.join("restore.log").display()
-        );
+        let log = work.join("restore.log");
+        match criu::log_reason(&log) {
+            Some(reason) => bail!("criu restore failed: {reason} (see {})", log.display()),
+            None => bail!("criu restore failed (see {})", log.display()),
+        }
     }
     let pid: u32 = std::fs::read_to_string(&pidfile)?.trim().parse()?;
     let body = event_body(&manifest)?;
