@@ -124,6 +124,7 @@ fn the_example_pair_shows_the_init_gain_of_a_lazy_import() {
     let dir = scratch("bench-pair");
     let json = dir.join("pair.json");
     let plot = dir.join("cdf.svg");
+    let html = dir.join("bench.html");
     let out = coldspy(&[
         "bench",
         "--python",
@@ -140,6 +141,8 @@ fn the_example_pair_shows_the_init_gain_of_a_lazy_import() {
         json.to_str().unwrap(),
         "--plot",
         plot.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{out:?}");
     let summary: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
@@ -156,6 +159,15 @@ fn the_example_pair_shows_the_init_gain_of_a_lazy_import() {
     );
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 4);
+    // The HTML report holds the printed summary and the same CDF.
+    let page = std::fs::read_to_string(&html).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first_line = stdout.lines().next().unwrap();
+    assert!(
+        page.contains(first_line),
+        "summary in the page: {first_line}"
+    );
+    assert!(page.contains(svg.trim_end()), "the CDF inline");
 }
 
 #[test]

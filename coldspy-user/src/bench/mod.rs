@@ -27,7 +27,7 @@ pub struct BenchArgs {
     pub handler: Option<String>,
     /// Compare vanilla starts, restores of this prebaked image (`coldspy
     /// prebake`) and fork-server starts instead, interleaved, in HTTP mode.
-    #[arg(long, conflicts_with_all = ["handler", "compare", "event", "warmup", "plot"])]
+    #[arg(long, conflicts_with_all = ["handler", "compare", "event", "warmup", "plot", "html"])]
     pub prebaked: Option<PathBuf>,
     /// A second handler to compare with, started interleaved with the first.
     #[arg(long)]
@@ -56,6 +56,9 @@ pub struct BenchArgs {
     /// Write the CDF plot (SVG) here.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Write an HTML report (the summary and the CDF plot) here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 /// The phases measured, in output order.
@@ -134,8 +137,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if tty {
         eprintln!();
     }
+    let mut text = Vec::new();
+    let summary = summarize(&handlers, &starts, &failures, &mut text)?;
     let mut out = std::io::stdout().lock();
-    let summary = summarize(&handlers, &starts, &failures, &mut out)?;
+    out.write_all(&text)?;
     if let Some(path) = &args.export_json {
         let doc = json!({
             "schema": "coldspy-bench",
@@ -151,7 +156,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         file.commit(&serde_json::to_vec_pretty(&doc)?)?;
         writeln!(out, "wrote {}", path.display())?;
     }
-    if let Some(path) = &args.plot {
+    if args.plot.is_some() || args.html.is_some() {
         let mut series = Vec::new();
         for (v, handler) in handlers.iter().enumerate() {
             for name in ["init", "end-to-end"] {
@@ -163,11 +168,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 series.push((format!("{name}: {handler}"), values));
             }
         }
-        let file = crate::record::OutputFile::create(path)?;
-        file.commit(
-            plot::cdf_svg("cold starts: CDF of init and end-to-end time", &series).as_bytes(),
-        )?;
-        writeln!(out, "wrote {}", path.display())?;
+        let svg = plot::cdf_svg("cold starts: CDF of init and end-to-end time", &series);
+        if let Some(path) = &args.plot {
+            crate::record::OutputFile::create(path)?.commit(svg.as_bytes())?;
+            writeln!(out, "wrote {}", path.display())?;
+        }
+        if let Some(path) = &args.html {
+            let title = format!("coldspy bench: {}", handlers.join(" vs "));
+            let page = plot::html_page(&title, &String::from_utf8_lossy(&text), &svg);
+            crate::record::OutputFile::create(path)?.commit(page.as_bytes())?;
+            writeln!(out, "wrote {}", path.display())?;
+        }
     }
     let ok = failures.is_empty();
     Ok(if ok {

@@ -1,5 +1,6 @@
 //! The CDF plot of start times (SVG): one curve per variant and phase.
 
+use crate::export::html::escape;
 use std::fmt::Write;
 
 /// Colours of the variants.
@@ -98,8 +99,13 @@ pub fn cdf_svg(title: &str, series: &[(String, Vec<f64>)]) -> String {
     svg
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// A self-contained HTML page: the bench summary as printed, then the CDF.
+pub fn html_page(title: &str, summary: &str, svg: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title>\n\
+         <style>body{{font-family:sans-serif;margin:2em}}pre{{background:#f6f6f6;padding:1em}}</style>\n\
+         </head><body>\n<h1>{t}</h1>\n<pre>{s}</pre>\n<h2>CDF of init and end-to-end time</h2>\n{svg}</body></html>\n",
+        t = escape(title),
+        s = escape(summary),
+    )
 }

@@ -144,7 +144,7 @@ fn data(profile: &Profile, analysis: &Analysis) -> Value {
 }
 
 /// Escapes text for HTML element content.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
