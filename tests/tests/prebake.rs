@@ -175,7 +175,7 @@ fn failures_are_one_clear_line() {
     std::fs::write(damaged.join("criu/pstree.img"), b"not an image").unwrap();
     one_line(
         &coldspy(&["prebake", "restore", damaged.to_str().unwrap()]),
-        "criu restore failed (see",
+        "criu restore failed: Head magic doesn't match for pstree.img",
     );
     assert_eq!(
         running_with("fail_noop.py"),
