@@ -108,21 +108,55 @@ fn failures_are_one_clear_line() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
         assert!(stderr.contains(needle), "expected {needle:?}: {stderr}");
     };
-    // CRIU missing.
-    let no_criu = Command::new(coldspy_bin())
-        .args([
-            "prebake",
-            "--python",
-            &venv_python(),
-            "--handler",
-            "x.py:handler",
-            "-o",
-            "/tmp/coldspy-never",
-        ])
-        .env("COLDSPY_CRIU", "/nonexistent/criu")
-        .output()
-        .unwrap();
-    one_line(&no_criu, "run `cargo xtask setup`");
+    // CRIU missing, too old, or failing `criu check` on this kernel.
+    let with_criu = |criu: &std::path::Path| {
+        Command::new(coldspy_bin())
+            .args([
+                "prebake",
+                "--python",
+                &venv_python(),
+                "--handler",
+                "x.py:handler",
+                "-o",
+                "/tmp/coldspy-never",
+            ])
+            .env("COLDSPY_CRIU", criu)
+            .output()
+            .unwrap()
+    };
+    one_line(
+        &with_criu("/nonexistent/criu".as_ref()),
+        "run `cargo xtask setup`",
+    );
+    let fakes = scratch("prebake-fake-criu");
+    let fake = |name: &str, version: &str, check: &str| {
+        let path = fakes.join(name);
+        let script = format!(
+            "#!/bin/sh\ncase \"$1\" in\n--version) echo 'Version: {version}' ;;\n\
+             check) {check} ;;\nesac\n"
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        path
+    };
+    one_line(
+        &with_criu(&fake("old-criu", "3.17.1", "exit 0")),
+        "CRIU 3.17.1",
+    );
+    let failing = fake(
+        "failing-criu",
+        "4.1.1",
+        "echo 'Error (criu/cr-check.c:1): UFFD is not supported' >&2; exit 1",
+    );
+    one_line(
+        &with_criu(&failing),
+        "`criu check` fails on this host: Error (criu/cr-check.c:1): UFFD is not supported",
+    );
+    assert!(
+        !std::path::Path::new("/tmp/coldspy-never").exists(),
+        "nothing created when CRIU cannot run"
+    );
     // Image directory missing, or not an image.
     one_line(
         &coldspy(&["prebake", "restore", "/nonexistent/image"]),
