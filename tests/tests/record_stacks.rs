@@ -25,7 +25,7 @@ fn busy_stack_main_parse_tokenize() {
         );
         assert!(
             total >= 100,
-            "{}: only {total} samples in 1 s at 200 Hz",
+            "{}: only {total} samples in 2 s at 200 Hz",
             interp.name
         );
         assert!(

@@ -194,23 +194,38 @@ fn overhead(runs: usize) -> Result<()> {
     let base = median(&samples[0]);
     println!("\ncold start of examples/handler.py (pyenv 3.12 venv: boto3, markdown, tqdm), exec to exit:");
     println!(
-        "{:<30} {:>4} {:>10} {:>19} {:>8}",
-        "variant", "n", "median ms", "IQR ms", "ratio"
+        "{:<30} {:>4} {:>10} {:>19} {:>8} {:>24}",
+        "variant", "n", "median ms", "IQR ms", "ratio", "paired ratio [95% CI]"
     );
-    for (variant, ms) in VARIANTS.iter().zip(&samples) {
+    for (i, (variant, ms)) in VARIANTS.iter().zip(&samples).enumerate() {
         let (q1, q3) = (quantile(ms, 0.25), quantile(ms, 0.75));
         let m = median(ms);
+        // Each start against the plain start of the same round (adjacent in
+        // time): slow drifts of a shared machine cancel out.
+        let lifetime = |variant: usize, round: usize| {
+            by_pid
+                .get(&pids[variant][round])
+                .map(|us| *us as f64 / 1000.0)
+        };
+        let ratios: Vec<f64> = (0..runs)
+            .filter_map(|round| Some(lifetime(i, round)? / lifetime(0, round)?))
+            .collect();
+        let (lo, hi) = median_ci(&ratios);
         println!(
-            "{:<30} {:>4} {:>10.1} {:>8.1} – {:<8.1} {:>8.3}",
+            "{:<30} {:>4} {:>10.1} {:>8.1} – {:<8.1} {:>8.3} {:>8.3} [{lo:.3}, {hi:.3}]",
             variant.name,
             ms.len(),
             m,
             q1,
             q3,
-            m / base
+            m / base,
+            median(&ratios),
         );
     }
-    println!("ratio = median of the variant / median of plain; variants interleaved run by run.");
+    println!(
+        "ratio = median of the variant / median of plain; paired ratio = median over rounds of\n\
+         variant / plain in the same round (distribution-free 95% CI); variants interleaved run by run."
+    );
     Ok(())
 }
 
@@ -301,6 +316,21 @@ fn read_lifetimes(path: &PathBuf) -> Result<HashMap<u32, u64>> {
 
 fn median(values: &[f64]) -> f64 {
     quantile(values, 0.5)
+}
+
+/// Distribution-free 95 % confidence interval of the median: the order
+/// statistics at n/2 ∓ 1.96·√n/2 (normal approximation of the binomial).
+fn median_ci(values: &[f64]) -> (f64, f64) {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = v.len() as f64;
+    let half_width = 0.98 * n.sqrt();
+    let lo = ((n / 2.0 - half_width).floor().max(1.0) as usize) - 1;
+    let hi = ((n / 2.0 + half_width).ceil() as usize).min(v.len()) - 1;
+    (v[lo], v[hi])
 }
 
 /// Linear-interpolated quantile.
