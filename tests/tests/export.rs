@@ -208,6 +208,10 @@ fn html_report_loads_sorts_and_renders_in_headless_chromium() {
         dom.contains(&format!(r#"data-rows="{packages}""#)),
         "one row per package"
     );
+    assert!(
+        dom.contains(r#"<ul id="changes"><li>`import boto3` at "#),
+        "what to change leads with the boto3 import"
+    );
     let shot = dir.join("report.png");
     chromium(&[
         &format!("--screenshot={}", shot.display()),

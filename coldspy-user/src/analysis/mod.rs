@@ -3,6 +3,7 @@
 //! ([`patterns`]). [`analyze`] fills the analysis fields of a profile and
 //! returns the ranked packages.
 
+pub mod changes;
 pub mod module_tree;
 pub mod patterns;
 pub mod score;

@@ -36,6 +36,9 @@ pub struct PackageNode {
     pub evidence: Option<String>,
     /// One-line advice.
     pub advice: Option<String>,
+    /// The import statement in the program that brought the package in
+    /// (its own, or the top-level import whose chain pulled it in).
+    pub statement: Option<super::changes::ImportStatement>,
 }
 
 /// The top-level package of a dotted name.

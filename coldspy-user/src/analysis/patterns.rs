@@ -3,6 +3,7 @@
 //! knowledge (which packages are features without use in a function, which
 //! have faster equivalents) lives in `data/knowledge.json`.
 
+use super::changes::ImportStatement;
 use super::module_tree::PackageNode;
 use crate::model::profile::{ImportRecord, Profile};
 use serde::Deserialize;
@@ -91,6 +92,8 @@ struct Provenance {
     importer: Option<String>,
     /// The top-level import (depth 0) of the chain, and its `file:line`.
     root: Option<(String, Option<String>)>,
+    /// The statement that started the chain (the package's own, or the root's).
+    statement: Option<ImportStatement>,
 }
 
 /// Index of the import each import record was nested in.
@@ -117,6 +120,7 @@ fn provenance(profile: &Profile, parents: &[Option<usize>], package: &str) -> Pr
             site: None,
             importer: None,
             root: None,
+            statement: None,
         };
     };
     let mut importer = None;
@@ -133,6 +137,11 @@ fn provenance(profile: &Profile, parents: &[Option<usize>], package: &str) -> Pr
         site: site_of(&profile.imports[first]).filter(|_| parents[first].is_none()),
         importer,
         root: (at != first).then(|| (root.module.clone(), site_of(root))),
+        statement: site_of(root).map(|site| ImportStatement {
+            module: root.module.clone(),
+            site,
+            cumulative_us: root.cumulative_us,
+        }),
     }
 }
 
@@ -226,6 +235,7 @@ pub fn classify(packages: &mut [PackageNode], profile: &Profile) {
         }
         if p.pattern.is_some() {
             p.evidence = Some(evidence);
+            p.statement = origin.statement;
         }
     }
 }

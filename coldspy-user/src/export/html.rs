@@ -150,6 +150,20 @@ pub(crate) fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// "What to change", by import statement, as an HTML list (empty when
+/// nothing is flagged).
+fn changes_list(analysis: &Analysis) -> String {
+    let changes = crate::analysis::changes::group(&analysis.packages);
+    if changes.is_empty() {
+        return String::new();
+    }
+    let items: String = changes
+        .iter()
+        .map(|c| format!("<li>{}</li>", escape(&c.summary(8))))
+        .collect();
+    format!("<h2>What to change, by import statement</h2><ul id=\"changes\">{items}</ul>\n")
+}
+
 impl Exporter for Html {
     fn write(
         &self,
@@ -170,7 +184,7 @@ impl Exporter for Html {
             out,
             r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style></head><body>
 <h1>{title}</h1><div class="stats">{stats}</div>
-<h2>Modules ranked by inefficiency score (click a header to sort, a package to expand)</h2>
+{changes}<h2>Modules ranked by inefficiency score (click a header to sort, a package to expand)</h2>
 <table id="ranked"></table>
 <h2>Calling-context tree</h2>
 <div class="controls"><label>module <input id="mod" placeholder="e.g. botocore"></label>
@@ -185,6 +199,7 @@ impl Exporter for Html {
 <script>{SCRIPT}</script></body></html>
 "#,
             stats = escape(&String::from_utf8_lossy(&stats)).replace('\n', "<br>"),
+            changes = changes_list(analysis),
         )
     }
 }

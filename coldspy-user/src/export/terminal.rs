@@ -147,6 +147,13 @@ impl Terminal {
             out,
             "pattern: unused, rare (rarely used), feature (redundancy), choice (library choice)"
         )?;
+        let changes = crate::analysis::changes::group(&analysis.packages);
+        if !changes.is_empty() {
+            writeln!(out, "\nwhat to change, by import statement:")?;
+            for change in &changes {
+                writeln!(out, "  {}", change.summary(5))?;
+            }
+        }
         let advised: Vec<_> = shown.iter().filter(|p| p.advice.is_some()).collect();
         if !advised.is_empty() {
             writeln!(out, "\nadvice:")?;
