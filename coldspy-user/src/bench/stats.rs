@@ -40,6 +40,19 @@ impl Rng {
     }
 }
 
+/// The largest vertical distance between the empirical CDFs of `a` and `b`
+/// (the Kolmogorov–Smirnov statistic D, 0 to 1).
+pub fn ecdf_distance(a: &[f64], b: &[f64]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return f64::NAN;
+    }
+    let ecdf = |v: &[f64], x: f64| v.iter().filter(|&&y| y <= x).count() as f64 / v.len() as f64;
+    a.iter()
+        .chain(b)
+        .map(|&x| (ecdf(a, x) - ecdf(b, x)).abs())
+        .fold(0.0, f64::max)
+}
+
 /// Resamples used by the bootstrap.
 pub const BOOTSTRAP_RESAMPLES: usize = 2000;
 
@@ -190,5 +203,15 @@ mod tests {
         let shifted: Vec<f64> = v.iter().map(|x| x + 10.0).collect();
         let (dlo, dhi) = median_difference_ci(&v, &shifted);
         assert!(dlo <= 10.0 && 10.0 <= dhi);
+    }
+
+    #[test]
+    fn ecdf_distance_is_the_largest_gap_between_the_cdfs() {
+        let a = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(ecdf_distance(&a, &a), 0.0);
+        // Disjoint samples: the CDFs are 1 apart once all of `a` is below.
+        assert_eq!(ecdf_distance(&a, &[10.0, 11.0]), 1.0);
+        // Shifted by one of four points: a gap of 1/4.
+        assert_eq!(ecdf_distance(&a, &[2.0, 3.0, 4.0, 5.0]), 0.25);
     }
 }

@@ -475,15 +475,6 @@ fn time_requests(port: u16, body: &str, count: usize) -> anyhow::Result<Vec<f64>
         .collect()
 }
 
-/// The largest vertical distance between two ECDFs (Kolmogorov–Smirnov D).
-fn ecdf_distance(a: &[f64], b: &[f64]) -> f64 {
-    let ecdf = |v: &[f64], x: f64| v.iter().filter(|&&y| y <= x).count() as f64 / v.len() as f64;
-    a.iter()
-        .chain(b)
-        .map(|&x| (ecdf(a, x) - ecdf(b, x)).abs())
-        .fold(0.0, f64::max)
-}
-
 /// Vanilla starts, restores and fork-server starts, interleaved; prints
 /// medians with CIs, the speedups, and the ECDF of the first requests after
 /// each start.
@@ -587,7 +578,7 @@ pub fn bench(image: &Path, options: &BenchOptions) -> anyhow::Result<()> {
         }
         println!(
             "  prebaked vs vanilla: ECDF distance D = {:.3}, Mann-Whitney p = {:.3}",
-            ecdf_distance(&requests[0], &requests[1]),
+            stats::ecdf_distance(&requests[0], &requests[1]),
             stats::mann_whitney(&requests[0], &requests[1]).p
         );
     }
