@@ -54,8 +54,19 @@ pub fn group(packages: &[PackageNode]) -> Vec<Change> {
 }
 
 impl Change {
-    /// One line: the statement, its cost, and what is flagged under it.
-    pub fn summary(&self, max_names: usize) -> String {
+    /// The statement and its cost, with the site as given (`tail` may
+    /// shorten it).
+    pub fn headline(&self, site: &str) -> String {
+        format!(
+            "`import {}` at {site}: {:.1} ms of import time",
+            self.statement.module,
+            self.statement.cumulative_us as f64 / 1000.0,
+        )
+    }
+
+    /// What is flagged under the statement: pattern counts, the first
+    /// `max_names` packages, and their own import time.
+    pub fn flagged(&self, max_names: usize) -> String {
         let mut counts: Vec<(Pattern, usize)> = Vec::new();
         for (_, pattern) in &self.packages {
             match counts.iter_mut().find(|(p, _)| p == pattern) {
@@ -73,20 +84,24 @@ impl Change {
             .take(max_names)
             .map(|(n, _)| n.as_str())
             .collect();
-        let more = self.packages.len().saturating_sub(max_names);
-        let more = if more > 0 {
-            format!(", +{more} more")
-        } else {
-            String::new()
+        let more = match self.packages.len().saturating_sub(max_names) {
+            0 => String::new(),
+            n => format!(", +{n} more"),
         };
         format!(
-            "`import {}` at {}: {:.1} ms of import time; flagged: {} ({}{more}), {:.1} ms of their own",
-            self.statement.module,
-            self.statement.site,
-            self.statement.cumulative_us as f64 / 1000.0,
+            "flagged: {} ({}{more}), {:.1} ms of their own",
             patterns.join(", "),
             names.join(", "),
             self.flagged_us as f64 / 1000.0,
+        )
+    }
+
+    /// One line: the headline and what is flagged.
+    pub fn summary(&self, max_names: usize) -> String {
+        format!(
+            "{}; {}",
+            self.headline(&self.statement.site),
+            self.flagged(max_names)
         )
     }
 }

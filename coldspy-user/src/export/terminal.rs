@@ -151,7 +151,12 @@ impl Terminal {
         if !changes.is_empty() {
             writeln!(out, "\nwhat to change, by import statement:")?;
             for change in &changes {
-                writeln!(out, "  {}", change.summary(5))?;
+                // The headline fits 100 columns (the site is shortened);
+                // the indented detail may run on, like the advice.
+                let room = 98usize.saturating_sub(change.headline("").chars().count());
+                let site = tail(&change.statement.site, room.max(12));
+                writeln!(out, "  {}", change.headline(&site))?;
+                writeln!(out, "    {}", change.flagged(5))?;
             }
         }
         let advised: Vec<_> = shown.iter().filter(|p| p.advice.is_some()).collect();
