@@ -33,10 +33,36 @@ pub fn criu_binary() -> PathBuf {
     cache_dir().join("criu/criu")
 }
 
-/// Builds CRIU unless a 4.1 binary is already there.
+/// Whether `dir` is on a tmpfs.
+fn is_tmpfs(dir: &str) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let path = std::ffi::CString::new(dir).expect("no NUL in a constant path");
+    // SAFETY: statfs into a zeroed buffer with a valid C string.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    unsafe { libc::statfs(path.as_ptr(), &mut st) == 0 && st.f_type as i64 == TMPFS_MAGIC }
+}
+
+/// Where CRIU keeps its cache of probed kernel features (`criu.kdat`). CRIU
+/// keeps it only on a tmpfs (a reboot must clear it); without it every
+/// `criu restore` probes the kernel again, ≈ 8 ms of a 22 ms restore here.
+/// `/run` is not a tmpfs on this machine kind, `/dev/shm` is.
+fn kdat_rundir() -> &'static str {
+    if is_tmpfs("/run") {
+        "/run"
+    } else {
+        "/dev/shm"
+    }
+}
+
+/// Builds CRIU unless a 4.1 binary built for this host's cache directory is
+/// already there.
 pub fn build() -> Result<((), String)> {
     let binary = criu_binary();
-    if output(Command::new(&binary).arg("--version")).is_ok_and(|v| v.contains("Version: 4.1")) {
+    let rundir = format!("RUNDIR={}", kdat_rundir());
+    let stamp = cache_dir().join("criu/build-options");
+    if output(Command::new(&binary).arg("--version")).is_ok_and(|v| v.contains("Version: 4.1"))
+        && std::fs::read_to_string(&stamp).is_ok_and(|s| s == rundir)
+    {
         return Ok(((), "already built".into()));
     }
     let mirror = std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources")?
@@ -88,14 +114,23 @@ pub fn build() -> Result<((), String)> {
                     .is_some_and(|n| n.starts_with("criu-"))
         })
         .context("no criu-* source directory after unpacking")?;
+    // A rebuild with other options must recompile kerndat.o, where RUNDIR is.
+    let _ = std::fs::remove_file(source.join("criu/kerndat.o"));
     exec(
         Command::new("make")
-            .args(["-j2", "criu"])
+            .args(["-j2", "criu", &rundir])
             .current_dir(&source),
     )?;
     std::fs::create_dir_all(binary.parent().unwrap())?;
     std::fs::copy(source.join("criu/criu"), &binary)?;
-    Ok(((), format!("built at {}", binary.display())))
+    std::fs::write(&stamp, &rundir)?;
+    Ok((
+        (),
+        format!(
+            "built at {} (kernel-feature cache in {rundir})",
+            binary.display()
+        ),
+    ))
 }
 
 /// `criu check`.
