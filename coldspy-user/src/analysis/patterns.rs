@@ -177,9 +177,10 @@ pub fn classify(packages: &mut [PackageNode], profile: &Profile) {
             p.runtime_samples_by_dot as f64 / runtime_total as f64
         };
         let evidence = format!(
-            "{} of import time over {} modules; {} of {} run-time samples touch it",
+            "{} of import time over {} module{}; {} of {} run-time samples touch it",
             ms(p.self_by_dot_us),
             p.module_count,
+            if p.module_count == 1 { "" } else { "s" },
             p.runtime_samples_by_dot,
             runtime_total
         );
