@@ -10,8 +10,15 @@ use std::process::Command;
 
 const PY312: &str = "/root/.pyenv/versions/3.12.1/bin/python3.12";
 
+/// Timing oracles and the page-cache drop take turns: a drop in the middle
+/// of a timed comparison would slow one side only.
+static TIMED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn bench(args: &[&str]) -> (std::process::Output, Option<Value>, String) {
-    let dir = scratch(&format!("bench-{}", args.len()));
+    // A directory per call: tests run in parallel.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = scratch(&format!("bench-call-{call}"));
     let json = dir.join("bench.json");
     let mut all = vec![
         "bench",
@@ -43,6 +50,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 
 #[test]
 fn init_and_exec_match_known_sleeps_and_end_to_end_matches_hyperfine() {
+    let _turn = TIMED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = scratch("bench-oracle");
     let slow = write(&dir, "slow.py", "import time\ntime.sleep(0.2)\n\ndef handler(event, context):\n    time.sleep(0.05)\n    return 1\n");
     let empty = write(
@@ -111,6 +119,7 @@ fn init_and_exec_match_known_sleeps_and_end_to_end_matches_hyperfine() {
 
 #[test]
 fn the_example_pair_shows_the_init_gain_of_a_lazy_import() {
+    let _turn = TIMED.lock().unwrap_or_else(|e| e.into_inner());
     let python = coldspy_tests::venv_python("pyenv-3.12");
     let root = repo_root();
     let eager = format!(
@@ -245,5 +254,48 @@ fn a_hanging_start_is_killed_counted_and_not_averaged_in() {
     assert!(
         stdout.contains("0 starts, 2 failed") && stdout.contains("timed out"),
         "{stdout}"
+    );
+}
+
+/// Pages of `path` in the page cache (util-linux `fincore`).
+fn cached_pages(path: &Path) -> u64 {
+    let out = Command::new("fincore")
+        .args(["--raw", "--noheadings", "--output", "PAGES"])
+        .arg(path)
+        .output()
+        .expect("fincore (util-linux)");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn drop_caches_empties_the_page_cache_before_the_starts() {
+    let _turn = TIMED.lock().unwrap_or_else(|e| e.into_inner());
+    coldspy_tests::require_root();
+    let dir = scratch("bench-drop-caches");
+    // A file nobody reads during the bench: cached now, gone once dropped.
+    let witness = dir.join("witness.bin");
+    std::fs::write(&witness, vec![7u8; 1 << 20]).unwrap();
+    let _ = std::fs::read(&witness).unwrap();
+    assert!(cached_pages(&witness) > 0, "the witness is cached first");
+    let app = write(
+        &dir,
+        "app.py",
+        "def handler(event, context):\n    return 1\n",
+    );
+    let (out, json, stderr) = bench(&[
+        "--runs",
+        "2",
+        "--drop-caches",
+        "--handler",
+        &format!("{app}:handler"),
+    ]);
+    assert!(out.status.success(), "{stderr}");
+    let json = json.expect("--export-json written");
+    assert_eq!(json["drop_caches"], true);
+    assert_eq!(json["starts"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        cached_pages(&witness),
+        0,
+        "--drop-caches dropped the page cache"
     );
 }
