@@ -321,11 +321,9 @@ pub fn restore(image: &Path, port: Option<u16>) -> anyhow::Result<Restored> {
     let pid: u32 = std::fs::read_to_string(&pidfile)?.trim().parse()?;
     let body = event_body(&manifest)?;
     // Tell it its port; it binds and serves.
-    let told = std::fs::File::from(control_write).write_all(format!("{port}\n").as_bytes());
-    let answer = match told {
-        Ok(()) => http::first_answer(port, &body, Duration::from_secs(30)),
-        Err(e) => Err(e),
-    };
+    let answer = std::fs::File::from(control_write)
+        .write_all(format!("{port}\n").as_bytes())
+        .and_then(|()| http::first_answer(port, &body, Duration::from_secs(30)));
     match answer {
         Ok((200, answer)) => {
             let _ = std::fs::remove_dir_all(&work);
