@@ -1,23 +1,25 @@
-//! coldspy: a profiler for Python cold starts.
+//! coldspy: a profiler for Python cold starts (the system crate).
 //!
-//! The flow is record → events → model → analysis → writers:
-//! [`record`] drives the eBPF programs ([`loader`]) and the ring buffers
-//! ([`collect`]), symbolizes with [`python`], and produces a
-//! [`model::trace::Trace`]; [`model::build`] turns it into a
-//! [`model::profile::Profile`]; [`analysis`] ranks modules; [`export`] writes
-//! the formats.
+//! The flow is record → events → model → analysis → writers. This crate owns
+//! everything that touches the machine: [`loader`] loads and attaches the
+//! eBPF programs, [`collect`] reads their ring buffers, [`python`] finds and
+//! reads the interpreter, [`record`] drives one recording; [`bench`] and
+//! [`prebake`] start functions through [`runner`]; [`sys`] is the bottom
+//! layer (files, pipes, clocks, paths); [`cli`] parses arguments and
+//! dispatches. The pure half (model, analysis, writers) is `coldspy-core`,
+//! re-exported here under its own module names.
 
-pub mod analysis;
+pub use coldspy_core::{analysis, export, model, plot, report, stats};
+
 pub mod bench;
 pub mod cli;
 pub mod collect;
 pub mod error;
-pub mod export;
 pub mod info;
 pub mod kernel_btf;
 pub mod loader;
-pub mod model;
 pub mod prebake;
 pub mod python;
 pub mod record;
-pub mod report;
+pub mod runner;
+pub mod sys;

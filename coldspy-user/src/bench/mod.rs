@@ -2,10 +2,8 @@
 //! and measure init, the first invocation and end-to-end time; compare two
 //! variants interleaved run by run.
 
-pub mod measure;
-pub mod plot;
-pub mod runner;
-pub mod stats;
+use crate::runner::{self, measure};
+use crate::{plot, stats};
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -74,18 +72,8 @@ fn phase(start: &Start, name: &str) -> f64 {
 
 /// Runs `coldspy bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    if let Some(image) = &args.prebaked {
-        let options = crate::prebake::image::BenchOptions {
-            runs: args.runs as usize,
-            requests: 10,
-            drop_caches: args.drop_caches,
-            export_json: args.export_json.clone(),
-        };
-        crate::prebake::image::bench(image, &options)?;
-        return Ok(ExitCode::SUCCESS);
-    }
     let handler = args.handler.clone().context("--handler is required")?;
-    let python = crate::record::resolve(&args.python)?;
+    let python = crate::sys::resolve(&args.python)?;
     if let Some(event) = &args.event {
         std::fs::metadata(event).with_context(|| format!("event file {}", event.display()))?;
     }
@@ -112,7 +100,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     for round in 0..args.warmup + args.runs {
         for (variant, spec) in specs.iter().enumerate() {
             if args.drop_caches {
-                measure::drop_caches()
+                crate::sys::cache::drop_caches()
                     .context("dropping the page cache (--drop-caches needs root)")?;
             }
             let result = measure::start_once(spec, variant, timeout)?;
@@ -152,7 +140,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             "failed": failures.iter().map(|(v, r, f)| json!({"variant": v, "run": r, "reason": f.to_string()})).collect::<Vec<_>>(),
             "summary": summary,
         });
-        let file = crate::record::OutputFile::create(path)?;
+        let file = crate::sys::OutputFile::create(path)?;
         file.commit(&serde_json::to_vec_pretty(&doc)?)?;
         writeln!(out, "wrote {}", path.display())?;
     }
@@ -170,13 +158,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         let svg = plot::cdf_svg("cold starts: CDF of init and end-to-end time", &series);
         if let Some(path) = &args.plot {
-            crate::record::OutputFile::create(path)?.commit(svg.as_bytes())?;
+            crate::sys::OutputFile::create(path)?.commit(svg.as_bytes())?;
             writeln!(out, "wrote {}", path.display())?;
         }
         if let Some(path) = &args.html {
             let title = format!("coldspy bench: {}", handlers.join(" vs "));
             let page = plot::html_page(&title, &String::from_utf8_lossy(&text), &svg);
-            crate::record::OutputFile::create(path)?.commit(page.as_bytes())?;
+            crate::sys::OutputFile::create(path)?.commit(page.as_bytes())?;
             writeln!(out, "wrote {}", path.display())?;
         }
     }

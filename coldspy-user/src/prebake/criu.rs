@@ -20,7 +20,7 @@ pub fn find() -> anyhow::Result<PathBuf> {
     if built.is_file() {
         return Ok(built);
     }
-    crate::record::resolve("criu").map_err(|_| {
+    crate::sys::resolve("criu").map_err(|_| {
         anyhow::anyhow!(
             "CRIU not found (set-up builds it at {}); run `cargo xtask setup`",
             built.display()

@@ -12,10 +12,9 @@
 //! itself a child subreaper, so the restored copies it stops are reaped.
 
 use super::{criu, http};
-use crate::bench::runner::{
-    absolute_handler, parse_marks, pipe_inheriting, runner_path, MarksPipe, RunnerSpec,
-};
-use crate::bench::stats;
+use crate::runner::{absolute_handler, parse_marks, runner_path, MarksPipe, RunnerSpec};
+use crate::stats;
+use crate::sys::pipe::pipe_inheriting;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -487,7 +486,7 @@ pub fn bench(image: &Path, options: &BenchOptions) -> anyhow::Result<()> {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let drop_caches = || -> anyhow::Result<()> {
         if options.drop_caches {
-            crate::bench::measure::drop_caches()
+            crate::sys::cache::drop_caches()
                 .context("dropping the page cache (--drop-caches needs root)")?;
         }
         Ok(())
@@ -598,7 +597,7 @@ pub fn bench(image: &Path, options: &BenchOptions) -> anyhow::Result<()> {
             "drop_caches": options.drop_caches,
             "variants": [variant(0), variant(1), variant(2)],
         });
-        let file = crate::record::OutputFile::create(path)?;
+        let file = crate::sys::OutputFile::create(path)?;
         file.commit(&serde_json::to_vec_pretty(&doc)?)?;
         println!("wrote {}", path.display());
     }

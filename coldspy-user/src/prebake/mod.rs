@@ -111,7 +111,7 @@ pub fn run(args: PrebakeArgs) -> anyhow::Result<ExitCode> {
             let output = args
                 .output
                 .ok_or_else(|| anyhow::anyhow!("-o IMAGE_DIR is required to create an image"))?;
-            let python = crate::record::resolve(&args.python)?;
+            let python = crate::sys::resolve(&args.python)?;
             let manifest = image::create(&python, &handler, args.event.as_deref(), &output)?;
             println!(
                 "prebaked {handler} into {} in {:.1} ms ({:.1} MiB, CRIU {})",

@@ -3,10 +3,9 @@
 //! the exec), so this is a small fork/exec with two pipes: one that releases
 //! the child, one that reports a failed exec.
 
-use crate::error::SetupError;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A child process waiting before its `exec`.
 #[derive(Debug)]
@@ -15,41 +14,6 @@ pub struct HeldChild {
     pub pid: u32,
     release_fd: i32,
     error_fd: i32,
-}
-
-/// Resolves a command name through `PATH` like a shell.
-pub fn resolve(command: &str) -> Result<PathBuf, SetupError> {
-    let is_executable = |p: &Path| {
-        std::fs::metadata(p)
-            .map(|m| {
-                m.is_file()
-                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
-            })
-            .unwrap_or(false)
-    };
-    if command.contains('/') {
-        let path = PathBuf::from(command);
-        return if is_executable(&path) {
-            Ok(path)
-        } else {
-            Err(SetupError::CommandNotFound(command.to_string()))
-        };
-    }
-    let path_var =
-        std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    std::env::split_paths(&path_var)
-        .map(|dir| dir.join(command))
-        .find(|p| is_executable(p))
-        .ok_or_else(|| SetupError::CommandNotFound(command.to_string()))
-}
-
-fn pipe() -> std::io::Result<[i32; 2]> {
-    let mut fds = [0i32; 2];
-    // SAFETY: `fds` has room for two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(fds)
 }
 
 impl HeldChild {
@@ -65,8 +29,8 @@ impl HeldChild {
             .collect::<Result<_, _>>()?;
         let mut argv: Vec<*const libc::c_char> = argv_c.iter().map(|a| a.as_ptr()).collect();
         argv.push(std::ptr::null());
-        let release = pipe()?;
-        let error = pipe()?;
+        let release = crate::sys::pipe::cloexec_pipe()?;
+        let error = crate::sys::pipe::cloexec_pipe()?;
         // SAFETY: after fork the child only calls async-signal-safe functions
         // (read, close, execv, write, _exit) on memory prepared before fork.
         let pid = unsafe { libc::fork() };
@@ -167,19 +131,6 @@ fn exit_code(status: i32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn resolves_through_path_and_rejects_unknown_commands() {
-        assert!(resolve("sh").unwrap().is_absolute());
-        assert!(matches!(
-            resolve("no-such-command-xyz"),
-            Err(SetupError::CommandNotFound(_))
-        ));
-        assert!(matches!(
-            resolve("./no/such/file"),
-            Err(SetupError::CommandNotFound(_))
-        ));
-    }
 
     #[test]
     fn held_child_runs_only_when_released_and_reports_its_status() {

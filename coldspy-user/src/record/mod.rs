@@ -7,15 +7,12 @@
 //! ([`session`]).
 
 mod launch;
-mod output;
 mod prearm;
 mod preflight;
 mod session;
 mod summary;
 
-pub use launch::resolve;
-pub use output::OutputFile;
-pub use session::monotonic_ns;
+use crate::sys::{resolve, OutputFile};
 
 use anyhow::Context as _;
 use clap::Args;
@@ -92,7 +89,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
                 std::fs::metadata(event)
                     .with_context(|| format!("event file {}", event.display()))?;
             }
-            let spec = crate::bench::runner::RunnerSpec {
+            let spec = crate::runner::RunnerSpec {
                 python: resolve(&args.python)?,
                 handler: handler.clone(),
                 event: args.event.clone(),
@@ -100,8 +97,8 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
                 serve: None,
                 control_fd: None,
             };
-            let pipe = crate::bench::runner::MarksPipe::new()?;
-            let argv = spec.argv(&crate::bench::runner::runner_path()?, pipe.write_fd());
+            let pipe = crate::runner::MarksPipe::new()?;
+            let argv = spec.argv(&crate::runner::runner_path()?, pipe.write_fd());
             marks = Some(pipe);
             Target::Launch(spec.python.clone(), argv)
         }

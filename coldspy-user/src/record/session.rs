@@ -11,6 +11,7 @@ use crate::python::interpreter::{FindError, Interpreter};
 use crate::python::symbolize::Symbolizer;
 use crate::record::launch::HeldChild;
 use crate::record::{prearm, Target};
+use crate::sys::monotonic_ns;
 use anyhow::Context as _;
 use coldspy_common::lifecycle::{
     LifecycleEvent, EVENT_KIND_ENTRY, EVENT_KIND_EXEC, EVENT_KIND_EXIT, EVENT_KIND_FORK,
@@ -39,7 +40,7 @@ pub struct Options {
     /// Record file opens (`openat` tracepoints).
     pub track_files: bool,
     /// The runner's phase-marks pipe, for `record --handler`.
-    pub marks: Option<crate::bench::runner::MarksPipe>,
+    pub marks: Option<crate::runner::MarksPipe>,
 }
 
 /// What a recording produced.
@@ -50,20 +51,9 @@ pub struct Recorded {
     /// The launched command's exit code (0 for `--pid`).
     pub exit_code: i32,
     /// What coldspy's runner reported failing, with `--handler`.
-    pub runner_error: Option<crate::bench::runner::RunnerError>,
+    pub runner_error: Option<crate::runner::RunnerError>,
     /// The SIGINT or SIGTERM that ended the recording, if one did.
     pub interrupted_by: Option<i32>,
-}
-
-/// Kernel `CLOCK_MONOTONIC` now, the clock of `bpf_ktime_get_ns`.
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn load_probes(sample_hz: u64, track_files: bool) -> anyhow::Result<Probes> {
@@ -395,7 +385,7 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
             exit_code = held.wait();
         }
     }
-    let (phases, runner_error) = crate::bench::runner::parse_marks(&marks_text);
+    let (phases, runner_error) = crate::runner::parse_marks(&marks_text);
     trace.phases = phases;
     Ok(Recorded {
         trace,

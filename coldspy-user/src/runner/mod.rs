@@ -2,8 +2,11 @@
 //! shipped inside the binary): where it is written, the command that runs a
 //! handler with it, and the phase marks it reports over a pipe.
 
+pub mod measure;
+
 use crate::model::trace::PhaseMark;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use crate::sys::pipe::pipe_inheriting;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -129,21 +132,6 @@ pub fn absolute_handler(handler: &str) -> String {
         }
         _ => handler.to_string(),
     }
-}
-
-/// A pipe (read end, write end) whose read end (`inherit_read`) or write end
-/// is inherited by children; the other end is close-on-exec.
-pub fn pipe_inheriting(inherit_read: bool) -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0i32; 2];
-    // SAFETY: `fds` has room for two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let inherited = if inherit_read { fds[0] } else { fds[1] };
-    // SAFETY: clearing close-on-exec on a descriptor we just made.
-    unsafe { libc::fcntl(inherited, libc::F_SETFD, 0) };
-    // SAFETY: fresh descriptors, owned from here on.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// A failure the runner reported.

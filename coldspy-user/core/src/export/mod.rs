@@ -25,7 +25,7 @@ pub trait Exporter {
 }
 
 /// The formats `coldspy report --format` knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// The ranked table for a terminal.
     #[default]

@@ -1,7 +1,7 @@
 //! One cold start of a handler through coldspy's runner: init, first
 //! invocation, end-to-end, peak RSS, or the reason it failed.
 
-use super::runner::{parse_marks, runner_path, MarksPipe, RunnerError, RunnerSpec};
+use super::{parse_marks, runner_path, MarksPipe, RunnerError, RunnerSpec};
 use std::io::Read;
 use std::time::Duration;
 
@@ -42,14 +42,7 @@ impl std::fmt::Display for Failure {
 }
 
 fn monotonic_ns() -> u64 {
-    crate::record::monotonic_ns()
-}
-
-/// Drops the page cache (root only): the truly cold disk case.
-pub fn drop_caches() -> std::io::Result<()> {
-    // SAFETY: sync has no preconditions.
-    unsafe { libc::sync() };
-    std::fs::write("/proc/sys/vm/drop_caches", "3")
+    crate::sys::monotonic_ns()
 }
 
 /// Starts the handler once and measures it.

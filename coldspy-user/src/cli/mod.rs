@@ -1,5 +1,7 @@
-//! Command-line interface: the subcommands and their dispatch. Each
-//! subcommand's arguments live beside the code that carries them out.
+//! Command-line interface: the subcommands, the argument types that only the
+//! command line needs (value enums mirroring domain types), and dispatch.
+
+pub mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,9 +28,9 @@ pub enum Command {
     /// Profile a Python command or process and write a profile (needs root).
     Record(crate::record::RecordArgs),
     /// Show the ranked report of a profile file.
-    Report(crate::report::ReportArgs),
+    Report(crate::cli::report::ReportArgs),
     /// Compare two profiles: what an optimisation changed.
-    Diff(crate::report::DiffArgs),
+    Diff(crate::cli::report::DiffArgs),
     /// Start a function cold N times and measure init / exec / end-to-end.
     Bench(crate::bench::BenchArgs),
     /// Snapshot an initialized function with CRIU, or restore it.
@@ -54,9 +56,22 @@ pub fn init_logging(verbose: u8) {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Record(args) => crate::record::run(args),
-        Command::Report(args) => crate::report::run(args),
-        Command::Diff(args) => crate::report::run_diff(args),
-        Command::Bench(args) => crate::bench::run(args),
+        Command::Report(args) => crate::cli::report::run(args),
+        Command::Diff(args) => crate::cli::report::run_diff(args),
+        Command::Bench(args) => match &args.prebaked {
+            // `bench --prebaked` is prebake's comparison, reached from bench.
+            Some(image) => {
+                let options = crate::prebake::image::BenchOptions {
+                    runs: args.runs as usize,
+                    requests: 10,
+                    drop_caches: args.drop_caches,
+                    export_json: args.export_json.clone(),
+                };
+                crate::prebake::image::bench(image, &options)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            None => crate::bench::run(args),
+        },
         Command::Prebake(args) => crate::prebake::run(args),
         Command::Info(args) => crate::info::run(args),
     }

@@ -13,7 +13,7 @@ use super::module_tree::PackageNode;
 use crate::model::profile::Profile;
 
 /// Which score ranks the packages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ScoreKind {
     /// Use = run-time (non-import) samples touching the package.
     #[default]

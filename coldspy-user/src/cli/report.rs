@@ -1,18 +1,65 @@
 //! `coldspy report` and `coldspy diff`: read profiles, analyse them, write a
 //! format, show the calling-context tree.
 
-mod cct_view;
-mod diff;
-
 use crate::analysis::{self, ScoreKind};
 use crate::export::Format;
 use crate::model::profile::Profile;
-use clap::Args;
+use crate::report::{cct_view, diff, CctFilter, SampleKind};
+use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub use cct_view::{CctFilter, SampleKind};
+/// `--format`: the formats `coldspy report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// The ranked table for a terminal.
+    Terminal,
+    /// The profile JSON with the analysis fields filled.
+    Json,
+    /// One self-contained HTML page (works offline).
+    Html,
+    /// Collapsed stacks (flame graph input).
+    Collapsed,
+    /// Flame graph SVG.
+    Flamegraph,
+    /// speedscope JSON.
+    Speedscope,
+    /// pprof `profile.proto`, gzipped.
+    Pprof,
+}
+
+impl From<FormatArg> for Format {
+    fn from(arg: FormatArg) -> Self {
+        match arg {
+            FormatArg::Terminal => Format::Terminal,
+            FormatArg::Json => Format::Json,
+            FormatArg::Html => Format::Html,
+            FormatArg::Collapsed => Format::Collapsed,
+            FormatArg::Flamegraph => Format::Flamegraph,
+            FormatArg::Speedscope => Format::Speedscope,
+            FormatArg::Pprof => Format::Pprof,
+        }
+    }
+}
+
+/// `--score`: which inefficiency score ranks the packages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScoreArg {
+    /// Use = run-time (non-import) samples touching the package.
+    Runtime,
+    /// The original method: use = any sample touching the package.
+    Classic,
+}
+
+impl From<ScoreArg> for ScoreKind {
+    fn from(arg: ScoreArg) -> Self {
+        match arg {
+            ScoreArg::Runtime => ScoreKind::Runtime,
+            ScoreArg::Classic => ScoreKind::Classic,
+        }
+    }
+}
 
 /// Arguments of `coldspy report`.
 #[derive(Debug, Args)]
@@ -23,11 +70,11 @@ pub struct ReportArgs {
     /// The profile file.
     pub profile: PathBuf,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Terminal)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = FormatArg::Terminal)]
+    pub format: FormatArg,
     /// Which inefficiency score ranks the packages.
-    #[arg(long, value_enum, default_value_t = ScoreKind::Runtime)]
-    pub score: ScoreKind,
+    #[arg(long, value_enum, default_value_t = ScoreArg::Runtime)]
+    pub score: ScoreArg,
     /// How many packages the terminal table shows.
     #[arg(long, default_value_t = 15)]
     pub top: usize,
@@ -69,7 +116,7 @@ pub fn print_ranked(profile: &mut Profile, out: &mut dyn Write) -> std::io::Resu
 /// Runs `coldspy report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut profile = Profile::read(&args.profile)?;
-    let analysis = analysis::analyze(&mut profile, args.score);
+    let analysis = analysis::analyze(&mut profile, args.score.into());
     let mut buffer: Vec<u8> = Vec::new();
     if let Some(module) = &args.module {
         let kind = if args.hide_import_samples {
@@ -86,7 +133,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         };
         cct_view::write(&profile, &filter, &mut buffer)?;
     } else {
-        match args.format {
+        match Format::from(args.format) {
             Format::Terminal => crate::export::terminal::Terminal { top: args.top }.write_to(
                 &profile,
                 &analysis,
@@ -97,7 +144,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     match &args.output {
         Some(path) => {
-            let out = crate::record::OutputFile::create(path)?;
+            let out = crate::sys::OutputFile::create(path)?;
             out.commit(&buffer)?;
         }
         None => std::io::stdout().write_all(&buffer)?,

@@ -1,0 +1,13 @@
+//! The bottom layer of the system crate: output files written whole, pipes,
+//! clocks, path resolution and the page cache. It uses nothing else of
+//! coldspy's but its error type, so every other module may use it.
+
+pub mod cache;
+pub mod clock;
+pub mod output;
+pub mod path;
+pub mod pipe;
+
+pub use clock::monotonic_ns;
+pub use output::OutputFile;
+pub use path::resolve;
