@@ -9,12 +9,15 @@
 //! dispatches. The pure half (model, analysis, writers) is `coldspy-core`,
 //! re-exported here under its own module names.
 
+/// The pure fleet aggregation (re-exported from coldspy-core as `fleet::core`).
+pub use coldspy_core::fleet as fleet_core;
 pub use coldspy_core::{analysis, export, model, plot, report, stats};
 
 pub mod bench;
 pub mod cli;
 pub mod collect;
 pub mod error;
+pub mod fleet;
 pub mod info;
 pub mod kernel_btf;
 pub mod loader;

@@ -10,6 +10,7 @@
 
 pub mod analysis;
 pub mod export;
+pub mod fleet;
 pub mod model;
 pub mod plot;
 pub mod report;

@@ -1,6 +1,7 @@
 //! Command-line interface: the subcommands, the argument types that only the
 //! command line needs (value enums mirroring domain types), and dispatch.
 
+pub mod merge;
 pub mod report;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,10 @@ pub enum Command {
     Prebake(crate::prebake::PrebakeArgs),
     /// Show what coldspy finds about a Python process (version, layout, probes).
     Info(crate::info::InfoArgs),
+    /// Merge many profiles (or a fleet table) into one aggregate per function, host, …
+    Merge(crate::cli::merge::MergeArgs),
+    /// Append profiles to the Parquet fleet table that DuckDB, Spark, … query.
+    Export(crate::cli::merge::ExportArgs),
 }
 
 /// Sets up `env_logger` from `-v` (overridden by `RUST_LOG`).
@@ -74,5 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Prebake(args) => crate::prebake::run(args),
         Command::Info(args) => crate::info::run(args),
+        Command::Merge(args) => crate::cli::merge::run(args),
+        Command::Export(args) => crate::cli::merge::run_export(args),
     }
 }

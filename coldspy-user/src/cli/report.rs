@@ -115,6 +115,9 @@ pub fn print_ranked(profile: &mut Profile, out: &mut dyn Write) -> std::io::Resu
 
 /// Runs `coldspy report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    if let Some(merged) = read_merged(&args.profile)? {
+        return run_merged(&args, &merged);
+    }
     let mut profile = Profile::read(&args.profile)?;
     let analysis = analysis::analyze(&mut profile, args.score.into());
     let mut buffer: Vec<u8> = Vec::new();
@@ -146,6 +149,41 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             let out = crate::sys::OutputFile::create(path)?;
             out.commit(&buffer)?;
+        }
+        None => std::io::stdout().write_all(&buffer)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A merged file (`coldspy merge -o`), or `None` when the file is something else.
+fn read_merged(path: &std::path::Path) -> anyhow::Result<Option<coldspy_core::fleet::Merged>> {
+    use coldspy_core::fleet::Merged;
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(None); // Profile::read tells why.
+    };
+    if !Merged::is_merged(&bytes) {
+        return Ok(None);
+    }
+    Merged::from_json(&bytes)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// `coldspy report merged.json`: the fleet report (terminal, HTML or JSON).
+fn run_merged(args: &ReportArgs, merged: &coldspy_core::fleet::Merged) -> anyhow::Result<ExitCode> {
+    use coldspy_core::fleet::render;
+    let mut buffer: Vec<u8> = Vec::new();
+    match args.format {
+        FormatArg::Terminal => render::terminal(merged, args.top, &mut buffer)?,
+        FormatArg::Html => render::html(merged, &mut buffer)?,
+        FormatArg::Json => buffer = serde_json::to_vec_pretty(merged)?,
+        other => anyhow::bail!(
+            "a merged file has no stacks for --format {other:?}: use `coldspy merge --pprof` for one pprof of the fleet"
+        ),
+    }
+    match &args.output {
+        Some(path) => {
+            crate::sys::OutputFile::create(path)?.commit(&buffer)?;
         }
         None => std::io::stdout().write_all(&buffer)?,
     }

@@ -1,7 +1,9 @@
 //! pprof (`profile.proto`, gzipped), for `go tool pprof`, Pyroscope, Parca.
-//! The few messages needed are declared here with prost (no protoc).
+//! The few messages needed are declared here with prost (no protoc). Samples
+//! carry labels (function, host, cgroup, phase); [`PprofBuilder`] merges
+//! many profiles into one file.
 
-use super::{stacks, Exporter};
+use super::Exporter;
 use crate::analysis::Analysis;
 use crate::model::profile::Profile;
 use prost::Message;
@@ -45,6 +47,16 @@ struct Sample {
     location_id: Vec<u64>,
     #[prost(int64, repeated, tag = "2")]
     value: Vec<i64>,
+    #[prost(message, repeated, tag = "3")]
+    label: Vec<Label>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Label {
+    #[prost(int64, tag = "1")]
+    key: i64,
+    #[prost(int64, tag = "2")]
+    str: i64,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -75,80 +87,204 @@ struct Function {
     filename: i64,
 }
 
-/// The gzipped `profile.proto` of a profile.
-pub fn encode(profile: &Profile) -> std::io::Result<Vec<u8>> {
-    let mut strings: Vec<String> = vec![String::new()];
-    let mut string_ids: HashMap<String, i64> = HashMap::new();
-    let mut intern = |s: &str| -> i64 {
-        if let Some(&id) = string_ids.get(s) {
+/// Builds one pprof from one or many profiles. Each sample carries the
+/// labels `function`, `host`, `cgroup` (when known) and `phase` (`import`:
+/// taken while an import ran on the thread, `run`: the rest), so one file
+/// holds a whole fleet and `go tool pprof -tagfocus` / Pyroscope / Parca
+/// slice it. Identical stacks with identical labels are summed.
+pub struct PprofBuilder {
+    strings: Vec<String>,
+    string_ids: HashMap<String, i64>,
+    functions: Vec<Function>,
+    function_ids: HashMap<(i64, i64), u64>,
+    locations: Vec<Location>,
+    location_ids: HashMap<(u64, i64), u64>,
+    samples: HashMap<(Vec<u64>, Vec<(i64, i64)>), i64>,
+    order: Vec<(Vec<u64>, Vec<(i64, i64)>)>,
+    duration_nanos: i64,
+    period: i64,
+}
+
+impl Default for PprofBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PprofBuilder {
+    /// An empty pprof.
+    pub fn new() -> Self {
+        Self {
+            strings: vec![String::new()],
+            string_ids: HashMap::new(),
+            functions: Vec::new(),
+            function_ids: HashMap::new(),
+            locations: Vec::new(),
+            location_ids: HashMap::new(),
+            samples: HashMap::new(),
+            order: Vec::new(),
+            duration_nanos: 0,
+            period: 0,
+        }
+    }
+
+    fn intern(&mut self, s: &str) -> i64 {
+        if let Some(&id) = self.string_ids.get(s) {
             return id;
         }
-        strings.push(s.to_string());
-        let id = strings.len() as i64 - 1;
-        string_ids.insert(s.to_string(), id);
+        self.strings.push(s.to_string());
+        let id = self.strings.len() as i64 - 1;
+        self.string_ids.insert(s.to_string(), id);
         id
-    };
-    let samples_s = intern("samples");
-    let count_s = intern("count");
-    let cpu_s = intern("cpu");
-    let ns_s = intern("nanoseconds");
-    let mut functions: Vec<Function> = Vec::new();
-    let mut function_ids: HashMap<(String, String), u64> = HashMap::new();
-    let mut locations = Vec::with_capacity(profile.cct.frames.len());
-    for (i, frame) in profile.cct.frames.iter().enumerate() {
-        let key = (frame.function.clone(), frame.file.clone());
-        let function_id = match function_ids.get(&key) {
-            Some(&id) => id,
-            None => {
-                let id = functions.len() as u64 + 1;
-                let name = intern(&frame.function);
-                let filename = intern(&frame.file);
-                functions.push(Function {
-                    id,
+    }
+
+    /// Adds the samples of `profile`, each with `labels` plus its `phase`
+    /// (labels with an empty value are left out).
+    pub fn add(&mut self, profile: &Profile, labels: &[(&str, &str)]) {
+        let mut location_of = Vec::with_capacity(profile.cct.frames.len());
+        for frame in &profile.cct.frames {
+            let name = self.intern(&frame.function);
+            let filename = self.intern(&frame.file);
+            let next_function = self.functions.len() as u64 + 1;
+            let function_id = *self
+                .function_ids
+                .entry((name, filename))
+                .or_insert(next_function);
+            if function_id == next_function {
+                self.functions.push(Function {
+                    id: function_id,
                     name,
                     system_name: name,
                     filename,
                 });
-                function_ids.insert(key, id);
-                id
             }
-        };
-        locations.push(Location {
-            id: i as u64 + 1,
-            line: vec![Line {
-                function_id,
-                line: frame.line as i64,
-            }],
-        });
+            let line = frame.line as i64;
+            let next_location = self.locations.len() as u64 + 1;
+            let location_id = *self
+                .location_ids
+                .entry((function_id, line))
+                .or_insert(next_location);
+            if location_id == next_location {
+                self.locations.push(Location {
+                    id: location_id,
+                    line: vec![Line { function_id, line }],
+                });
+            }
+            location_of.push(location_id);
+        }
+        let mut base: Vec<(i64, i64)> = Vec::new();
+        for (key, value) in labels {
+            if !value.is_empty() {
+                let pair = (self.intern(key), self.intern(value));
+                base.push(pair);
+            }
+        }
+        let phase = self.intern("phase");
+        let import = self.intern("import");
+        let run = self.intern("run");
+        let mut found: Vec<(Vec<u64>, u64, u64)> = Vec::new();
+        fn walk(
+            node: &crate::model::profile::CctNode,
+            location_of: &[u64],
+            path: &mut Vec<u64>,
+            out: &mut Vec<(Vec<u64>, u64, u64)>,
+        ) {
+            if let Some(f) = node.frame {
+                path.push(location_of.get(f).copied().unwrap_or(0));
+            }
+            if node.self_samples > 0 && !path.is_empty() {
+                // pprof lists the leaf first.
+                let leaf_first = path.iter().rev().copied().collect();
+                let import = node.import_self.min(node.self_samples);
+                out.push((leaf_first, import, node.self_samples - import));
+            }
+            for child in &node.children {
+                walk(child, location_of, path, out);
+            }
+            if node.frame.is_some() {
+                path.pop();
+            }
+        }
+        walk(&profile.cct.root, &location_of, &mut Vec::new(), &mut found);
+        for (stack, import_count, run_count) in found {
+            for (value, count) in [(import, import_count), (run, run_count)] {
+                if count == 0 {
+                    continue;
+                }
+                let mut labels = base.clone();
+                labels.push((phase, value));
+                let key = (stack.clone(), labels);
+                match self.samples.get_mut(&key) {
+                    Some(v) => *v += count as i64,
+                    None => {
+                        self.samples.insert(key.clone(), count as i64);
+                        self.order.push(key);
+                    }
+                }
+            }
+        }
+        self.duration_nanos += profile.meta.duration_us as i64 * 1000;
+        if self.period == 0 {
+            self.period = 1_000_000_000 / profile.meta.sample_hz.max(1) as i64;
+        }
     }
-    let sample = stacks::stacks(profile)
-        .into_iter()
-        .map(|(path, count)| Sample {
-            // pprof lists the leaf first.
-            location_id: path.iter().rev().map(|&f| f as u64 + 1).collect(),
-            value: vec![count as i64],
-        })
-        .collect();
-    let period = 1_000_000_000 / profile.meta.sample_hz.max(1) as i64;
-    let message = PbProfile {
-        sample_type: vec![ValueType {
-            r#type: samples_s,
-            unit: count_s,
-        }],
-        sample,
-        location: locations,
-        function: functions,
-        string_table: strings,
-        duration_nanos: profile.meta.duration_us as i64 * 1000,
-        period_type: Some(ValueType {
-            r#type: cpu_s,
-            unit: ns_s,
-        }),
-        period,
-    };
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&message.encode_to_vec())?;
-    gz.finish()
+
+    /// The gzipped `profile.proto`, samples largest first (ties in the order added).
+    pub fn encode(mut self) -> std::io::Result<Vec<u8>> {
+        let samples_s = self.intern("samples");
+        let count_s = self.intern("count");
+        let cpu_s = self.intern("cpu");
+        let ns_s = self.intern("nanoseconds");
+        let mut sample: Vec<Sample> = self
+            .order
+            .iter()
+            .map(|key| Sample {
+                location_id: key.0.clone(),
+                value: vec![self.samples[key]],
+                label: key.1.iter().map(|&(key, str)| Label { key, str }).collect(),
+            })
+            .collect();
+        sample.sort_by_key(|s| std::cmp::Reverse(s.value[0]));
+        let message = PbProfile {
+            sample_type: vec![ValueType {
+                r#type: samples_s,
+                unit: count_s,
+            }],
+            sample,
+            location: self.locations,
+            function: self.functions,
+            string_table: self.strings,
+            duration_nanos: self.duration_nanos,
+            period_type: Some(ValueType {
+                r#type: cpu_s,
+                unit: ns_s,
+            }),
+            period: self.period.max(1),
+        };
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&message.encode_to_vec())?;
+        gz.finish()
+    }
+}
+
+/// The labels of one profile: `function` (the handler file's stem) and `host`.
+pub fn profile_labels(profile: &Profile) -> [(&'static str, String); 2] {
+    [
+        (
+            "function",
+            crate::fleet::function_of(&profile.meta.command, &Default::default()),
+        ),
+        ("host", profile.meta.host.clone()),
+    ]
+}
+
+/// The gzipped `profile.proto` of a profile, with its labels.
+pub fn encode(profile: &Profile) -> std::io::Result<Vec<u8>> {
+    let labels = profile_labels(profile);
+    let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut builder = PprofBuilder::new();
+    builder.add(profile, &labels);
+    builder.encode()
 }
 
 impl Exporter for Pprof {
