@@ -2,6 +2,9 @@
 //! fork-server starts of the four functions under `examples/prebake/`,
 //! interleaved (`coldspy bench --prebaked`), with the figures as JSON.
 //!
+//! `cargo xtask bench merge`: JSON ingest throughput per core and `coldspy
+//! merge` over a fleet table of 10,000 starts (`benches/fleet_merge.rs`).
+//!
 //! `cargo xtask bench overhead`: how much coldspy slows a cold start, as
 //! the ratio of profiled to plain starts of the bundled example, measured
 //! side by side in one run (variants interleaved run by run).
@@ -38,6 +41,8 @@ enum Which {
     },
     /// Time to render the report of a 1,000,000-sample profile.
     Report,
+    /// JSON ingest throughput and `coldspy merge` over a 10,000-start fleet table.
+    Merge,
     /// Vanilla vs prebaked vs fork-server starts of the prebake examples.
     Prebake {
         /// Starts per variant and function.
@@ -54,6 +59,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     match &args.which {
         Which::Overhead { runs } => overhead(*runs),
         Which::Report => cargo(&["bench", "-p", "coldspy-user", "--bench", "report_1m"]),
+        Which::Merge => cargo(&["bench", "-p", "coldspy-user", "--bench", "fleet_merge"]),
         Which::Prebake { runs, drop_caches } => prebake(*runs, *drop_caches),
     }
 }

@@ -87,6 +87,9 @@ struct Function {
     filename: i64,
 }
 
+/// A sample's identity: its locations (leaf first) and its labels (key, value string ids).
+type SampleKey = (Vec<u64>, Vec<(i64, i64)>);
+
 /// Builds one pprof from one or many profiles. Each sample carries the
 /// labels `function`, `host`, `cgroup` (when known) and `phase` (`import`:
 /// taken while an import ran on the thread, `run`: the rest), so one file
@@ -99,8 +102,8 @@ pub struct PprofBuilder {
     function_ids: HashMap<(i64, i64), u64>,
     locations: Vec<Location>,
     location_ids: HashMap<(u64, i64), u64>,
-    samples: HashMap<(Vec<u64>, Vec<(i64, i64)>), i64>,
-    order: Vec<(Vec<u64>, Vec<(i64, i64)>)>,
+    samples: HashMap<SampleKey, i64>,
+    order: Vec<SampleKey>,
     duration_nanos: i64,
     period: i64,
 }
