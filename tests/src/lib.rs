@@ -140,7 +140,7 @@ pub fn sid_root() -> PathBuf {
 
 /// An interpreter of the sid chroot, started as `chroot ROOT python3.X`;
 /// panics with the set-up hint when it is missing.
-fn sid_interpreter(name: &str, binary: &str, version: (u32, u32)) -> Interpreter {
+pub fn sid_interpreter(name: &str, binary: &str, version: (u32, u32)) -> Interpreter {
     let root = sid_root();
     let on_host = root.join("usr/bin").join(binary);
     assert!(

@@ -39,6 +39,11 @@ impl Symbolizer {
         }
     }
 
+    /// The interpreter layout this symbolizer reads with.
+    pub fn layout(&self) -> VersionLayout {
+        self.layout
+    }
+
     /// The frame of a raw kernel frame, or `None` if its code object cannot
     /// be read as it was at sample time (freed, or replaced by another code
     /// object at the same address: the identity key tells).

@@ -50,6 +50,10 @@ pub struct Meta {
     /// Every process the profile covers (the main one first).
     #[serde(default)]
     pub pids: Vec<u32>,
+    /// Samples per interpreter process (the main one first), so that each
+    /// process of a tree shows its own share.
+    #[serde(default)]
+    pub processes: Vec<ProcessSamples>,
     /// The command line of the target.
     pub command: Vec<String>,
     /// RFC 3339 time at which recording started.
@@ -69,6 +73,15 @@ pub struct Meta {
     /// Where the interpreter layout came from (`table:3.12`, `debug-offsets`, …).
     #[serde(default)]
     pub layout_source: String,
+}
+
+/// The samples of one interpreter process of the recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ProcessSamples {
+    /// Its pid.
+    pub pid: u32,
+    /// Samples taken in it (with or without Python frames).
+    pub samples: u64,
 }
 
 /// Global counts and phase times.
