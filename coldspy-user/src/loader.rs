@@ -319,23 +319,6 @@ fn attach_err(what: &str, source: aya::programs::ProgramError) -> LoadError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn reads_offsets_from_tracefs_when_mounted() {
-        if !std::path::Path::new(super::TRACEFS).join("events").exists() {
-            return;
-        }
-        assert_eq!(
-            super::tracepoint_field_offset("syscalls", "sys_enter_openat", "filename"),
-            Some(24)
-        );
-        assert!(
-            super::tracepoint_field_offset("sched", "sched_process_fork", "child_pid").is_some()
-        );
-    }
-}
-
 impl Drop for Probes {
     /// Detaches every program in parallel. Each detach waits for an RCU
     /// grace period in the kernel (≈ 80-110 ms on this VM kind); one after
@@ -360,5 +343,22 @@ fn unload_in_place(program: &mut Program) {
     };
     if let Err(e) = unloaded {
         log::debug!("unloading a program: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_offsets_from_tracefs_when_mounted() {
+        if !std::path::Path::new(super::TRACEFS).join("events").exists() {
+            return;
+        }
+        assert_eq!(
+            super::tracepoint_field_offset("syscalls", "sys_enter_openat", "filename"),
+            Some(24)
+        );
+        assert!(
+            super::tracepoint_field_offset("sched", "sched_process_fork", "child_pid").is_some()
+        );
     }
 }

@@ -33,6 +33,7 @@ pub struct Collector {
 pub fn unknown_frame() -> Frame {
     Frame {
         function: "<unknown>".into(),
+        qualname: "<unknown>".into(),
         file: "<unknown>".into(),
         line: 0,
         module: None,

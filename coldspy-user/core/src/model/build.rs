@@ -28,7 +28,7 @@ pub fn build_profile(trace: &Trace) -> Profile {
             .map(|f| ImportSite {
                 file: f.file.clone(),
                 line: f.line,
-                function: f.function.clone(),
+                function: f.shown_name().to_string(),
             });
     }
 
@@ -261,6 +261,7 @@ mod tests {
     fn frame(function: &str, file: &str, line: u32) -> Frame {
         Frame {
             function: function.into(),
+            qualname: function.into(),
             file: file.into(),
             line,
             module: None,

@@ -141,14 +141,32 @@ pub struct FileOpen {
 /// A Python frame, shared by every CCT node that calls it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Frame {
-    /// Qualified function name (`Class.method`, `<module>`).
+    /// The code object's own name (`co_name`: `method`, `<listcomp>`,
+    /// `<module>`), the same on every CPython version.
     pub function: String,
+    /// The qualified name (`co_qualname`: `Class.method`,
+    /// `f.<locals>.<listcomp>`) on CPython 3.11+; 3.9 and 3.10 have none and
+    /// repeat `function`. Empty (and not written) in profiles made before
+    /// it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub qualname: String,
     /// Source file of the code object.
     pub file: String,
     /// Line being executed in this frame.
     pub line: u32,
     /// Dotted module the file belongs to, when known.
     pub module: Option<String>,
+}
+
+impl Frame {
+    /// The name to show: the qualified name where known, else `function`.
+    pub fn shown_name(&self) -> &str {
+        if self.qualname.is_empty() {
+            &self.function
+        } else {
+            &self.qualname
+        }
+    }
 }
 
 /// The calling-context tree of all samples.
