@@ -96,6 +96,12 @@ pub fn describe(interpreter: &Interpreter) -> String {
         .map(|d| d.count())
         .unwrap_or(0);
     line("threads:", native_threads.to_string());
+    line("python threads:", python_threads(interpreter));
+    out
+}
+
+/// The Python thread states, by the id the kernel side matches on.
+fn python_threads(interpreter: &Interpreter) -> String {
     let id_kind = if interpreter.layout.kernel.tstate_native_thread_id
         != coldspy_common::offsets::NO_OFFSET
     {
@@ -103,22 +109,18 @@ pub fn describe(interpreter: &Interpreter) -> String {
     } else {
         "thread_id (pthread_self)"
     };
-    line(
-        "python threads:",
-        match interpreter.python_threads(MAX_LISTED_THREADS) {
-            Ok(ids) => format!(
-                "{} by {id_kind}: {}",
-                ids.len(),
-                ids.iter()
-                    .map(|id| match id_kind {
-                        "native_thread_id" => id.to_string(),
-                        _ => format!("{id:#x}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Err(e) => format!("cannot read the thread list: {e}"),
-        },
-    );
-    out
+    match interpreter.python_threads(MAX_LISTED_THREADS) {
+        Ok(ids) => format!(
+            "{} by {id_kind}: {}",
+            ids.len(),
+            ids.iter()
+                .map(|id| match id_kind {
+                    "native_thread_id" => id.to_string(),
+                    _ => format!("{id:#x}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Err(e) => format!("cannot read the thread list: {e}"),
+    }
 }
