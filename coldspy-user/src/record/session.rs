@@ -235,8 +235,7 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
     };
     let (start_ns, child, mut marks) = match (target, attached) {
         (Target::Launch(program, argv), _) => {
-            let marks = marks_pipe.map(MarksReader::new);
-            let (start_ns, held) = session.launch(program, argv, &signal)?;
+            let (start_ns, held, marks) = session.launch(program, argv, marks_pipe, &signal)?;
             (start_ns, Some(held), marks)
         }
         (Target::Pid(_), Some(interpreter)) => {
@@ -300,15 +299,18 @@ struct Ended {
 
 impl Session {
     /// Starts a command held before exec, arms its first stop, and lets it
-    /// run; returns the start time and the child.
+    /// run; returns the start time, the child and the marks reader (made
+    /// once the child holds its inherited write end).
     fn launch(
         &mut self,
         program: &std::path::Path,
         argv: &[String],
+        marks_pipe: Option<crate::runner::MarksPipe>,
         signal: &AtomicI32,
-    ) -> anyhow::Result<(u64, HeldChild)> {
+    ) -> anyhow::Result<(u64, HeldChild, Option<MarksReader>)> {
         let mut held = HeldChild::spawn(program, argv)
             .with_context(|| format!("starting {}", program.display()))?;
+        let marks = marks_pipe.map(MarksReader::new);
         let first_stop = self.prearm(program);
         let config = TargetConfig {
             flags: first_stop | TARGET_FOLLOW_CHILDREN,
@@ -337,7 +339,7 @@ impl Session {
                 anyhow::Error::new(e).context(format!("executing {}", program.display()))
             }
         })?;
-        Ok((start_ns, held))
+        Ok((start_ns, held, marks))
     }
 
     /// Drains the ring buffers and handles lifecycle events until the target
