@@ -168,11 +168,6 @@ impl Probes {
         self.targets.get(&pid, 0).ok()
     }
 
-    /// Removes a target (ignores a missing one).
-    pub fn remove_target(&mut self, pid: u32) {
-        let _ = self.targets.remove(&pid);
-    }
-
     /// `(lost samples, lost events)`, summed over CPUs.
     pub fn lost_counts(&self) -> (u64, u64) {
         let sum = |index: u32| {
@@ -249,12 +244,22 @@ fn load_object() -> Result<Ebpf, LoadError> {
         })?;
     let group_dead =
         tracepoint_field_offset("sched", "sched_process_exit", "group_dead").unwrap_or(u32::MAX);
+    // The defaults in the object are x86-64's; tracefs says what this kernel has.
+    let field = |category: &str, event: &str, field: &str, default: u32| {
+        tracepoint_field_offset(category, event, field).unwrap_or(default)
+    };
+    let openat_filename = field("syscalls", "sys_enter_openat", "filename", 24);
+    let openat_ret = field("syscalls", "sys_exit_openat", "ret", 16);
+    let exec_filename = field("sched", "sched_process_exec", "filename", 8);
     let self_tgid = std::process::id();
     // Without it, 3.9/3.10 threads other than the GIL holder are not told apart.
     let fsbase = crate::kernel_btf::task_fsbase_offset().unwrap_or(u32::MAX);
     Ok(EbpfLoader::new()
         .override_global("FORK_CHILD_PID_OFFSET", &fork_child, true)
         .override_global("EXIT_GROUP_DEAD_OFFSET", &group_dead, true)
+        .override_global("OPENAT_FILENAME_OFFSET", &openat_filename, true)
+        .override_global("OPENAT_RET_OFFSET", &openat_ret, true)
+        .override_global("EXEC_FILENAME_LOC_OFFSET", &exec_filename, true)
         .override_global("SELF_TGID", &self_tgid, true)
         .override_global("TASK_FSBASE_OFFSET", &fsbase, true)
         .load(aya::include_bytes_aligned!(concat!(
