@@ -3,7 +3,6 @@
 //! are timed, its threads. The first thing to run when a recording looks
 //! wrong. Reads the target's files and memory only; loads no eBPF.
 
-use crate::error::SetupError;
 use crate::python::elf::path_in_process;
 use crate::python::interpreter::{FindError, Interpreter};
 use clap::Args;
@@ -23,20 +22,9 @@ pub struct InfoArgs {
 
 /// Runs `coldspy info`.
 pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
-    let interpreter = find(args.pid)?;
+    let interpreter = Interpreter::find(args.pid).map_err(FindError::into_user_error)?;
     print!("{}", describe(&interpreter));
     Ok(ExitCode::SUCCESS)
-}
-
-/// The interpreter of `pid`, with the same errors as `coldspy record --pid`.
-fn find(pid: u32) -> anyhow::Result<Interpreter> {
-    Interpreter::find(pid).map_err(|e| match e {
-        FindError::NoProcess(p) => anyhow::Error::new(SetupError::NoSuchProcess(p)),
-        FindError::NotYetLoaded(p) => {
-            anyhow::anyhow!("process {p} has not loaded libpython yet; try again in a moment")
-        }
-        other => anyhow::Error::new(other),
-    })
 }
 
 /// The report, one `key: value` line each.

@@ -161,7 +161,7 @@ impl Session {
             // A wrapper (env, sh, a shim): keep following it.
             Err(FindError::NotPython { .. }) => Ok(()),
             Err(FindError::NoProcess(_)) => Ok(()),
-            Err(e) => Err(anyhow::Error::new(e)),
+            Err(e) => Err(e.into_user_error()),
         };
         if event.stopped != 0 {
             send_signal(pid, libc::SIGCONT);
@@ -222,7 +222,7 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
     let signal = install_stop_signals()?;
     // Attach-time checks first: they fail fast, before loading anything.
     let attached = match target {
-        Target::Pid(pid) => Some(find_attached(*pid)?),
+        Target::Pid(pid) => Some(Interpreter::find(*pid).map_err(FindError::into_user_error)?),
         Target::Launch(..) => None,
     };
     let mut session = Session {
@@ -264,17 +264,6 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
         exit_code,
         runner_error,
         interrupted_by: ended.interrupted_by,
-    })
-}
-
-/// Finds the interpreter of a process to attach to (`record --pid`).
-fn find_attached(pid: u32) -> anyhow::Result<Interpreter> {
-    Interpreter::find(pid).map_err(|e| match e {
-        FindError::NoProcess(p) => anyhow::Error::new(SetupError::NoSuchProcess(p)),
-        FindError::NotYetLoaded(p) => {
-            anyhow::anyhow!("process {p} has not loaded libpython yet; try again in a moment")
-        }
-        other => anyhow::Error::new(other),
     })
 }
 
