@@ -51,6 +51,7 @@ fn synthetic_trace(samples: usize) -> Trace {
     for (i, m) in modules.iter().enumerate() {
         trace.frames.push(Frame {
             function: format!("f{i}"),
+            qualname: format!("f{i}"),
             file: format!("/app/{}.py", m.replace('.', "/")),
             line: (i % 300) as u32 + 1,
             module: Some(m.clone()),

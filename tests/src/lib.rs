@@ -140,7 +140,7 @@ pub fn sid_root() -> PathBuf {
 
 /// An interpreter of the sid chroot, started as `chroot ROOT python3.X`;
 /// panics with the set-up hint when it is missing.
-fn sid_interpreter(name: &str, binary: &str, version: (u32, u32)) -> Interpreter {
+pub fn sid_interpreter(name: &str, binary: &str, version: (u32, u32)) -> Interpreter {
     let root = sid_root();
     let on_host = root.join("usr/bin").join(binary);
     assert!(
@@ -354,6 +354,7 @@ pub fn frames_of(list: &Value) -> Vec<Frame> {
         .iter()
         .map(|f| Frame {
             function: f["function"].as_str().unwrap().to_string(),
+            qualname: f["qualname"].as_str().unwrap_or_default().to_string(),
             file: f["file"].as_str().unwrap().to_string(),
             line: f["line"].as_u64().unwrap() as u32,
         })
@@ -413,8 +414,10 @@ pub fn stacks(profile: &Value) -> Vec<(u64, Vec<Frame>)> {
 /// A frame as the tests compare it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
-    /// Function (qualified name).
+    /// The code object's name (`co_name`).
     pub function: String,
+    /// The qualified name (`co_qualname`, 3.11+; `co_name` before).
+    pub qualname: String,
     /// File path.
     pub file: String,
     /// Line.

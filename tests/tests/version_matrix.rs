@@ -78,6 +78,21 @@ fn two_threads(interp: &Interpreter) -> Result<String, String> {
     let (profile, trace, _) = run(interp, "threads", &[], "two_threads.py", true);
     let trace = trace.expect("trace requested");
     let frames = frames_of(&trace["frames"]);
+    // Both names in every frame: co_name everywhere, co_qualname from 3.11.
+    let expected_qualname = if interp.version >= (3, 11) {
+        "Thread.run"
+    } else {
+        "run"
+    };
+    let thread_run: Vec<&Frame> = frames
+        .iter()
+        .filter(|f| f.function == "run" && f.file.ends_with("threading.py"))
+        .collect();
+    if thread_run.is_empty() || thread_run.iter().any(|f| f.qualname != expected_qualname) {
+        return Err(format!(
+            "threading's run frames {thread_run:?}: expected function `run`, qualname `{expected_qualname}`"
+        ));
+    }
     // tid → (python samples, samples innermost in worker_a, in worker_b)
     let mut per_thread: HashMap<u64, (u64, u64, u64)> = HashMap::new();
     for sample in trace["samples"].as_array().unwrap() {

@@ -26,10 +26,32 @@ pub struct Collector {
     pub samples_without_python: u64,
 }
 
+/// The frame that stands where a code object could not be read (freed
+/// before userspace read it, or unreadable memory).
+pub fn unknown_frame() -> Frame {
+    Frame {
+        function: "<unknown>".into(),
+        qualname: "<unknown>".into(),
+        file: "<unknown>".into(),
+        line: 0,
+        module: None,
+    }
+}
+
 impl Collector {
     /// Symbolizes the samples of `pid` with this symbolizer from now on.
     pub fn add_process(&mut self, pid: u32, symbolizer: Symbolizer) {
         self.symbolizers.insert(pid, symbolizer);
+    }
+
+    /// The layout of an interpreter process being symbolized, if it is one.
+    pub fn layout_of(&self, pid: u32) -> Option<crate::python::offsets::VersionLayout> {
+        self.symbolizers.get(&pid).map(Symbolizer::layout)
+    }
+
+    /// Whether `pid` is an interpreter this collector symbolizes.
+    pub fn is_interpreter(&self, pid: u32) -> bool {
+        self.symbolizers.contains_key(&pid)
     }
 
     /// Reads everything available from the three ring buffers (`CONTROL`,
@@ -81,17 +103,24 @@ impl Collector {
     fn sample(&mut self, sample: &SampleEvent) {
         let depth = (sample.depth as usize).min(sample.frames.len());
         let mut stack = Vec::with_capacity(depth);
+        // Only interpreters are targets: a wrapper (sh, env) that a sample
+        // lands in is followed, never counted.
+        let Some(symbolizer) = self.symbolizers.get_mut(&sample.pid) else {
+            self.samples_without_python += 1;
+            return;
+        };
         if depth > 0 {
-            let Some(symbolizer) = self.symbolizers.get_mut(&sample.pid) else {
-                self.samples_without_python += 1;
-                return;
-            };
             let mut frames = Vec::with_capacity(depth);
             // Slots with no code object are skipped frames (C-stack shims).
             for raw in sample.frames[..depth].iter().filter(|f| f.code_addr != 0) {
                 match symbolizer.frame(*raw) {
                     Some(frame) => frames.push(frame),
-                    None => self.trace.unsymbolized_frames += 1,
+                    None => {
+                        // Keep its place: dropping it would join two frames
+                        // that never called each other.
+                        self.trace.unsymbolized_frames += 1;
+                        frames.push(unknown_frame());
+                    }
                 }
             }
             for frame in frames {

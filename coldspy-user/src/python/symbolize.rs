@@ -26,6 +26,7 @@ pub const MAX_CACHED_CODE_OBJECTS: usize = 16_384;
 #[derive(Debug, Clone)]
 struct CodeInfo {
     function: String,
+    qualname: String,
     file: String,
     firstlineno: u32,
     linetable: Vec<u8>,
@@ -50,6 +51,11 @@ impl Symbolizer {
                 NonZeroUsize::new(MAX_CACHED_CODE_OBJECTS).expect("a non-zero bound"),
             ),
         }
+    }
+
+    /// The interpreter layout this symbolizer reads with.
+    pub fn layout(&self) -> VersionLayout {
+        self.layout
     }
 
     /// The frame of a raw kernel frame, or `None` if its code object cannot
@@ -84,6 +90,7 @@ impl Symbolizer {
             .unwrap_or(info.firstlineno);
         Some(Frame {
             function: info.function.clone(),
+            qualname: info.qualname.clone(),
             file: info.file.clone(),
             line,
             module: None,
@@ -106,18 +113,19 @@ impl Symbolizer {
 
     fn read_code_fields(&self, addr: u64) -> Result<CodeInfo, MemoryError> {
         let code = &self.layout.code;
-        let name_field = if code.qualname != u32::MAX {
-            code.qualname
+        let function = self.read_unicode(self.memory.read_u64(addr + code.name as u64)?)?;
+        let qualname = if code.qualname != u32::MAX {
+            self.read_unicode(self.memory.read_u64(addr + code.qualname as u64)?)?
         } else {
-            code.name
+            function.clone()
         };
-        let function = self.read_unicode(self.memory.read_u64(addr + name_field as u64)?)?;
         let file = self.read_unicode(self.memory.read_u64(addr + code.filename as u64)?)?;
         let firstlineno = self.memory.read_i32(addr + code.firstlineno as u64)?.max(0) as u32;
         let table = self.memory.read_u64(addr + code.linetable as u64)?;
         let linetable = self.read_bytes_object(table)?;
         Ok(CodeInfo {
             function,
+            qualname,
             file,
             firstlineno,
             linetable,

@@ -35,6 +35,11 @@ pub struct RecordArgs {
     /// Attach to this running process instead of starting a command.
     #[arg(long, conflicts_with = "command")]
     pub pid: Option<u32>,
+    /// With --pid: also profile the process's existing descendants (at any
+    /// depth) and every process it forks or execs afterwards. Without it,
+    /// --pid covers that one process only.
+    #[arg(long, requires = "pid")]
+    pub subprocesses: bool,
     /// Stop after this many seconds (the target keeps running).
     #[arg(long)]
     pub duration: Option<f64>,
@@ -107,6 +112,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         track_imports: !args.no_imports,
         track_files: !args.no_files,
         marks,
+        subprocesses: args.subprocesses,
     };
     let recorded = session::record(&target, options)?;
     if let (true, Some(signal)) = (

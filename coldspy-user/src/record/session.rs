@@ -5,6 +5,7 @@
 use crate::collect::Collector;
 use crate::error::SetupError;
 use crate::loader::Probes;
+use crate::model::profile::ProcessSamples;
 use crate::model::trace::Trace;
 use crate::python::elf::{path_in_process, ElfInfo};
 use crate::python::interpreter::{FindError, Interpreter};
@@ -41,6 +42,9 @@ pub struct Options {
     pub track_files: bool,
     /// The runner's phase-marks pipe, for `record --handler`.
     pub marks: Option<crate::runner::MarksPipe>,
+    /// With `--pid`: also the target's existing descendants and every
+    /// process it forks or execs from now on.
+    pub subprocesses: bool,
 }
 
 /// What a recording produced.
@@ -96,6 +100,26 @@ impl Session {
             );
             self.main_pid = Some(pid);
             self.interpreter = Some(interpreter);
+        }
+        Ok(())
+    }
+
+    /// Makes the existing descendants of `pid` targets: interpreters are
+    /// configured, anything else (a shell between two interpreters) is
+    /// followed so that what it forks or execs is seen.
+    fn adopt_descendants(&mut self, pid: u32) -> anyhow::Result<()> {
+        for descendant in crate::sys::proc::descendants(pid) {
+            match Interpreter::find(descendant) {
+                Ok(interpreter) => self.configure(interpreter, TARGET_FOLLOW_CHILDREN)?,
+                Err(FindError::NoProcess(_)) => {}
+                Err(_) => {
+                    let config = TargetConfig {
+                        flags: TARGET_FOLLOW_CHILDREN | TARGET_STOP_ON_EXEC,
+                        ..TargetConfig::default()
+                    };
+                    self.probes.set_target(descendant, config)?;
+                }
+            }
         }
         Ok(())
     }
@@ -209,9 +233,11 @@ impl Session {
         if !is_process {
             return;
         }
-        if let Some(interpreter) = self.interpreter.as_ref().filter(|i| i.pid == parent) {
+        // Any interpreter's child, at any depth (a worker of a forkserver, a
+        // fork of a fork), inherits its parent's layout.
+        if let Some(layout) = self.collector.layout_of(parent) {
             self.collector
-                .add_process(child, Symbolizer::new(child, interpreter.layout));
+                .add_process(child, Symbolizer::new(child, layout));
         }
     }
 }
@@ -238,9 +264,19 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
             let (start_ns, held, marks) = session.launch(program, argv, marks_pipe, &signal)?;
             (start_ns, Some(held), marks)
         }
-        (Target::Pid(_), Some(interpreter)) => {
+        (Target::Pid(pid), Some(interpreter)) => {
             let start_ns = monotonic_ns();
-            session.configure(interpreter, 0)?;
+            let follow = if options.subprocesses {
+                TARGET_FOLLOW_CHILDREN
+            } else {
+                0
+            };
+            session.configure(interpreter, follow)?;
+            if options.subprocesses {
+                // After the parent follows its children, so that a fork
+                // racing this walk is caught by the kernel instead.
+                session.adopt_descendants(*pid)?;
+            }
             (start_ns, None, None)
         }
         (Target::Pid(_), None) => unreachable!("attach checked above"),
@@ -530,6 +566,13 @@ fn fill_meta(
     if let Some(main) = main_pid {
         pids.insert(0, main);
     }
+    meta.processes = pids
+        .iter()
+        .map(|&pid| ProcessSamples {
+            pid,
+            samples: trace.samples.iter().filter(|s| s.pid == pid).count() as u64,
+        })
+        .collect();
     meta.pids = pids;
     meta.command = match target {
         Target::Launch(_, argv) => argv.clone(),

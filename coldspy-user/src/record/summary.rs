@@ -62,7 +62,7 @@ pub fn print(profile: &Profile, written: &Path, out: &mut impl Write) -> std::io
     for (frame, count) in self_by_function {
         let f = &profile.cct.frames[frame];
         *by_name
-            .entry((f.function.clone(), f.file.clone()))
+            .entry((f.shown_name().to_string(), f.file.clone()))
             .or_default() += count;
     }
     let mut hottest: Vec<_> = by_name.into_iter().collect();

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod output;
 pub mod path;
 pub mod pipe;
+pub mod proc;
 
 pub use clock::monotonic_ns;
 pub use output::OutputFile;

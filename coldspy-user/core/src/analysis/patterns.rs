@@ -220,7 +220,7 @@ pub fn classify(packages: &mut [PackageNode], profile: &Profile) {
                 .max_by_key(|(frame, n)| (**n, usize::MAX - **frame))
                 .and_then(|(&frame, _)| profile.cct.frames.get(frame));
             let at = caller
-                .map(|f| format!("inside {} ({}:{})", f.function, f.file, f.line))
+                .map(|f| format!("inside {} ({}:{})", f.shown_name(), f.file, f.line))
                 .unwrap_or_else(|| "in the function that uses it".to_string());
             let keyword = if lazy_keyword {
                 format!(", or write `lazy import {}` (PEP 810)", p.name)

@@ -133,7 +133,7 @@ fn data(profile: &Profile, analysis: &Analysis) -> Value {
         .cct
         .frames
         .iter()
-        .map(|f| json!([f.function, f.file, f.line, f.module]))
+        .map(|f| json!([f.shown_name(), f.file, f.line, f.module]))
         .collect();
     let imports: Vec<Value> = profile
         .imports

@@ -96,12 +96,12 @@ pub fn encode(profile: &Profile) -> std::io::Result<Vec<u8>> {
     let mut function_ids: HashMap<(String, String), u64> = HashMap::new();
     let mut locations = Vec::with_capacity(profile.cct.frames.len());
     for (i, frame) in profile.cct.frames.iter().enumerate() {
-        let key = (frame.function.clone(), frame.file.clone());
+        let key = (frame.shown_name().to_string(), frame.file.clone());
         let function_id = match function_ids.get(&key) {
             Some(&id) => id,
             None => {
                 let id = functions.len() as u64 + 1;
-                let name = intern(&frame.function);
+                let name = intern(frame.shown_name());
                 let filename = intern(&frame.file);
                 functions.push(Function {
                     id,

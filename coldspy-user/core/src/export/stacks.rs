@@ -31,5 +31,5 @@ pub fn stacks(profile: &Profile) -> Vec<WeightedStack> {
 /// `function (file:line)`, the label of a frame in the flat formats.
 pub fn label(frame: &Frame) -> String {
     let file = frame.file.rsplit('/').next().unwrap_or(&frame.file);
-    format!("{} ({}:{})", frame.function, file, frame.line).replace(';', ":")
+    format!("{} ({}:{})", frame.shown_name(), file, frame.line).replace(';', ":")
 }

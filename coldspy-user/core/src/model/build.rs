@@ -65,7 +65,7 @@ fn attach_sites(trace: &Trace, tree: &mut ImportTree) {
             .map(|f| ImportSite {
                 file: f.file.clone(),
                 line: f.line,
-                function: f.function.clone(),
+                function: f.shown_name().to_string(),
             });
     }
 }
@@ -296,6 +296,7 @@ mod tests {
     fn frame(function: &str, file: &str, line: u32) -> Frame {
         Frame {
             function: function.into(),
+            qualname: function.into(),
             file: file.into(),
             line,
             module: None,

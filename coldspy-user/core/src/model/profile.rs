@@ -50,6 +50,10 @@ pub struct Meta {
     /// Every process the profile covers (the main one first).
     #[serde(default)]
     pub pids: Vec<u32>,
+    /// Samples per interpreter process (the main one first), so that each
+    /// process of a tree shows its own share.
+    #[serde(default)]
+    pub processes: Vec<ProcessSamples>,
     /// The command line of the target.
     pub command: Vec<String>,
     /// RFC 3339 time at which recording started.
@@ -69,6 +73,15 @@ pub struct Meta {
     /// Where the interpreter layout came from (`table:3.12`, `debug-offsets`, …).
     #[serde(default)]
     pub layout_source: String,
+}
+
+/// The samples of one interpreter process of the recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ProcessSamples {
+    /// Its pid.
+    pub pid: u32,
+    /// Samples taken in it (with or without Python frames).
+    pub samples: u64,
 }
 
 /// Global counts and phase times.
@@ -128,14 +141,32 @@ pub struct FileOpen {
 /// A Python frame, shared by every CCT node that calls it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Frame {
-    /// Qualified function name (`Class.method`, `<module>`).
+    /// The code object's own name (`co_name`: `method`, `<listcomp>`,
+    /// `<module>`), the same on every CPython version.
     pub function: String,
+    /// The qualified name (`co_qualname`: `Class.method`,
+    /// `f.<locals>.<listcomp>`) on CPython 3.11+; 3.9 and 3.10 have none and
+    /// repeat `function`. Empty (and not written) in profiles made before
+    /// it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub qualname: String,
     /// Source file of the code object.
     pub file: String,
     /// Line being executed in this frame.
     pub line: u32,
     /// Dotted module the file belongs to, when known.
     pub module: Option<String>,
+}
+
+impl Frame {
+    /// The name to show: the qualified name where known, else `function`.
+    pub fn shown_name(&self) -> &str {
+        if self.qualname.is_empty() {
+            &self.function
+        } else {
+            &self.qualname
+        }
+    }
 }
 
 /// The calling-context tree of all samples.
