@@ -94,14 +94,9 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
                 std::fs::metadata(event)
                     .with_context(|| format!("event file {}", event.display()))?;
             }
-            let spec = crate::runner::RunnerSpec {
-                python: resolve(&args.python)?,
-                handler: handler.clone(),
-                event: args.event.clone(),
-                invocations: args.invocations,
-                serve: None,
-                control_fd: None,
-            };
+            let spec = crate::runner::RunnerSpec::new(&resolve(&args.python)?, handler)
+                .event(args.event.clone())
+                .invocations(args.invocations);
             let pipe = crate::runner::MarksPipe::new()?;
             let argv = spec.argv(&crate::runner::runner_path()?, pipe.write_fd());
             marks = Some(pipe);
