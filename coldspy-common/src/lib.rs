@@ -5,6 +5,7 @@
 //! and offsets. With the `user` feature the types also implement `aya::Pod`.
 #![no_std]
 
+pub mod diag;
 pub mod import_event;
 pub mod lifecycle;
 pub mod limits;

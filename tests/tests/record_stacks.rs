@@ -54,6 +54,32 @@ fn recursion_of_depth_fifty() {
     }
 }
 
+/// A 300-deep stack is cut at 192 frames: the kernel's `stack_truncated`
+/// counter (map `READ_FAILS`) and the per-sample flags userspace counts
+/// agree, and the clean 50-deep recursion above reports no read failure.
+#[test]
+fn deep_recursion_counts_truncation_in_kernel() {
+    require_root();
+    for interp in core_interpreters() {
+        let shallow = run(&interp, "recursion-clean", "recursion.py");
+        assert!(
+            shallow["stats"].get("read_failures").is_none(),
+            "{}: read failures on a clean stack: {}",
+            interp.name,
+            shallow["stats"]["read_failures"]
+        );
+        let profile = run(&interp, "deep-recursion", "deep_recursion.py");
+        let truncated = profile["stats"]["truncated_samples"].as_u64().unwrap();
+        let kernel = &profile["stats"]["read_failures"]["stack_truncated"];
+        eprintln!(
+            "{}: {truncated} truncated samples, kernel counter {kernel}",
+            interp.name
+        );
+        assert!(truncated >= 100, "{}: {truncated} truncated", interp.name);
+        assert_eq!(kernel.as_u64(), Some(truncated), "{}", interp.name);
+    }
+}
+
 #[test]
 fn hot_function_changes_half_way() {
     require_root();

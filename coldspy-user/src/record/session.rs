@@ -448,7 +448,9 @@ impl Session {
     /// The trace of the session, with its metadata.
     fn finish(self, target: &Target, options: &Options, start_ns: u64, end_ns: u64) -> Trace {
         let (lost_samples, lost_events) = self.probes.lost_counts();
+        let read_failures = self.probes.read_failures();
         let mut trace = self.collector.finish(end_ns);
+        trace.read_failures = read_failures;
         trace.start_ns = start_ns;
         fill_meta(
             &mut trace,

@@ -34,6 +34,7 @@ pub fn build_profile(trace: &Trace) -> Profile {
     (stats.init_samples, stats.exec_samples) = phase_samples(trace, init_us);
     stats.file_count = files.len() as u64;
     stats.unsymbolized_frames = trace.unsymbolized_frames;
+    stats.read_failures = trace.read_failures.clone();
 
     let mut profile = Profile::empty();
     profile.meta = trace.meta.clone();
