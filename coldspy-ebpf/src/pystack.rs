@@ -179,9 +179,8 @@ pub fn walk(cfg: &TargetConfig, tid: u32, frames: *mut [RawFrame; MAX_FRAMES]) -
         Ok(t) => t,
         Err(_) => return Walk::empty(SAMPLE_NO_PYTHON | SAMPLE_READ_ERROR, 1 << FAIL_THREAD_STATE),
     };
-    let mut frame = match follow(tstate, &layout.tstate_to_frame) {
-        Ok(f) => f,
-        Err(_) => return Walk::empty(SAMPLE_READ_ERROR, 1 << FAIL_FRAME_POINTER),
+    let Ok(mut frame) = follow(tstate, &layout.tstate_to_frame) else {
+        return Walk::empty(SAMPLE_READ_ERROR, 1 << FAIL_FRAME_POINTER);
     };
     let Some(scratch) = SCRATCH.get_ptr_mut(SCRATCH_SAMPLER) else {
         return Walk::empty(SAMPLE_READ_ERROR, 0);

@@ -3,6 +3,9 @@
 //! `go tool pprof` for pprof, inferno for collapsed stacks, the speedscope
 //! file-format schema's constraints for speedscope; golden files for the
 //! deterministic text formats.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy::analysis::{analyze, ScoreKind};
 use coldspy::export::Format;

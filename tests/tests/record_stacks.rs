@@ -1,6 +1,9 @@
 //! `coldspy record` on purpose-built scripts whose stacks are known exactly,
 //! on every core interpreter: ≥ 95 % of samples on the expected path, with
 //! the right files and lines.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy_tests::{
     core_interpreters, on_busy_path, on_recursion_path, require_root, share_on_path, Frame,

@@ -31,7 +31,7 @@ const EXIT_GRACE: Duration = Duration::from_secs(5);
 
 /// Recording options.
 #[derive(Debug)]
-pub struct Options {
+pub(super) struct Options {
     /// Sampling frequency (Hz per CPU).
     pub sample_hz: u64,
     /// Stop after this long.
@@ -49,7 +49,7 @@ pub struct Options {
 
 /// What a recording produced.
 #[derive(Debug)]
-pub struct Recorded {
+pub(super) struct Recorded {
     /// The symbolized trace.
     pub trace: Trace,
     /// The launched command's exit code (0 for `--pid`).
@@ -243,7 +243,7 @@ impl Session {
 }
 
 /// Records a target until it exits, `duration` passes, or SIGINT/SIGTERM.
-pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded> {
+pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded> {
     let marks_pipe = options.marks.take();
     let signal = install_stop_signals()?;
     // Attach-time checks first: they fail fast, before loading anything.

@@ -56,7 +56,7 @@ fn attach_sites(trace: &Trace, tree: &mut ImportTree) {
         .imports
         .iter()
         .filter(|e| e.edge == crate::model::trace::ImportEdge::Start);
-    for record in tree.records.iter_mut() {
+    for record in &mut tree.records {
         let Some(edge) = start_edges.next() else {
             break;
         };
