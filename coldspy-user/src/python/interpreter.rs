@@ -4,7 +4,7 @@
 
 use crate::python::elf::{path_in_process, ElfError, ElfInfo};
 use crate::python::maps::{self, Mapping};
-use crate::python::memory::ProcessMemory;
+use crate::python::memory::{ProcessMemory, ReadMemory};
 use crate::python::offsets::debug_offsets::{self, DebugOffsets, DebugOffsetsError};
 use crate::python::offsets::{self, dwarf, VersionLayout};
 use crate::python::version::PythonVersion;
