@@ -38,7 +38,7 @@ pub enum SetupError {
     /// The command to record was not found.
     #[error("command not found: {0}")]
     CommandNotFound(String),
-    /// SIGINT or SIGTERM arrived before the target ran Python.
+    /// SIGINT, SIGTERM or SIGHUP arrived before the target ran Python.
     #[error("interrupted by {} before {what} ran Python; nothing recorded", signal_name(*.signal))]
     Interrupted {
         /// The signal.
@@ -61,6 +61,7 @@ pub fn signal_name(signal: i32) -> String {
     match signal {
         libc::SIGINT => "SIGINT".into(),
         libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGHUP => "SIGHUP".into(),
         n => format!("signal {n}"),
     }
 }

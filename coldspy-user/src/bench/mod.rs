@@ -46,7 +46,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub drop_caches: bool,
     /// Kill a start that takes longer than this (seconds); it counts as failed.
-    #[arg(long, default_value_t = 30.0)]
+    /// The start's whole process group is killed (its children too).
+    #[arg(long, default_value_t = 30.0, value_parser = crate::sys::seconds::positive_seconds)]
     pub timeout: f64,
     /// Write every start and the summary as JSON here.
     #[arg(long)]
@@ -73,6 +74,17 @@ fn phase(start: &Start, name: &str) -> f64 {
 /// Runs `coldspy bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let handler = args.handler.clone().context("--handler is required")?;
+    // Every output path is checked before the first start.
+    let check = |path: &Option<PathBuf>| {
+        path.as_deref()
+            .map(crate::sys::OutputFile::create)
+            .transpose()
+    };
+    let (json_out, plot_out, html_out) = (
+        check(&args.export_json)?,
+        check(&args.plot)?,
+        check(&args.html)?,
+    );
     let python = crate::sys::resolve(&args.python)?;
     if let Some(event) = &args.event {
         std::fs::metadata(event).with_context(|| format!("event file {}", event.display()))?;
@@ -129,7 +141,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let summary = summarize(&handlers, &starts, &failures, &mut text)?;
     let mut out = std::io::stdout().lock();
     out.write_all(&text)?;
-    if let Some(path) = &args.export_json {
+    if let Some(file) = json_out {
         let doc = json!({
             "schema": "coldspy-bench",
             "schema_version": 1,
@@ -140,11 +152,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             "failed": failures.iter().map(|(v, r, f)| json!({"variant": v, "run": r, "reason": f.to_string()})).collect::<Vec<_>>(),
             "summary": summary,
         });
-        let file = crate::sys::OutputFile::create(path)?;
-        file.commit(&serde_json::to_vec_pretty(&doc)?)?;
+        let path = file.commit(&serde_json::to_vec_pretty(&doc)?)?;
         writeln!(out, "wrote {}", path.display())?;
     }
-    if args.plot.is_some() || args.html.is_some() {
+    if plot_out.is_some() || html_out.is_some() {
         let mut series = Vec::new();
         for (v, handler) in handlers.iter().enumerate() {
             for name in ["init", "end-to-end"] {
@@ -157,14 +168,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             }
         }
         let svg = plot::cdf_svg("cold starts: CDF of init and end-to-end time", &series);
-        if let Some(path) = &args.plot {
-            crate::sys::OutputFile::create(path)?.commit(svg.as_bytes())?;
+        if let Some(file) = plot_out {
+            let path = file.commit(svg.as_bytes())?;
             writeln!(out, "wrote {}", path.display())?;
         }
-        if let Some(path) = &args.html {
+        if let Some(file) = html_out {
             let title = format!("coldspy bench: {}", handlers.join(" vs "));
             let page = plot::html_page(&title, &String::from_utf8_lossy(&text), &svg);
-            crate::sys::OutputFile::create(path)?.commit(page.as_bytes())?;
+            let path = file.commit(page.as_bytes())?;
             writeln!(out, "wrote {}", path.display())?;
         }
     }

@@ -56,8 +56,11 @@ pub struct Recorded {
     pub exit_code: i32,
     /// What coldspy's runner reported failing, with `--handler`.
     pub runner_error: Option<crate::runner::RunnerError>,
-    /// The SIGINT or SIGTERM that ended the recording, if one did.
+    /// The SIGINT, SIGTERM or SIGHUP that ended the recording, if one did.
     pub interrupted_by: Option<i32>,
+    /// The launched command ignored that signal for the grace period and
+    /// was killed with SIGKILL.
+    pub killed_after_grace: bool,
 }
 
 fn load_probes(sample_hz: u64, track_files: bool) -> anyhow::Result<Probes> {
@@ -242,12 +245,14 @@ impl Session {
     }
 }
 
-/// Records a target until it exits, `duration` passes, or SIGINT/SIGTERM.
+/// Records a target until it exits, `duration` passes, or SIGINT, SIGTERM
+/// or SIGHUP (a closed terminal) arrives: each is passed on to a launched
+/// command, which gets [`EXIT_GRACE`] to exit before SIGKILL.
 pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded> {
     let options_marks = options.marks.take();
     let options = &options;
     let signal = Arc::new(AtomicI32::new(0));
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         register_signal(sig, Arc::clone(&signal))?;
     }
     // Attach-time checks first: they fail fast, before loading anything.
@@ -342,6 +347,7 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
     let mut exit_code = 0;
     let mut stop_deadline: Option<Instant> = None;
     let mut interrupted_by = None;
+    let mut reaped = false;
     loop {
         let events = session.collector.drain(&mut session.probes);
         let mut main_exited = false;
@@ -364,6 +370,7 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
         if let Some(held) = &child {
             if let Some(code) = held.try_wait() {
                 exit_code = code;
+                reaped = true;
                 break;
             }
         } else if main_exited
@@ -415,7 +422,21 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
         lost_events,
     );
     trace.meta.import_route = import_route.unwrap_or_else(|| "none".to_string());
-    if let Some(held) = child {
+    let mut killed_after_grace = false;
+    if let (Some(held), false) = (&child, reaped) {
+        if stop_deadline.is_some() {
+            match held.try_wait() {
+                Some(code) => exit_code = code,
+                None => {
+                    // It ignored the signal for the whole grace period.
+                    send_signal(held.pid, libc::SIGKILL);
+                    exit_code = held.wait();
+                    killed_after_grace = true;
+                }
+            }
+        }
+    }
+    if let (Some(held), false) = (child, reaped) {
         if stop_deadline.is_none() && held.try_wait().is_none() && options.duration.is_some() {
             // --duration ended the recording; the command keeps running: wait for it.
             exit_code = held.wait();
@@ -428,6 +449,7 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
         exit_code,
         runner_error,
         interrupted_by,
+        killed_after_grace,
     })
 }
 

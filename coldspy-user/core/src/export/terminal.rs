@@ -92,8 +92,20 @@ impl Exporter for Terminal {
 }
 
 impl Terminal {
-    /// Writes the table.
+    /// Writes the table; control characters in names (a module called
+    /// `\x1b]0;…\x07`) are shown escaped, never sent to the terminal.
     pub fn write_to(
+        &self,
+        profile: &Profile,
+        analysis: &Analysis,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let mut raw = Vec::new();
+        self.write_raw(profile, analysis, &mut raw)?;
+        out.write_all(super::escape::terminal_text(&String::from_utf8_lossy(&raw)).as_bytes())
+    }
+
+    fn write_raw(
         &self,
         profile: &Profile,
         analysis: &Analysis,
