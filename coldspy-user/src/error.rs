@@ -8,6 +8,17 @@ pub enum SetupError {
     /// No such process.
     #[error("no process with pid {0}")]
     NoSuchProcess(u32),
+    /// The process exists but cannot be profiled (a kernel thread, an
+    /// unreadable memory map).
+    #[error("process {pid} ({comm}) exists but {why}")]
+    ProcessUnreadable {
+        /// The process.
+        pid: u32,
+        /// Its command name.
+        comm: String,
+        /// Why it cannot be profiled.
+        why: String,
+    },
     /// The process is not a CPython interpreter.
     #[error("process {pid} ({exe}) is not a Python process: no libpython or _PyRuntime found in its memory map")]
     NotPython {

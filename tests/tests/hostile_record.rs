@@ -314,3 +314,88 @@ fn bench_timeout_kills_the_grandchildren_of_a_start() {
         assert!(!alive, "grandchild {pid} outlived --timeout");
     }
 }
+
+#[test]
+fn old_cpython_versions_are_unsupported_not_not_python() {
+    require_root();
+    for (python, version) in [
+        ("/root/.pyenv/versions/2.7.18/bin/python", "2.7"),
+        ("/root/.pyenv/versions/3.6.15/bin/python3", "3.6"),
+    ] {
+        let out = coldspy(&["record", "-q", "--", python, "-c", "pass"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("CPython {version}")) && err.contains("not supported"),
+            "{err}"
+        );
+        assert!(err.contains("supported: 3.9"), "{err}");
+        // Attached by pid: the same sentence.
+        let mut target = Command::new(python)
+            .args(["-c", "import time; time.sleep(30)"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let pid = target.id().to_string();
+        let out = coldspy(&["record", "-q", "--pid", &pid, "--duration", "1"]);
+        let _ = target.kill();
+        let _ = target.wait();
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("CPython {version}")) && err.contains("not supported"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn pid_of_a_thread_a_kernel_thread_or_init_gets_a_true_sentence() {
+    require_root();
+    let out = coldspy(&["record", "-q", "--pid", "2", "--duration", "1"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("process 2 (kthreadd) exists but it is a kernel thread"),
+        "{err}"
+    );
+    let out = coldspy(&["record", "-q", "--pid", "1", "--duration", "1"]);
+    let err = stderr(&out);
+    assert!(!err.contains("no process"), "{err}");
+    // A thread id: recorded as its process, with a note.
+    let mut target = Command::new(PYTHON)
+        .args([
+            "-c",
+            "import threading, time, os\nt = threading.Thread(target=lambda: time.sleep(30)); t.start()\nprint(t.native_id, flush=True)\nwhile True: sum(range(1000))",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(target.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let dir = scratch("pid-thread");
+    let profile = dir.join("p.json");
+    let out = coldspy(&[
+        "record",
+        "-q",
+        "-o",
+        profile.to_str().unwrap(),
+        "--pid",
+        line.trim(),
+        "--duration",
+        "1",
+    ]);
+    let _ = target.kill();
+    let _ = target.wait();
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("is a thread of process {}", target.id())),
+        "{err}"
+    );
+    let profile =
+        coldspy::model::profile::Profile::from_json(&std::fs::read(profile).unwrap()).unwrap();
+    assert_eq!(profile.meta.pid, target.id());
+    assert!(profile.stats.samples > 0, "the process was recorded");
+}

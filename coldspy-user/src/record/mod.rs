@@ -95,14 +95,17 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     preflight::check_privileges()?;
     let mut marks = None;
     let target = match (&args.pid, &args.handler) {
-        (Some(pid), _) => Target::Pid(*pid),
+        (Some(pid), _) => Target::Pid(preflight::check_pid(*pid)?),
         (None, Some(handler)) => {
             if let Some(event) = &args.event {
                 std::fs::metadata(event)
                     .with_context(|| format!("event file {}", event.display()))?;
             }
+            let python = resolve(&args.python)?;
+            let real = std::fs::canonicalize(&python).unwrap_or_else(|_| python.clone());
+            preflight::check_not_old_cpython([python.as_path(), real.as_path()])?;
             let spec = crate::runner::RunnerSpec {
-                python: resolve(&args.python)?,
+                python,
                 handler: handler.clone(),
                 event: args.event.clone(),
                 invocations: args.invocations,
@@ -114,7 +117,12 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
             marks = Some(pipe);
             Target::Launch(spec.python.clone(), argv)
         }
-        (None, None) => Target::Launch(resolve(&args.command[0])?, args.command.clone()),
+        (None, None) => {
+            let program = resolve(&args.command[0])?;
+            let real = std::fs::canonicalize(&program).unwrap_or_else(|_| program.clone());
+            preflight::check_not_old_cpython([program.as_path(), real.as_path()])?;
+            Target::Launch(program, args.command.clone())
+        }
     };
     preflight::check_tracefs()?;
     // Every output path is checked before the target starts.
