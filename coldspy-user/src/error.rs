@@ -20,7 +20,7 @@ pub enum SetupError {
         why: String,
     },
     /// The process is not a CPython interpreter.
-    #[error("process {pid} ({exe}) is not a Python process: no libpython or _PyRuntime found in its memory map")]
+    #[error("process {pid} ({exe}) is not a Python process: no _PyRuntime in its executable or libraries")]
     NotPython {
         /// The process.
         pid: u32,
@@ -28,10 +28,12 @@ pub enum SetupError {
         exe: String,
     },
     /// The CPython version is not supported.
-    #[error("CPython {found} is not supported; supported: {supported}")]
+    #[error("CPython {found} ({binary}) is not supported; supported: {supported}")]
     UnsupportedPython {
         /// The version found.
         found: String,
+        /// The interpreter binary.
+        binary: String,
         /// The versions coldspy supports.
         supported: String,
     },

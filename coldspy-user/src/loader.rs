@@ -83,62 +83,10 @@ impl Probes {
     /// Loads the programs and attaches the sampler at `sample_hz` on every
     /// CPU, the lifecycle tracepoints and (with `track_files`) the file-open ones.
     pub fn load(sample_hz: u64, track_files: bool) -> Result<Self, LoadError> {
-        let fork_child = tracepoint_field_offset("sched", "sched_process_fork", "child_pid")
-            .ok_or_else(|| {
-                LoadError::System("cannot read sched_process_fork's format from tracefs".into())
-            })?;
-        let group_dead = tracepoint_field_offset("sched", "sched_process_exit", "group_dead")
-            .unwrap_or(u32::MAX);
-        let self_tgid = std::process::id();
-        // Without it, 3.9/3.10 threads other than the GIL holder are not told apart.
-        let fsbase = crate::kernel_btf::task_fsbase_offset().unwrap_or(u32::MAX);
-        let mut ebpf = EbpfLoader::new()
-            .override_global("FORK_CHILD_PID_OFFSET", &fork_child, true)
-            .override_global("EXIT_GROUP_DEAD_OFFSET", &group_dead, true)
-            .override_global("SELF_TGID", &self_tgid, true)
-            .override_global("TASK_FSBASE_OFFSET", &fsbase, true)
-            .load(aya::include_bytes_aligned!(concat!(
-                env!("OUT_DIR"),
-                "/coldspy"
-            )))?;
+        let mut ebpf = load_object()?;
         let logger = aya_log::EbpfLogger::init(&mut ebpf).ok();
-
-        let cpus = aya::util::online_cpus()
-            .map_err(|(what, e)| LoadError::System(format!("{what}: {e}")))?;
-        {
-            let program: &mut PerfEvent = program(&mut ebpf, "coldspy_sample")?;
-            program
-                .load()
-                .map_err(|source| attach_err("the CPU sampler", source))?;
-            for cpu in cpus {
-                program
-                    .attach(
-                        PerfEventConfig::Software(SoftwareEvent::CpuClock),
-                        PerfEventScope::AllProcessesOneCpu { cpu },
-                        SamplePolicy::Frequency(sample_hz),
-                        false,
-                    )
-                    .map_err(|source| {
-                        attach_err(&format!("the CPU sampler on CPU {cpu}"), source)
-                    })?;
-            }
-        }
-        for (name, category, event) in [
-            ("coldspy_openat_enter", "syscalls", "sys_enter_openat"),
-            ("coldspy_openat_exit", "syscalls", "sys_exit_openat"),
-            ("coldspy_exec", "sched", "sched_process_exec"),
-            ("coldspy_fork", "sched", "sched_process_fork"),
-            ("coldspy_exit", "sched", "sched_process_exit"),
-        ] {
-            let program: &mut TracePoint = program(&mut ebpf, name)?;
-            program.load().map_err(|source| attach_err(event, source))?;
-            if category == "syscalls" && !track_files {
-                continue;
-            }
-            program
-                .attach(category, event)
-                .map_err(|source| attach_err(&format!("tracepoint {category}:{event}"), source))?;
-        }
+        attach_sampler(&mut ebpf, sample_hz)?;
+        attach_tracepoints(&mut ebpf, track_files)?;
         for name in [
             "coldspy_entry",
             "coldspy_import_enter",
@@ -147,43 +95,13 @@ impl Probes {
             let program: &mut UProbe = program(&mut ebpf, name)?;
             program.load().map_err(|source| attach_err(name, source))?;
         }
-
-        let targets = BpfHashMap::try_from(take_map(&mut ebpf, "TARGETS")?).map_err(|source| {
-            LoadError::Map {
-                what: "TARGETS".into(),
-                source,
-            }
-        })?;
-        let samples = RingBuf::try_from(take_map(&mut ebpf, "SAMPLES")?).map_err(|source| {
-            LoadError::Map {
-                what: "SAMPLES".into(),
-                source,
-            }
-        })?;
-        let events =
-            RingBuf::try_from(take_map(&mut ebpf, "EVENTS")?).map_err(|source| LoadError::Map {
-                what: "EVENTS".into(),
-                source,
-            })?;
-        let control = RingBuf::try_from(take_map(&mut ebpf, "CONTROL")?).map_err(|source| {
-            LoadError::Map {
-                what: "CONTROL".into(),
-                source,
-            }
-        })?;
-        let lost = PerCpuArray::try_from(take_map(&mut ebpf, "LOST")?).map_err(|source| {
-            LoadError::Map {
-                what: "LOST".into(),
-                source,
-            }
-        })?;
         Ok(Self {
+            targets: map(&mut ebpf, "TARGETS", BpfHashMap::try_from)?,
+            samples: map(&mut ebpf, "SAMPLES", RingBuf::try_from)?,
+            events: map(&mut ebpf, "EVENTS", RingBuf::try_from)?,
+            control: map(&mut ebpf, "CONTROL", RingBuf::try_from)?,
+            lost: map(&mut ebpf, "LOST", PerCpuArray::try_from)?,
             ebpf,
-            targets,
-            samples,
-            events,
-            control,
-            lost,
             logger,
             entry_probes: Vec::new(),
             import_probes: Vec::new(),
@@ -250,11 +168,6 @@ impl Probes {
         self.targets.get(&pid, 0).ok()
     }
 
-    /// Removes a target (ignores a missing one).
-    pub fn remove_target(&mut self, pid: u32) {
-        let _ = self.targets.remove(&pid);
-    }
-
     /// `(lost samples, lost events)`, summed over CPUs.
     pub fn lost_counts(&self) -> (u64, u64) {
         let sum = |index: u32| {
@@ -307,9 +220,95 @@ fn file_identity(path: &Path) -> Result<(u64, u64), LoadError> {
     Ok((meta.dev(), meta.ino()))
 }
 
-fn take_map(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map, LoadError> {
-    ebpf.take_map(name)
-        .ok_or_else(|| LoadError::Missing(name.to_string()))
+/// Takes map `name` out of the object as the type `convert` makes of it.
+fn map<T>(
+    ebpf: &mut Ebpf,
+    name: &str,
+    convert: impl FnOnce(aya::maps::Map) -> Result<T, aya::maps::MapError>,
+) -> Result<T, LoadError> {
+    let map = ebpf
+        .take_map(name)
+        .ok_or_else(|| LoadError::Missing(name.to_string()))?;
+    convert(map).map_err(|source| LoadError::Map {
+        what: name.to_string(),
+        source,
+    })
+}
+
+/// The eBPF object, with the globals that describe this kernel set: the
+/// tracepoint field offsets from tracefs and the struct offsets from BTF.
+fn load_object() -> Result<Ebpf, LoadError> {
+    let fork_child = tracepoint_field_offset("sched", "sched_process_fork", "child_pid")
+        .ok_or_else(|| {
+            LoadError::System("cannot read sched_process_fork's format from tracefs".into())
+        })?;
+    let group_dead =
+        tracepoint_field_offset("sched", "sched_process_exit", "group_dead").unwrap_or(u32::MAX);
+    // The defaults in the object are x86-64's; tracefs says what this kernel has.
+    let field = |category: &str, event: &str, field: &str, default: u32| {
+        tracepoint_field_offset(category, event, field).unwrap_or(default)
+    };
+    let openat_filename = field("syscalls", "sys_enter_openat", "filename", 24);
+    let openat_ret = field("syscalls", "sys_exit_openat", "ret", 16);
+    let exec_filename = field("sched", "sched_process_exec", "filename", 8);
+    let self_tgid = std::process::id();
+    // Without it, 3.9/3.10 threads other than the GIL holder are not told apart.
+    let fsbase = crate::kernel_btf::task_fsbase_offset().unwrap_or(u32::MAX);
+    Ok(EbpfLoader::new()
+        .override_global("FORK_CHILD_PID_OFFSET", &fork_child, true)
+        .override_global("EXIT_GROUP_DEAD_OFFSET", &group_dead, true)
+        .override_global("OPENAT_FILENAME_OFFSET", &openat_filename, true)
+        .override_global("OPENAT_RET_OFFSET", &openat_ret, true)
+        .override_global("EXEC_FILENAME_LOC_OFFSET", &exec_filename, true)
+        .override_global("SELF_TGID", &self_tgid, true)
+        .override_global("TASK_FSBASE_OFFSET", &fsbase, true)
+        .load(aya::include_bytes_aligned!(concat!(
+            env!("OUT_DIR"),
+            "/coldspy"
+        )))?)
+}
+
+/// The CPU sampler, on every online CPU.
+fn attach_sampler(ebpf: &mut Ebpf, sample_hz: u64) -> Result<(), LoadError> {
+    let cpus =
+        aya::util::online_cpus().map_err(|(what, e)| LoadError::System(format!("{what}: {e}")))?;
+    let program: &mut PerfEvent = program(ebpf, "coldspy_sample")?;
+    program
+        .load()
+        .map_err(|source| attach_err("the CPU sampler", source))?;
+    for cpu in cpus {
+        program
+            .attach(
+                PerfEventConfig::Software(SoftwareEvent::CpuClock),
+                PerfEventScope::AllProcessesOneCpu { cpu },
+                SamplePolicy::Frequency(sample_hz),
+                false,
+            )
+            .map_err(|source| attach_err(&format!("the CPU sampler on CPU {cpu}"), source))?;
+    }
+    Ok(())
+}
+
+/// The lifecycle tracepoints, and the file-open ones with `track_files`
+/// (loaded either way: the object's programs are all verified up front).
+fn attach_tracepoints(ebpf: &mut Ebpf, track_files: bool) -> Result<(), LoadError> {
+    for (name, category, event) in [
+        ("coldspy_openat_enter", "syscalls", "sys_enter_openat"),
+        ("coldspy_openat_exit", "syscalls", "sys_exit_openat"),
+        ("coldspy_exec", "sched", "sched_process_exec"),
+        ("coldspy_fork", "sched", "sched_process_fork"),
+        ("coldspy_exit", "sched", "sched_process_exit"),
+    ] {
+        let program: &mut TracePoint = program(ebpf, name)?;
+        program.load().map_err(|source| attach_err(event, source))?;
+        if category == "syscalls" && !track_files {
+            continue;
+        }
+        program
+            .attach(category, event)
+            .map_err(|source| attach_err(&format!("tracepoint {category}:{event}"), source))?;
+    }
+    Ok(())
 }
 
 fn attach_err(what: &str, source: aya::programs::ProgramError) -> LoadError {

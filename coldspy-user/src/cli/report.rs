@@ -108,12 +108,6 @@ pub struct DiffArgs {
     pub top: usize,
 }
 
-/// Prints the ranked report of a fresh profile (used at the end of `record`).
-pub fn print_ranked(profile: &mut Profile, out: &mut dyn Write) -> std::io::Result<()> {
-    let analysis = analysis::analyze(profile, ScoreKind::Runtime);
-    Format::Terminal.exporter().write(profile, &analysis, out)
-}
-
 /// Runs `coldspy report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     // The output path is checked before any work (a directory fails here).

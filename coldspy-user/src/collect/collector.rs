@@ -20,8 +20,6 @@ pub struct Collector {
     pub trace: Trace,
     symbolizers: HashMap<u32, Symbolizer>,
     frame_index: HashMap<Frame, u32>,
-    /// Latest innermost frame per thread (for import sites).
-    last_frame: HashMap<u32, u32>,
     /// Module names of imports in flight, per thread (end edges carry none).
     import_stacks: HashMap<u32, Vec<String>>,
     /// Samples dropped because their process had no symbolizer.
@@ -56,8 +54,9 @@ impl Collector {
         self.symbolizers.contains_key(&pid)
     }
 
-    /// Reads everything available from both ring buffers; returns the
-    /// lifecycle events for the caller to act on.
+    /// Reads everything available from the three ring buffers (`CONTROL`,
+    /// `EVENTS`, `SAMPLES`, in that order); returns the lifecycle events for
+    /// the caller to act on.
     pub fn drain(&mut self, probes: &mut Probes) -> Vec<LifecycleEvent> {
         let mut lifecycle = Vec::new();
         // Lifecycle first (a stopped target waits), then events: an exec
@@ -128,9 +127,6 @@ impl Collector {
                 stack.push(self.intern(frame));
             }
         }
-        if let Some(&innermost) = stack.first() {
-            self.last_frame.insert(sample.tid, innermost);
-        }
         self.trace.samples.push(TraceSample {
             ts_ns: sample.ktime_ns,
             pid: sample.pid,
@@ -175,8 +171,8 @@ impl Collector {
         });
     }
 
-    /// Puts samples, opens and imports in time order (the two ring
-    /// buffers interleave).
+    /// Puts samples, opens and imports in time order (the ring buffers
+    /// interleave, and each is per CPU in submission order only).
     pub fn finish(mut self, end_ns: u64) -> Trace {
         self.trace.samples.sort_by_key(|s| s.ts_ns);
         self.trace.opens.sort_by_key(|o| o.enter_ns);

@@ -64,6 +64,36 @@ pub enum FindError {
     Elf(#[from] ElfError),
 }
 
+impl FindError {
+    /// The error a user sees when no interpreter is found in the process
+    /// they named (`record --pid`, `info --pid`) or started: the input
+    /// errors become [`SetupError`]s (exit status 2), the rest stay as they
+    /// are (exit status 1). The one mapping for every command.
+    ///
+    /// [`SetupError`]: crate::error::SetupError
+    pub fn into_user_error(self) -> anyhow::Error {
+        use crate::error::SetupError;
+        match self {
+            FindError::NoProcess(pid) => SetupError::NoSuchProcess(pid).into(),
+            FindError::NotPython { pid, exe } => SetupError::NotPython { pid, exe }.into(),
+            FindError::Unsupported {
+                found,
+                binary,
+                supported,
+            } => SetupError::UnsupportedPython {
+                found: found.to_string(),
+                binary,
+                supported,
+            }
+            .into(),
+            FindError::NotYetLoaded(pid) => {
+                anyhow::anyhow!("process {pid} has not loaded libpython yet; try again in a moment")
+            }
+            other => anyhow::Error::new(other),
+        }
+    }
+}
+
 /// A CPython interpreter found in a process.
 #[derive(Debug, Clone)]
 pub struct Interpreter {

@@ -1,17 +1,27 @@
 //! Code object → function, file and line, read from the target's memory
-//! and cached per code object.
+//! and cached per code object (least recently used first out, at most
+//! [`MAX_CACHED_CODE_OBJECTS`] per process).
 
 use crate::model::profile::Frame;
 use crate::python::linetable;
 use crate::python::memory::{MemoryError, ProcessMemory};
 use crate::python::offsets::{InstrKind, VersionLayout};
 use coldspy_common::sample::{code_key, RawFrame};
-use std::collections::HashMap;
+use lru::LruCache;
+use std::num::NonZeroUsize;
 
 /// Longest string read from a target (code points).
 const MAX_STRING_CHARS: u64 = 4096;
 /// Largest line table read from a target (bytes).
 const MAX_TABLE_BYTES: u64 = 1 << 20;
+/// Code objects whose names and line table are kept per process. A cold
+/// start samples few (importing boto3, requests and markdown at 200 Hz:
+/// 184 distinct functions); past the bound the least recently sampled one
+/// is read again if it is sampled again. An entry is two names and a line
+/// table (each table at most `MAX_TABLE_BYTES`, typically well under 1 KiB),
+/// so a long recording of a process that keeps generating code stays at a
+/// few MiB instead of growing without end.
+pub const MAX_CACHED_CODE_OBJECTS: usize = 16_384;
 
 #[derive(Debug, Clone)]
 struct CodeInfo {
@@ -27,7 +37,8 @@ struct CodeInfo {
 pub struct Symbolizer {
     memory: ProcessMemory,
     layout: VersionLayout,
-    codes: HashMap<(u64, u64), Option<CodeInfo>>,
+    /// (address, identity key) → what was read there.
+    codes: LruCache<(u64, u64), CodeInfo>,
 }
 
 impl Symbolizer {
@@ -36,7 +47,9 @@ impl Symbolizer {
         Self {
             memory: ProcessMemory { pid },
             layout,
-            codes: HashMap::new(),
+            codes: LruCache::new(
+                NonZeroUsize::new(MAX_CACHED_CODE_OBJECTS).expect("a non-zero bound"),
+            ),
         }
     }
 
@@ -50,17 +63,13 @@ impl Symbolizer {
     /// object at the same address: the identity key tells).
     pub fn frame(&mut self, raw: RawFrame) -> Option<Frame> {
         let cache_key = (raw.code_addr, raw.code_key);
-        if !self.codes.contains_key(&cache_key) {
-            let info = self.read_code(raw.code_addr, raw.code_key);
+        if !self.codes.contains(&cache_key) {
             // A mismatch may be a later object at this address: not cached,
             // so the sample that sees that object still reads it.
-            if info.is_some() {
-                self.codes.insert(cache_key, info);
-            } else {
-                return None;
-            }
+            let info = self.read_code(raw.code_addr, raw.code_key)?;
+            self.codes.put(cache_key, info);
         }
-        let info = self.codes.get(&cache_key)?.as_ref()?;
+        let info = self.codes.get(&cache_key)?;
         let byte_offset = match self.layout.instr {
             InstrKind::LastiBytes => i64::from(raw.instr as i32),
             InstrKind::LastiUnits => i64::from(raw.instr as i32) * 2,

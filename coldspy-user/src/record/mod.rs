@@ -93,37 +93,7 @@ pub enum Target {
 /// Runs `coldspy record`.
 pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     preflight::check_privileges()?;
-    let mut marks = None;
-    let target = match (&args.pid, &args.handler) {
-        (Some(pid), _) => Target::Pid(preflight::check_pid(*pid)?),
-        (None, Some(handler)) => {
-            if let Some(event) = &args.event {
-                std::fs::metadata(event)
-                    .with_context(|| format!("event file {}", event.display()))?;
-            }
-            let python = resolve(&args.python)?;
-            let real = std::fs::canonicalize(&python).unwrap_or_else(|_| python.clone());
-            preflight::check_not_old_cpython([python.as_path(), real.as_path()])?;
-            let spec = crate::runner::RunnerSpec {
-                python,
-                handler: handler.clone(),
-                event: args.event.clone(),
-                invocations: args.invocations,
-                serve: None,
-                control_fd: None,
-            };
-            let pipe = crate::runner::MarksPipe::new()?;
-            let argv = spec.argv(&crate::runner::runner_path()?, pipe.write_fd());
-            marks = Some(pipe);
-            Target::Launch(spec.python.clone(), argv)
-        }
-        (None, None) => {
-            let program = resolve(&args.command[0])?;
-            let real = std::fs::canonicalize(&program).unwrap_or_else(|_| program.clone());
-            preflight::check_not_old_cpython([program.as_path(), real.as_path()])?;
-            Target::Launch(program, args.command.clone())
-        }
-    };
+    let (target, marks) = target_of(&args)?;
     preflight::check_tracefs()?;
     // Every output path is checked before the target starts.
     let output = OutputFile::create(&args.output)?;
@@ -168,6 +138,66 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     // The profile first: whatever fails after recording, it is written
     // somewhere and that path is printed.
     let summary_to_stderr = output.is_stdout();
+    let (written, write_failed) = write_outputs(output, trace_output, &profile, &recorded)?;
+    if recorded.killed_after_grace {
+        eprintln!(
+            "coldspy: {} did not exit within 5 s of {}; killed it with SIGKILL",
+            args.command.join(" "),
+            recorded
+                .interrupted_by
+                .map(crate::error::signal_name)
+                .unwrap_or_default()
+        );
+    }
+    if !args.quiet {
+        print_summary(&profile, &analysis, &written, summary_to_stderr)?;
+    }
+    if write_failed {
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::from(recorded.exit_code.clamp(0, 255) as u8))
+}
+
+/// The target named by the arguments (old CPython versions and thread ids
+/// resolved before anything is loaded) and, with --handler, the marks pipe.
+fn target_of(args: &RecordArgs) -> anyhow::Result<(Target, Option<crate::runner::MarksPipe>)> {
+    let mut marks = None;
+    let target = match (&args.pid, &args.handler) {
+        (Some(pid), _) => Target::Pid(preflight::check_pid(*pid)?),
+        (None, Some(handler)) => {
+            if let Some(event) = &args.event {
+                std::fs::metadata(event)
+                    .with_context(|| format!("event file {}", event.display()))?;
+            }
+            let python = resolve(&args.python)?;
+            let real = std::fs::canonicalize(&python).unwrap_or_else(|_| python.clone());
+            preflight::check_not_old_cpython([python.as_path(), real.as_path()])?;
+            let spec = crate::runner::RunnerSpec::new(&python, handler)
+                .event(args.event.clone())
+                .invocations(args.invocations);
+            let pipe = crate::runner::MarksPipe::new()?;
+            let argv = spec.argv(&crate::runner::runner_path()?, pipe.write_fd());
+            marks = Some(pipe);
+            Target::Launch(spec.python.clone(), argv)
+        }
+        (None, None) => {
+            let program = resolve(&args.command[0])?;
+            let real = std::fs::canonicalize(&program).unwrap_or_else(|_| program.clone());
+            preflight::check_not_old_cpython([program.as_path(), real.as_path()])?;
+            Target::Launch(program, args.command.clone())
+        }
+    };
+    Ok((target, marks))
+}
+
+/// Writes the profile (and the trace), each to its path or to the
+/// fallback; returns where the profile went and whether anything failed.
+fn write_outputs(
+    output: OutputFile,
+    trace_output: Option<OutputFile>,
+    profile: &crate::model::profile::Profile,
+    recorded: &session::Recorded,
+) -> anyhow::Result<(PathBuf, bool)> {
     let mut write_failed = false;
     let profile_bytes = serde_json::to_vec_pretty(&profile)?;
     let written = match commit_or_fallback(output, "profile", &profile_bytes) {
@@ -198,32 +228,26 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if recorded.killed_after_grace {
-        eprintln!(
-            "coldspy: {} did not exit within 5 s of {}; killed it with SIGKILL",
-            args.command.join(" "),
-            recorded
-                .interrupted_by
-                .map(crate::error::signal_name)
-                .unwrap_or_default()
-        );
-    }
-    if !args.quiet {
-        let mut text = Vec::new();
-        summary::print(&profile, &written, &mut text)?;
-        writeln!(text)?;
-        crate::export::terminal::Terminal { top: 10 }.write_to(&profile, &analysis, &mut text)?;
-        let text =
-            crate::export::escape::terminal_text(&String::from_utf8_lossy(&text)).into_owned();
-        // A closed terminal (SIGHUP) must not turn a written profile into an error.
-        let _ = if summary_to_stderr {
-            std::io::stderr().write_all(text.as_bytes())
-        } else {
-            std::io::stdout().write_all(text.as_bytes())
-        };
-    }
-    if write_failed {
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::from(recorded.exit_code.clamp(0, 255) as u8))
+    Ok((written, write_failed))
+}
+
+/// The summary and the ranked table, control characters escaped; a closed
+/// terminal (SIGHUP) does not turn a written profile into an error.
+fn print_summary(
+    profile: &crate::model::profile::Profile,
+    analysis: &crate::analysis::Analysis,
+    written: &std::path::Path,
+    to_stderr: bool,
+) -> anyhow::Result<()> {
+    let mut text = Vec::new();
+    summary::print(profile, written, &mut text)?;
+    writeln!(text)?;
+    crate::export::terminal::Terminal { top: 10 }.write_to(profile, analysis, &mut text)?;
+    let text = crate::export::escape::terminal_text(&String::from_utf8_lossy(&text)).into_owned();
+    let _ = if to_stderr {
+        std::io::stderr().write_all(text.as_bytes())
+    } else {
+        std::io::stdout().write_all(text.as_bytes())
+    };
+    Ok(())
 }

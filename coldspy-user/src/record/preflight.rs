@@ -77,7 +77,8 @@ pub fn check_not_old_cpython<'a>(
         if let Some((major, minor)) = cpython_version_in_name(name) {
             if (major, minor) < (3, 9) {
                 return Err(SetupError::UnsupportedPython {
-                    found: format!("{major}.{minor} ({})", path.display()),
+                    found: format!("{major}.{minor}"),
+                    binary: path.display().to_string(),
                     supported: crate::python::interpreter::supported_versions(),
                 });
             }

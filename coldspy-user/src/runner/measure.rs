@@ -47,6 +47,33 @@ fn monotonic_ns() -> u64 {
     crate::sys::monotonic_ns()
 }
 
+/// The runner's own stderr, kept in an unlinked file (no pipe to drain,
+/// nothing left behind) so that a failed start can say why.
+fn stderr_capture() -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o600)
+        .open(std::env::temp_dir())
+}
+
+/// A start that ended without its marks: how it ended, and the runner's
+/// (or the interpreter's) own last words.
+fn exited_early(status: i32, stderr_file: &mut std::fs::File) -> Failure {
+    let how = if libc::WIFEXITED(status) {
+        format!("exit status {}", libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        format!("killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("wait status {status:#x}")
+    };
+    Failure::Crashed(match last_line(stderr_file) {
+        Some(line) => format!("runner exited early ({how}): {line}"),
+        None => format!("runner exited early ({how})"),
+    })
+}
+
 /// The last non-empty line the runner wrote to stderr (its own message),
 /// control characters shown escaped.
 fn last_line(file: &mut std::fs::File) -> Option<String> {
@@ -69,14 +96,7 @@ pub fn start_once(
     let runner = runner_path()?;
     let pipe = MarksPipe::new()?;
     let mut cmd = spec.command(&runner, pipe.write_fd());
-    // The runner's own stderr, kept in an unlinked file (no pipe to drain,
-    // nothing left behind) so that a failed start can say why.
-    let mut stderr_file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_TMPFILE)
-        .mode(0o600)
-        .open(std::env::temp_dir())?;
+    let mut stderr_file = stderr_capture()?;
     // Its own process group, so that --timeout kills its children too.
     cmd.stdout(std::process::Stdio::null())
         .stderr(stderr_file.try_clone()?)
@@ -129,18 +149,7 @@ pub fn start_once(
     let (Some(init_end), Some(invoke_start), Some(invoke_end)) =
         (at("init_end"), at("invoke_start"), at("invoke_end"))
     else {
-        let said = last_line(&mut stderr_file);
-        let how = if libc::WIFEXITED(status) {
-            format!("exit status {}", libc::WEXITSTATUS(status))
-        } else if libc::WIFSIGNALED(status) {
-            format!("killed by signal {}", libc::WTERMSIG(status))
-        } else {
-            format!("wait status {status:#x}")
-        };
-        return Ok(Err(Failure::Crashed(match said {
-            Some(line) => format!("runner exited early ({how}): {line}"),
-            None => format!("runner exited early ({how})"),
-        })));
+        return Ok(Err(exited_early(status, &mut stderr_file)));
     };
     let ms = |ns: u64| ns as f64 / 1e6;
     Ok(Ok(Start {

@@ -59,6 +59,40 @@ pub struct RunnerSpec {
 }
 
 impl RunnerSpec {
+    /// Runs `handler` with `python` once, with the event `{}`, not in HTTP
+    /// mode: the defaults every caller starts from.
+    pub fn new(python: &Path, handler: &str) -> Self {
+        Self {
+            python: python.to_path_buf(),
+            handler: handler.to_string(),
+            event: None,
+            invocations: 1,
+            serve: None,
+            control_fd: None,
+        }
+    }
+
+    /// The event file passed to the handler (none: `{}`).
+    pub fn event(mut self, event: Option<PathBuf>) -> Self {
+        self.event = event;
+        self
+    }
+
+    /// Invocations after init.
+    pub fn invocations(mut self, invocations: u32) -> Self {
+        self.invocations = invocations;
+        self
+    }
+
+    /// HTTP mode on this loopback port; with `control_fd`, the runner waits
+    /// for the port on that inherited fd before binding (the CRIU snapshot
+    /// is taken while it waits).
+    pub fn serve(mut self, port: u16, control_fd: Option<i32>) -> Self {
+        self.serve = Some(port);
+        self.control_fd = control_fd;
+        self
+    }
+
     /// The argv (interpreter first) that runs the handler, marks to `marks_fd`.
     pub fn argv(&self, runner: &Path, marks_fd: i32) -> Vec<String> {
         let mut argv = vec![

@@ -9,6 +9,10 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
+/// One debugging-information entry of a unit read from a slice.
+type Entry<'abbrev, 'unit, 'data> =
+    gimli::DebuggingInformationEntry<'abbrev, 'unit, EndianSlice<'data, RunTimeEndian>>;
+
 /// A type DIE: `.debug_info` offset of its unit, offset inside the unit.
 type Key = (usize, usize);
 
@@ -97,50 +101,17 @@ impl DwarfStructs {
                 _ => None,
             };
             match entry.tag() {
-                constants::DW_TAG_structure_type | constants::DW_TAG_union_type => {
-                    let declared = matches!(
-                        entry.attr_value(constants::DW_AT_declaration)?,
-                        Some(AttributeValue::Flag(true))
-                    );
-                    if declared {
-                        if let Some(name) = name {
-                            self.kinds.insert(key, Kind::Declared(name));
-                        }
-                        continue;
-                    }
-                    let size = entry
-                        .attr_value(constants::DW_AT_byte_size)?
-                        .and_then(|v| v.udata_value())
-                        .unwrap_or(0);
-                    self.kinds.insert(
-                        key,
-                        Kind::Struct {
-                            size,
-                            members: Vec::new(),
-                        },
-                    );
-                    if let Some(name) = name {
-                        self.names.entry(name).or_insert(key);
-                    }
+                constants::DW_TAG_structure_type | constants::DW_TAG_union_type
+                    if self.read_struct(entry, key, name.clone())? =>
+                {
                     open_structs.push((depth, key));
                 }
                 constants::DW_TAG_member => {
                     let Some(&(parent_depth, parent)) = open_structs.last() else {
                         continue;
                     };
-                    if parent_depth != depth - 1 {
-                        continue;
-                    }
-                    let offset = entry
-                        .attr_value(constants::DW_AT_data_member_location)?
-                        .and_then(|v| v.udata_value())
-                        .unwrap_or(0);
-                    if let Some(Kind::Struct { members, .. }) = self.kinds.get_mut(&parent) {
-                        members.push(Member {
-                            name,
-                            offset,
-                            ty: type_ref,
-                        });
+                    if parent_depth == depth - 1 {
+                        self.read_member(entry, parent, name, type_ref)?;
                     }
                 }
                 constants::DW_TAG_typedef
@@ -157,6 +128,59 @@ impl DwarfStructs {
                 }
                 _ => {}
             }
+        }
+        Ok(())
+    }
+
+    /// A struct or union: its size, or its name if only declared here.
+    /// Whether it is a definition (whose members follow).
+    fn read_struct(
+        &mut self,
+        entry: &Entry<'_, '_, '_>,
+        key: Key,
+        name: Option<String>,
+    ) -> gimli::Result<bool> {
+        let declared = matches!(
+            entry.attr_value(constants::DW_AT_declaration)?,
+            Some(AttributeValue::Flag(true))
+        );
+        if declared {
+            if let Some(name) = name {
+                self.kinds.insert(key, Kind::Declared(name));
+            }
+            return Ok(false);
+        }
+        let size = entry
+            .attr_value(constants::DW_AT_byte_size)?
+            .and_then(|v| v.udata_value())
+            .unwrap_or(0);
+        self.kinds.insert(
+            key,
+            Kind::Struct {
+                size,
+                members: Vec::new(),
+            },
+        );
+        if let Some(name) = name {
+            self.names.entry(name).or_insert(key);
+        }
+        Ok(true)
+    }
+
+    /// A member of the struct `parent`.
+    fn read_member(
+        &mut self,
+        entry: &Entry<'_, '_, '_>,
+        parent: Key,
+        name: Option<String>,
+        ty: Option<Key>,
+    ) -> gimli::Result<()> {
+        let offset = entry
+            .attr_value(constants::DW_AT_data_member_location)?
+            .and_then(|v| v.udata_value())
+            .unwrap_or(0);
+        if let Some(Kind::Struct { members, .. }) = self.kinds.get_mut(&parent) {
+            members.push(Member { name, offset, ty });
         }
         Ok(())
     }
