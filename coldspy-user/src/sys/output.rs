@@ -77,7 +77,8 @@ impl OutputFile {
     /// is standard output; a directory (or a path ending in `/`) is refused;
     /// for a regular file the destination directory must accept a new file.
     pub fn create(path: &Path) -> Result<Self, SetupError> {
-        if path.as_os_str() == "-" {
+        let stdout_names = ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"];
+        if stdout_names.iter().any(|n| path.as_os_str() == *n) {
             return Ok(Self {
                 destination: Destination::Stdout,
             });
@@ -112,6 +113,17 @@ impl OutputFile {
                 return Ok(Self {
                     destination: Destination::Special(path.to_path_buf()),
                 });
+            }
+            // Whatever /dev and /proc name is written into, never renamed over.
+            Ok(_) if path.starts_with("/dev") || path.starts_with("/proc") => {
+                return Ok(Self {
+                    destination: Destination::Special(path.to_path_buf()),
+                });
+            }
+            // A symlink to a regular file: the file is replaced, the link kept.
+            Ok(_) if path.is_symlink() => {
+                let real = std::fs::canonicalize(path).map_err(|e| not_writable(path, e))?;
+                return Self::create(&real);
             }
             _ => {}
         }
@@ -285,6 +297,22 @@ mod tests {
             .unwrap()
             .file_type()
             .is_char_device());
+    }
+
+    #[test]
+    fn a_symlink_to_a_file_is_kept_and_its_target_written() {
+        let dir = scratch("symlink");
+        let real = dir.join("real.json");
+        std::fs::write(&real, b"old").unwrap();
+        let link = dir.join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        OutputFile::create(&link).unwrap().commit(b"new").unwrap();
+        assert!(link.is_symlink(), "the link was replaced");
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        assert!(OutputFile::create(Path::new("/dev/stdout"))
+            .unwrap()
+            .is_stdout());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
