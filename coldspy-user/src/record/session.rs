@@ -56,8 +56,11 @@ pub struct Recorded {
     pub exit_code: i32,
     /// What coldspy's runner reported failing, with `--handler`.
     pub runner_error: Option<crate::runner::RunnerError>,
-    /// The SIGINT or SIGTERM that ended the recording, if one did.
+    /// The SIGINT, SIGTERM or SIGHUP that ended the recording, if one did.
     pub interrupted_by: Option<i32>,
+    /// The launched command ignored that signal for the grace period and
+    /// was killed with SIGKILL.
+    pub killed_after_grace: bool,
 }
 
 fn load_probes(sample_hz: u64, track_files: bool) -> anyhow::Result<Probes> {
@@ -242,7 +245,9 @@ impl Session {
     }
 }
 
-/// Records a target until it exits, `duration` passes, or SIGINT/SIGTERM.
+/// Records a target until it exits, `duration` passes, or SIGINT, SIGTERM
+/// or SIGHUP (a closed terminal) arrives: each is passed on to a launched
+/// command, which gets [`EXIT_GRACE`] to exit before SIGKILL.
 pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded> {
     let marks_pipe = options.marks.take();
     let signal = install_stop_signals()?;
@@ -300,13 +305,15 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
         exit_code,
         runner_error,
         interrupted_by: ended.interrupted_by,
+        killed_after_grace: ended.killed_after_grace,
     })
 }
 
-/// SIGINT and SIGTERM recorded into the returned slot instead of killing us.
+/// SIGINT, SIGTERM and SIGHUP (a closed terminal) recorded into the
+/// returned slot instead of killing us.
 fn install_stop_signals() -> anyhow::Result<Arc<AtomicI32>> {
     let signal = Arc::new(AtomicI32::new(0));
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         register_signal(sig, Arc::clone(&signal))?;
     }
     Ok(signal)
@@ -320,6 +327,8 @@ struct Ended {
     interrupted_by: Option<i32>,
     /// Whether a signal was passed on to the launched command.
     signalled: bool,
+    /// It ignored the signal for [`EXIT_GRACE`] and was killed.
+    killed_after_grace: bool,
 }
 
 impl Session {
@@ -382,6 +391,7 @@ impl Session {
             exit_code: 0,
             interrupted_by: None,
             signalled: false,
+            killed_after_grace: false,
         };
         loop {
             let main_exited = match self.handle_events() {
@@ -417,9 +427,21 @@ impl Session {
                     _ => break,
                 }
             }
-            if stop_deadline.is_some_and(|d| Instant::now() > d)
-                || duration.is_some_and(|d| started.elapsed() >= d)
-            {
+            if stop_deadline.is_some_and(|d| Instant::now() > d) {
+                if let Some(held) = child {
+                    match held.try_wait() {
+                        Some(code) => ended.exit_code = code,
+                        None => {
+                            // It ignored the signal for the whole grace period.
+                            send_signal(held.pid, libc::SIGKILL);
+                            ended.exit_code = held.wait();
+                            ended.killed_after_grace = true;
+                        }
+                    }
+                }
+                break;
+            }
+            if duration.is_some_and(|d| started.elapsed() >= d) {
                 break;
             }
             if let Some(reader) = marks {
