@@ -399,3 +399,44 @@ fn pid_of_a_thread_a_kernel_thread_or_init_gets_a_true_sentence() {
     assert_eq!(profile.meta.pid, target.id());
     assert!(profile.stats.samples > 0, "the process was recorded");
 }
+
+#[test]
+fn duration_on_a_started_command_writes_the_profile_when_the_time_is_up() {
+    require_root();
+    let dir = scratch("hostile-duration-command");
+    let out = dir.join("p.json");
+    let python = coldspy_tests::venv_python("pyenv-3.12");
+    let started = Instant::now();
+    let mut coldspy = Command::new(coldspy_bin())
+        .args(["record", "-q", "--duration", "1", "-o"])
+        .arg(&out)
+        .args([
+            "--",
+            &python,
+            "-c",
+            "import time, sys; time.sleep(10); sys.exit(3)",
+        ])
+        .spawn()
+        .unwrap();
+    while !out.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "no profile 8 s into a 1 s recording: it waited for the 10 s command"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let written_after = started.elapsed();
+    assert!(coldspy.try_wait().unwrap().is_none(), "the command goes on");
+    let status = coldspy.wait().unwrap();
+    eprintln!(
+        "profile written after {written_after:?}; coldspy exited after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "the command's exit status is coldspy's"
+    );
+    let profile = coldspy_tests::read_json(&out);
+    assert!(profile["meta"]["duration_us"].as_u64().unwrap() < 2_000_000);
+}

@@ -46,8 +46,9 @@ pub struct RecordArgs {
     #[arg(long, requires = "pid")]
     pub subprocesses: bool,
     /// Stop recording after this many seconds. An attached process (--pid)
-    /// keeps running; a started command keeps running too, and coldspy waits
-    /// for it to exit (Ctrl-C ends it: see below).
+    /// keeps running. A started command keeps running too: the profile is
+    /// written when the time is up, then coldspy waits for the command and
+    /// exits with its status (Ctrl-C is passed on to it: see below).
     #[arg(long, value_parser = crate::sys::seconds::positive_seconds)]
     pub duration: Option<f64>,
     /// Also write the raw symbolized trace (a replayable fixture) here.
@@ -152,10 +153,20 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     if !args.quiet {
         print_summary(&profile, &analysis, &written, summary_to_stderr)?;
     }
+    let mut exit_code = recorded.exit_code;
+    if let Some(held) = &recorded.still_running {
+        if !args.quiet {
+            eprintln!(
+                "coldspy: --duration ended the recording; {} goes on and coldspy waits for it (its exit status becomes coldspy's)",
+                args.command.join(" ")
+            );
+        }
+        exit_code = session::wait_for_command(held);
+    }
     if write_failed {
         return Ok(ExitCode::FAILURE);
     }
-    Ok(ExitCode::from(recorded.exit_code.clamp(0, 255) as u8))
+    Ok(ExitCode::from(exit_code.clamp(0, 255) as u8))
 }
 
 /// The target named by the arguments (old CPython versions and thread ids

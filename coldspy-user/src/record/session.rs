@@ -61,6 +61,26 @@ pub struct Recorded {
     /// The launched command ignored that signal for the grace period and
     /// was killed with SIGKILL.
     pub killed_after_grace: bool,
+    /// A launched command that outlived `--duration`: the profile is
+    /// written first, then [`wait_for_command`] waits for it.
+    pub still_running: Option<HeldChild>,
+}
+
+/// Waits for a command that outlived `--duration`, passing SIGINT, SIGTERM
+/// and SIGHUP on to it as during the recording; returns its exit code.
+pub fn wait_for_command(held: &HeldChild) -> i32 {
+    loop {
+        if let Some(code) = held.try_wait() {
+            return code;
+        }
+        if let Some(slot) = SIGNAL_SLOT.get() {
+            let sig = slot.swap(0, Ordering::SeqCst);
+            if sig != 0 {
+                send_signal(held.pid, sig);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn load_probes(sample_hz: u64, track_files: bool) -> anyhow::Result<Probes> {
@@ -290,13 +310,11 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
     let end_ns = monotonic_ns();
     session.collector.drain(&mut session.probes);
     let marks_text = marks.map(MarksReader::finish).unwrap_or_default();
-    let mut exit_code = ended.exit_code;
-    if let Some(held) = &child {
-        if !ended.signalled && held.try_wait().is_none() && options.duration.is_some() {
-            // --duration ended the recording; the command keeps running: wait for it.
-            exit_code = held.wait();
-        }
-    }
+    let exit_code = ended.exit_code;
+    // --duration ended the recording while the command runs on: the caller
+    // writes the profile, then waits for it.
+    let still_running = child
+        .filter(|held| !ended.signalled && held.try_wait().is_none() && options.duration.is_some());
     let mut trace = session.finish(target, &options, start_ns, end_ns);
     let (phases, runner_error) = crate::runner::parse_marks(&marks_text);
     trace.phases = phases;
@@ -306,6 +324,7 @@ pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded>
         runner_error,
         interrupted_by: ended.interrupted_by,
         killed_after_grace: ended.killed_after_grace,
+        still_running,
     })
 }
 
