@@ -68,12 +68,16 @@ pub fn write_stats(profile: &Profile, out: &mut dyn Write) -> std::io::Result<()
         .filter(|i| i.depth == 0)
         .map(|i| i.cumulative_us)
         .sum();
+    // A script has no invocations: its time after init is just "run".
+    let exec = if s.exec_count == 0 {
+        format!("run {} ms", ms(s.exec_us))
+    } else {
+        format!("exec {} ms ({} invocations)", ms(s.exec_us), s.exec_count)
+    };
     writeln!(
         out,
-        "init {} ms · exec {} ms ({} invocations) · {} modules imported in {} ms · {} files opened",
+        "init {} ms · {exec} · {} modules imported in {} ms · {} files opened",
         ms(s.init_us),
-        ms(s.exec_us),
-        s.exec_count,
         profile.imports.len(),
         ms(import_us),
         s.file_count
@@ -188,7 +192,9 @@ fn write_advice(
                 out,
                 "  {} [{}]",
                 p.name,
-                p.pattern.map(|x| x.as_str()).unwrap_or("")
+                p.pattern
+                    .map(|x| x.as_str())
+                    .unwrap_or("not enough evidence")
             )?;
             writeln!(out, "    {}", p.advice.as_deref().unwrap_or(""))?;
             if let Some(evidence) = &p.evidence {
