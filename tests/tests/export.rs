@@ -151,7 +151,7 @@ fn go_tool_pprof_reads_the_pprof_output() {
             .cct
             .frames
             .iter()
-            .any(|f| f.function.ends_with(function)),
+            .any(|f| f.shown_name().ends_with(function)),
         "{first_row}"
     );
 }
