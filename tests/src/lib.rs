@@ -279,6 +279,26 @@ pub fn scratch(test: &str) -> PathBuf {
     dir
 }
 
+/// Opens `page` in headless Chromium (profile kept under `dir`) with
+/// `extra` flags such as `--dump-dom` or `--screenshot=…`.
+pub fn chromium(page: &Path, dir: &Path, extra: &[&str]) -> Output {
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium is missing: run `cargo xtask setup`")
+}
+
 /// Runs `coldspy <args>`.
 pub fn coldspy(args: &[&str]) -> Output {
     Command::new(coldspy_bin())

@@ -154,7 +154,7 @@ fn go_tool_pprof_reads_the_pprof_output() {
             .cct
             .frames
             .iter()
-            .any(|f| f.function.ends_with(function)),
+            .any(|f| f.shown_name().ends_with(function)),
         "{first_row}"
     );
 }
@@ -175,23 +175,7 @@ fn html_report_loads_sorts_and_renders_in_headless_chromium() {
     let dir = scratch("html");
     let page = dir.join("report.html");
     std::fs::write(&page, &html).unwrap();
-    let chromium = |extra: &[&str]| {
-        Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ])
-            .arg(format!("--user-data-dir={}", dir.join("profile").display()))
-            .args(extra)
-            .arg(format!("file://{}", page.display()))
-            .output()
-            .expect("chromium is missing: run `cargo xtask setup`")
-    };
+    let chromium = |extra: &[&str]| coldspy_tests::chromium(&page, &dir, extra);
     let dom = String::from_utf8_lossy(&chromium(&["--dump-dom"]).stdout).into_owned();
     assert!(
         dom.contains(r#"data-ready="1""#),

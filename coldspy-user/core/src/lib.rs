@@ -11,6 +11,10 @@
 // for coldspy-common, with the eBPF programs): every one is documented.
 #![warn(missing_docs)]
 
+// A dev-dependency of tests/hostile_profiles.rs, not of the unit tests.
+#[cfg(test)]
+use proptest as _;
+
 pub mod analysis;
 pub mod export;
 pub mod model;

@@ -46,7 +46,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub drop_caches: bool,
     /// Kill a start that takes longer than this (seconds); it counts as failed.
-    #[arg(long, default_value_t = 30.0)]
+    /// The start's whole process group is killed (its children too).
+    #[arg(long, default_value_t = 30.0, value_parser = crate::sys::seconds::positive_seconds)]
     pub timeout: f64,
     /// Write every start and the summary as JSON here.
     #[arg(long)]
@@ -76,6 +77,17 @@ type Failed = (usize, u64, Failure);
 /// Runs `coldspy bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let handler = args.handler.clone().context("--handler is required")?;
+    // Every output path is checked before the first start.
+    let check = |path: &Option<PathBuf>| {
+        path.as_deref()
+            .map(crate::sys::OutputFile::create)
+            .transpose()
+    };
+    let json_out = check(&args.export_json)?;
+    let plots = Plots {
+        plot: check(&args.plot)?,
+        html: check(&args.html)?,
+    };
     let python = crate::sys::resolve(&args.python)?;
     if let Some(event) = &args.event {
         std::fs::metadata(event).with_context(|| format!("event file {}", event.display()))?;
@@ -92,7 +104,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let summary = summarize(&handlers, &starts, &failures, &mut text)?;
     let mut out = std::io::stdout().lock();
     out.write_all(&text)?;
-    if let Some(path) = &args.export_json {
+    if let Some(file) = json_out {
         let doc = json!({
             "schema": "coldspy-bench",
             "schema_version": 1,
@@ -103,12 +115,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             "failed": failures.iter().map(|(v, r, f)| json!({"variant": v, "run": r, "reason": f.to_string()})).collect::<Vec<_>>(),
             "summary": summary,
         });
-        let file = crate::sys::OutputFile::create(path)?;
-        file.commit(&serde_json::to_vec_pretty(&doc)?)?;
+        let path = file.commit(&serde_json::to_vec_pretty(&doc)?)?;
         writeln!(out, "wrote {}", path.display())?;
     }
-    if args.plot.is_some() || args.html.is_some() {
-        write_plots(&args, &handlers, &starts, &text, &mut out)?;
+    if plots.plot.is_some() || plots.html.is_some() {
+        write_plots(plots, &handlers, &starts, &text, &mut out)?;
     }
     Ok(if failures.is_empty() {
         ExitCode::SUCCESS
@@ -154,9 +165,15 @@ fn measure_all(
     Ok((starts, failures))
 }
 
+/// `--plot` and `--html`, checked before the first start.
+struct Plots {
+    plot: Option<crate::sys::OutputFile>,
+    html: Option<crate::sys::OutputFile>,
+}
+
 /// The CDF plot (`--plot`) and the HTML page (`--html`).
 fn write_plots(
-    args: &BenchArgs,
+    plots: Plots,
     handlers: &[String],
     starts: &[Start],
     text: &[u8],
@@ -169,14 +186,14 @@ fn write_plots(
         }
     }
     let svg = plot::cdf_svg("cold starts: CDF of init and end-to-end time", &series);
-    if let Some(path) = &args.plot {
-        crate::sys::OutputFile::create(path)?.commit(svg.as_bytes())?;
+    if let Some(file) = plots.plot {
+        let path = file.commit(svg.as_bytes())?;
         writeln!(out, "wrote {}", path.display())?;
     }
-    if let Some(path) = &args.html {
+    if let Some(file) = plots.html {
         let title = format!("coldspy bench: {}", handlers.join(" vs "));
         let page = plot::html_page(&title, &String::from_utf8_lossy(text), &svg);
-        crate::sys::OutputFile::create(path)?.commit(page.as_bytes())?;
+        let path = file.commit(page.as_bytes())?;
         writeln!(out, "wrote {}", path.display())?;
     }
     Ok(())

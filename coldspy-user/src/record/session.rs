@@ -56,8 +56,31 @@ pub(super) struct Recorded {
     pub exit_code: i32,
     /// What coldspy's runner reported failing, with `--handler`.
     pub runner_error: Option<crate::runner::RunnerError>,
-    /// The SIGINT or SIGTERM that ended the recording, if one did.
+    /// The SIGINT, SIGTERM or SIGHUP that ended the recording, if one did.
     pub interrupted_by: Option<i32>,
+    /// The launched command ignored that signal for the grace period and
+    /// was killed with SIGKILL.
+    pub killed_after_grace: bool,
+    /// A launched command that outlived `--duration`: the profile is
+    /// written first, then [`wait_for_command`] waits for it.
+    pub still_running: Option<HeldChild>,
+}
+
+/// Waits for a command that outlived `--duration`, passing SIGINT, SIGTERM
+/// and SIGHUP on to it as during the recording; returns its exit code.
+pub(super) fn wait_for_command(held: &HeldChild) -> i32 {
+    loop {
+        if let Some(code) = held.try_wait() {
+            return code;
+        }
+        if let Some(slot) = SIGNAL_SLOT.get() {
+            let sig = slot.swap(0, Ordering::SeqCst);
+            if sig != 0 {
+                send_signal(held.pid, sig);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn load_probes(sample_hz: u64, track_files: bool) -> anyhow::Result<Probes> {
@@ -242,7 +265,9 @@ impl Session {
     }
 }
 
-/// Records a target until it exits, `duration` passes, or SIGINT/SIGTERM.
+/// Records a target until it exits, `duration` passes, or SIGINT, SIGTERM
+/// or SIGHUP (a closed terminal) arrives: each is passed on to a launched
+/// command, which gets [`EXIT_GRACE`] to exit before SIGKILL.
 pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded> {
     let marks_pipe = options.marks.take();
     let signal = install_stop_signals()?;
@@ -285,13 +310,11 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
     let end_ns = monotonic_ns();
     session.collector.drain(&mut session.probes);
     let marks_text = marks.map(MarksReader::finish).unwrap_or_default();
-    let mut exit_code = ended.exit_code;
-    if let Some(held) = &child {
-        if !ended.signalled && held.try_wait().is_none() && options.duration.is_some() {
-            // --duration ended the recording; the command keeps running: wait for it.
-            exit_code = held.wait();
-        }
-    }
+    let exit_code = ended.exit_code;
+    // --duration ended the recording while the command runs on: the caller
+    // writes the profile, then waits for it.
+    let still_running = child
+        .filter(|held| !ended.signalled && held.try_wait().is_none() && options.duration.is_some());
     let mut trace = session.finish(target, &options, start_ns, end_ns);
     let (phases, runner_error) = crate::runner::parse_marks(&marks_text);
     trace.phases = phases;
@@ -300,13 +323,16 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
         exit_code,
         runner_error,
         interrupted_by: ended.interrupted_by,
+        killed_after_grace: ended.killed_after_grace,
+        still_running,
     })
 }
 
-/// SIGINT and SIGTERM recorded into the returned slot instead of killing us.
+/// SIGINT, SIGTERM and SIGHUP (a closed terminal) recorded into the
+/// returned slot instead of killing us.
 fn install_stop_signals() -> anyhow::Result<Arc<AtomicI32>> {
     let signal = Arc::new(AtomicI32::new(0));
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         register_signal(sig, Arc::clone(&signal))?;
     }
     Ok(signal)
@@ -320,6 +346,8 @@ struct Ended {
     interrupted_by: Option<i32>,
     /// Whether a signal was passed on to the launched command.
     signalled: bool,
+    /// It ignored the signal for [`EXIT_GRACE`] and was killed.
+    killed_after_grace: bool,
 }
 
 impl Session {
@@ -382,6 +410,7 @@ impl Session {
             exit_code: 0,
             interrupted_by: None,
             signalled: false,
+            killed_after_grace: false,
         };
         loop {
             let main_exited = match self.handle_events() {
@@ -417,9 +446,21 @@ impl Session {
                     _ => break,
                 }
             }
-            if stop_deadline.is_some_and(|d| Instant::now() > d)
-                || duration.is_some_and(|d| started.elapsed() >= d)
-            {
+            if stop_deadline.is_some_and(|d| Instant::now() > d) {
+                if let Some(held) = child {
+                    match held.try_wait() {
+                        Some(code) => ended.exit_code = code,
+                        None => {
+                            // It ignored the signal for the whole grace period.
+                            send_signal(held.pid, libc::SIGKILL);
+                            ended.exit_code = held.wait();
+                            ended.killed_after_grace = true;
+                        }
+                    }
+                }
+                break;
+            }
+            if duration.is_some_and(|d| started.elapsed() >= d) {
                 break;
             }
             if let Some(reader) = marks {

@@ -48,6 +48,11 @@ pub fn group(packages: &[PackageNode]) -> Vec<Change> {
         };
         changes[at].packages.push((p.name.clone(), pattern));
         changes[at].flagged_us += p.self_by_dot_us;
+        if p.name == statement.module {
+            // The statement imports the flagged package itself: all it
+            // brings in goes with it.
+            changes[at].flagged_us = changes[at].flagged_us.max(statement.cumulative_us);
+        }
     }
     changes.sort_by_key(|c| std::cmp::Reverse(c.flagged_us));
     changes
@@ -89,10 +94,16 @@ impl Change {
             n => format!(", +{n} more"),
         };
         format!(
-            "flagged: {} ({}{more}), {:.1} ms of their own",
+            "flagged: {} ({}{more}), {:.1} ms with what {} import{}",
             patterns.join(", "),
             names.join(", "),
             self.flagged_us as f64 / 1000.0,
+            if self.packages.len() == 1 {
+                "it"
+            } else {
+                "they"
+            },
+            if self.packages.len() == 1 { "s" } else { "" },
         )
     }
 
@@ -118,7 +129,7 @@ mod tests {
             statement: Some(ImportStatement {
                 module: module.into(),
                 site: format!("app.py:{}", module.len()),
-                cumulative_us: 100_000,
+                cumulative_us: if module == "tqdm" { 5_000 } else { 100_000 },
             }),
             ..PackageNode::default()
         }
@@ -138,7 +149,7 @@ mod tests {
         assert_eq!(changes[0].flagged_us, 70_000);
         assert_eq!(
             changes[0].summary(1),
-            "`import boto3` at app.py:5: 100.0 ms of import time; flagged: 2 never_used (botocore, +1 more), 70.0 ms of their own"
+            "`import boto3` at app.py:5: 100.0 ms of import time; flagged: 2 never_used (botocore, +1 more), 70.0 ms with what they import"
         );
         assert_eq!(
             changes[1].packages,

@@ -5,6 +5,7 @@
 
 pub mod changes;
 pub mod module_tree;
+pub mod origin;
 pub mod patterns;
 pub mod score;
 

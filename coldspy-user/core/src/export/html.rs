@@ -30,6 +30,8 @@ tr.pkg{cursor:pointer} tr.mod td{color:#666;font-size:12px} tr.mod td.l{padding-
 
 const SCRIPT: &str = r#"
 const D = JSON.parse(document.getElementById('data').textContent);
+// Every string of the data comes from the target: escape it before innerHTML.
+const esc = v => String(v ?? '').replace(/[&<>"']/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
 const fmt = (v, d) => (typeof v === 'number' ? v.toFixed(d) : v);
 const cols = [['name','package',0],['score','score',1],['samples','smpls',0],['by_dot','by dot',0],
   ['self_ms','self ms',1],['dot_ms','dot ms',1],['imp_ms','imp ms',1],['pattern','pattern',0]];
@@ -41,12 +43,12 @@ function renderTable() {
     return sortDesc ? -c : c; });
   let h = '<tr>' + cols.map(c => `<th class="${c[0]==='name'||c[0]==='pattern'?'l':''}" data-k="${c[0]}">${c[1]}</th>`).join('') + '<th class="l">advice</th></tr>';
   for (const p of rows) {
-    h += `<tr class="pkg" data-name="${p.name}">` + cols.map(c => c[0] === 'pattern'
-      ? `<td class="l">${p.pattern ? `<span class="pattern ${p.pattern}">${p.pattern}</span>` : ''}</td>`
-      : `<td class="${c[0]==='name'?'l':''}">${c[0]==='name' ? (open.has(p.name)?'▾ ':'▸ ') + p.name : fmt(p[c[0]], c[2])}</td>`).join('')
-      + `<td class="advice">${p.advice || ''}</td></tr>`;
+    h += `<tr class="pkg" data-name="${esc(p.name)}">` + cols.map(c => c[0] === 'pattern'
+      ? `<td class="l">${p.pattern ? `<span class="pattern ${esc(p.pattern)}">${esc(p.pattern)}</span>` : ''}</td>`
+      : `<td class="${c[0]==='name'?'l':''}">${c[0]==='name' ? (open.has(p.name)?'▾ ':'▸ ') + esc(p.name) : esc(fmt(p[c[0]], c[2]))}</td>`).join('')
+      + `<td class="advice">${esc(p.advice)}</td></tr>`;
     if (open.has(p.name)) for (const m of p.modules)
-      h += `<tr class="mod"><td class="l">${m.name}</td><td></td><td>${m.samples}</td><td></td><td>${fmt(m.self_ms,1)}</td><td></td><td>${fmt(m.cum_ms,1)}</td><td></td><td></td></tr>`;
+      h += `<tr class="mod"><td class="l">${esc(m.name)}</td><td></td><td>${esc(m.samples)}</td><td></td><td>${esc(fmt(m.self_ms,1))}</td><td></td><td>${esc(fmt(m.cum_ms,1))}</td><td></td><td></td></tr>`;
   }
   const t = document.getElementById('ranked'); t.innerHTML = h;
   t.querySelectorAll('th[data-k]').forEach(th => th.onclick = () => {
@@ -82,7 +84,7 @@ function renderWaterfall() {
   let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 260}" height="${imps.length * rowH + 20}" font-size="10">`;
   imps.forEach((i, k) => {
     const x = 250 + i[2] / end * W, w = Math.max(1, (i[3] - i[2]) / end * W), y = k * rowH + 10;
-    s += `<text x="${4 + i[1] * 6}" y="${y + 9}">${i[0]}</text><rect x="${x}" y="${y}" width="${w}" height="${rowH - 2}" fill="hsl(${(i[1] * 47) % 360},60%,60%)"><title>${i[0]}: ${((i[3] - i[2]) / 1000).toFixed(1)} ms</title></rect>`;
+    s += `<text x="${4 + Number(i[1]) * 6}" y="${y + 9}">${esc(i[0])}</text><rect x="${x}" y="${y}" width="${w}" height="${rowH - 2}" fill="hsl(${(i[1] * 47) % 360},60%,60%)"><title>${esc(i[0])}: ${((i[3] - i[2]) / 1000).toFixed(1)} ms</title></rect>`;
   });
   document.getElementById('waterfall').innerHTML = s + '</svg>';
 }
@@ -143,11 +145,9 @@ fn data(profile: &Profile, analysis: &Analysis) -> Value {
     json!({"packages": packages, "frames": frames, "cct": compact(&profile.cct.root), "imports": imports})
 }
 
-/// Escapes text for HTML element content.
+/// Escapes text for HTML element content and quoted attributes.
 pub(crate) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    super::escape::html(s)
 }
 
 /// "What to change", by import statement, as an HTML list (empty when
@@ -171,8 +171,8 @@ impl Exporter for Html {
         analysis: &Analysis,
         out: &mut dyn Write,
     ) -> std::io::Result<()> {
-        // `</` inside the JSON would end the script element early.
-        let data = serde_json::to_string(&data(profile, analysis))?.replace("</", "<\\/");
+        // `</script>` or `<!--` inside the JSON would end or change the element.
+        let data = super::escape::json_in_script(&serde_json::to_string(&data(profile, analysis))?);
         let flame = base64::engine::general_purpose::STANDARD.encode(flamegraph::svg(profile)?);
         let mut stats = Vec::new();
         super::terminal::write_stats(profile, &mut stats)?;

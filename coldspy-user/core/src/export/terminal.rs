@@ -68,12 +68,16 @@ pub fn write_stats(profile: &Profile, out: &mut dyn Write) -> std::io::Result<()
         .filter(|i| i.depth == 0)
         .map(|i| i.cumulative_us)
         .sum();
+    // A script has no invocations: its time after init is just "run".
+    let exec = if s.exec_count == 0 {
+        format!("run {} ms", ms(s.exec_us))
+    } else {
+        format!("exec {} ms ({} invocations)", ms(s.exec_us), s.exec_count)
+    };
     writeln!(
         out,
-        "init {} ms · exec {} ms ({} invocations) · {} modules imported in {} ms · {} files opened",
+        "init {} ms · {exec} · {} modules imported in {} ms · {} files opened",
         ms(s.init_us),
-        ms(s.exec_us),
-        s.exec_count,
         profile.imports.len(),
         ms(import_us),
         s.file_count
@@ -92,8 +96,20 @@ impl Exporter for Terminal {
 }
 
 impl Terminal {
-    /// Writes the table.
+    /// Writes the table; control characters in names (a module called
+    /// `\x1b]0;…\x07`) are shown escaped, never sent to the terminal.
     pub fn write_to(
+        &self,
+        profile: &Profile,
+        analysis: &Analysis,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let mut raw = Vec::new();
+        self.write_raw(profile, analysis, &mut raw)?;
+        out.write_all(super::escape::terminal_text(&String::from_utf8_lossy(&raw)).as_bytes())
+    }
+
+    fn write_raw(
         &self,
         profile: &Profile,
         analysis: &Analysis,
@@ -159,22 +175,32 @@ impl Terminal {
                 writeln!(out, "    {}", change.flagged(5))?;
             }
         }
-        let advised: Vec<_> = shown.iter().filter(|p| p.advice.is_some()).collect();
-        if !advised.is_empty() {
-            writeln!(out, "\nadvice:")?;
-            for p in advised {
-                writeln!(
-                    out,
-                    "  {} [{}]",
-                    p.name,
-                    p.pattern.map(|x| x.as_str()).unwrap_or("")
-                )?;
-                writeln!(out, "    {}", p.advice.as_deref().unwrap_or(""))?;
-                if let Some(evidence) = &p.evidence {
-                    writeln!(out, "    evidence: {evidence}")?;
-                }
+        write_advice(&shown, out)
+    }
+}
+
+/// The advice of the shown packages that have one, with its evidence.
+fn write_advice(
+    shown: &[&crate::analysis::PackageNode],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let advised: Vec<_> = shown.iter().filter(|p| p.advice.is_some()).collect();
+    if !advised.is_empty() {
+        writeln!(out, "\nadvice:")?;
+        for p in advised {
+            writeln!(
+                out,
+                "  {} [{}]",
+                p.name,
+                p.pattern
+                    .map(|x| x.as_str())
+                    .unwrap_or("not enough evidence")
+            )?;
+            writeln!(out, "    {}", p.advice.as_deref().unwrap_or(""))?;
+            if let Some(evidence) = &p.evidence {
+                writeln!(out, "    evidence: {evidence}")?;
             }
         }
-        Ok(())
     }
+    Ok(())
 }

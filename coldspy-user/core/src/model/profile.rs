@@ -10,6 +10,18 @@ use std::path::Path;
 pub const SCHEMA: &str = "coldspy-profile";
 /// Current [`Profile::schema_version`].
 pub const SCHEMA_VERSION: u32 = 1;
+/// The largest profile file [`Profile::read`] accepts (1 GiB), checked from
+/// the file's size before anything is read: a recording of an hour at
+/// 200 Hz is a few megabytes.
+pub const MAX_PROFILE_BYTES: u64 = 1 << 30;
+/// The deepest calling-context tree accepted, in frames below the root.
+/// The recorder keeps at most 192 frames per stack; the rest is headroom.
+/// Deeper trees are refused when read, so that no recursive walk of the
+/// tree (writers, analysis, diff) can exhaust the stack.
+pub const MAX_CCT_DEPTH: usize = 256;
+/// JSON nesting allowed: two levels per CCT node (the node object and its
+/// `children` array) plus the few levels around the tree.
+const MAX_JSON_NESTING: usize = 2 * (MAX_CCT_DEPTH + 1) + 8;
 
 /// A whole profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -310,6 +322,25 @@ pub enum ProfileReadError {
         /// The parser's message.
         source: serde_json::Error,
     },
+    /// Larger than [`MAX_PROFILE_BYTES`]; refused before reading it.
+    #[error("{path} is {bytes} bytes; profiles larger than {limit} bytes are refused")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Its size (at least this much, for a stream).
+        bytes: u64,
+        /// [`MAX_PROFILE_BYTES`].
+        limit: u64,
+    },
+    /// Well-formed JSON, but not a consistent profile (a frame index out of
+    /// range, a tree deeper than [`MAX_CCT_DEPTH`]).
+    #[error("{path} is not a valid coldspy profile: {what}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, and where.
+        what: String,
+    },
     /// Another schema, or a newer version than this coldspy reads.
     #[error("{path} has schema {schema:?} version {version}; this coldspy reads {SCHEMA:?} up to version {SCHEMA_VERSION}")]
     Unsupported {
@@ -337,9 +368,16 @@ impl Profile {
         }
     }
 
-    /// Parses profile JSON. The calling-context tree nests one level per
-    /// frame (at most `MAX_FRAMES` deep), past serde_json's default limit of 128.
+    /// Parses profile JSON. The calling-context tree nests two JSON levels
+    /// per frame, past serde_json's default limit of 128, so nesting is
+    /// first measured without recursion and refused past [`MAX_CCT_DEPTH`].
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        let nesting = json_nesting(bytes);
+        if nesting > MAX_JSON_NESTING {
+            return Err(<serde_json::Error as serde::de::Error>::custom(format!(
+                "JSON nested {nesting} levels deep: a calling-context tree deeper than {MAX_CCT_DEPTH} frames is refused"
+            )));
+        }
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         deserializer.disable_recursion_limit();
         let profile = <Self as serde::Deserialize>::deserialize(&mut deserializer)?;
@@ -347,13 +385,63 @@ impl Profile {
         Ok(profile)
     }
 
-    /// Reads and validates a profile file.
+    /// Checks what the schema cannot: every frame index names a frame, and
+    /// the tree is at most [`MAX_CCT_DEPTH`] deep. Iterative, so any input
+    /// is safe to check.
+    pub fn validate(&self) -> Result<(), String> {
+        let frames = self.cct.frames.len();
+        if self.cct.root.frame.is_some() {
+            return Err("the CCT root has a frame (it must be null)".into());
+        }
+        let mut stack: Vec<(&CctNode, usize)> = vec![(&self.cct.root, 0)];
+        while let Some((node, depth)) = stack.pop() {
+            if depth > MAX_CCT_DEPTH {
+                return Err(format!(
+                    "the calling-context tree is deeper than {MAX_CCT_DEPTH} frames"
+                ));
+            }
+            if let Some(index) = node.frame {
+                if index >= frames {
+                    return Err(format!(
+                        "a CCT node at depth {depth} names frame {index}, but there are {frames} frames"
+                    ));
+                }
+            } else if depth > 0 {
+                return Err(format!("a CCT node at depth {depth} has no frame"));
+            }
+            stack.extend(node.children.iter().map(|c| (c, depth + 1)));
+        }
+        Ok(())
+    }
+
+    /// Reads and validates a profile file: its size first (from metadata,
+    /// at most [`MAX_PROFILE_BYTES`]), then the JSON, the schema and
+    /// [`Profile::validate`].
     pub fn read(path: &Path) -> Result<Self, ProfileReadError> {
+        use std::io::Read as _;
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| ProfileReadError::Io {
+        let io = |source| ProfileReadError::Io {
             path: shown.clone(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let too_large = |bytes| ProfileReadError::TooLarge {
+            path: shown.clone(),
+            bytes,
+            limit: MAX_PROFILE_BYTES,
+        };
+        if size > MAX_PROFILE_BYTES {
+            return Err(too_large(size));
+        }
+        // A FIFO or a growing file has no reliable size: read one byte past the limit at most.
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.take(MAX_PROFILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_PROFILE_BYTES {
+            return Err(too_large(bytes.len() as u64));
+        }
         let profile = Self::from_json(&bytes).map_err(|source| ProfileReadError::Corrupt {
             path: shown.clone(),
             source,
@@ -365,6 +453,37 @@ impl Profile {
                 version: profile.schema_version,
             });
         }
+        profile
+            .validate()
+            .map_err(|what| ProfileReadError::Invalid { path: shown, what })?;
         Ok(profile)
     }
+}
+
+/// The deepest nesting of arrays and objects in JSON text, strings skipped;
+/// iterative, so any input is safe to measure.
+fn json_nesting(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
