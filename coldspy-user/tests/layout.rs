@@ -337,13 +337,7 @@ const MAX_FUNCTION_LINES: usize = 80;
 
 /// Known longer functions, each to be split by the change that owns its
 /// file: (path suffix, fn name). Shrink this list; never grow it.
-const NOT_YET_SPLIT: [(&str, &str); 3] = [
-    // The analysis rework (issue 12, analysis part) replaces this pass.
-    ("core/src/analysis/patterns.rs", "classify"),
-    // Report views: one table each, written line by line.
-    ("core/src/export/terminal.rs", "write_to"),
-    ("core/src/plot.rs", "cdf_svg"),
-];
+const NOT_YET_SPLIT: [(&str, &str); 0] = [];
 
 #[test]
 fn no_function_is_longer_than_80_lines() {

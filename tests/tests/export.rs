@@ -42,10 +42,41 @@ fn golden(name: &str, actual: &str) {
     }
     let expected = std::fs::read_to_string(&path)
         .unwrap_or_else(|_| panic!("{} missing: run with COLDSPY_BLESS=1", path.display()));
-    assert!(
-        expected == actual,
-        "{name} differs from its golden file (COLDSPY_BLESS=1 to accept)"
-    );
+    if expected != actual {
+        panic!(
+            "{name} differs from its golden file (COLDSPY_BLESS=1 to accept):\n{}",
+            line_diff(&expected, actual)
+        );
+    }
+}
+
+/// The differing lines of two texts (`-` golden, `+` actual), at most 40,
+/// with their line numbers: enough to see what changed without a diff tool.
+fn line_diff(expected: &str, actual: &str) -> String {
+    let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
+    let mut out = Vec::new();
+    for i in 0..e.len().max(a.len()) {
+        let (x, y) = (e.get(i), a.get(i));
+        if x != y {
+            if let Some(x) = x {
+                out.push(format!("{:>5} - {x}", i + 1));
+            }
+            if let Some(y) = y {
+                out.push(format!("{:>5} + {y}", i + 1));
+            }
+        }
+        if out.len() >= 40 {
+            out.push("      … (more)".into());
+            break;
+        }
+    }
+    out.join("\n")
+}
+
+#[test]
+fn a_golden_mismatch_shows_the_differing_lines() {
+    let diff = line_diff("a\nb\nc\n", "a\nB\nc\nd\n");
+    assert_eq!(diff, "    2 - b\n    2 + B\n    4 + d");
 }
 
 #[test]
@@ -225,6 +256,18 @@ fn terminal_json_and_pprof_match_their_golden_files() {
     };
     let (_, json) = render(Format::Json);
     golden("handler.profile.json.fnv64", &digest(&json));
+    // What the digest cannot show: the stats and the analysed module rows,
+    // as readable JSON, so that a change of the answer diffs line by line.
+    let value: serde_json::Value = {
+        let mut de = serde_json::Deserializer::from_slice(&json);
+        de.disable_recursion_limit();
+        serde::Deserialize::deserialize(&mut de).unwrap()
+    };
+    let readable = serde_json::json!({"stats": value["stats"], "modules": value["modules"]});
+    golden(
+        "handler.profile.modules.json",
+        &(serde_json::to_string_pretty(&readable).unwrap() + "\n"),
+    );
     let (_, pprof) = render(Format::Pprof);
     golden("handler.pprof.fnv64", &digest(&pprof));
 }

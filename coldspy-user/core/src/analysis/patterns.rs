@@ -120,7 +120,6 @@ pub fn classify(packages: &mut [PackageNode], profile: &Profile) {
         .stats
         .samples
         .saturating_sub(profile.stats.import_samples);
-    let lazy_keyword = python_at_least(&profile.meta.python_version, 3, 15);
     for p in packages.iter_mut() {
         if p.self_by_dot_us < MIN_COST_US {
             continue;
@@ -137,7 +136,40 @@ pub fn classify(packages: &mut [PackageNode], profile: &Profile) {
         let Some(statement) = own_statement(profile, &p.name) else {
             continue;
         };
-        let where_ = format!("the `import {}` at {}", p.name, statement.site);
+        let evidence = Evidence::of(p, runtime_total);
+        let installed = package_origin == Some(Origin::Installed);
+        match verdict(p, profile, &statement, &evidence, installed) {
+            Verdict::Finding(pattern, advice) => {
+                p.pattern = Some(pattern);
+                p.advice = Some(advice);
+                p.evidence = Some(evidence.text);
+                p.statement = Some(statement);
+            }
+            Verdict::NotEnoughEvidence(advice) => {
+                p.advice = Some(advice);
+                p.evidence = Some(evidence.text);
+            }
+            Verdict::Used => {}
+        }
+    }
+}
+
+/// What the samples say about one package.
+struct Evidence {
+    /// Run-time samples of the recording.
+    runtime_total: u64,
+    /// Their share touching the package.
+    share: f64,
+    /// The 95 % upper bound of the share when none touched it.
+    bound: f64,
+    /// "not seen in N run-time samples: under X % …" or "K of N …".
+    seen: String,
+    /// The evidence line of the report.
+    text: String,
+}
+
+impl Evidence {
+    fn of(p: &PackageNode, runtime_total: u64) -> Self {
         let share = if runtime_total == 0 {
             0.0
         } else {
@@ -156,82 +188,124 @@ pub fn classify(packages: &mut [PackageNode], profile: &Profile) {
                 p.runtime_samples_by_dot
             )
         };
-        let evidence = format!(
+        let text = format!(
             "{} of import time over {} module{}; {seen}",
             ms(p.self_by_dot_us),
             p.module_count,
             if p.module_count == 1 { "" } else { "s" },
         );
-        // What the statement costs: its import with everything first
-        // imported under it (a dependency shared with an earlier import is
-        // charged to that one).
-        let cost = format!(
-            "{} of import time with what it imports",
-            ms(statement.cumulative_us.max(p.self_by_dot_us))
-        );
-        let k = knowledge();
-        let installed = package_origin == Some(Origin::Installed);
-        if let Some(entry) = k
-            .library_choice
-            .iter()
-            .find(|e| installed && e.package == p.name)
-        {
-            p.pattern = Some(Pattern::LibraryChoice);
-            p.advice = Some(format!(
-                "Replace {} with {}: {} ({}; {}).",
-                p.name, entry.replacement, entry.reason, cost, where_
-            ));
-        } else if let Some(entry) = k
-            .feature_redundancy
-            .iter()
-            .find(|e| installed && e.package == p.name)
-        {
-            p.pattern = Some(Pattern::FeatureRedundancy);
-            p.advice = Some(format!(
-                "{} provides {}: {}. Remove it and {} ({}).",
-                p.name, entry.feature, entry.reason, where_, cost
-            ));
-        } else if p.runtime_samples_by_dot == 0 && bound > MAX_UNSEEN_SHARE {
-            // Prefer no verdict to a wrong one.
-            p.advice = Some(format!(
-                "Not enough evidence for a verdict on {} ({seen}); record more invocations (--invocations) or a higher --rate.",
-                p.name
-            ));
-            p.evidence = Some(evidence);
-            continue;
-        } else if p.runtime_samples_by_dot == 0 {
-            p.pattern = Some(Pattern::NeverUsed);
-            p.advice = Some(format!(
-                "Remove {where_}: {} was {seen} ({}).",
-                p.name, cost
-            ));
-        } else if share < RARE_SHARE {
-            p.pattern = Some(Pattern::RarelyUsed);
-            let caller = p
-                .callers
-                .iter()
-                .max_by_key(|(frame, n)| (**n, usize::MAX - **frame))
-                .and_then(|(&frame, _)| profile.cct.frames.get(frame));
-            let at = caller
-                .map(|f| format!("inside {} ({}:{})", f.shown_name(), f.file, f.line))
-                .unwrap_or_else(|| "in the function that uses it".to_string());
-            let keyword = if lazy_keyword {
-                format!(", or write `lazy import {}` (PEP 810)", p.name)
-            } else {
-                String::new()
-            };
-            p.advice = Some(format!(
-                "Import {} lazily {at} instead of {where_}{keyword}: {:.1} % of run-time samples use it, {}.",
-                p.name,
-                share * 100.0,
-                cost
-            ));
-        }
-        if p.pattern.is_some() {
-            p.evidence = Some(evidence);
-            p.statement = Some(statement);
+        Self {
+            runtime_total,
+            share,
+            bound,
+            seen,
+            text,
         }
     }
+}
+
+/// The outcome for one package with an editable statement.
+enum Verdict {
+    /// A pattern and its advice.
+    Finding(Pattern, String),
+    /// No verdict: too few run-time samples; the advice says so.
+    NotEnoughEvidence(String),
+    /// Used enough at run time: nothing to say.
+    Used,
+}
+
+fn verdict(
+    p: &PackageNode,
+    profile: &Profile,
+    statement: &ImportStatement,
+    evidence: &Evidence,
+    installed: bool,
+) -> Verdict {
+    let where_ = format!("the `import {}` at {}", p.name, statement.site);
+    // What the statement costs: its import with everything first imported
+    // under it (a dependency shared with an earlier import is charged to
+    // that one).
+    let cost = format!(
+        "{} of import time with what it imports",
+        ms(statement.cumulative_us.max(p.self_by_dot_us))
+    );
+    let k = knowledge();
+    let seen = &evidence.seen;
+    if let Some(entry) = k
+        .library_choice
+        .iter()
+        .find(|e| installed && e.package == p.name)
+    {
+        return Verdict::Finding(
+            Pattern::LibraryChoice,
+            format!(
+                "Replace {} with {}: {} ({cost}; {where_}).",
+                p.name, entry.replacement, entry.reason
+            ),
+        );
+    }
+    if let Some(entry) = k
+        .feature_redundancy
+        .iter()
+        .find(|e| installed && e.package == p.name)
+    {
+        return Verdict::Finding(
+            Pattern::FeatureRedundancy,
+            format!(
+                "{} provides {}: {}. Remove it and {where_} ({cost}).",
+                p.name, entry.feature, entry.reason
+            ),
+        );
+    }
+    if p.runtime_samples_by_dot == 0 && evidence.bound > MAX_UNSEEN_SHARE {
+        // Prefer no verdict to a wrong one.
+        return Verdict::NotEnoughEvidence(format!(
+            "Not enough evidence for a verdict on {} ({seen}); record more invocations (--invocations) or a higher --rate.",
+            p.name
+        ));
+    }
+    if p.runtime_samples_by_dot == 0 {
+        return Verdict::Finding(
+            Pattern::NeverUsed,
+            format!("Remove {where_}: {} was {seen} ({cost}).", p.name),
+        );
+    }
+    if evidence.share >= RARE_SHARE || evidence.runtime_total == 0 {
+        return Verdict::Used;
+    }
+    rarely_used(p, profile, &where_, &cost, evidence.share)
+}
+
+/// Lazy-import advice for a package a few run-time samples use: where it is
+/// called from, and the PEP 810 keyword where the interpreter has it.
+fn rarely_used(
+    p: &PackageNode,
+    profile: &Profile,
+    where_: &str,
+    cost: &str,
+    share: f64,
+) -> Verdict {
+    let caller = p
+        .callers
+        .iter()
+        .max_by_key(|(frame, n)| (**n, usize::MAX - **frame))
+        .and_then(|(&frame, _)| profile.cct.frames.get(frame));
+    let at = caller
+        .map(|f| format!("inside {} ({}:{})", f.shown_name(), f.file, f.line))
+        .unwrap_or_else(|| "in the function that uses it".to_string());
+    let keyword = if python_at_least(&profile.meta.python_version, 3, 15) {
+        format!(", or write `lazy import {}` (PEP 810)", p.name)
+    } else {
+        String::new()
+    };
+    Verdict::Finding(
+        Pattern::RarelyUsed,
+        format!(
+            "Import {} lazily {at} instead of {where_}{keyword}: {:.1} % of run-time samples use it, {cost}.",
+            p.name,
+            share * 100.0
+        ),
+    )
 }
 
 fn python_at_least(version: &str, major: u32, minor: u32) -> bool {
