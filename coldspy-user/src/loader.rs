@@ -54,6 +54,8 @@ pub struct Probes {
     pub control: RingBuf<MapData>,
     /// Lost-record counters.
     pub lost: PerCpuArray<MapData, u64>,
+    /// Read-failure counters by `coldspy_common::diag::FAIL_*` cause.
+    pub read_fails: PerCpuArray<MapData, u64>,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
     /// Entry uprobes attached so far: (file identity, offset).
     entry_probes: Vec<((u64, u64), u64)>,
@@ -84,7 +86,15 @@ impl Probes {
     /// CPU, the lifecycle tracepoints and (with `track_files`) the file-open ones.
     pub fn load(sample_hz: u64, track_files: bool) -> Result<Self, LoadError> {
         let mut ebpf = load_object()?;
-        let logger = aya_log::EbpfLogger::init(&mut ebpf).ok();
+        // Kernel-side diagnostics (first read failure of each cause per
+        // CPU, `maps::count_read_failures`) at debug level: shown with -vv.
+        let logger = match aya_log::EbpfLogger::init(&mut ebpf) {
+            Ok(logger) => Some(logger),
+            Err(e) => {
+                log::debug!("kernel-side log unavailable: {e}");
+                None
+            }
+        };
         attach_sampler(&mut ebpf, sample_hz)?;
         attach_tracepoints(&mut ebpf, track_files)?;
         for name in [
@@ -101,6 +111,7 @@ impl Probes {
             events: map(&mut ebpf, "EVENTS", RingBuf::try_from)?,
             control: map(&mut ebpf, "CONTROL", RingBuf::try_from)?,
             lost: map(&mut ebpf, "LOST", PerCpuArray::try_from)?,
+            read_fails: map(&mut ebpf, "READ_FAILS", PerCpuArray::try_from)?,
             ebpf,
             logger,
             entry_probes: Vec::new(),
@@ -177,6 +188,16 @@ impl Probes {
                 .unwrap_or(0)
         };
         (sum(0), sum(1))
+    }
+
+    /// Kernel-side read failures by cause name (only causes seen), summed over CPUs.
+    pub fn read_failures(&self) -> std::collections::BTreeMap<String, u64> {
+        (0..coldspy_common::diag::FAIL_CAUSES)
+            .filter_map(|cause| {
+                let count: u64 = self.read_fails.get(&cause, 0).ok()?.iter().sum();
+                (count > 0).then(|| (coldspy_common::diag::cause_name(cause).to_string(), count))
+            })
+            .collect()
     }
 
     /// Waits until a lifecycle event is ready or `timeout` passes.

@@ -4,6 +4,9 @@
 //! The tests drive the real binary against the real kernel (they run as
 //! root) and real CPython builds installed by `cargo xtask setup`.
 
+// A dev-dependency of the test files, not of these helpers.
+#[cfg(test)]
+use coldspy as _;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,6 +2,9 @@
 //! causes: device nodes and directories as outputs, a full disk, SIGHUP, a
 //! target that ignores SIGINT, durations that would panic, a bench start
 //! whose children outlive its timeout. Needs root (real probes).
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy_tests::{coldspy, coldspy_bin, require_root, scratch};
 use std::os::unix::fs::FileTypeExt;

@@ -3,6 +3,9 @@
 //! in headless Chromium), send escapes to the terminal or break collapsed
 //! lines; broken, deep or huge profiles are one clear error, never a panic
 //! or a stack overflow. No root needed.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy::model::build::build_profile;
 use coldspy::model::profile::{CctNode, Profile};

@@ -4,6 +4,9 @@
 //! by `--pid --subprocesses`. The oracle is each process's own CPU time,
 //! which `tests/scripts/process_tree.py` writes when it ends: at 200 Hz a
 //! process that ran 1.5 s of CPU must have ≥ 80 % of 300 samples.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy_tests::{
     core_interpreters, read_json, record, require_root, scratch, sid_root, Interpreter,

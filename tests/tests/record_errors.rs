@@ -1,6 +1,9 @@
 //! Bad input to `coldspy record`: one clear line on stderr, a non-zero exit,
 //! no profile written. And the other ways a recording ends (a signal,
 //! `--duration` on an attached process) still write a whole profile.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy_tests::{coldspy, coldspy_bin, read_json, require_root, scratch, script};
 use std::process::{Command, Stdio};

@@ -57,7 +57,7 @@ pub fn cdf_svg(title: &str, series: &[(String, Vec<f64>)]) -> String {
     );
     for (i, (name, values)) in series.iter().enumerate() {
         let mut sorted = values.clone();
-        sorted.sort_by(|a, b| a.total_cmp(b));
+        sorted.sort_by(f64::total_cmp);
         let n = sorted.len().max(1) as f64;
         let mut points = format!(
             "{:.1},{:.1}",

@@ -3,6 +3,9 @@
 //! profiles whose strings a hostile target chose. Nothing may panic (a
 //! release build aborts on panic), the reader refuses what writers cannot
 //! take, and no writer lets markup, script or control characters through.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy_core::analysis::{analyze, ScoreKind};
 use coldspy_core::export::Format;

@@ -153,7 +153,7 @@ pub fn create(
         schema: "coldspy-prebake".into(),
         schema_version: 1,
         python: python.to_path_buf(),
-        handler: handler.to_string(),
+        handler: handler.clone(),
         event: event.map(Path::to_path_buf),
         criu_version,
         dump_ms: dumped?,

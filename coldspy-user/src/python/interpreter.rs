@@ -4,9 +4,9 @@
 
 use crate::python::elf::{path_in_process, ElfError, ElfInfo};
 use crate::python::maps::{self, Mapping};
-use crate::python::memory::ProcessMemory;
+use crate::python::memory::{ProcessMemory, ReadMemory};
 use crate::python::offsets::debug_offsets::{self, DebugOffsets, DebugOffsetsError};
-use crate::python::offsets::{self, VersionLayout};
+use crate::python::offsets::{self, dwarf, VersionLayout};
 use crate::python::version::PythonVersion;
 use coldspy_common::offsets::{TargetConfig, NO_OFFSET, TARGET_PYTHON_READY};
 use std::path::{Path, PathBuf};
@@ -184,15 +184,32 @@ impl Interpreter {
             let bytes = memory
                 .read_vec(runtime_addr, debug_offsets::READ_BYTES)
                 .map_err(|source| FindError::Memory { pid, source })?;
-            let debug = DebugOffsets::parse(&bytes).map_err(|source| FindError::DebugOffsets {
-                version,
-                binary: binary.display().to_string(),
-                source,
-            })?;
-            (
-                debug.layout(),
-                format!("debug-offsets:{} (shape {})", debug.version, debug.shape),
-            )
+            match DebugOffsets::parse(&bytes) {
+                Ok(debug) => (
+                    debug.layout(),
+                    format!("debug-offsets:{} (shape {})", debug.version, debug.shape),
+                ),
+                // The build's DWARF, when it ships some, has the same fields.
+                Err(source) => {
+                    match dwarf::debug_offsets_from_dwarf(&path_in_process(pid, binary), version) {
+                        Ok(from_dwarf) => {
+                            log::info!(
+                            "_Py_DebugOffsets of {} unusable ({source}); layout read from its DWARF",
+                            binary.display()
+                        );
+                            (from_dwarf.layout(), format!("dwarf:{}", binary.display()))
+                        }
+                        Err(dwarf_error) => {
+                            log::debug!("DWARF fallback for {}: {dwarf_error}", binary.display());
+                            return Err(FindError::DebugOffsets {
+                                version,
+                                binary: binary.display().to_string(),
+                                source,
+                            });
+                        }
+                    }
+                }
+            }
         } else {
             let layout = offsets::table_for(version).ok_or_else(|| FindError::Unsupported {
                 found: version,

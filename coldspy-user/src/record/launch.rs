@@ -10,11 +10,11 @@ use std::path::Path;
 /// The byte that lets the held child `exec`.
 const RELEASE_BYTE: u8 = 1;
 /// Exit status of a held child whose release pipe closed without the byte.
-pub const RELEASED_NEVER: i32 = 125;
+pub(super) const RELEASED_NEVER: i32 = 125;
 
 /// A child process waiting before its `exec`.
 #[derive(Debug)]
-pub struct HeldChild {
+pub(super) struct HeldChild {
     /// Its pid.
     pub pid: u32,
     release_fd: i32,
@@ -23,7 +23,7 @@ pub struct HeldChild {
 
 impl HeldChild {
     /// Forks a child that will `exec` `program` with `args` once released.
-    pub fn spawn(program: &Path, args: &[String]) -> std::io::Result<Self> {
+    pub(super) fn spawn(program: &Path, args: &[String]) -> std::io::Result<Self> {
         let to_c = |s: &[u8]| {
             CString::new(s).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
         };
@@ -87,7 +87,7 @@ impl HeldChild {
     }
 
     /// Lets the child `exec`; returns the exec error if it failed.
-    pub fn release(&mut self) -> std::io::Result<()> {
+    pub(super) fn release(&mut self) -> std::io::Result<()> {
         let byte = RELEASE_BYTE;
         // SAFETY: writing one byte to our pipe end, then closing it.
         unsafe {
@@ -107,7 +107,7 @@ impl HeldChild {
     }
 
     /// The exit status if the child has exited (`None` while it runs).
-    pub fn try_wait(&self) -> Option<i32> {
+    pub(super) fn try_wait(&self) -> Option<i32> {
         let mut status = 0;
         // SAFETY: non-blocking wait on our own child.
         let r = unsafe { libc::waitpid(self.pid as i32, &mut status, libc::WNOHANG) };
@@ -115,7 +115,7 @@ impl HeldChild {
     }
 
     /// Waits for the child to exit.
-    pub fn wait(&self) -> i32 {
+    pub(super) fn wait(&self) -> i32 {
         let mut status = 0;
         loop {
             // SAFETY: blocking wait on our own child.

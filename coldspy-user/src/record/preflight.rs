@@ -22,7 +22,7 @@ fn effective_caps() -> u64 {
 }
 
 /// Root, or CAP_BPF + CAP_PERFMON + CAP_SYS_PTRACE (or CAP_SYS_ADMIN).
-pub fn check_privileges() -> Result<(), SetupError> {
+pub(super) fn check_privileges() -> Result<(), SetupError> {
     let caps = effective_caps();
     let has = |cap: u32| caps & (1u64 << cap) != 0;
     let bpf_ok = has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON));
@@ -34,7 +34,7 @@ pub fn check_privileges() -> Result<(), SetupError> {
 }
 
 /// tracefs mounted (mounting it if we can).
-pub fn check_tracefs() -> Result<(), SetupError> {
+pub(super) fn check_tracefs() -> Result<(), SetupError> {
     let events = Path::new(crate::loader::TRACEFS).join("events");
     if events.exists() {
         return Ok(());
@@ -55,7 +55,7 @@ pub fn check_tracefs() -> Result<(), SetupError> {
 
 /// The CPython version a binary's name or its libpython announces
 /// (`python2.7`, `python3.6m`, `libpython3.6m.so.1.0`), as (major, minor).
-pub fn cpython_version_in_name(name: &str) -> Option<(u32, u32)> {
+pub(super) fn cpython_version_in_name(name: &str) -> Option<(u32, u32)> {
     let rest = name
         .strip_prefix("libpython")
         .or_else(|| name.strip_prefix("python"))?;
@@ -67,7 +67,7 @@ pub fn cpython_version_in_name(name: &str) -> Option<(u32, u32)> {
 /// Refuses a CPython older than 3.9 by its name (the executable, or a
 /// mapped libpython of a process) with "unsupported CPython 2.7" rather
 /// than "not a Python process": such versions have no `_PyRuntime`.
-pub fn check_not_old_cpython<'a>(
+pub(super) fn check_not_old_cpython<'a>(
     names: impl IntoIterator<Item = &'a Path>,
 ) -> Result<(), SetupError> {
     for path in names {
@@ -91,7 +91,7 @@ pub fn check_not_old_cpython<'a>(
 /// replaced by its process (with a note), a kernel thread or a process
 /// whose memory map cannot be read is one clear sentence, and an old CPython
 /// is "unsupported", not "not a Python process". Returns the pid to record.
-pub fn check_pid(pid: u32) -> Result<u32, SetupError> {
+pub(super) fn check_pid(pid: u32) -> Result<u32, SetupError> {
     let proc = Path::new("/proc").join(pid.to_string());
     let Ok(status) = std::fs::read_to_string(proc.join("status")) else {
         return Err(SetupError::NoSuchProcess(pid));

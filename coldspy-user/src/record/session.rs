@@ -31,7 +31,7 @@ const EXIT_GRACE: Duration = Duration::from_secs(5);
 
 /// Recording options.
 #[derive(Debug)]
-pub struct Options {
+pub(super) struct Options {
     /// Sampling frequency (Hz per CPU).
     pub sample_hz: u64,
     /// Stop after this long.
@@ -49,7 +49,7 @@ pub struct Options {
 
 /// What a recording produced.
 #[derive(Debug)]
-pub struct Recorded {
+pub(super) struct Recorded {
     /// The symbolized trace.
     pub trace: Trace,
     /// The launched command's exit code (0 for `--pid`).
@@ -68,7 +68,7 @@ pub struct Recorded {
 
 /// Waits for a command that outlived `--duration`, passing SIGINT, SIGTERM
 /// and SIGHUP on to it as during the recording; returns its exit code.
-pub fn wait_for_command(held: &HeldChild) -> i32 {
+pub(super) fn wait_for_command(held: &HeldChild) -> i32 {
     loop {
         if let Some(code) = held.try_wait() {
             return code;
@@ -268,7 +268,7 @@ impl Session {
 /// Records a target until it exits, `duration` passes, or SIGINT, SIGTERM
 /// or SIGHUP (a closed terminal) arrives: each is passed on to a launched
 /// command, which gets [`EXIT_GRACE`] to exit before SIGKILL.
-pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded> {
+pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded> {
     let marks_pipe = options.marks.take();
     let signal = install_stop_signals()?;
     // Attach-time checks first: they fail fast, before loading anything.
@@ -489,7 +489,9 @@ impl Session {
     /// The trace of the session, with its metadata.
     fn finish(self, target: &Target, options: &Options, start_ns: u64, end_ns: u64) -> Trace {
         let (lost_samples, lost_events) = self.probes.lost_counts();
+        let read_failures = self.probes.read_failures();
         let mut trace = self.collector.finish(end_ns);
+        trace.read_failures = read_failures;
         trace.start_ns = start_ns;
         fill_meta(
             &mut trace,

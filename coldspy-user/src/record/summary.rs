@@ -10,7 +10,11 @@ use std::path::Path;
 const TOP_FUNCTIONS: usize = 10;
 
 /// Prints the summary of a freshly written profile.
-pub fn print(profile: &Profile, written: &Path, out: &mut impl Write) -> std::io::Result<()> {
+pub(super) fn print(
+    profile: &Profile,
+    written: &Path,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let s = &profile.stats;
     let m = &profile.meta;
     writeln!(out, "coldspy: wrote {}", written.display())?;

@@ -35,6 +35,7 @@ pub fn build_profile(trace: &Trace) -> Profile {
     (stats.init_samples, stats.exec_samples) = phase_samples(trace, init_us);
     stats.file_count = files.len() as u64;
     stats.unsymbolized_frames = trace.unsymbolized_frames;
+    stats.read_failures = trace.read_failures.clone();
 
     let mut profile = Profile::empty();
     profile.meta = trace.meta.clone();
@@ -56,7 +57,7 @@ fn attach_sites(trace: &Trace, tree: &mut ImportTree) {
         .imports
         .iter()
         .filter(|e| e.edge == crate::model::trace::ImportEdge::Start);
-    for record in tree.records.iter_mut() {
+    for record in &mut tree.records {
         let Some(edge) = start_edges.next() else {
             break;
         };

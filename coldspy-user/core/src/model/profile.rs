@@ -113,6 +113,14 @@ pub struct Stats {
     /// Frames whose code object could not be read (freed before symbolization).
     #[serde(default)]
     pub unsymbolized_frames: u64,
+    /// Kernel-side read failures by cause: for each cause, the samples in
+    /// which the eBPF stack walk met it at least once. Keys:
+    /// `thread_state_read`, `frame_pointer_read`, `frame_read` (a frame's
+    /// header), `code_object_read` (a code object's header),
+    /// `not_a_code_object`, `stack_truncated`. Only causes that happened
+    /// are present; absent (empty) in profiles without any.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub read_failures: std::collections::BTreeMap<String, u64>,
     /// Initialization phase length (see the README for the rule).
     pub init_us: u64,
     /// Execution phase length.

@@ -31,6 +31,10 @@ pub struct Trace {
     /// Frames whose code object could not be read.
     #[serde(default)]
     pub unsymbolized_frames: u64,
+    /// Kernel-side read-failure counters by cause (`frame_read`,
+    /// `code_object_read`, …): samples in which the cause happened.
+    #[serde(default)]
+    pub read_failures: std::collections::BTreeMap<String, u64>,
 }
 
 /// One CPU sample.
