@@ -3,6 +3,9 @@
 //! heavy packages rank first as `never_used` with advice pointing at the
 //! handler's `import boto3`, tqdm is `feature_redundancy`, markdown is not
 //! flagged. Replayed without a kernel.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy::analysis::{analyze, ScoreKind};
 use coldspy::model::build::build_profile;

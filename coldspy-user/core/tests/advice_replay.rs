@@ -4,6 +4,8 @@
 //! `handler.trace.json` is `examples/handler.py` run as a script (CPython
 //! 3.12, 200 Hz): it imports boto3 (line 10) and tqdm (line 12) and never
 //! uses them, and markdown (line 11), which it uses on every call.
+// A test target sees every dependency of its package.
+#![allow(unused_crate_dependencies)]
 
 use coldspy_core::analysis::evidence::Verdict;
 use coldspy_core::analysis::origin::{self, Origin};
