@@ -38,10 +38,18 @@ fn hostile_profile() -> Profile {
             m.name = IMG_PAYLOAD.into();
         }
     }
-    profile.modules[0].name = TERMINAL_PAYLOAD.into();
+    // A package the report lists by name (the used markdown).
+    for m in &mut profile.modules {
+        if m.name == "markdown" {
+            m.name = TERMINAL_PAYLOAD.into();
+        }
+    }
     for i in &mut profile.imports {
         if i.module == busiest {
             i.module = IMG_PAYLOAD.into();
+        }
+        if i.module == "markdown" {
+            i.module = TERMINAL_PAYLOAD.into();
         }
     }
     for (k, f) in profile.cct.frames.iter_mut().enumerate() {

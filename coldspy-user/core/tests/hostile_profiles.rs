@@ -148,6 +148,7 @@ fn profile() -> impl Strategy<Value = Profile> {
                         files: Vec::new(),
                         site: None,
                         failed: false,
+                        parent_index: None,
                     })
                     .collect();
                 p

@@ -216,6 +216,7 @@ pub fn parse_marks(text: &str) -> (Vec<PhaseMark>, Option<RunnerError>) {
             marks.push(PhaseMark {
                 name: name.to_string(),
                 ts_ns,
+                detail: parts.next().unwrap_or("").to_string(),
             });
         }
     }
@@ -234,12 +235,21 @@ mod tests {
             marks[1],
             PhaseMark {
                 name: "init_end".into(),
-                ts_ns: 20
+                ts_ns: 20,
+                detail: String::new(),
             }
         );
         let error = error.unwrap();
         assert_eq!(error.kind, "handler_raised");
         assert_eq!(error.message, "ValueError: bad x");
         assert!(error.to_string().starts_with("the handler raised"));
+    }
+
+    #[test]
+    fn exact_use_marks_keep_their_module_list() {
+        let (marks, _) =
+            parse_marks("invoke_end 45\nexact_use 46 handler markdown markdown.core\n");
+        assert_eq!(marks[1].name, "exact_use");
+        assert_eq!(marks[1].detail, "handler markdown markdown.core");
     }
 }

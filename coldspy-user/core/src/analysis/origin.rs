@@ -1,53 +1,84 @@
-//! Whose code a file is: the standard library, an installed package, coldspy's
-//! own runner, or the program's own (first-party) code — the only code whose
-//! import statements advice may tell the user to edit.
+//! Where code comes from: the standard library, an installed package
+//! (`site-packages`), coldspy's own runner, or the program (first-party).
+//! Advice is given on first-party statements only; the standard library is
+//! never a finding of its own.
 
-/// Where a source file comes from.
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+/// The origin of a file or module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// The interpreter's standard library (or frozen / built-in code).
-    StandardLibrary,
-    /// A package installed in `site-packages` / `dist-packages`.
-    Installed,
-    /// coldspy's function runner (never charged to the function).
+    /// CPython's standard library (frozen, built-in, or under `lib/pythonX.Y`).
+    Stdlib,
+    /// An installed distribution (`site-packages`, `dist-packages`).
+    ThirdParty,
+    /// coldspy's function runner (`coldspy_runner.py`).
     Runner,
     /// The program's own code.
     FirstParty,
+    /// No file and not a standard-library name.
+    Unknown,
 }
 
-/// The file name of coldspy's runner, as it appears in frames.
+/// The runner's file name, as every copy of it is called.
 pub const RUNNER_FILE: &str = "coldspy_runner.py";
 
-/// Classifies a source path as frames and import sites show it.
-pub fn origin_of(file: &str) -> Origin {
-    if file.ends_with(RUNNER_FILE) {
-        return Origin::Runner;
-    }
-    if file.contains("/site-packages/") || file.contains("/dist-packages/") {
-        return Origin::Installed;
-    }
-    if file.is_empty() || file.starts_with('<') || is_stdlib_path(file) {
-        return Origin::StandardLibrary;
-    }
-    Origin::FirstParty
-}
-
-/// `…/lib/python3.X/…` outside any packages directory: the layout of every
-/// CPython installation (pyenv, Debian's `/usr/lib/python3.X`, a venv's base).
-fn is_stdlib_path(file: &str) -> bool {
-    let Some(at) = file.find("/lib/python3.") else {
-        return false;
-    };
-    let rest = &file[at + "/lib/python3.".len()..];
-    rest.split('/').next().is_some_and(|minor| {
-        let digits = minor.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+/// Top-level standard-library names of CPython 3.9–3.15 (`data/stdlib_modules.txt`).
+pub fn stdlib_names() -> &'static HashSet<&'static str> {
+    static NAMES: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        include_str!("../../data/stdlib_modules.txt")
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
     })
 }
 
-/// Whether an import statement at `file` is one the user can edit.
-pub fn is_first_party(file: &str) -> bool {
-    origin_of(file) == Origin::FirstParty
+/// The origin of a source file, by its path.
+pub fn of_file(file: &str) -> Origin {
+    if file.ends_with(&format!("/{RUNNER_FILE}")) || file == RUNNER_FILE {
+        Origin::Runner
+    } else if file.starts_with('<') {
+        // `<frozen importlib._bootstrap>`, `<string>`: the interpreter's.
+        Origin::Stdlib
+    } else if file.contains("/site-packages/") || file.contains("/dist-packages/") {
+        Origin::ThirdParty
+    } else if is_stdlib_dir(file) {
+        Origin::Stdlib
+    } else {
+        Origin::FirstParty
+    }
+}
+
+/// `…/lib/python3.12/…` (the standard library and its `lib-dynload`).
+fn is_stdlib_dir(file: &str) -> bool {
+    let Some((_, after)) = file.split_once("/lib/python3") else {
+        return false;
+    };
+    let version = after.split('/').next().unwrap_or("");
+    version.starts_with('.') && version[1..].chars().all(|c| c.is_ascii_digit() || c == 't')
+}
+
+/// The origin of a module: by its file when known (a PyPI `dataclasses` in
+/// `site-packages` is third-party even though the name is the standard
+/// library's), else by its top-level name.
+pub fn of_module(name: &str, file: Option<&str>) -> Origin {
+    match file.map(of_file) {
+        Some(Origin::Stdlib) | None if is_stdlib_name(name) => Origin::Stdlib,
+        Some(origin) => origin,
+        None => Origin::Unknown,
+    }
+}
+
+/// Whether the top-level name of `module` is a standard-library module.
+pub fn is_stdlib_name(module: &str) -> bool {
+    stdlib_names().contains(top_level(module))
+}
+
+/// The top-level package of a dotted name.
+pub fn top_level(module: &str) -> &str {
+    module.split('.').next().unwrap_or(module)
 }
 
 #[cfg(test)]
@@ -55,35 +86,67 @@ mod tests {
     use super::*;
 
     #[test]
-    fn files_are_classified_by_where_they_live() {
-        let cases = [
-            (
-                "/root/.pyenv/versions/3.12.1/lib/python3.12/json/__init__.py",
-                Origin::StandardLibrary,
+    fn files_are_classified_by_path() {
+        let venv = "/v/lib/python3.12/site-packages/boto3/__init__.py";
+        assert_eq!(of_file(venv), Origin::ThirdParty);
+        assert_eq!(
+            of_file("/root/.pyenv/versions/3.12.1/lib/python3.12/json/__init__.py"),
+            Origin::Stdlib
+        );
+        assert_eq!(
+            of_file("/usr/lib/python3.13/lib-dynload/_json.cpython-313-x86_64-linux-gnu.so"),
+            Origin::Stdlib
+        );
+        assert_eq!(of_file("<frozen importlib._bootstrap>"), Origin::Stdlib);
+        assert_eq!(
+            of_file("/tmp/coldspy-runner-0/coldspy_runner.py"),
+            Origin::Runner
+        );
+        assert_eq!(
+            of_file("/work/main/examples/handler.py"),
+            Origin::FirstParty
+        );
+        assert_eq!(of_file("/home/me/lib/python3x/app.py"), Origin::FirstParty);
+    }
+
+    #[test]
+    fn a_stdlib_name_in_site_packages_is_a_backport_not_the_stdlib() {
+        assert_eq!(of_module("dataclasses", None), Origin::Stdlib);
+        assert_eq!(
+            of_module("dataclasses", Some("/usr/lib/python3.12/dataclasses.py")),
+            Origin::Stdlib
+        );
+        assert_eq!(
+            of_module(
+                "dataclasses",
+                Some("/v/lib/python3.12/site-packages/dataclasses.py")
             ),
-            (
-                "/usr/lib/python3.11/dataclasses.py",
-                Origin::StandardLibrary,
-            ),
-            (
-                "/usr/lib/python3.14t/re/__init__.py",
-                Origin::StandardLibrary,
-            ),
-            ("<frozen importlib._bootstrap>", Origin::StandardLibrary),
-            (
-                "/v/lib/python3.12/site-packages/boto3/__init__.py",
-                Origin::Installed,
-            ),
-            (
-                "/usr/lib/python3/dist-packages/yaml/__init__.py",
-                Origin::Installed,
-            ),
-            ("/tmp/coldspy-1/coldspy_runner.py", Origin::Runner),
-            ("/work/app/handler.py", Origin::FirstParty),
-            ("/srv/lib/python-tools/app.py", Origin::FirstParty),
-        ];
-        for (file, expected) in cases {
-            assert_eq!(origin_of(file), expected, "{file}");
+            Origin::ThirdParty
+        );
+        assert_eq!(of_module("sys", None), Origin::Stdlib);
+        assert_eq!(of_module("boto3", None), Origin::Unknown);
+    }
+
+    #[test]
+    fn the_shipped_list_covers_3_9_to_3_15() {
+        for name in [
+            "re",
+            "enum",
+            "typing",
+            "logging",
+            "html",
+            "xml",
+            "json",
+            "tomllib",
+            "zoneinfo",
+            "_bootlocale",
+            "parser",
+            "distutils",
+        ] {
+            assert!(is_stdlib_name(name), "{name}");
+        }
+        for name in ["boto3", "numpy", "markdown", "tqdm"] {
+            assert!(!is_stdlib_name(name), "{name}");
         }
     }
 }

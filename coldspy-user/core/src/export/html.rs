@@ -40,11 +40,11 @@ fn data(profile: &Profile, analysis: &Analysis) -> Value {
             let modules: Vec<Value> = profile
                 .modules
                 .iter()
-                .filter(|m| crate::analysis::module_tree::top_level(&m.name) == p.name)
+                .filter(|m| crate::analysis::origin::top_level(&m.name) == p.name)
                 .map(|m| json!({"name": m.name, "self_ms": ms(m.self_us), "cum_ms": ms(m.cumulative_us), "samples": m.samples}))
                 .collect();
             json!({
-                "name": p.name, "score": (p.score * 10.0).round() / 10.0, "samples": p.samples,
+                "name": p.name, "score": crate::analysis::score::rounded(p.score), "samples": p.samples,
                 "by_dot": p.runtime_samples_by_dot, "self_ms": ms(p.self_us), "dot_ms": ms(p.self_by_dot_us),
                 "imp_ms": ms(p.cumulative_us), "pattern": p.pattern.map(|x| x.as_str()),
                 "advice": p.advice, "modules": modules,
@@ -71,16 +71,24 @@ pub(crate) fn escape(s: &str) -> String {
 }
 
 /// "What to change", by import statement, as an HTML list (empty when
-/// nothing is flagged).
+/// nothing is to change), each with its saving, edit and evidence.
 fn changes_list(analysis: &Analysis) -> String {
-    let changes = crate::analysis::changes::group(&analysis.packages);
-    if changes.is_empty() {
+    let items: String = analysis
+        .changes()
+        .map(|f| {
+            format!(
+                "<li><b>{}</b> <code>{}</code> at {}: saves about {:.1} ms<br>{}</li>",
+                escape(f.pattern.map(|p| p.as_str()).unwrap_or("")),
+                escape(&f.module),
+                escape(&f.site.to_string()),
+                f.saving_us as f64 / 1000.0,
+                escape(f.advice.as_deref().unwrap_or("")),
+            )
+        })
+        .collect();
+    if items.is_empty() {
         return String::new();
     }
-    let items: String = changes
-        .iter()
-        .map(|c| format!("<li>{}</li>", escape(&c.summary(8))))
-        .collect();
     format!("<h2>What to change, by import statement</h2><ul id=\"changes\">{items}</ul>\n")
 }
 

@@ -23,7 +23,8 @@ pub fn build_profile(trace: &Trace) -> Profile {
         }
     }
     let counted = count_samples(trace, &tree, &frames);
-    let modules = module_rows(&tree, &module_files, &counted);
+    let mut modules = module_rows(&tree, &module_files, &counted);
+    apply_exact_use(trace, &mut modules);
     let mut stats = counted.stats;
     let duration_us = trace.end_ns.saturating_sub(trace.start_ns) / 1000;
     let (init_us, exec_us, exec_count) =
@@ -183,6 +184,31 @@ fn module_rows(
         });
     }
     modules
+}
+
+/// The runner's `exact_use` marks (one after each invocation, naming the
+/// modules whose code first ran in it) into `modules[].exact_use`: the
+/// invocation, or 0 for a module none of whose code ran. Without such marks
+/// the field stays absent.
+fn apply_exact_use(trace: &Trace, modules: &mut [ModuleRecord]) {
+    let marks: Vec<&str> = trace
+        .phases
+        .iter()
+        .filter(|m| m.name == "exact_use")
+        .map(|m| m.detail.as_str())
+        .collect();
+    if marks.is_empty() {
+        return;
+    }
+    let mut first: HashMap<&str, u64> = HashMap::new();
+    for (k, detail) in marks.iter().enumerate() {
+        for module in detail.split_whitespace() {
+            first.entry(module).or_insert(k as u64 + 1);
+        }
+    }
+    for row in modules {
+        row.exact_use = Some(first.get(row.name.as_str()).copied().unwrap_or(0));
+    }
 }
 
 /// Init, exec and invocation count.

@@ -250,6 +250,12 @@ pub struct ModuleRecord {
     /// Analysis: one-line advice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advice: Option<String>,
+    /// Exact use, from the handler runner's first-execution hook (active
+    /// during invocations only): the first invocation (1-based) in which code
+    /// of this module ran, `0` when none of its code ran in any invocation.
+    /// Absent when the recording had no hook (a script, an old runner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_use: Option<u64>,
 }
 
 /// Where an import statement ran: the innermost Python frame at the import's start.
@@ -301,6 +307,10 @@ pub struct ImportRecord {
     /// Whether the import finished with an exception (e.g. `ImportError` caught).
     #[serde(default)]
     pub failed: bool,
+    /// Index in [`Profile::imports`] of the import this one was nested in
+    /// (the record `parent` names); absent at depth 0 and in older profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_index: Option<usize>,
 }
 
 /// Errors reading a profile file.
