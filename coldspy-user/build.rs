@@ -1,7 +1,9 @@
 //! Compiles the `coldspy-ebpf` programs for the BPF target (nightly +
 //! build-std, through aya-build) so that a plain `cargo build` builds both.
+// Only a build-dependency so cargo rebuilds on eBPF changes (Cargo.toml).
 use anyhow::{anyhow, Context as _};
 use aya_build::Toolchain;
+use coldspy_ebpf as _;
 
 fn main() -> anyhow::Result<()> {
     let cargo_metadata::Metadata { packages, .. } = cargo_metadata::MetadataCommand::new()

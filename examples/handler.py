@@ -21,6 +21,6 @@ if __name__ == "__main__":
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "event.json")) as f:
         event = json.load(f)
-    for _ in range(200):
+    for _ in range(1000):
         result = handler(event, None)
     print(result["body"][:60])

@@ -3,8 +3,12 @@
 //! Every type here is `#[repr(C)]` with explicit padding, so the kernel side
 //! and the user side agree byte for byte; `tests` in this crate pin the sizes
 //! and offsets. With the `user` feature the types also implement `aya::Pod`.
+// The crate's public items are its contract with the system crate (and,
+// for coldspy-common, with the eBPF programs): every one is documented.
+#![warn(missing_docs)]
 #![no_std]
 
+pub mod diag;
 pub mod import_event;
 pub mod lifecycle;
 pub mod limits;

@@ -12,7 +12,8 @@ pub const EVENT_KIND_EXIT: u32 = 12;
 /// A target reached the entry point of its executable and was stopped.
 pub const EVENT_KIND_ENTRY: u32 = 13;
 
-/// A lifecycle event in the `EVENTS` ring buffer.
+/// A lifecycle event in the `CONTROL` ring buffer (its own ring, so that
+/// userspace can wait on it alone and resume a stopped target at once).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct LifecycleEvent {

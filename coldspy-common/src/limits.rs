@@ -17,6 +17,10 @@ pub const MAX_TARGETS: u32 = 4096;
 /// How many threads can have an `openat` call in flight at once.
 pub const MAX_INFLIGHT_OPENS: u32 = 16384;
 
+/// How many threads can have imports in flight at once (one import stack
+/// each in the kernel's `IMPORT_STACKS`).
+pub const MAX_IMPORTING_THREADS: u32 = 16384;
+
 /// Steps of a pointer chain in [`crate::offsets::PyLayout`].
 pub const MAX_CHAIN: usize = 4;
 

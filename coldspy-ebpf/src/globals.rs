@@ -10,6 +10,19 @@ static FORK_CHILD_PID_OFFSET: u32 = 20;
 #[unsafe(no_mangle)]
 static EXIT_GROUP_DEAD_OFFSET: u32 = u32::MAX;
 
+/// Offset of `filename` in the `sys_enter_openat` record (the default is
+/// the x86-64 syscall ABI's; userspace sets the one tracefs states).
+#[unsafe(no_mangle)]
+static OPENAT_FILENAME_OFFSET: u32 = 24;
+
+/// Offset of `ret` in the `sys_exit_openat` record.
+#[unsafe(no_mangle)]
+static OPENAT_RET_OFFSET: u32 = 16;
+
+/// Offset of the `filename` `__data_loc` in the `sched_process_exec` record.
+#[unsafe(no_mangle)]
+static EXEC_FILENAME_LOC_OFFSET: u32 = 8;
+
 /// Offset of `thread.fsbase` in `task_struct` (from the kernel's BTF), or
 /// `u32::MAX` if unknown: identifies a thread by its `pthread_self()` on
 /// CPython 3.9/3.10, which have no `native_thread_id`.
@@ -48,4 +61,22 @@ pub fn task_fsbase_offset() -> u32 {
 #[inline(always)]
 pub fn self_tgid() -> u32 {
     read(&SELF_TGID)
+}
+
+/// See [`OPENAT_FILENAME_OFFSET`].
+#[inline(always)]
+pub fn openat_filename_offset() -> usize {
+    read(&OPENAT_FILENAME_OFFSET) as usize
+}
+
+/// See [`OPENAT_RET_OFFSET`].
+#[inline(always)]
+pub fn openat_ret_offset() -> usize {
+    read(&OPENAT_RET_OFFSET) as usize
+}
+
+/// See [`EXEC_FILENAME_LOC_OFFSET`].
+#[inline(always)]
+pub fn exec_filename_loc_offset() -> usize {
+    read(&EXEC_FILENAME_LOC_OFFSET) as usize
 }

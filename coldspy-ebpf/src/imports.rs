@@ -16,7 +16,7 @@ use aya_ebpf::{
 };
 use coldspy_common::{
     import_event::{ImportEvent, EVENT_KIND_IMPORT_END, EVENT_KIND_IMPORT_START},
-    limits::{MAX_IMPORT_DEPTH, MAX_INFLIGHT_OPENS, MAX_TARGETS},
+    limits::{MAX_IMPORTING_THREADS, MAX_IMPORT_DEPTH, MAX_TARGETS},
     offsets::{TargetConfig, IMPORT_NAME_IDENTIFIER, TARGET_PYTHON_READY},
     sample::RawFrame,
 };
@@ -32,7 +32,8 @@ pub struct ImportStack {
 
 /// Thread id → imports in flight.
 #[map]
-static IMPORT_STACKS: HashMap<u32, ImportStack> = HashMap::with_max_entries(MAX_INFLIGHT_OPENS, 0);
+static IMPORT_STACKS: HashMap<u32, ImportStack> =
+    HashMap::with_max_entries(MAX_IMPORTING_THREADS, 0);
 
 /// Process → address of the `_find_and_load` name object, once seen.
 #[map]

@@ -22,8 +22,6 @@ use coldspy_common::{
 };
 
 const SIGSTOP: u32 = 19;
-/// Offset of the `__data_loc` of `filename` in `sched_process_exec`.
-const EXEC_FILENAME_LOC: usize = 8;
 
 fn emit(kind: u32, pid: u32, other_pid: u32, stopped: bool) -> Option<*mut LifecycleEvent> {
     let Some(entry) = maps::CONTROL.reserve::<LifecycleEvent>(0) else {
@@ -73,7 +71,9 @@ pub fn coldspy_exec(ctx: TracePointContext) -> u32 {
         (*event).other_pid = 0;
         (*event).stopped = stop as u32;
         (*event).ktime_ns = bpf_ktime_get_ns();
-        let loc = ctx.read_at::<u32>(EXEC_FILENAME_LOC).unwrap_or(0);
+        let loc = ctx
+            .read_at::<u32>(globals::exec_filename_loc_offset())
+            .unwrap_or(0);
         let src = (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize);
         let path = &mut (*event).path;
         if bpf_probe_read_kernel_str_bytes(src, path).is_err() {

@@ -1,10 +1,14 @@
 //! The maps shared by the programs and read or written by userspace.
 
+use aya_log_ebpf::debug;
+
 use aya_ebpf::{
     macros::map,
     maps::{HashMap, PerCpuArray, RingBuf},
+    EbpfContext,
 };
 use coldspy_common::{
+    diag::{cause_name, FAIL_CAUSES},
     limits::{
         CONTROL_RING_BYTES, EVENT_RING_BYTES, MAX_INFLIGHT_OPENS, MAX_TARGETS, SAMPLE_RING_BYTES,
     },
@@ -37,6 +41,42 @@ pub const LOST_EVENTS: u32 = 1;
 /// Per-CPU counters of dropped records (see `LOST_*`).
 #[map]
 pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(2, 0);
+
+/// Per-CPU read-failure counters, indexed by `coldspy_common::diag::FAIL_*`.
+#[map]
+pub static READ_FAILS: PerCpuArray<u64> = PerCpuArray::with_max_entries(FAIL_CAUSES, 0);
+
+/// Counts each cause set in `causes` (bit `1 << FAIL_*`) and logs, at debug
+/// level, the first occurrence of each cause on this CPU: one line per cause
+/// and CPU at most, so a failing target cannot flood the log ring.
+#[inline(always)]
+pub fn count_read_failures<C: EbpfContext>(ctx: &C, tgid: u32, causes: u32) {
+    if causes == 0 {
+        return;
+    }
+    for cause in 0..FAIL_CAUSES {
+        if causes & (1 << cause) == 0 {
+            continue;
+        }
+        let Some(counter) = READ_FAILS.get_ptr_mut(cause) else {
+            continue;
+        };
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU.
+        let first = unsafe {
+            let first = *counter == 0;
+            *counter += 1;
+            first
+        };
+        if first {
+            debug!(
+                ctx,
+                "pid {}: first {} failure on this CPU",
+                tgid,
+                cause_name(cause)
+            );
+        }
+    }
+}
 
 /// An `openat` in flight: entry time and the user pointer to its path.
 #[repr(C)]

@@ -1,6 +1,7 @@
 //! File opens of target threads: `sys_enter_openat` remembers path and time,
 //! `sys_exit_openat` emits the finished call.
 
+use crate::globals;
 use crate::maps::{self, InflightOpen, INFLIGHT_OPENS};
 use aya_ebpf::{
     helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user_str_bytes},
@@ -8,11 +9,6 @@ use aya_ebpf::{
     programs::TracePointContext,
 };
 use coldspy_common::open_event::{OpenEvent, EVENT_KIND_OPEN};
-
-/// Offset of `filename` in the `sys_enter_openat` record (stable syscall ABI).
-const ENTER_FILENAME: usize = 24;
-/// Offset of `ret` in the `sys_exit_openat` record.
-const EXIT_RET: usize = 16;
 
 /// Remembers an `openat` of a target thread.
 #[tracepoint]
@@ -22,8 +18,8 @@ pub fn coldspy_openat_enter(ctx: TracePointContext) -> u32 {
     if maps::current_target(tgid).is_none() {
         return 0;
     }
-    // SAFETY: offset from the tracepoint format.
-    let Ok(path_ptr) = (unsafe { ctx.read_at::<u64>(ENTER_FILENAME) }) else {
+    // SAFETY: offset read from the tracepoint format by userspace.
+    let Ok(path_ptr) = (unsafe { ctx.read_at::<u64>(globals::openat_filename_offset()) }) else {
         return 0;
     };
     let inflight = InflightOpen {
@@ -58,7 +54,9 @@ pub fn coldspy_openat_exit(ctx: TracePointContext) -> u32 {
         (*event)._pad = 0;
         (*event).enter_ns = inflight.enter_ns;
         (*event).exit_ns = bpf_ktime_get_ns();
-        (*event).ret = ctx.read_at::<i64>(EXIT_RET).unwrap_or(0);
+        (*event).ret = ctx
+            .read_at::<i64>(globals::openat_ret_offset())
+            .unwrap_or(0);
         let path = &mut (*event).path;
         if bpf_probe_read_user_str_bytes(inflight.path_ptr as *const u8, path).is_err() {
             path[0] = 0;

@@ -12,6 +12,10 @@ use aya_ebpf::{
     maps::LruHashMap,
 };
 use coldspy_common::{
+    diag::{
+        FAIL_CODE_READ, FAIL_FRAME_POINTER, FAIL_FRAME_READ, FAIL_NOT_CODE, FAIL_THREAD_STATE,
+        FAIL_TRUNCATED,
+    },
     limits::{MAX_CACHED_THREADS, MAX_CHAIN, MAX_FRAMES, MAX_THREADS},
     offsets::{PtrChain, TargetConfig, NO_OFFSET},
     sample::{code_key, RawFrame, SAMPLE_NO_PYTHON, SAMPLE_READ_ERROR, SAMPLE_TRUNCATED},
@@ -152,36 +156,51 @@ fn identity(layout: &coldspy_common::offsets::PyLayout, code: u64) -> u64 {
     code_key(filename, name)
 }
 
+/// What [`walk`] found besides the frames.
+pub struct Walk {
+    /// Slots of `frames` used.
+    pub depth: u32,
+    /// `SAMPLE_*` flags.
+    pub flags: u32,
+    /// Bit `1 << FAIL_*` for each read-failure cause met ([`coldspy_common::diag`]).
+    pub causes: u32,
+}
+
 /// Fills `frames` (innermost first) from the thread state; returns the
-/// number of slots used and `SAMPLE_*` flags. Slot `i` holds the `i`-th frame
+/// number of slots used, `SAMPLE_*` flags and read-failure causes. Slot `i` holds the `i`-th frame
 /// of the chain; frames to skip (C-stack shims, non-code objects) have
 /// `code_addr == 0`, so the loop state depends on `i` only and the verifier
 /// can prune it.
 #[inline(always)]
-pub fn walk(cfg: &TargetConfig, tid: u32, frames: *mut [RawFrame; MAX_FRAMES]) -> (u32, u32) {
+pub fn walk(cfg: &TargetConfig, tid: u32, frames: *mut [RawFrame; MAX_FRAMES]) -> Walk {
     let layout = &cfg.layout;
     let tstate = match current_tstate(cfg, tid) {
-        Ok(0) => return (0, SAMPLE_NO_PYTHON),
+        Ok(0) => return Walk::empty(SAMPLE_NO_PYTHON, 0),
         Ok(t) => t,
-        Err(_) => return (0, SAMPLE_NO_PYTHON | SAMPLE_READ_ERROR),
+        Err(_) => return Walk::empty(SAMPLE_NO_PYTHON | SAMPLE_READ_ERROR, 1 << FAIL_THREAD_STATE),
     };
-    let mut frame = match follow(tstate, &layout.tstate_to_frame) {
-        Ok(f) => f,
-        Err(_) => return (0, SAMPLE_READ_ERROR),
+    let Ok(mut frame) = follow(tstate, &layout.tstate_to_frame) else {
+        return Walk::empty(SAMPLE_READ_ERROR, 1 << FAIL_FRAME_POINTER);
     };
     let Some(scratch) = SCRATCH.get_ptr_mut(SCRATCH_SAMPLER) else {
-        return (0, SAMPLE_READ_ERROR);
+        return Walk::empty(SAMPLE_READ_ERROR, 0);
     };
     // SAFETY: this CPU's slot of a per-CPU map; the sampler is its only user.
     let scratch = unsafe { &mut *scratch };
     let mut used: u32 = 0;
     let mut flags = 0;
+    // Causes go to the scratch map, not a register: map contents are not
+    // tracked by the verifier, so they add no states to the loop.
+    note_cause(scratch, 0);
     for i in 0..MAX_FRAMES {
         if frame == 0 {
             break;
         }
         // One read of the frame's header instead of one per field.
         let header_ok = read_chunk(frame, &mut scratch.frame);
+        if !header_ok {
+            note_cause(scratch, 1 << FAIL_FRAME_READ);
+        }
         let field = |offset: u32| -> u64 {
             if header_ok {
                 chunk_u64(&scratch.frame, frame, offset)
@@ -204,6 +223,9 @@ pub fn walk(cfg: &TargetConfig, tid: u32, frames: *mut [RawFrame; MAX_FRAMES]) -
         } else {
             // One read of the code object's header: its type and identity.
             let code_ok = read_chunk(code, &mut scratch.code);
+            if !code_ok {
+                note_cause(scratch, 1 << FAIL_CODE_READ);
+            }
             let cfield = |offset: u32| -> u64 {
                 if code_ok {
                     chunk_u64(&scratch.code, code, offset)
@@ -219,6 +241,7 @@ pub fn walk(cfg: &TargetConfig, tid: u32, frames: *mut [RawFrame; MAX_FRAMES]) -
                     code_key(cfield(layout.code_filename), cfield(layout.code_name)),
                 )
             } else {
+                note_cause(scratch, 1 << FAIL_NOT_CODE);
                 (0, 0)
             }
         };
@@ -238,8 +261,26 @@ pub fn walk(cfg: &TargetConfig, tid: u32, frames: *mut [RawFrame; MAX_FRAMES]) -
     }
     if frame != 0 {
         flags |= SAMPLE_TRUNCATED;
+        note_cause(scratch, 1 << FAIL_TRUNCATED);
     }
-    (used, flags)
+    Walk {
+        depth: used,
+        flags,
+        // SAFETY: a field of this CPU's map value.
+        causes: unsafe { core::ptr::read_volatile(&scratch.causes) },
+    }
+}
+
+impl Walk {
+    /// No frames: `flags` and `causes` only.
+    #[inline(always)]
+    fn empty(flags: u32, causes: u32) -> Self {
+        Self {
+            depth: 0,
+            flags,
+            causes,
+        }
+    }
 }
 
 /// Bytes of a frame read at once (covers every frame field of 3.9-3.15).
@@ -254,11 +295,30 @@ const SCRATCH_SAMPLER: u32 = 0;
 pub struct Scratch {
     frame: [u8; FRAME_CHUNK],
     code: [u8; CODE_CHUNK],
+    /// Read-failure causes of the walk in progress (bit `1 << FAIL_*`).
+    causes: u32,
+    _pad: u32,
 }
 
 #[map]
 static SCRATCH: aya_ebpf::maps::PerCpuArray<Scratch> =
     aya_ebpf::maps::PerCpuArray::with_max_entries(1, 0);
+
+/// ORs `bits` into the walk's causes (`0` resets them). Volatile, so the
+/// compiler keeps the value in the map and not in a loop register.
+#[inline(always)]
+fn note_cause(scratch: &mut Scratch, bits: u32) {
+    let field = core::ptr::addr_of_mut!(scratch.causes);
+    // SAFETY: a field of this CPU's map value, aligned and ours alone.
+    unsafe {
+        let old = if bits == 0 {
+            0
+        } else {
+            core::ptr::read_volatile(field)
+        };
+        core::ptr::write_volatile(field, old | bits);
+    }
+}
 
 /// Reads `buf.len()` bytes of user memory at `addr`.
 #[inline(always)]

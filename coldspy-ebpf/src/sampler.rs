@@ -14,7 +14,7 @@ use coldspy_common::{
 
 /// Samples the current thread if its process is a target.
 #[perf_event]
-pub fn coldspy_sample(_ctx: PerfEventContext) -> u32 {
+pub fn coldspy_sample(ctx: PerfEventContext) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
     let tid = pid_tgid as u32;
@@ -31,6 +31,7 @@ pub fn coldspy_sample(_ctx: PerfEventContext) -> u32 {
         return 0;
     };
     let event = entry.as_mut_ptr();
+    let mut causes = 0;
     // SAFETY: `event` points at a reserved record of the right size.
     unsafe {
         (*event).ktime_ns = bpf_ktime_get_ns();
@@ -42,11 +43,13 @@ pub fn coldspy_sample(_ctx: PerfEventContext) -> u32 {
             (*event).depth = 0;
             (*event).flags = SAMPLE_NOT_READY;
         } else {
-            let (depth, flags) = pystack::walk(cfg, tid, core::ptr::addr_of_mut!((*event).frames));
-            (*event).depth = depth;
-            (*event).flags = flags;
+            let walk = pystack::walk(cfg, tid, core::ptr::addr_of_mut!((*event).frames));
+            (*event).depth = walk.depth;
+            (*event).flags = walk.flags;
+            causes = walk.causes;
         }
     }
     entry.submit(0);
+    maps::count_read_failures(&ctx, tgid, causes);
     0
 }

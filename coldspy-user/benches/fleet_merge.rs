@@ -11,6 +11,10 @@
 //!
 //! Prints the figures; `COLDSPY_FLEET_STARTS` changes the table's size.
 
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
+
 use coldspy::fleet::table::TableWriter;
 use coldspy::fleet_core::{start_from_json, StartRecord};
 use coldspy::model::build::build_profile;

@@ -7,7 +7,9 @@ runtime does and reports phase marks to coldspy.
 
 Marks are lines "NAME MONOTONIC_NS" written to --marks-fd (time.monotonic_ns,
 the clock of the kernel's bpf_ktime_get_ns): runner_ready, init_end,
-invoke_start, invoke_end, and "error KIND MESSAGE" on failure (exit status 3).
+invoke_start, invoke_end, "exact_use NAME..." after each invocation (the
+modules whose code, or whose native functions, first ran in it), and
+"error KIND MESSAGE" on failure (exit status 3).
 Standard library only; CPython 3.9+.
 """
 import os
@@ -127,13 +129,98 @@ def load_event(path):
         fail("event_not_json", "event %s is not JSON: %s" % (path, e))
 
 
+class ExactUse:
+    """First execution per code object, during invocations only: on 3.12+
+    sys.monitoring PY_START (Python code) and CALL (native callables) events
+    that return DISABLE, so each code object or call site costs one event;
+    on 3.9-3.11 a sys.setprofile hook that records each code object and C
+    function once (it stays installed during invocations: every call pays a
+    set lookup). After each invocation, the modules seen for the first time."""
+
+    TOOL = 4  # a free tool id (0-5); coldspy's own
+
+    def __init__(self):
+        self.files = set()
+        self.native = set()
+        self.reported = set()
+        self.monitoring = getattr(sys, "monitoring", None)
+        if self.monitoring is not None:
+            try:
+                self.monitoring.use_tool_id(self.TOOL, "coldspy")
+            except ValueError:
+                self.monitoring = None
+
+    def _py_start(self, code, offset):
+        self.files.add(code.co_filename)
+        return self.monitoring.DISABLE
+
+    def _call(self, code, offset, callable_, arg0):
+        if not hasattr(callable_, "__code__"):
+            self.native.add(_native_module(callable_))
+        return self.monitoring.DISABLE
+
+    def _profile(self, frame, event, arg):
+        if event == "call":
+            self.files.add(frame.f_code.co_filename)
+        elif event == "c_call":
+            self.native.add(_native_module(arg))
+
+    def start(self):
+        m = self.monitoring
+        if m is not None:
+            m.register_callback(self.TOOL, m.events.PY_START, self._py_start)
+            m.register_callback(self.TOOL, m.events.CALL, self._call)
+            m.set_events(self.TOOL, m.events.PY_START | m.events.CALL)
+            m.restart_events()
+        else:
+            sys.setprofile(self._profile)
+
+    def stop(self):
+        m = self.monitoring
+        if m is not None:
+            m.set_events(self.TOOL, 0)
+        else:
+            sys.setprofile(None)
+
+    def new_modules(self):
+        by_file = {}
+        for name, module in list(sys.modules.items()):
+            f = getattr(module, "__file__", None)
+            if isinstance(f, str):
+                by_file[f] = name
+        seen = {by_file[f] for f in self.files if f in by_file}
+        seen |= {n for n in self.native if n}
+        new = sorted(seen - self.reported)
+        self.reported |= seen
+        return [n for n in new if " " not in n]
+
+
+def _native_module(fn):
+    module = getattr(fn, "__module__", None)
+    if not isinstance(module, str):
+        owner = getattr(fn, "__self__", None)
+        module = getattr(type(owner), "__module__", None) if owner is not None else None
+    return module if isinstance(module, str) else None
+
+
+_EXACT = None
+
+
 def invoke(handler, event):
     mark("invoke_start")
+    if _EXACT is not None:
+        _EXACT.start()
     try:
         result = handler(event, None)
     except Exception as e:  # noqa: BLE001
+        if _EXACT is not None:
+            _EXACT.stop()
         fail("handler_raised", "%s: %s" % (type(e).__name__, e))
+    if _EXACT is not None:
+        _EXACT.stop()
     mark("invoke_end")
+    if _EXACT is not None:
+        mark("exact_use", " ".join(_EXACT.new_modules()))
     return result
 
 
@@ -198,7 +285,7 @@ def zygote(handler):
 
 
 def main():
-    global _MARKS_FD
+    global _MARKS_FD, _EXACT
     args = parse_args(sys.argv[1:])
     _MARKS_FD = args["marks_fd"]
     mark("runner_ready")
@@ -213,6 +300,9 @@ def main():
             invoke(handler, event)
         serve(handler, args["serve"], args["wait_before_bind"], args["control_fd"])
         return
+    # Exact use is reported for recorded invocations only (not served ones).
+    if _MARKS_FD is not None:
+        _EXACT = ExactUse()
     for _ in range(args["invocations"]):
         invoke(handler, event)
 

@@ -8,8 +8,19 @@ pub enum SetupError {
     /// No such process.
     #[error("no process with pid {0}")]
     NoSuchProcess(u32),
+    /// The process exists but cannot be profiled (a kernel thread, an
+    /// unreadable memory map).
+    #[error("process {pid} ({comm}) exists but {why}")]
+    ProcessUnreadable {
+        /// The process.
+        pid: u32,
+        /// Its command name.
+        comm: String,
+        /// Why it cannot be profiled.
+        why: String,
+    },
     /// The process is not a CPython interpreter.
-    #[error("process {pid} ({exe}) is not a Python process: no libpython or _PyRuntime found in its memory map")]
+    #[error("process {pid} ({exe}) is not a Python process: no _PyRuntime in its executable or libraries")]
     NotPython {
         /// The process.
         pid: u32,
@@ -17,10 +28,12 @@ pub enum SetupError {
         exe: String,
     },
     /// The CPython version is not supported.
-    #[error("CPython {found} is not supported; supported: {supported}")]
+    #[error("CPython {found} ({binary}) is not supported; supported: {supported}")]
     UnsupportedPython {
         /// The version found.
         found: String,
+        /// The interpreter binary.
+        binary: String,
         /// The versions coldspy supports.
         supported: String,
     },
@@ -38,7 +51,7 @@ pub enum SetupError {
     /// The command to record was not found.
     #[error("command not found: {0}")]
     CommandNotFound(String),
-    /// SIGINT or SIGTERM arrived before the target ran Python.
+    /// SIGINT, SIGTERM or SIGHUP arrived before the target ran Python.
     #[error("interrupted by {} before {what} ran Python; nothing recorded", signal_name(*.signal))]
     Interrupted {
         /// The signal.
@@ -61,6 +74,7 @@ pub fn signal_name(signal: i32) -> String {
     match signal {
         libc::SIGINT => "SIGINT".into(),
         libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGHUP => "SIGHUP".into(),
         n => format!("signal {n}"),
     }
 }

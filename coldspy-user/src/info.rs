@@ -3,7 +3,6 @@
 //! are timed, its threads. The first thing to run when a recording looks
 //! wrong. Reads the target's files and memory only; loads no eBPF.
 
-use crate::error::SetupError;
 use crate::python::elf::path_in_process;
 use crate::python::interpreter::{FindError, Interpreter};
 use clap::Args;
@@ -23,20 +22,9 @@ pub struct InfoArgs {
 
 /// Runs `coldspy info`.
 pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
-    let interpreter = find(args.pid)?;
+    let interpreter = Interpreter::find(args.pid).map_err(FindError::into_user_error)?;
     print!("{}", describe(&interpreter));
     Ok(ExitCode::SUCCESS)
-}
-
-/// The interpreter of `pid`, with the same errors as `coldspy record --pid`.
-fn find(pid: u32) -> anyhow::Result<Interpreter> {
-    Interpreter::find(pid).map_err(|e| match e {
-        FindError::NoProcess(p) => anyhow::Error::new(SetupError::NoSuchProcess(p)),
-        FindError::NotYetLoaded(p) => {
-            anyhow::anyhow!("process {p} has not loaded libpython yet; try again in a moment")
-        }
-        other => anyhow::Error::new(other),
-    })
 }
 
 /// The report, one `key: value` line each.
@@ -96,6 +84,12 @@ pub fn describe(interpreter: &Interpreter) -> String {
         .map(|d| d.count())
         .unwrap_or(0);
     line("threads:", native_threads.to_string());
+    line("python threads:", python_threads(interpreter));
+    out
+}
+
+/// The Python thread states, by the id the kernel side matches on.
+fn python_threads(interpreter: &Interpreter) -> String {
     let id_kind = if interpreter.layout.kernel.tstate_native_thread_id
         != coldspy_common::offsets::NO_OFFSET
     {
@@ -103,22 +97,18 @@ pub fn describe(interpreter: &Interpreter) -> String {
     } else {
         "thread_id (pthread_self)"
     };
-    line(
-        "python threads:",
-        match interpreter.python_threads(MAX_LISTED_THREADS) {
-            Ok(ids) => format!(
-                "{} by {id_kind}: {}",
-                ids.len(),
-                ids.iter()
-                    .map(|id| match id_kind {
-                        "native_thread_id" => id.to_string(),
-                        _ => format!("{id:#x}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Err(e) => format!("cannot read the thread list: {e}"),
-        },
-    );
-    out
+    match interpreter.python_threads(MAX_LISTED_THREADS) {
+        Ok(ids) => format!(
+            "{} by {id_kind}: {}",
+            ids.len(),
+            ids.iter()
+                .map(|id| match id_kind {
+                    "native_thread_id" => id.to_string(),
+                    _ => format!("{id:#x}"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Err(e) => format!("cannot read the thread list: {e}"),
+    }
 }

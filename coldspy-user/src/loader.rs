@@ -3,7 +3,7 @@
 
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
-use aya::programs::{PerfEvent, TracePoint, UProbe};
+use aya::programs::{PerfEvent, Program, TracePoint, UProbe};
 use aya::{Ebpf, EbpfLoader};
 use coldspy_common::offsets::TargetConfig;
 use std::path::Path;
@@ -54,6 +54,8 @@ pub struct Probes {
     pub control: RingBuf<MapData>,
     /// Lost-record counters.
     pub lost: PerCpuArray<MapData, u64>,
+    /// Read-failure counters by `coldspy_common::diag::FAIL_*` cause.
+    pub read_fails: PerCpuArray<MapData, u64>,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
     /// Entry uprobes attached so far: (file identity, offset).
     entry_probes: Vec<((u64, u64), u64)>,
@@ -83,62 +85,18 @@ impl Probes {
     /// Loads the programs and attaches the sampler at `sample_hz` on every
     /// CPU, the lifecycle tracepoints and (with `track_files`) the file-open ones.
     pub fn load(sample_hz: u64, track_files: bool) -> Result<Self, LoadError> {
-        let fork_child = tracepoint_field_offset("sched", "sched_process_fork", "child_pid")
-            .ok_or_else(|| {
-                LoadError::System("cannot read sched_process_fork's format from tracefs".into())
-            })?;
-        let group_dead = tracepoint_field_offset("sched", "sched_process_exit", "group_dead")
-            .unwrap_or(u32::MAX);
-        let self_tgid = std::process::id();
-        // Without it, 3.9/3.10 threads other than the GIL holder are not told apart.
-        let fsbase = crate::kernel_btf::task_fsbase_offset().unwrap_or(u32::MAX);
-        let mut ebpf = EbpfLoader::new()
-            .override_global("FORK_CHILD_PID_OFFSET", &fork_child, true)
-            .override_global("EXIT_GROUP_DEAD_OFFSET", &group_dead, true)
-            .override_global("SELF_TGID", &self_tgid, true)
-            .override_global("TASK_FSBASE_OFFSET", &fsbase, true)
-            .load(aya::include_bytes_aligned!(concat!(
-                env!("OUT_DIR"),
-                "/coldspy"
-            )))?;
-        let logger = aya_log::EbpfLogger::init(&mut ebpf).ok();
-
-        let cpus = aya::util::online_cpus()
-            .map_err(|(what, e)| LoadError::System(format!("{what}: {e}")))?;
-        {
-            let program: &mut PerfEvent = program(&mut ebpf, "coldspy_sample")?;
-            program
-                .load()
-                .map_err(|source| attach_err("the CPU sampler", source))?;
-            for cpu in cpus {
-                program
-                    .attach(
-                        PerfEventConfig::Software(SoftwareEvent::CpuClock),
-                        PerfEventScope::AllProcessesOneCpu { cpu },
-                        SamplePolicy::Frequency(sample_hz),
-                        false,
-                    )
-                    .map_err(|source| {
-                        attach_err(&format!("the CPU sampler on CPU {cpu}"), source)
-                    })?;
+        let mut ebpf = load_object()?;
+        // Kernel-side diagnostics (first read failure of each cause per
+        // CPU, `maps::count_read_failures`) at debug level: shown with -vv.
+        let logger = match aya_log::EbpfLogger::init(&mut ebpf) {
+            Ok(logger) => Some(logger),
+            Err(e) => {
+                log::debug!("kernel-side log unavailable: {e}");
+                None
             }
-        }
-        for (name, category, event) in [
-            ("coldspy_openat_enter", "syscalls", "sys_enter_openat"),
-            ("coldspy_openat_exit", "syscalls", "sys_exit_openat"),
-            ("coldspy_exec", "sched", "sched_process_exec"),
-            ("coldspy_fork", "sched", "sched_process_fork"),
-            ("coldspy_exit", "sched", "sched_process_exit"),
-        ] {
-            let program: &mut TracePoint = program(&mut ebpf, name)?;
-            program.load().map_err(|source| attach_err(event, source))?;
-            if category == "syscalls" && !track_files {
-                continue;
-            }
-            program
-                .attach(category, event)
-                .map_err(|source| attach_err(&format!("tracepoint {category}:{event}"), source))?;
-        }
+        };
+        attach_sampler(&mut ebpf, sample_hz)?;
+        attach_tracepoints(&mut ebpf, track_files)?;
         for name in [
             "coldspy_entry",
             "coldspy_import_enter",
@@ -147,43 +105,14 @@ impl Probes {
             let program: &mut UProbe = program(&mut ebpf, name)?;
             program.load().map_err(|source| attach_err(name, source))?;
         }
-
-        let targets = BpfHashMap::try_from(take_map(&mut ebpf, "TARGETS")?).map_err(|source| {
-            LoadError::Map {
-                what: "TARGETS".into(),
-                source,
-            }
-        })?;
-        let samples = RingBuf::try_from(take_map(&mut ebpf, "SAMPLES")?).map_err(|source| {
-            LoadError::Map {
-                what: "SAMPLES".into(),
-                source,
-            }
-        })?;
-        let events =
-            RingBuf::try_from(take_map(&mut ebpf, "EVENTS")?).map_err(|source| LoadError::Map {
-                what: "EVENTS".into(),
-                source,
-            })?;
-        let control = RingBuf::try_from(take_map(&mut ebpf, "CONTROL")?).map_err(|source| {
-            LoadError::Map {
-                what: "CONTROL".into(),
-                source,
-            }
-        })?;
-        let lost = PerCpuArray::try_from(take_map(&mut ebpf, "LOST")?).map_err(|source| {
-            LoadError::Map {
-                what: "LOST".into(),
-                source,
-            }
-        })?;
         Ok(Self {
+            targets: map(&mut ebpf, "TARGETS", BpfHashMap::try_from)?,
+            samples: map(&mut ebpf, "SAMPLES", RingBuf::try_from)?,
+            events: map(&mut ebpf, "EVENTS", RingBuf::try_from)?,
+            control: map(&mut ebpf, "CONTROL", RingBuf::try_from)?,
+            lost: map(&mut ebpf, "LOST", PerCpuArray::try_from)?,
+            read_fails: map(&mut ebpf, "READ_FAILS", PerCpuArray::try_from)?,
             ebpf,
-            targets,
-            samples,
-            events,
-            control,
-            lost,
             logger,
             entry_probes: Vec::new(),
             import_probes: Vec::new(),
@@ -250,11 +179,6 @@ impl Probes {
         self.targets.get(&pid, 0).ok()
     }
 
-    /// Removes a target (ignores a missing one).
-    pub fn remove_target(&mut self, pid: u32) {
-        let _ = self.targets.remove(&pid);
-    }
-
     /// `(lost samples, lost events)`, summed over CPUs.
     pub fn lost_counts(&self) -> (u64, u64) {
         let sum = |index: u32| {
@@ -264,6 +188,16 @@ impl Probes {
                 .unwrap_or(0)
         };
         (sum(0), sum(1))
+    }
+
+    /// Kernel-side read failures by cause name (only causes seen), summed over CPUs.
+    pub fn read_failures(&self) -> std::collections::BTreeMap<String, u64> {
+        (0..coldspy_common::diag::FAIL_CAUSES)
+            .filter_map(|cause| {
+                let count: u64 = self.read_fails.get(&cause, 0).ok()?.iter().sum();
+                (count > 0).then(|| (coldspy_common::diag::cause_name(cause).to_string(), count))
+            })
+            .collect()
     }
 
     /// Waits until a lifecycle event is ready or `timeout` passes.
@@ -307,15 +241,128 @@ fn file_identity(path: &Path) -> Result<(u64, u64), LoadError> {
     Ok((meta.dev(), meta.ino()))
 }
 
-fn take_map(ebpf: &mut Ebpf, name: &str) -> Result<aya::maps::Map, LoadError> {
-    ebpf.take_map(name)
-        .ok_or_else(|| LoadError::Missing(name.to_string()))
+/// Takes map `name` out of the object as the type `convert` makes of it.
+fn map<T>(
+    ebpf: &mut Ebpf,
+    name: &str,
+    convert: impl FnOnce(aya::maps::Map) -> Result<T, aya::maps::MapError>,
+) -> Result<T, LoadError> {
+    let map = ebpf
+        .take_map(name)
+        .ok_or_else(|| LoadError::Missing(name.to_string()))?;
+    convert(map).map_err(|source| LoadError::Map {
+        what: name.to_string(),
+        source,
+    })
+}
+
+/// The eBPF object, with the globals that describe this kernel set: the
+/// tracepoint field offsets from tracefs and the struct offsets from BTF.
+fn load_object() -> Result<Ebpf, LoadError> {
+    let fork_child = tracepoint_field_offset("sched", "sched_process_fork", "child_pid")
+        .ok_or_else(|| {
+            LoadError::System("cannot read sched_process_fork's format from tracefs".into())
+        })?;
+    let group_dead =
+        tracepoint_field_offset("sched", "sched_process_exit", "group_dead").unwrap_or(u32::MAX);
+    // The defaults in the object are x86-64's; tracefs says what this kernel has.
+    let field = |category: &str, event: &str, field: &str, default: u32| {
+        tracepoint_field_offset(category, event, field).unwrap_or(default)
+    };
+    let openat_filename = field("syscalls", "sys_enter_openat", "filename", 24);
+    let openat_ret = field("syscalls", "sys_exit_openat", "ret", 16);
+    let exec_filename = field("sched", "sched_process_exec", "filename", 8);
+    let self_tgid = std::process::id();
+    // Without it, 3.9/3.10 threads other than the GIL holder are not told apart.
+    let fsbase = crate::kernel_btf::task_fsbase_offset().unwrap_or(u32::MAX);
+    Ok(EbpfLoader::new()
+        .override_global("FORK_CHILD_PID_OFFSET", &fork_child, true)
+        .override_global("EXIT_GROUP_DEAD_OFFSET", &group_dead, true)
+        .override_global("OPENAT_FILENAME_OFFSET", &openat_filename, true)
+        .override_global("OPENAT_RET_OFFSET", &openat_ret, true)
+        .override_global("EXEC_FILENAME_LOC_OFFSET", &exec_filename, true)
+        .override_global("SELF_TGID", &self_tgid, true)
+        .override_global("TASK_FSBASE_OFFSET", &fsbase, true)
+        .load(aya::include_bytes_aligned!(concat!(
+            env!("OUT_DIR"),
+            "/coldspy"
+        )))?)
+}
+
+/// The CPU sampler, on every online CPU.
+fn attach_sampler(ebpf: &mut Ebpf, sample_hz: u64) -> Result<(), LoadError> {
+    let cpus =
+        aya::util::online_cpus().map_err(|(what, e)| LoadError::System(format!("{what}: {e}")))?;
+    let program: &mut PerfEvent = program(ebpf, "coldspy_sample")?;
+    program
+        .load()
+        .map_err(|source| attach_err("the CPU sampler", source))?;
+    for cpu in cpus {
+        program
+            .attach(
+                PerfEventConfig::Software(SoftwareEvent::CpuClock),
+                PerfEventScope::AllProcessesOneCpu { cpu },
+                SamplePolicy::Frequency(sample_hz),
+                false,
+            )
+            .map_err(|source| attach_err(&format!("the CPU sampler on CPU {cpu}"), source))?;
+    }
+    Ok(())
+}
+
+/// The lifecycle tracepoints, and the file-open ones with `track_files`
+/// (loaded either way: the object's programs are all verified up front).
+fn attach_tracepoints(ebpf: &mut Ebpf, track_files: bool) -> Result<(), LoadError> {
+    for (name, category, event) in [
+        ("coldspy_openat_enter", "syscalls", "sys_enter_openat"),
+        ("coldspy_openat_exit", "syscalls", "sys_exit_openat"),
+        ("coldspy_exec", "sched", "sched_process_exec"),
+        ("coldspy_fork", "sched", "sched_process_fork"),
+        ("coldspy_exit", "sched", "sched_process_exit"),
+    ] {
+        let program: &mut TracePoint = program(ebpf, name)?;
+        program.load().map_err(|source| attach_err(event, source))?;
+        if category == "syscalls" && !track_files {
+            continue;
+        }
+        program
+            .attach(category, event)
+            .map_err(|source| attach_err(&format!("tracepoint {category}:{event}"), source))?;
+    }
+    Ok(())
 }
 
 fn attach_err(what: &str, source: aya::programs::ProgramError) -> LoadError {
     LoadError::Attach {
         what: what.to_string(),
         source,
+    }
+}
+
+impl Drop for Probes {
+    /// Detaches every program in parallel. Each detach waits for an RCU
+    /// grace period in the kernel (≈ 80-110 ms on this VM kind); one after
+    /// the other they kept `record` alive ≈ 0.7 s after its target exited,
+    /// while concurrent waits share their grace periods.
+    fn drop(&mut self) {
+        std::thread::scope(|scope| {
+            for (_, program) in self.ebpf.programs_mut() {
+                scope.spawn(move || unload_in_place(program));
+            }
+        });
+    }
+}
+
+/// Detaches a program's links and unloads it, leaving the value in place.
+fn unload_in_place(program: &mut Program) {
+    let unloaded = match program {
+        Program::UProbe(p) => p.unload(),
+        Program::TracePoint(p) => p.unload(),
+        Program::PerfEvent(p) => p.unload(),
+        _ => Ok(()),
+    };
+    if let Err(e) = unloaded {
+        log::debug!("unloading a program: {e}");
     }
 }
 

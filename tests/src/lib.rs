@@ -4,6 +4,9 @@
 //! The tests drive the real binary against the real kernel (they run as
 //! root) and real CPython builds installed by `cargo xtask setup`.
 
+// A dev-dependency of the test files, not of these helpers.
+#[cfg(test)]
+use coldspy as _;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -140,7 +143,7 @@ pub fn sid_root() -> PathBuf {
 
 /// An interpreter of the sid chroot, started as `chroot ROOT python3.X`;
 /// panics with the set-up hint when it is missing.
-fn sid_interpreter(name: &str, binary: &str, version: (u32, u32)) -> Interpreter {
+pub fn sid_interpreter(name: &str, binary: &str, version: (u32, u32)) -> Interpreter {
     let root = sid_root();
     let on_host = root.join("usr/bin").join(binary);
     assert!(
@@ -276,6 +279,26 @@ pub fn scratch(test: &str) -> PathBuf {
     dir
 }
 
+/// Opens `page` in headless Chromium (profile kept under `dir`) with
+/// `extra` flags such as `--dump-dom` or `--screenshot=…`.
+pub fn chromium(page: &Path, dir: &Path, extra: &[&str]) -> Output {
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium is missing: run `cargo xtask setup`")
+}
+
 /// Runs `coldspy <args>`.
 pub fn coldspy(args: &[&str]) -> Output {
     Command::new(coldspy_bin())
@@ -354,6 +377,7 @@ pub fn frames_of(list: &Value) -> Vec<Frame> {
         .iter()
         .map(|f| Frame {
             function: f["function"].as_str().unwrap().to_string(),
+            qualname: f["qualname"].as_str().unwrap_or_default().to_string(),
             file: f["file"].as_str().unwrap().to_string(),
             line: f["line"].as_u64().unwrap() as u32,
         })
@@ -413,8 +437,10 @@ pub fn stacks(profile: &Value) -> Vec<(u64, Vec<Frame>)> {
 /// A frame as the tests compare it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
-    /// Function (qualified name).
+    /// The code object's name (`co_name`).
     pub function: String,
+    /// The qualified name (`co_qualname`, 3.11+; `co_name` before).
+    pub qualname: String,
     /// File path.
     pub file: String,
     /// Line.

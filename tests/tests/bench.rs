@@ -2,6 +2,9 @@
 //! sleeps 200 ms at import and whose handler sleeps 50 ms; hyperfine timing
 //! the same command in the same run; the bundled eager/lazy example pair;
 //! and every bad input.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy_tests::{coldspy, repo_root, scratch};
 use serde_json::Value;

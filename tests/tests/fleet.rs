@@ -5,6 +5,10 @@
 //! programs: DuckDB runs the README's SQL on the exported table, `go tool
 //! pprof` reads and merges the pprof files. Needs no root.
 
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
+
 use coldspy::model::build::build_profile;
 use coldspy::model::trace::Trace;
 use coldspy_tests::{coldspy, repo_root, scratch};

@@ -1,6 +1,9 @@
 //! `coldspy info --pid PID` on running interpreters of different kinds (a
 //! shared 3.9 with two extra threads, a static 3.14 in the sid chroot) and
 //! on bad pids: the facts a user needs, or one clear line.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy_tests::{all_interpreters, coldspy, require_root, Interpreter};
 use std::io::{BufRead, BufReader};

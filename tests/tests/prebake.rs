@@ -2,6 +2,9 @@
 //! answers exactly like a vanilla start; one image restores concurrently on
 //! several ports; failures are one line, non-zero, and leave no process
 //! behind.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy::prebake::image;
 use coldspy_tests::{coldspy, coldspy_bin, repo_root, scratch};

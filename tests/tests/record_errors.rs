@@ -1,6 +1,9 @@
 //! Bad input to `coldspy record`: one clear line on stderr, a non-zero exit,
 //! no profile written. And the other ways a recording ends (a signal,
 //! `--duration` on an attached process) still write a whole profile.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy_tests::{coldspy, coldspy_bin, read_json, require_root, scratch, script};
 use std::process::{Command, Stdio};
@@ -52,6 +55,8 @@ fn pid_that_is_not_python() {
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
     assert_one_line_error(&o, "is not a Python process", &out);
+    // An input error, like a pid that does not exist (was 1 before issue 12).
+    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]
@@ -74,6 +79,8 @@ fn unsupported_cpython_is_named_with_the_supported_ones() {
         "import time; time.sleep(2)",
     ]);
     assert_one_line_error(&o, "CPython 3.8", &out);
+    // An input error, like a pid that does not exist (was 1 before issue 12).
+    assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
         stderr.contains("not supported") && stderr.contains("3.12"),

@@ -2,6 +2,9 @@
 //! while coldspy records it, in the same run. The module sets must be equal,
 //! times agree within ±5 % or ±0.3 ms (whichever is larger) for modules of
 //! ≥ 1 ms, and the parent structure equals the indentation of `-X importtime`.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy_tests::importtime::compare_retrying_timing;
 use coldspy_tests::{core_interpreters, require_root, Interpreter};

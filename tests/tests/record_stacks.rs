@@ -1,6 +1,9 @@
 //! `coldspy record` on purpose-built scripts whose stacks are known exactly,
 //! on every core interpreter: ≥ 95 % of samples on the expected path, with
 //! the right files and lines.
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
 
 use coldspy_tests::{
     core_interpreters, on_busy_path, on_recursion_path, require_root, share_on_path, Frame,
@@ -51,6 +54,32 @@ fn recursion_of_depth_fifty() {
         );
         assert!(share >= 0.95, "{}: {:.1} %", interp.name, share * 100.0);
         assert_eq!(profile["stats"]["truncated_samples"], 0);
+    }
+}
+
+/// A 300-deep stack is cut at 192 frames: the kernel's `stack_truncated`
+/// counter (map `READ_FAILS`) and the per-sample flags userspace counts
+/// agree, and the clean 50-deep recursion above reports no read failure.
+#[test]
+fn deep_recursion_counts_truncation_in_kernel() {
+    require_root();
+    for interp in core_interpreters() {
+        let shallow = run(&interp, "recursion-clean", "recursion.py");
+        assert!(
+            shallow["stats"].get("read_failures").is_none(),
+            "{}: read failures on a clean stack: {}",
+            interp.name,
+            shallow["stats"]["read_failures"]
+        );
+        let profile = run(&interp, "deep-recursion", "deep_recursion.py");
+        let truncated = profile["stats"]["truncated_samples"].as_u64().unwrap();
+        let kernel = &profile["stats"]["read_failures"]["stack_truncated"];
+        eprintln!(
+            "{}: {truncated} truncated samples, kernel counter {kernel}",
+            interp.name
+        );
+        assert!(truncated >= 100, "{}: {truncated} truncated", interp.name);
+        assert_eq!(kernel.as_u64(), Some(truncated), "{}", interp.name);
     }
 }
 

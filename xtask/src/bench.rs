@@ -328,7 +328,7 @@ fn median(values: &[f64]) -> f64 {
 /// statistics at n/2 ∓ 1.96·√n/2 (normal approximation of the binomial).
 fn median_ci(values: &[f64]) -> (f64, f64) {
     let mut v = values.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_by(f64::total_cmp);
     if v.is_empty() {
         return (f64::NAN, f64::NAN);
     }

@@ -7,6 +7,13 @@
 //! command line: every test runs as a plain user with `cargo test -p
 //! coldspy-core`. The system crate (`coldspy-user`) records traces and calls
 //! into this one.
+// The crate's public items are its contract with the system crate (and,
+// for coldspy-common, with the eBPF programs): every one is documented.
+#![warn(missing_docs)]
+
+// A dev-dependency of tests/hostile_profiles.rs, not of the unit tests.
+#[cfg(test)]
+use proptest as _;
 
 pub mod analysis;
 pub mod export;

@@ -6,14 +6,51 @@ use std::fmt::Write;
 /// Colours of the variants.
 const COLOURS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
 
+/// The plot area: pixel size, margin, and the largest value shown.
+#[derive(Clone, Copy)]
+struct Axes {
+    width: f64,
+    height: f64,
+    margin: f64,
+    max: f64,
+}
+
+impl Axes {
+    fn x(&self, v: f64) -> f64 {
+        self.margin + v / self.max * (self.width - 2.0 * self.margin)
+    }
+
+    fn y(&self, p: f64) -> f64 {
+        self.height - self.margin - p * (self.height - 2.0 * self.margin)
+    }
+}
+
 /// An SVG with the empirical CDF of each series (name, values in ms).
 pub fn cdf_svg(title: &str, series: &[(String, Vec<f64>)]) -> String {
-    let (width, height, margin) = (720.0, 420.0, 60.0);
     let all = series.iter().flat_map(|(_, v)| v.iter().copied());
-    let max = all.fold(0.0f64, f64::max).max(1e-9) * 1.05;
-    let x = |v: f64| margin + v / max * (width - 2.0 * margin);
-    let y = |p: f64| height - margin - p * (height - 2.0 * margin);
+    let axes = Axes {
+        width: 720.0,
+        height: 420.0,
+        margin: 60.0,
+        max: all.fold(0.0f64, f64::max).max(1e-9) * 1.05,
+    };
     let mut svg = String::new();
+    frame(&mut svg, &axes, title);
+    for (i, (name, values)) in series.iter().enumerate() {
+        curve(&mut svg, &axes, i, name, values);
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// The SVG header, title, axes and their ticks.
+fn frame(svg: &mut String, axes: &Axes, title: &str) {
+    let Axes {
+        width,
+        height,
+        margin,
+        max,
+    } = *axes;
     let _ = write!(
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">"#
@@ -37,7 +74,7 @@ pub fn cdf_svg(title: &str, series: &[(String, Vec<f64>)]) -> String {
         let _ = write!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{:.0}</text>"#,
-            x(v),
+            axes.x(v),
             height - margin + 18.0,
             v
         );
@@ -45,7 +82,7 @@ pub fn cdf_svg(title: &str, series: &[(String, Vec<f64>)]) -> String {
             svg,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{:.1}</text>"#,
             margin - 6.0,
-            y(p) + 4.0,
+            axes.y(p) + 4.0,
             p
         );
     }
@@ -55,48 +92,48 @@ pub fn cdf_svg(title: &str, series: &[(String, Vec<f64>)]) -> String {
         width / 2.0,
         height - 18.0
     );
-    for (i, (name, values)) in series.iter().enumerate() {
-        let mut sorted = values.clone();
-        sorted.sort_by(|a, b| a.total_cmp(b));
-        let n = sorted.len().max(1) as f64;
-        let mut points = format!(
-            "{:.1},{:.1}",
-            x(sorted.first().copied().unwrap_or(0.0)),
-            y(0.0)
-        );
-        for (k, v) in sorted.iter().enumerate() {
-            let _ = write!(
-                points,
-                " {:.1},{:.1} {:.1},{:.1}",
-                x(*v),
-                y(k as f64 / n),
-                x(*v),
-                y((k + 1) as f64 / n)
-            );
-        }
-        let colour = COLOURS[i % COLOURS.len()];
-        let dash = if i >= COLOURS.len() {
-            r#" stroke-dasharray="4 3""#
-        } else {
-            ""
-        };
+}
+
+/// One series' step curve and its legend entry.
+fn curve(svg: &mut String, axes: &Axes, i: usize, name: &str, values: &[f64]) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len().max(1) as f64;
+    let mut points = format!(
+        "{:.1},{:.1}",
+        axes.x(sorted.first().copied().unwrap_or(0.0)),
+        axes.y(0.0)
+    );
+    for (k, v) in sorted.iter().enumerate() {
         let _ = write!(
-            svg,
-            r#"<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} points="{points}"/>"#
-        );
-        let ly = margin + 16.0 * i as f64;
-        let _ = write!(
-            svg,
-            r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{}</text>"#,
-            width - 230.0,
-            width - 210.0,
-            width - 204.0,
-            ly + 4.0,
-            escape(name)
+            points,
+            " {:.1},{:.1} {:.1},{:.1}",
+            axes.x(*v),
+            axes.y(k as f64 / n),
+            axes.x(*v),
+            axes.y((k + 1) as f64 / n)
         );
     }
-    svg.push_str("</svg>\n");
-    svg
+    let colour = COLOURS[i % COLOURS.len()];
+    let dash = if i >= COLOURS.len() {
+        r#" stroke-dasharray="4 3""#
+    } else {
+        ""
+    };
+    let _ = write!(
+        svg,
+        r#"<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} points="{points}"/>"#
+    );
+    let ly = axes.margin + 16.0 * i as f64;
+    let _ = write!(
+        svg,
+        r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+        axes.width - 230.0,
+        axes.width - 210.0,
+        axes.width - 204.0,
+        ly + 4.0,
+        escape(name)
+    );
 }
 
 /// A self-contained HTML page: the bench summary as printed, then the CDF.

@@ -7,7 +7,7 @@
 /// Linear-interpolated quantile (`q` in 0..=1) of unsorted values.
 pub fn quantile(values: &[f64], q: f64) -> f64 {
     let mut v = values.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_by(f64::total_cmp);
     quantile_sorted(&v, q)
 }
 
@@ -72,7 +72,7 @@ fn bootstrap(values: &[Vec<f64>], statistic: impl Fn(&[Vec<f64>]) -> f64) -> (f6
         }
         estimates.push(statistic(&resampled));
     }
-    estimates.sort_by(|a, b| a.total_cmp(b));
+    estimates.sort_by(f64::total_cmp);
     (
         quantile_sorted(&estimates, 0.025),
         quantile_sorted(&estimates, 0.975),

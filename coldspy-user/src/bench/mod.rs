@@ -46,7 +46,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub drop_caches: bool,
     /// Kill a start that takes longer than this (seconds); it counts as failed.
-    #[arg(long, default_value_t = 30.0)]
+    /// The start's whole process group is killed (its children too).
+    #[arg(long, default_value_t = 30.0, value_parser = crate::sys::seconds::positive_seconds)]
     pub timeout: f64,
     /// Write every start and the summary as JSON here.
     #[arg(long)]
@@ -70,9 +71,23 @@ fn phase(start: &Start, name: &str) -> f64 {
     }
 }
 
+/// A start that failed: the variant, the counted run, and why.
+type Failed = (usize, u64, Failure);
+
 /// Runs `coldspy bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let handler = args.handler.clone().context("--handler is required")?;
+    // Every output path is checked before the first start.
+    let check = |path: &Option<PathBuf>| {
+        path.as_deref()
+            .map(crate::sys::OutputFile::create)
+            .transpose()
+    };
+    let json_out = check(&args.export_json)?;
+    let plots = Plots {
+        plot: check(&args.plot)?,
+        html: check(&args.html)?,
+    };
     let python = crate::sys::resolve(&args.python)?;
     if let Some(event) = &args.event {
         std::fs::metadata(event).with_context(|| format!("event file {}", event.display()))?;
@@ -82,19 +97,47 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let specs: Vec<runner::RunnerSpec> = handlers
         .iter()
-        .map(|h| runner::RunnerSpec {
-            python: python.clone(),
-            handler: h.clone(),
-            event: args.event.clone(),
-            invocations: 1,
-            serve: None,
-            control_fd: None,
-        })
+        .map(|h| runner::RunnerSpec::new(&python, h).event(args.event.clone()))
         .collect();
+    let (starts, failures) = measure_all(&args, &specs)?;
+    let mut text = Vec::new();
+    let summary = summarize(&handlers, &starts, &failures, &mut text)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&text)?;
+    if let Some(file) = json_out {
+        let doc = json!({
+            "schema": "coldspy-bench",
+            "schema_version": 1,
+            "python": python,
+            "runs": args.runs,
+            "drop_caches": args.drop_caches,
+            "starts": starts,
+            "failed": failures.iter().map(|(v, r, f)| json!({"variant": v, "run": r, "reason": f.to_string()})).collect::<Vec<_>>(),
+            "summary": summary,
+        });
+        let path = file.commit(&serde_json::to_vec_pretty(&doc)?)?;
+        writeln!(out, "wrote {}", path.display())?;
+    }
+    if plots.plot.is_some() || plots.html.is_some() {
+        write_plots(plots, &handlers, &starts, &text, &mut out)?;
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Starts every variant interleaved, warm-up rounds first; a runner error
+/// (deterministic: every start would fail the same way) stops the bench.
+fn measure_all(
+    args: &BenchArgs,
+    specs: &[runner::RunnerSpec],
+) -> anyhow::Result<(Vec<Start>, Vec<Failed>)> {
     let timeout = Duration::from_secs_f64(args.timeout);
     let tty = std::io::stderr().is_terminal();
     let mut starts: Vec<Start> = Vec::new();
-    let mut failures: Vec<(usize, u64, Failure)> = Vec::new();
+    let mut failures: Vec<Failed> = Vec::new();
     let total = (args.warmup + args.runs) * specs.len() as u64;
     let mut done = 0;
     for round in 0..args.warmup + args.runs {
@@ -108,16 +151,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             if tty {
                 eprint!("\r[coldspy bench] {done}/{total} starts");
             }
-            if round < args.warmup {
-                if let Err(Failure::Runner(e)) = result {
-                    bail!("{}: {e}", spec.handler);
-                }
-                continue;
-            }
             match result {
-                Ok(start) => starts.push(start),
-                // A deterministic error: every start would fail the same way.
                 Err(Failure::Runner(e)) => bail!("{}: {e}", spec.handler),
+                _ if round < args.warmup => {}
+                Ok(start) => starts.push(start),
                 Err(other) => failures.push((variant, round - args.warmup, other)),
             }
         }
@@ -125,148 +162,155 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if tty {
         eprintln!();
     }
-    let mut text = Vec::new();
-    let summary = summarize(&handlers, &starts, &failures, &mut text)?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(&text)?;
-    if let Some(path) = &args.export_json {
-        let doc = json!({
-            "schema": "coldspy-bench",
-            "schema_version": 1,
-            "python": python,
-            "runs": args.runs,
-            "drop_caches": args.drop_caches,
-            "starts": starts,
-            "failed": failures.iter().map(|(v, r, f)| json!({"variant": v, "run": r, "reason": f.to_string()})).collect::<Vec<_>>(),
-            "summary": summary,
-        });
-        let file = crate::sys::OutputFile::create(path)?;
-        file.commit(&serde_json::to_vec_pretty(&doc)?)?;
+    Ok((starts, failures))
+}
+
+/// `--plot` and `--html`, checked before the first start.
+struct Plots {
+    plot: Option<crate::sys::OutputFile>,
+    html: Option<crate::sys::OutputFile>,
+}
+
+/// The CDF plot (`--plot`) and the HTML page (`--html`).
+fn write_plots(
+    plots: Plots,
+    handlers: &[String],
+    starts: &[Start],
+    text: &[u8],
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let mut series = Vec::new();
+    for (v, handler) in handlers.iter().enumerate() {
+        for name in ["init", "end-to-end"] {
+            series.push((format!("{name}: {handler}"), values_of(starts, v, name)));
+        }
+    }
+    let svg = plot::cdf_svg("cold starts: CDF of init and end-to-end time", &series);
+    if let Some(file) = plots.plot {
+        let path = file.commit(svg.as_bytes())?;
         writeln!(out, "wrote {}", path.display())?;
     }
-    if args.plot.is_some() || args.html.is_some() {
-        let mut series = Vec::new();
-        for (v, handler) in handlers.iter().enumerate() {
-            for name in ["init", "end-to-end"] {
-                let values: Vec<f64> = starts
-                    .iter()
-                    .filter(|s| s.variant == v)
-                    .map(|s| phase(s, name))
-                    .collect();
-                series.push((format!("{name}: {handler}"), values));
-            }
-        }
-        let svg = plot::cdf_svg("cold starts: CDF of init and end-to-end time", &series);
-        if let Some(path) = &args.plot {
-            crate::sys::OutputFile::create(path)?.commit(svg.as_bytes())?;
-            writeln!(out, "wrote {}", path.display())?;
-        }
-        if let Some(path) = &args.html {
-            let title = format!("coldspy bench: {}", handlers.join(" vs "));
-            let page = plot::html_page(&title, &String::from_utf8_lossy(&text), &svg);
-            crate::sys::OutputFile::create(path)?.commit(page.as_bytes())?;
-            writeln!(out, "wrote {}", path.display())?;
-        }
+    if let Some(file) = plots.html {
+        let title = format!("coldspy bench: {}", handlers.join(" vs "));
+        let page = plot::html_page(&title, &String::from_utf8_lossy(text), &svg);
+        let path = file.commit(page.as_bytes())?;
+        writeln!(out, "wrote {}", path.display())?;
     }
-    let ok = failures.is_empty();
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(())
+}
+
+/// One phase's times (ms) of one variant's starts.
+fn values_of(starts: &[Start], variant: usize, name: &str) -> Vec<f64> {
+    starts
+        .iter()
+        .filter(|s| s.variant == variant)
+        .map(|s| phase(s, name))
+        .collect()
 }
 
 fn summarize(
     handlers: &[String],
     starts: &[Start],
-    failures: &[(usize, u64, Failure)],
+    failures: &[Failed],
     out: &mut dyn Write,
 ) -> anyhow::Result<serde_json::Value> {
     let mut variants = Vec::new();
     for (v, handler) in handlers.iter().enumerate() {
-        let mine: Vec<&Start> = starts.iter().filter(|s| s.variant == v).collect();
-        let failed = failures.iter().filter(|f| f.0 == v).count();
-        writeln!(out, "{handler}: {} starts, {failed} failed", mine.len())?;
-        for (_, _, failure) in failures.iter().filter(|f| f.0 == v).take(3) {
-            writeln!(out, "  failed: {failure}")?;
-        }
-        let mut phases = serde_json::Map::new();
-        for name in PHASES {
-            let values: Vec<f64> = mine.iter().map(|s| phase(s, name)).collect();
-            if values.is_empty() {
-                continue;
-            }
-            let (lo, hi) = stats::median_ci(&values);
-            let median = stats::median(&values);
-            let (p90, p99) = (
-                stats::quantile(&values, 0.9),
-                stats::quantile(&values, 0.99),
-            );
-            writeln!(
-                out,
-                "  {name:<11} median {median:8.2} ms  95% CI [{lo:.2}, {hi:.2}]  p90 {p90:8.2}  p99 {p99:8.2}"
-            )?;
-            phases.insert(
-                name.to_string(),
-                json!({"median_ms": median, "ci95_ms": [lo, hi], "p90_ms": p90, "p99_ms": p99}),
-            );
-        }
-        let rss: Vec<f64> = mine
-            .iter()
-            .map(|s| s.peak_rss_kib as f64 / 1024.0)
-            .collect();
-        if !rss.is_empty() {
-            writeln!(
-                out,
-                "  {:<11} median {:8.1} MiB",
-                "peak RSS",
-                stats::median(&rss)
-            )?;
-        }
-        variants.push(
-            json!({"handler": handler, "starts": mine.len(), "failed": failed, "phases": phases}),
-        );
+        variants.push(summarize_variant(v, handler, starts, failures, out)?);
     }
     let mut comparison = serde_json::Map::new();
     if handlers.len() == 2 {
-        writeln!(
-            out,
-            "{} vs {} (difference of medians with bootstrap 95% CI; two-sided Mann-Whitney U):",
-            handlers[1], handlers[0]
-        )?;
-        for name in PHASES {
-            let a: Vec<f64> = starts
-                .iter()
-                .filter(|s| s.variant == 0)
-                .map(|s| phase(s, name))
-                .collect();
-            let b: Vec<f64> = starts
-                .iter()
-                .filter(|s| s.variant == 1)
-                .map(|s| phase(s, name))
-                .collect();
-            if a.len() < 2 || b.len() < 2 {
-                continue;
-            }
-            let diff = stats::median(&b) - stats::median(&a);
-            let (lo, hi) = stats::median_difference_ci(&a, &b);
-            let test = stats::mann_whitney(&a, &b);
-            let pct = 100.0 * diff / stats::median(&a);
-            let verdict = if test.p < 0.05 {
-                "significant"
-            } else {
-                "no significant difference"
-            };
-            writeln!(
-                out,
-                "  {name:<11} {diff:+8.1} ms ({pct:+.1} %)  95% CI [{lo:+.1}, {hi:+.1}]  p = {:.3e}  {verdict}",
-                test.p
-            )?;
-            comparison.insert(
-                name.to_string(),
-                json!({"difference_ms": diff, "difference_pct": pct, "ci95_ms": [lo, hi], "mann_whitney_u": test.u, "p_value": test.p, "significant": test.p < 0.05}),
-            );
-        }
+        comparison = compare_two(handlers, starts, out)?;
     }
     Ok(json!({"variants": variants, "comparison": comparison}))
+}
+
+/// One variant's counts, phase statistics and peak RSS, printed and as JSON.
+fn summarize_variant(
+    v: usize,
+    handler: &str,
+    starts: &[Start],
+    failures: &[Failed],
+    out: &mut dyn Write,
+) -> anyhow::Result<serde_json::Value> {
+    let mine: Vec<&Start> = starts.iter().filter(|s| s.variant == v).collect();
+    let failed = failures.iter().filter(|f| f.0 == v).count();
+    writeln!(out, "{handler}: {} starts, {failed} failed", mine.len())?;
+    for (_, _, failure) in failures.iter().filter(|f| f.0 == v).take(3) {
+        writeln!(out, "  failed: {failure}")?;
+    }
+    let mut phases = serde_json::Map::new();
+    for name in PHASES {
+        let values = values_of(starts, v, name);
+        if values.is_empty() {
+            continue;
+        }
+        let (lo, hi) = stats::median_ci(&values);
+        let median = stats::median(&values);
+        let (p90, p99) = (
+            stats::quantile(&values, 0.9),
+            stats::quantile(&values, 0.99),
+        );
+        writeln!(
+            out,
+            "  {name:<11} median {median:8.2} ms  95% CI [{lo:.2}, {hi:.2}]  p90 {p90:8.2}  p99 {p99:8.2}"
+        )?;
+        phases.insert(
+            name.to_string(),
+            json!({"median_ms": median, "ci95_ms": [lo, hi], "p90_ms": p90, "p99_ms": p99}),
+        );
+    }
+    let rss: Vec<f64> = mine
+        .iter()
+        .map(|s| s.peak_rss_kib as f64 / 1024.0)
+        .collect();
+    if !rss.is_empty() {
+        writeln!(
+            out,
+            "  {:<11} median {:8.1} MiB",
+            "peak RSS",
+            stats::median(&rss)
+        )?;
+    }
+    Ok(json!({"handler": handler, "starts": mine.len(), "failed": failed, "phases": phases}))
+}
+
+/// The second variant against the first, phase by phase.
+fn compare_two(
+    handlers: &[String],
+    starts: &[Start],
+    out: &mut dyn Write,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let mut comparison = serde_json::Map::new();
+    writeln!(
+        out,
+        "{} vs {} (difference of medians with bootstrap 95% CI; two-sided Mann-Whitney U):",
+        handlers[1], handlers[0]
+    )?;
+    for name in PHASES {
+        let a = values_of(starts, 0, name);
+        let b = values_of(starts, 1, name);
+        if a.len() < 2 || b.len() < 2 {
+            continue;
+        }
+        let diff = stats::median(&b) - stats::median(&a);
+        let (lo, hi) = stats::median_difference_ci(&a, &b);
+        let test = stats::mann_whitney(&a, &b);
+        let pct = 100.0 * diff / stats::median(&a);
+        let verdict = if test.p < 0.05 {
+            "significant"
+        } else {
+            "no significant difference"
+        };
+        writeln!(
+            out,
+            "  {name:<11} {diff:+8.1} ms ({pct:+.1} %)  95% CI [{lo:+.1}, {hi:+.1}]  p = {:.3e}  {verdict}",
+            test.p
+        )?;
+        comparison.insert(
+            name.to_string(),
+            json!({"difference_ms": diff, "difference_pct": pct, "ci95_ms": [lo, hi], "mann_whitney_u": test.u, "p_value": test.p, "significant": test.p < 0.05}),
+        );
+    }
+    Ok(comparison)
 }

@@ -78,7 +78,8 @@ pub struct ReportArgs {
     /// How many packages the terminal table shows.
     #[arg(long, default_value_t = 15)]
     pub top: usize,
-    /// Write to this file instead of standard output.
+    /// Write to this file instead of standard output (`-` = standard
+    /// output). A device or FIFO is written into, never replaced.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Show the calling-context tree of the samples touching this module.
@@ -107,17 +108,17 @@ pub struct DiffArgs {
     pub top: usize,
 }
 
-/// Prints the ranked report of a fresh profile (used at the end of `record`).
-pub fn print_ranked(profile: &mut Profile, out: &mut dyn Write) -> std::io::Result<()> {
-    let analysis = analysis::analyze(profile, ScoreKind::Runtime);
-    Format::Terminal.exporter().write(profile, &analysis, out)
-}
-
 /// Runs `coldspy report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     if let Some(merged) = read_merged(&args.profile)? {
         return run_merged(&args, &merged);
     }
+    // The output path is checked before any work (a directory fails here).
+    let output = args
+        .output
+        .as_deref()
+        .map(crate::sys::OutputFile::create)
+        .transpose()?;
     let mut profile = Profile::read(&args.profile)?;
     let analysis = analysis::analyze(&mut profile, args.score.into());
     let mut buffer: Vec<u8> = Vec::new();
@@ -135,6 +136,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             kind,
         };
         cct_view::write(&profile, &filter, &mut buffer)?;
+        buffer = for_terminal(&buffer);
     } else {
         match Format::from(args.format) {
             Format::Terminal => crate::export::terminal::Terminal { top: args.top }.write_to(
@@ -145,9 +147,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             other => other.exporter().write(&profile, &analysis, &mut buffer)?,
         }
     }
-    match &args.output {
-        Some(path) => {
-            let out = crate::sys::OutputFile::create(path)?;
+    match output {
+        Some(out) => {
             out.commit(&buffer)?;
         }
         None => std::io::stdout().write_all(&buffer)?,
@@ -190,11 +191,20 @@ fn run_merged(args: &ReportArgs, merged: &coldspy_core::fleet::Merged) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
+/// Text for a terminal: the control characters a target put in its names
+/// shown escaped (`\x1b`), never sent.
+fn for_terminal(text: &[u8]) -> Vec<u8> {
+    crate::export::escape::terminal_text(&String::from_utf8_lossy(text))
+        .into_owned()
+        .into_bytes()
+}
+
 /// Runs `coldspy diff`.
 pub fn run_diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let mut before = Profile::read(&args.before)?;
     let mut after = Profile::read(&args.after)?;
-    let mut out = std::io::stdout().lock();
-    diff::write(&mut before, &mut after, args.top, &mut out)?;
+    let mut buffer = Vec::new();
+    diff::write(&mut before, &mut after, args.top, &mut buffer)?;
+    std::io::stdout().write_all(&for_terminal(&buffer))?;
     Ok(ExitCode::SUCCESS)
 }

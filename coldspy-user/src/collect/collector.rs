@@ -20,12 +20,22 @@ pub struct Collector {
     pub trace: Trace,
     symbolizers: HashMap<u32, Symbolizer>,
     frame_index: HashMap<Frame, u32>,
-    /// Latest innermost frame per thread (for import sites).
-    last_frame: HashMap<u32, u32>,
     /// Module names of imports in flight, per thread (end edges carry none).
     import_stacks: HashMap<u32, Vec<String>>,
     /// Samples dropped because their process had no symbolizer.
     pub samples_without_python: u64,
+}
+
+/// The frame that stands where a code object could not be read (freed
+/// before userspace read it, or unreadable memory).
+pub fn unknown_frame() -> Frame {
+    Frame {
+        function: "<unknown>".into(),
+        qualname: "<unknown>".into(),
+        file: "<unknown>".into(),
+        line: 0,
+        module: None,
+    }
 }
 
 impl Collector {
@@ -34,8 +44,19 @@ impl Collector {
         self.symbolizers.insert(pid, symbolizer);
     }
 
-    /// Reads everything available from both ring buffers; returns the
-    /// lifecycle events for the caller to act on.
+    /// The layout of an interpreter process being symbolized, if it is one.
+    pub fn layout_of(&self, pid: u32) -> Option<crate::python::offsets::VersionLayout> {
+        self.symbolizers.get(&pid).map(Symbolizer::layout)
+    }
+
+    /// Whether `pid` is an interpreter this collector symbolizes.
+    pub fn is_interpreter(&self, pid: u32) -> bool {
+        self.symbolizers.contains_key(&pid)
+    }
+
+    /// Reads everything available from the three ring buffers (`CONTROL`,
+    /// `EVENTS`, `SAMPLES`, in that order); returns the lifecycle events for
+    /// the caller to act on.
     pub fn drain(&mut self, probes: &mut Probes) -> Vec<LifecycleEvent> {
         let mut lifecycle = Vec::new();
         // Lifecycle first (a stopped target waits), then events: an exec
@@ -82,25 +103,29 @@ impl Collector {
     fn sample(&mut self, sample: &SampleEvent) {
         let depth = (sample.depth as usize).min(sample.frames.len());
         let mut stack = Vec::with_capacity(depth);
+        // Only interpreters are targets: a wrapper (sh, env) that a sample
+        // lands in is followed, never counted.
+        let Some(symbolizer) = self.symbolizers.get_mut(&sample.pid) else {
+            self.samples_without_python += 1;
+            return;
+        };
         if depth > 0 {
-            let Some(symbolizer) = self.symbolizers.get_mut(&sample.pid) else {
-                self.samples_without_python += 1;
-                return;
-            };
             let mut frames = Vec::with_capacity(depth);
             // Slots with no code object are skipped frames (C-stack shims).
             for raw in sample.frames[..depth].iter().filter(|f| f.code_addr != 0) {
                 match symbolizer.frame(*raw) {
                     Some(frame) => frames.push(frame),
-                    None => self.trace.unsymbolized_frames += 1,
+                    None => {
+                        // Keep its place: dropping it would join two frames
+                        // that never called each other.
+                        self.trace.unsymbolized_frames += 1;
+                        frames.push(unknown_frame());
+                    }
                 }
             }
             for frame in frames {
                 stack.push(self.intern(frame));
             }
-        }
-        if let Some(&innermost) = stack.first() {
-            self.last_frame.insert(sample.tid, innermost);
         }
         self.trace.samples.push(TraceSample {
             ts_ns: sample.ktime_ns,
@@ -146,8 +171,8 @@ impl Collector {
         });
     }
 
-    /// Puts samples, opens and imports in time order (the two ring
-    /// buffers interleave).
+    /// Puts samples, opens and imports in time order (the ring buffers
+    /// interleave, and each is per CPU in submission order only).
     pub fn finish(mut self, end_ns: u64) -> Trace {
         self.trace.samples.sort_by_key(|s| s.ts_ns);
         self.trace.opens.sort_by_key(|o| o.enter_ns);

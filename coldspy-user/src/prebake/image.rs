@@ -123,56 +123,19 @@ pub fn create(
     let event = event.map(|e| std::fs::canonicalize(e).unwrap_or_else(|_| e.to_path_buf()));
     let event = event.as_deref();
     let (control_read, control_write) = pipe_inheriting(true)?;
-    let spec = RunnerSpec {
-        python: python.to_path_buf(),
-        handler: handler.to_string(),
-        event: event.map(Path::to_path_buf),
-        invocations: 0,
-        serve: Some(0),
-        control_fd: Some(control_read.as_raw_fd()),
-    };
+    let spec = RunnerSpec::new(python, handler)
+        .event(event.map(Path::to_path_buf))
+        .invocations(0)
+        .serve(0, Some(control_read.as_raw_fd()));
     let pipe = MarksPipe::new()?;
     let mut argv = spec.argv(&runner_path()?, pipe.write_fd());
     if event.is_some() {
         argv.push("--warmup".into());
     }
-    // unshare forks the runner's parent-to-be into a new PID namespace; setsid
-    // makes the runner (PID 1 there) its own session leader, so CRIU has no
-    // terminal or outside session to handle.
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "setsid"])
-        .args(&argv)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut unshare = cmd
-        .spawn()
-        .context("starting the runner in a new PID namespace (util-linux's unshare)")?;
+    let mut unshare = spawn_in_pid_namespace(&argv)?;
     drop(pipe.write);
     drop(control_read);
-    // Read marks until the runner waits for its port (or fails).
-    let mut marks = String::new();
-    let mut reader = std::io::BufReader::new(std::fs::File::from(pipe.read));
-    let mut line = String::new();
-    while reader.read_line(&mut line).unwrap_or(0) > 0 {
-        let done = line.starts_with("ready_to_bind") || line.starts_with("error");
-        marks.push_str(&line);
-        line.clear();
-        if done {
-            break;
-        }
-    }
-    let (marks, error) = parse_marks(&marks);
-    // Stops the runner (no parent-death signal: a restored copy would get
-    // it) and the unshare process.
-    let stop_unshare = |unshare: &mut std::process::Child| {
-        if let Some(runner) = first_child(unshare.id()) {
-            // SAFETY: killing the runner we started.
-            unsafe { libc::kill(runner as i32, libc::SIGKILL) };
-        }
-        let _ = unshare.kill();
-        let _ = unshare.wait();
-    };
+    let (marks, error) = marks_until_ready(pipe.read);
     if let Some(error) = error {
         stop_unshare(&mut unshare);
         bail!("{handler}: {error}");
@@ -183,31 +146,17 @@ pub fn create(
         bail!("{handler}: the runner exited before it was ready to be snapshotted");
     };
     let control_pipe = pipe_name(&control_write)?;
-    let started = Instant::now();
-    let out = Command::new(&criu)
-        .arg("dump")
-        .args(["-t", &pid.to_string(), "-D"])
-        .arg(criu_dir(&image))
-        .args(["-o", "dump.log", "-v2"])
-        .output()?;
-    let dump_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let dumped = dump(&criu, pid, &image);
     stop_unshare(&mut unshare);
     drop(control_write);
-    if !out.status.success() {
-        let log = criu_dir(&image).join("dump.log");
-        match criu::log_reason(&log) {
-            Some(reason) => bail!("criu dump failed: {reason} (see {})", log.display()),
-            None => bail!("criu dump failed (see {})", log.display()),
-        }
-    }
     let manifest = Manifest {
         schema: "coldspy-prebake".into(),
         schema_version: 1,
         python: python.to_path_buf(),
-        handler: handler.to_string(),
+        handler: handler.clone(),
         event: event.map(Path::to_path_buf),
         criu_version,
-        dump_ms,
+        dump_ms: dumped?,
         image_bytes: dir_size(&criu_dir(&image)),
         pid,
         control_fd: spec.control_fd.unwrap_or(-1),
@@ -218,6 +167,73 @@ pub fn create(
         serde_json::to_vec_pretty(&manifest)?,
     )?;
     Ok(manifest)
+}
+
+/// Starts `argv` as the init of a new PID namespace. unshare forks the
+/// runner's parent-to-be into the namespace; setsid makes the runner (PID 1
+/// there) its own session leader, so CRIU has no terminal or outside
+/// session to handle.
+fn spawn_in_pid_namespace(argv: &[String]) -> anyhow::Result<std::process::Child> {
+    Command::new("unshare")
+        .args(["--pid", "--fork", "setsid"])
+        .args(argv)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting the runner in a new PID namespace (util-linux's unshare)")
+}
+
+/// Reads marks until the runner waits for its port (or fails).
+fn marks_until_ready(
+    read: OwnedFd,
+) -> (
+    Vec<crate::model::trace::PhaseMark>,
+    Option<crate::runner::RunnerError>,
+) {
+    let mut marks = String::new();
+    let mut reader = std::io::BufReader::new(std::fs::File::from(read));
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+        let done = line.starts_with("ready_to_bind") || line.starts_with("error");
+        marks.push_str(&line);
+        line.clear();
+        if done {
+            break;
+        }
+    }
+    parse_marks(&marks)
+}
+
+/// Stops the runner (no parent-death signal: a restored copy would get it)
+/// and the unshare process.
+fn stop_unshare(unshare: &mut std::process::Child) {
+    if let Some(runner) = first_child(unshare.id()) {
+        // SAFETY: killing the runner we started.
+        unsafe { libc::kill(runner as i32, libc::SIGKILL) };
+    }
+    let _ = unshare.kill();
+    let _ = unshare.wait();
+}
+
+/// Checkpoints `pid` into the image; returns the time the dump took (ms).
+fn dump(criu: &Path, pid: u32, image: &Path) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let out = Command::new(criu)
+        .arg("dump")
+        .args(["-t", &pid.to_string(), "-D"])
+        .arg(criu_dir(image))
+        .args(["-o", "dump.log", "-v2"])
+        .output()?;
+    let dump_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if !out.status.success() {
+        let log = criu_dir(image).join("dump.log");
+        match criu::log_reason(&log) {
+            Some(reason) => bail!("criu dump failed: {reason} (see {})", log.display()),
+            None => bail!("criu dump failed (see {})", log.display()),
+        }
+    }
+    Ok(dump_ms)
 }
 
 /// A restored function, serving.
@@ -351,36 +367,53 @@ fn event_body(manifest: &Manifest) -> anyhow::Result<String> {
     })
 }
 
-/// Starts the function afresh: the runner in HTTP mode on `port`.
-fn spawn_server(manifest: &Manifest, port: u16) -> anyhow::Result<std::process::Child> {
-    let spec = RunnerSpec {
-        python: manifest.python.clone(),
-        handler: manifest.handler.clone(),
-        event: None,
-        invocations: 0,
-        serve: Some(port),
-        control_fd: None,
-    };
-    let pipe = MarksPipe::new()?;
-    let child = spec
-        .command(&runner_path()?, pipe.write_fd())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    Ok(child)
+/// A vanilla start: the runner started afresh in HTTP mode on a free port
+/// and timed until its first answer; killed when dropped.
+struct VanillaStart {
+    child: std::process::Child,
+    port: u16,
+    /// Spawn until the first answer (or until it failed).
+    ms: f64,
+    /// The first answer: HTTP status and body.
+    answer: std::io::Result<(u16, String)>,
+}
+
+impl VanillaStart {
+    fn run(manifest: &Manifest, body: &str) -> anyhow::Result<Self> {
+        let port = http::free_port()?;
+        let started = Instant::now();
+        let pipe = MarksPipe::new()?;
+        let child = RunnerSpec::new(&manifest.python, &manifest.handler)
+            .invocations(0)
+            .serve(port, None)
+            .command(&runner_path()?, pipe.write_fd())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let answer = http::first_answer(port, body, Duration::from_secs(60));
+        Ok(Self {
+            child,
+            port,
+            ms: started.elapsed().as_secs_f64() * 1000.0,
+            answer,
+        })
+    }
+}
+
+impl Drop for VanillaStart {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// A vanilla start in HTTP mode until the first answer; returns (ms, answer, pid).
 pub fn vanilla(manifest: &Manifest) -> anyhow::Result<(f64, String, u32)> {
-    let port = http::free_port()?;
-    let started = Instant::now();
-    let mut child = spawn_server(manifest, port)?;
-    let answer = http::first_answer(port, &event_body(manifest)?, Duration::from_secs(60));
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    let pid = child.id();
-    let _ = child.kill();
-    let _ = child.wait();
-    let (status, body) = answer?;
+    let mut start = VanillaStart::run(manifest, &event_body(manifest)?)?;
+    let pid = start.child.id();
+    let ms = start.ms;
+    let (status, body) = std::mem::replace(&mut start.answer, Ok((0, String::new())))?;
+    drop(start);
     if status != 200 {
         bail!("the function answered HTTP {status}");
     }
@@ -395,16 +428,9 @@ struct Zygote {
 
 impl Zygote {
     fn start(manifest: &Manifest) -> anyhow::Result<Self> {
-        let spec = RunnerSpec {
-            python: manifest.python.clone(),
-            handler: manifest.handler.clone(),
-            event: None,
-            invocations: 0,
-            serve: None,
-            control_fd: None,
-        };
         let pipe = MarksPipe::new()?;
-        let mut child = spec
+        let mut child = RunnerSpec::new(&manifest.python, &manifest.handler)
+            .invocations(0)
             .command(&runner_path()?, pipe.write_fd())
             .arg("--zygote")
             .stdin(Stdio::piped())
@@ -472,6 +498,47 @@ fn time_requests(port: u16, body: &str, count: usize) -> anyhow::Result<Vec<f64>
         .collect()
 }
 
+/// `--export-json` of `coldspy bench --prebaked` (schema
+/// `coldspy-prebake-bench`, version 1): every start and request time of the
+/// three variants, and the image they came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrebakeBenchReport {
+    /// Always `coldspy-prebake-bench`.
+    pub schema: String,
+    /// 1.
+    pub schema_version: u32,
+    /// The image's manifest.
+    pub manifest: Manifest,
+    /// Starts per variant.
+    pub runs: usize,
+    /// Requests timed after each start.
+    pub requests_per_start: usize,
+    /// Whether the page cache was dropped before every start.
+    pub drop_caches: bool,
+    /// Vanilla start, prebaked restore, fork server: in this order.
+    pub variants: Vec<VariantTimes>,
+}
+
+/// One variant's measurements.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VariantTimes {
+    /// `vanilla start`, `prebaked restore` or `fork server`.
+    pub name: String,
+    /// Each start, until its first answer (ms), in run order.
+    pub start_ms: Vec<f64>,
+    /// Each timed request after the starts (ms), in order.
+    pub request_ms: Vec<f64>,
+    /// The median of `start_ms`.
+    pub start_median_ms: f64,
+}
+
+/// What the interleaved rounds measured, per variant (in [`VARIANTS`] order).
+#[derive(Debug, Default)]
+struct Measured {
+    start_ms: [Vec<f64>; 3],
+    request_ms: [Vec<f64>; 3],
+}
+
 /// Vanilla starts, restores and fork-server starts, interleaved; prints
 /// medians with CIs, the speedups, and the ECDF of the first requests after
 /// each start.
@@ -479,10 +546,27 @@ pub fn bench(image: &Path, options: &BenchOptions) -> anyhow::Result<()> {
     let image = std::fs::canonicalize(image)
         .map_err(|_| anyhow::anyhow!("no image directory {}", image.display()))?;
     let manifest = manifest(&image)?;
-    let body = event_body(&manifest)?;
-    let mut zygote = Zygote::start(&manifest)?;
-    let mut start: [Vec<f64>; 3] = Default::default();
-    let mut requests: [Vec<f64>; 3] = Default::default();
+    let measured = measure_rounds(&image, &manifest, options)?;
+    print_summary(&manifest, options, &measured);
+    if let Some(path) = &options.export_json {
+        let report = bench_report(manifest, options, measured);
+        let file = crate::sys::OutputFile::create(path)?;
+        file.commit(&serde_json::to_vec_pretty(&report)?)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// `options.runs` rounds of one start of each variant, each start followed
+/// by `options.requests` timed requests.
+fn measure_rounds(
+    image: &Path,
+    manifest: &Manifest,
+    options: &BenchOptions,
+) -> anyhow::Result<Measured> {
+    let body = event_body(manifest)?;
+    let mut zygote = Zygote::start(manifest)?;
+    let mut m = Measured::default();
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let drop_caches = || -> anyhow::Result<()> {
         if options.drop_caches {
@@ -492,35 +576,29 @@ pub fn bench(image: &Path, options: &BenchOptions) -> anyhow::Result<()> {
         Ok(())
     };
     for run in 0..options.runs {
-        // Vanilla: exec until the first answer.
         drop_caches()?;
-        let port = http::free_port()?;
-        let t = Instant::now();
-        let mut child = spawn_server(&manifest, port)?;
-        let answer = http::first_answer(port, &body, Duration::from_secs(60));
-        start[0].push(t.elapsed().as_secs_f64() * 1000.0);
-        let timed = answer
-            .map_err(anyhow::Error::from)
-            .and_then(|_| time_requests(port, &body, options.requests));
-        let _ = child.kill();
-        let _ = child.wait();
-        requests[0].extend(timed?);
-        // Prebaked restore.
+        let vanilla = VanillaStart::run(manifest, &body)?;
+        m.start_ms[0].push(vanilla.ms);
+        let timed = match &vanilla.answer {
+            Ok(_) => time_requests(vanilla.port, &body, options.requests),
+            Err(e) => Err(anyhow::anyhow!("{e}")),
+        };
+        drop(vanilla);
+        m.request_ms[0].extend(timed?);
         drop_caches()?;
-        let restored = restore(&image, None)?;
-        start[1].push(restored.ready_ms);
+        let restored = restore(image, None)?;
+        m.start_ms[1].push(restored.ready_ms);
         let timed = time_requests(restored.port, &body, options.requests);
         restored.stop();
-        requests[1].extend(timed?);
-        // Fork server.
+        m.request_ms[1].extend(timed?);
         drop_caches()?;
         let port = http::free_port()?;
         let (ms, pid) = zygote.start_one(port, &body)?;
-        start[2].push(ms);
+        m.start_ms[2].push(ms);
         let timed = time_requests(port, &body, options.requests);
         // SAFETY: killing the forked server (the zygote reaps it).
         unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        requests[2].extend(timed?);
+        m.request_ms[2].extend(timed?);
         if tty {
             eprint!(
                 "\r[coldspy prebake bench] {}/{} rounds",
@@ -532,14 +610,11 @@ pub fn bench(image: &Path, options: &BenchOptions) -> anyhow::Result<()> {
     if tty {
         eprintln!();
     }
-    let show = |name: &str, v: &[f64]| {
-        let (lo, hi) = stats::median_ci(v);
-        println!(
-            "  {name:<18} median {:8.1} ms  95% CI [{lo:.1}, {hi:.1}]  p90 {:8.1}",
-            stats::median(v),
-            stats::quantile(v, 0.9)
-        );
-    };
+    Ok(m)
+}
+
+/// Medians with CIs, the speedups, and the request-time ECDF, on stdout.
+fn print_summary(manifest: &Manifest, options: &BenchOptions, m: &Measured) {
     println!(
         "{}: {} interleaved starts per variant{} (start = until the first answer)",
         manifest.handler,
@@ -550,56 +625,114 @@ pub fn bench(image: &Path, options: &BenchOptions) -> anyhow::Result<()> {
             ""
         }
     );
-    for (name, v) in VARIANTS.iter().zip(&start) {
-        show(name, v);
+    for (name, v) in VARIANTS.iter().zip(&m.start_ms) {
+        let (lo, hi) = stats::median_ci(v);
+        println!(
+            "  {name:<18} median {:8.1} ms  95% CI [{lo:.1}, {hi:.1}]  p90 {:8.1}",
+            stats::median(v),
+            stats::quantile(v, 0.9)
+        );
     }
-    let m = |v: &[f64]| stats::median(v);
+    let median = |v: &[f64]| stats::median(v);
     println!(
         "  speedup over vanilla: prebaked {:.2}x, fork server {:.2}x",
-        m(&start[0]) / m(&start[1]),
-        m(&start[0]) / m(&start[2])
+        median(&m.start_ms[0]) / median(&m.start_ms[1]),
+        median(&m.start_ms[0]) / median(&m.start_ms[2])
     );
-    if options.requests > 0 {
-        const QUANTILES: [f64; 6] = [0.1, 0.25, 0.5, 0.75, 0.9, 0.99];
-        println!(
-            "first {} requests after each start, ECDF (ms):\n  {:<18} {}",
-            options.requests,
-            "",
-            QUANTILES
-                .map(|q| format!("{:>7}", format!("p{}", (q * 100.0) as u32)))
-                .join(" ")
-        );
-        for (name, v) in VARIANTS.iter().zip(&requests) {
-            let row = QUANTILES.map(|q| format!("{:7.2}", stats::quantile(v, q)));
-            println!("  {name:<18} {}", row.join(" "));
-        }
-        println!(
-            "  prebaked vs vanilla: ECDF distance D = {:.3}, Mann-Whitney p = {:.3}",
-            stats::ecdf_distance(&requests[0], &requests[1]),
-            stats::mann_whitney(&requests[0], &requests[1]).p
-        );
+    if options.requests == 0 {
+        return;
     }
-    if let Some(path) = &options.export_json {
-        let variant = |i: usize| {
-            serde_json::json!({
-                "name": VARIANTS[i],
-                "start_ms": start[i],
-                "request_ms": requests[i],
-                "start_median_ms": m(&start[i]),
-            })
+    const QUANTILES: [f64; 6] = [0.1, 0.25, 0.5, 0.75, 0.9, 0.99];
+    println!(
+        "first {} requests after each start, ECDF (ms):\n  {:<18} {}",
+        options.requests,
+        "",
+        QUANTILES
+            .map(|q| format!("{:>7}", format!("p{}", (q * 100.0) as u32)))
+            .join(" ")
+    );
+    for (name, v) in VARIANTS.iter().zip(&m.request_ms) {
+        let row = QUANTILES.map(|q| format!("{:7.2}", stats::quantile(v, q)));
+        println!("  {name:<18} {}", row.join(" "));
+    }
+    println!(
+        "  prebaked vs vanilla: ECDF distance D = {:.3}, Mann-Whitney p = {:.3}",
+        stats::ecdf_distance(&m.request_ms[0], &m.request_ms[1]),
+        stats::mann_whitney(&m.request_ms[0], &m.request_ms[1]).p
+    );
+}
+
+/// The `--export-json` document of a bench.
+fn bench_report(manifest: Manifest, options: &BenchOptions, m: Measured) -> PrebakeBenchReport {
+    let variants = VARIANTS
+        .iter()
+        .zip(m.start_ms)
+        .zip(m.request_ms)
+        .map(|((name, start_ms), request_ms)| VariantTimes {
+            name: name.to_string(),
+            start_median_ms: stats::median(&start_ms),
+            start_ms,
+            request_ms,
+        })
+        .collect();
+    PrebakeBenchReport {
+        schema: "coldspy-prebake-bench".into(),
+        schema_version: 1,
+        manifest,
+        runs: options.runs,
+        requests_per_start: options.requests,
+        drop_caches: options.drop_caches,
+        variants,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bench_report_keeps_its_field_names_and_variant_order() {
+        let manifest = Manifest {
+            schema: "coldspy-prebake".into(),
+            schema_version: 1,
+            python: "/usr/bin/python3".into(),
+            handler: "app.py:handler".into(),
+            event: None,
+            criu_version: "4.0".into(),
+            dump_ms: 12.5,
+            image_bytes: 4096,
+            pid: 42,
+            control_fd: 3,
+            control_pipe: "pipe:[7]".into(),
         };
-        let doc = serde_json::json!({
-            "schema": "coldspy-prebake-bench",
-            "schema_version": 1,
-            "manifest": manifest,
-            "runs": options.runs,
-            "requests_per_start": options.requests,
-            "drop_caches": options.drop_caches,
-            "variants": [variant(0), variant(1), variant(2)],
-        });
-        let file = crate::sys::OutputFile::create(path)?;
-        file.commit(&serde_json::to_vec_pretty(&doc)?)?;
-        println!("wrote {}", path.display());
+        let options = BenchOptions {
+            runs: 3,
+            requests: 1,
+            drop_caches: false,
+            export_json: None,
+        };
+        let measured = Measured {
+            start_ms: [
+                vec![30.0, 10.0, 20.0],
+                vec![5.0, 7.0, 6.0],
+                vec![2.0, 2.0, 3.0],
+            ],
+            request_ms: [vec![1.0; 3], vec![1.5; 3], vec![0.5; 3]],
+        };
+        let value = serde_json::to_value(bench_report(manifest, &options, measured)).unwrap();
+        assert_eq!(value["schema"], "coldspy-prebake-bench");
+        assert_eq!(value["requests_per_start"], 1);
+        let names: Vec<&str> = value["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, VARIANTS);
+        assert_eq!(value["variants"][0]["start_median_ms"], 20.0);
+        assert_eq!(value["variants"][1]["start_ms"][1], 7.0);
+        assert_eq!(value["manifest"]["control_pipe"], "pipe:[7]");
+        let back: PrebakeBenchReport = serde_json::from_value(value).unwrap();
+        assert_eq!(back.variants[2].request_ms, vec![0.5; 3]);
     }
-    Ok(())
 }

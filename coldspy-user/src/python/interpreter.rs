@@ -4,9 +4,9 @@
 
 use crate::python::elf::{path_in_process, ElfError, ElfInfo};
 use crate::python::maps::{self, Mapping};
-use crate::python::memory::ProcessMemory;
+use crate::python::memory::{ProcessMemory, ReadMemory};
 use crate::python::offsets::debug_offsets::{self, DebugOffsets, DebugOffsetsError};
-use crate::python::offsets::{self, VersionLayout};
+use crate::python::offsets::{self, dwarf, VersionLayout};
 use crate::python::version::PythonVersion;
 use coldspy_common::offsets::{TargetConfig, NO_OFFSET, TARGET_PYTHON_READY};
 use std::path::{Path, PathBuf};
@@ -62,6 +62,36 @@ pub enum FindError {
     /// An ELF file could not be read.
     #[error(transparent)]
     Elf(#[from] ElfError),
+}
+
+impl FindError {
+    /// The error a user sees when no interpreter is found in the process
+    /// they named (`record --pid`, `info --pid`) or started: the input
+    /// errors become [`SetupError`]s (exit status 2), the rest stay as they
+    /// are (exit status 1). The one mapping for every command.
+    ///
+    /// [`SetupError`]: crate::error::SetupError
+    pub fn into_user_error(self) -> anyhow::Error {
+        use crate::error::SetupError;
+        match self {
+            FindError::NoProcess(pid) => SetupError::NoSuchProcess(pid).into(),
+            FindError::NotPython { pid, exe } => SetupError::NotPython { pid, exe }.into(),
+            FindError::Unsupported {
+                found,
+                binary,
+                supported,
+            } => SetupError::UnsupportedPython {
+                found: found.to_string(),
+                binary,
+                supported,
+            }
+            .into(),
+            FindError::NotYetLoaded(pid) => {
+                anyhow::anyhow!("process {pid} has not loaded libpython yet; try again in a moment")
+            }
+            other => anyhow::Error::new(other),
+        }
+    }
 }
 
 /// A CPython interpreter found in a process.
@@ -154,15 +184,32 @@ impl Interpreter {
             let bytes = memory
                 .read_vec(runtime_addr, debug_offsets::READ_BYTES)
                 .map_err(|source| FindError::Memory { pid, source })?;
-            let debug = DebugOffsets::parse(&bytes).map_err(|source| FindError::DebugOffsets {
-                version,
-                binary: binary.display().to_string(),
-                source,
-            })?;
-            (
-                debug.layout(),
-                format!("debug-offsets:{} (shape {})", debug.version, debug.shape),
-            )
+            match DebugOffsets::parse(&bytes) {
+                Ok(debug) => (
+                    debug.layout(),
+                    format!("debug-offsets:{} (shape {})", debug.version, debug.shape),
+                ),
+                // The build's DWARF, when it ships some, has the same fields.
+                Err(source) => {
+                    match dwarf::debug_offsets_from_dwarf(&path_in_process(pid, binary), version) {
+                        Ok(from_dwarf) => {
+                            log::info!(
+                            "_Py_DebugOffsets of {} unusable ({source}); layout read from its DWARF",
+                            binary.display()
+                        );
+                            (from_dwarf.layout(), format!("dwarf:{}", binary.display()))
+                        }
+                        Err(dwarf_error) => {
+                            log::debug!("DWARF fallback for {}: {dwarf_error}", binary.display());
+                            return Err(FindError::DebugOffsets {
+                                version,
+                                binary: binary.display().to_string(),
+                                source,
+                            });
+                        }
+                    }
+                }
+            }
         } else {
             let layout = offsets::table_for(version).ok_or_else(|| FindError::Unsupported {
                 found: version,

@@ -1,5 +1,6 @@
 //! Reading another process's memory with `process_vm_readv` (read-only:
-//! coldspy never writes into a target).
+//! coldspy never writes into a target), behind [`ReadMemory`] so that the
+//! readers built on it (the symbolizer) can be tested on fabricated bytes.
 
 /// Errors reading target memory.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +17,51 @@ pub enum MemoryError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A memory other than a process (a byte image) has no bytes there.
+    #[error("no {len} bytes at {addr:#x} in the memory image")]
+    Outside {
+        /// The address.
+        addr: u64,
+        /// The length.
+        len: usize,
+    },
+}
+
+/// An address space that can be read: a process ([`ProcessMemory`]), or a
+/// fabricated byte image in tests. Only [`ReadMemory::read_into`] is
+/// required; the typed reads are little-endian, as on every target coldspy
+/// supports (x86-64, aarch64).
+pub trait ReadMemory {
+    /// Reads exactly `buf.len()` bytes at `addr`.
+    fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemoryError>;
+
+    /// Reads `len` bytes at `addr`.
+    fn read_vec(&self, addr: u64, len: usize) -> Result<Vec<u8>, MemoryError> {
+        let mut buf = vec![0u8; len];
+        self.read_into(addr, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Reads a little-endian `u64`.
+    fn read_u64(&self, addr: u64) -> Result<u64, MemoryError> {
+        let mut buf = [0u8; 8];
+        self.read_into(addr, &mut buf)?;
+        Ok(u64::from_le_bytes(buf))
+    }
+
+    /// Reads a little-endian `i32`.
+    fn read_i32(&self, addr: u64) -> Result<i32, MemoryError> {
+        let mut buf = [0u8; 4];
+        self.read_into(addr, &mut buf)?;
+        Ok(i32::from_le_bytes(buf))
+    }
+
+    /// Reads a little-endian `u32`.
+    fn read_u32(&self, addr: u64) -> Result<u32, MemoryError> {
+        let mut buf = [0u8; 4];
+        self.read_into(addr, &mut buf)?;
+        Ok(u32::from_le_bytes(buf))
+    }
 }
 
 /// A handle on a process's address space.
@@ -25,9 +71,8 @@ pub struct ProcessMemory {
     pub pid: u32,
 }
 
-impl ProcessMemory {
-    /// Reads exactly `buf.len()` bytes at `addr`.
-    pub fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
+impl ReadMemory for ProcessMemory {
+    fn read_into(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
         let local = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: buf.len(),
@@ -53,31 +98,5 @@ impl ProcessMemory {
             });
         }
         Ok(())
-    }
-
-    /// Reads `len` bytes at `addr`.
-    pub fn read_vec(&self, addr: u64, len: usize) -> Result<Vec<u8>, MemoryError> {
-        let mut buf = vec![0u8; len];
-        self.read_into(addr, &mut buf)?;
-        Ok(buf)
-    }
-
-    /// Reads a little-endian `u64`.
-    pub fn read_u64(&self, addr: u64) -> Result<u64, MemoryError> {
-        let mut buf = [0u8; 8];
-        self.read_into(addr, &mut buf)?;
-        Ok(u64::from_le_bytes(buf))
-    }
-
-    /// Reads a little-endian `i32`.
-    pub fn read_i32(&self, addr: u64) -> Result<i32, MemoryError> {
-        let mut buf = [0u8; 4];
-        self.read_into(addr, &mut buf)?;
-        Ok(i32::from_le_bytes(buf))
-    }
-
-    /// Reads a `u32`.
-    pub fn read_u32(&self, addr: u64) -> Result<u32, MemoryError> {
-        Ok(self.read_i32(addr)? as u32)
     }
 }

@@ -7,9 +7,14 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+/// The byte that lets the held child `exec`.
+const RELEASE_BYTE: u8 = 1;
+/// Exit status of a held child whose release pipe closed without the byte.
+pub(super) const RELEASED_NEVER: i32 = 125;
+
 /// A child process waiting before its `exec`.
 #[derive(Debug)]
-pub struct HeldChild {
+pub(super) struct HeldChild {
     /// Its pid.
     pub pid: u32,
     release_fd: i32,
@@ -18,7 +23,7 @@ pub struct HeldChild {
 
 impl HeldChild {
     /// Forks a child that will `exec` `program` with `args` once released.
-    pub fn spawn(program: &Path, args: &[String]) -> std::io::Result<Self> {
+    pub(super) fn spawn(program: &Path, args: &[String]) -> std::io::Result<Self> {
         let to_c = |s: &[u8]| {
             CString::new(s).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
         };
@@ -42,7 +47,18 @@ impl HeldChild {
                 libc::close(release[1]);
                 libc::close(error[0]);
                 let mut byte = 0u8;
-                while libc::read(release[0], (&mut byte as *mut u8).cast(), 1) < 0 {}
+                let mut n;
+                loop {
+                    n = libc::read(release[0], (&mut byte as *mut u8).cast(), 1);
+                    if n >= 0 || *libc::__errno_location() != libc::EINTR {
+                        break;
+                    }
+                }
+                // EOF without the release byte: coldspy died (kill -9) or gave
+                // up before the probes were attached. Never run unprofiled.
+                if n != 1 || byte != RELEASE_BYTE {
+                    libc::_exit(RELEASED_NEVER);
+                }
                 libc::close(release[0]);
                 libc::execv(program_c.as_ptr(), argv.as_ptr());
                 let errno = *libc::__errno_location();
@@ -62,9 +78,17 @@ impl HeldChild {
         })
     }
 
+    /// Closes the release pipe without the byte, as a dying coldspy would.
+    #[cfg(test)]
+    fn close_release_for_test(&mut self) {
+        // SAFETY: closing our own descriptor; Drop skips it after this.
+        unsafe { libc::close(self.release_fd) };
+        self.release_fd = -1;
+    }
+
     /// Lets the child `exec`; returns the exec error if it failed.
-    pub fn release(&mut self) -> std::io::Result<()> {
-        let byte = 1u8;
+    pub(super) fn release(&mut self) -> std::io::Result<()> {
+        let byte = RELEASE_BYTE;
         // SAFETY: writing one byte to our pipe end, then closing it.
         unsafe {
             libc::write(self.release_fd, (&byte as *const u8).cast(), 1);
@@ -83,7 +107,7 @@ impl HeldChild {
     }
 
     /// The exit status if the child has exited (`None` while it runs).
-    pub fn try_wait(&self) -> Option<i32> {
+    pub(super) fn try_wait(&self) -> Option<i32> {
         let mut status = 0;
         // SAFETY: non-blocking wait on our own child.
         let r = unsafe { libc::waitpid(self.pid as i32, &mut status, libc::WNOHANG) };
@@ -91,7 +115,7 @@ impl HeldChild {
     }
 
     /// Waits for the child to exit.
-    pub fn wait(&self) -> i32 {
+    pub(super) fn wait(&self) -> i32 {
         let mut status = 0;
         loop {
             // SAFETY: blocking wait on our own child.
@@ -143,5 +167,20 @@ mod tests {
         assert_eq!(child.try_wait(), None, "child must wait for release");
         child.release().unwrap();
         assert_eq!(child.wait(), 7);
+    }
+
+    #[test]
+    fn a_held_child_exits_without_running_when_the_release_pipe_closes() {
+        let dir = std::env::temp_dir().join(format!("coldspy-held-{}", std::process::id()));
+        let witness = dir.join("ran");
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = format!("touch {}", witness.display());
+        let mut child =
+            HeldChild::spawn(Path::new("/bin/sh"), &["sh".into(), "-c".into(), script]).unwrap();
+        // What a `kill -9` of coldspy does: its end of the pipe closes.
+        child.close_release_for_test();
+        assert_eq!(child.wait(), RELEASED_NEVER);
+        assert!(!witness.exists(), "the command ran unprofiled");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

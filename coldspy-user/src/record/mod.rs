@@ -12,6 +12,7 @@ mod preflight;
 mod session;
 mod summary;
 
+use crate::sys::output::commit_or_fallback;
 use crate::sys::{resolve, OutputFile};
 
 use anyhow::Context as _;
@@ -23,10 +24,14 @@ use std::process::ExitCode;
 /// Arguments of `coldspy record`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  sudo coldspy record -o app.json -- python3 app.py\n  sudo coldspy record --pid 1234 --duration 10"
+    after_help = "Signals: SIGINT, SIGTERM and SIGHUP stop the recording and are passed on to a started command; one that has not exited 5 s later is killed with SIGKILL. The profile recorded so far is written in every case.\n\nExamples:\n  sudo coldspy record -o app.json -- python3 app.py\n  sudo coldspy record --pid 1234 --duration 10"
 )]
 pub struct RecordArgs {
-    /// Where to write the profile (JSON).
+    /// Where to write the profile (JSON); `-` = standard output (the
+    /// summary then goes to stderr). A device or FIFO is written into, never
+    /// replaced. Checked before the target starts; if writing fails after
+    /// recording, the profile goes to $TMPDIR/coldspy-PID-TIME-profile.json
+    /// and that path is printed.
     #[arg(short, long, default_value = "coldspy.profile.json")]
     pub output: PathBuf,
     /// Sampling frequency per CPU, in Hz (200 = the 5 ms interval of the original method).
@@ -35,8 +40,16 @@ pub struct RecordArgs {
     /// Attach to this running process instead of starting a command.
     #[arg(long, conflicts_with = "command")]
     pub pid: Option<u32>,
-    /// Stop after this many seconds (the target keeps running).
-    #[arg(long)]
+    /// With --pid: also profile the process's existing descendants (at any
+    /// depth) and every process it forks or execs afterwards. Without it,
+    /// --pid covers that one process only.
+    #[arg(long, requires = "pid")]
+    pub subprocesses: bool,
+    /// Stop recording after this many seconds. An attached process (--pid)
+    /// keeps running. A started command keeps running too: the profile is
+    /// written when the time is up, then coldspy waits for the command and
+    /// exits with its status (Ctrl-C is passed on to it: see below).
+    #[arg(long, value_parser = crate::sys::seconds::positive_seconds)]
     pub duration: Option<f64>,
     /// Also write the raw symbolized trace (a replayable fixture) here.
     #[arg(long)]
@@ -81,37 +94,22 @@ pub enum Target {
 /// Runs `coldspy record`.
 pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     preflight::check_privileges()?;
-    let mut marks = None;
-    let target = match (&args.pid, &args.handler) {
-        (Some(pid), _) => Target::Pid(*pid),
-        (None, Some(handler)) => {
-            if let Some(event) = &args.event {
-                std::fs::metadata(event)
-                    .with_context(|| format!("event file {}", event.display()))?;
-            }
-            let spec = crate::runner::RunnerSpec {
-                python: resolve(&args.python)?,
-                handler: handler.clone(),
-                event: args.event.clone(),
-                invocations: args.invocations,
-                serve: None,
-                control_fd: None,
-            };
-            let pipe = crate::runner::MarksPipe::new()?;
-            let argv = spec.argv(&crate::runner::runner_path()?, pipe.write_fd());
-            marks = Some(pipe);
-            Target::Launch(spec.python.clone(), argv)
-        }
-        (None, None) => Target::Launch(resolve(&args.command[0])?, args.command.clone()),
-    };
+    let (target, marks) = target_of(&args)?;
     preflight::check_tracefs()?;
+    // Every output path is checked before the target starts.
     let output = OutputFile::create(&args.output)?;
+    let trace_output = args
+        .save_trace
+        .as_deref()
+        .map(OutputFile::create)
+        .transpose()?;
     let options = session::Options {
         sample_hz: args.rate,
         duration: args.duration.map(std::time::Duration::from_secs_f64),
         track_imports: !args.no_imports,
         track_files: !args.no_files,
         marks,
+        subprocesses: args.subprocesses,
     };
     let recorded = session::record(&target, options)?;
     if let (true, Some(signal)) = (
@@ -138,16 +136,129 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     }
     let mut profile = crate::model::build::build_profile(&recorded.trace);
     let analysis = crate::analysis::analyze(&mut profile, crate::analysis::ScoreKind::Runtime);
-    if let Some(path) = &args.save_trace {
-        let trace_out = OutputFile::create(path)?;
-        trace_out.commit(&serde_json::to_vec(&recorded.trace)?)?;
+    // The profile first: whatever fails after recording, it is written
+    // somewhere and that path is printed.
+    let summary_to_stderr = output.is_stdout();
+    let (written, write_failed) = write_outputs(output, trace_output, &profile, &recorded)?;
+    if recorded.killed_after_grace {
+        eprintln!(
+            "coldspy: {} did not exit within 5 s of {}; killed it with SIGKILL",
+            args.command.join(" "),
+            recorded
+                .interrupted_by
+                .map(crate::error::signal_name)
+                .unwrap_or_default()
+        );
     }
-    let written = output.commit(&serde_json::to_vec_pretty(&profile)?)?;
     if !args.quiet {
-        let mut stdout = std::io::stdout().lock();
-        summary::print(&profile, &written, &mut stdout)?;
-        writeln!(stdout)?;
-        crate::export::terminal::Terminal { top: 10 }.write_to(&profile, &analysis, &mut stdout)?;
+        print_summary(&profile, &analysis, &written, summary_to_stderr)?;
     }
-    Ok(ExitCode::from(recorded.exit_code.clamp(0, 255) as u8))
+    let mut exit_code = recorded.exit_code;
+    if let Some(held) = &recorded.still_running {
+        if !args.quiet {
+            eprintln!(
+                "coldspy: --duration ended the recording; {} goes on and coldspy waits for it (its exit status becomes coldspy's)",
+                args.command.join(" ")
+            );
+        }
+        exit_code = session::wait_for_command(held);
+    }
+    if write_failed {
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::from(exit_code.clamp(0, 255) as u8))
+}
+
+/// The target named by the arguments (old CPython versions and thread ids
+/// resolved before anything is loaded) and, with --handler, the marks pipe.
+fn target_of(args: &RecordArgs) -> anyhow::Result<(Target, Option<crate::runner::MarksPipe>)> {
+    let mut marks = None;
+    let target = match (&args.pid, &args.handler) {
+        (Some(pid), _) => Target::Pid(preflight::check_pid(*pid)?),
+        (None, Some(handler)) => {
+            if let Some(event) = &args.event {
+                std::fs::metadata(event)
+                    .with_context(|| format!("event file {}", event.display()))?;
+            }
+            let python = resolve(&args.python)?;
+            let real = std::fs::canonicalize(&python).unwrap_or_else(|_| python.clone());
+            preflight::check_not_old_cpython([python.as_path(), real.as_path()])?;
+            let spec = crate::runner::RunnerSpec::new(&python, handler)
+                .event(args.event.clone())
+                .invocations(args.invocations);
+            let pipe = crate::runner::MarksPipe::new()?;
+            let argv = spec.argv(&crate::runner::runner_path()?, pipe.write_fd());
+            marks = Some(pipe);
+            Target::Launch(spec.python.clone(), argv)
+        }
+        (None, None) => {
+            let program = resolve(&args.command[0])?;
+            let real = std::fs::canonicalize(&program).unwrap_or_else(|_| program.clone());
+            preflight::check_not_old_cpython([program.as_path(), real.as_path()])?;
+            Target::Launch(program, args.command.clone())
+        }
+    };
+    Ok((target, marks))
+}
+
+/// Writes the profile (and the trace), each to its path or to the
+/// fallback; returns where the profile went and whether anything failed.
+fn write_outputs(
+    output: OutputFile,
+    trace_output: Option<OutputFile>,
+    profile: &crate::model::profile::Profile,
+    recorded: &session::Recorded,
+) -> anyhow::Result<(PathBuf, bool)> {
+    let mut write_failed = false;
+    let profile_bytes = serde_json::to_vec_pretty(&profile)?;
+    let written = match commit_or_fallback(output, "profile", &profile_bytes) {
+        Ok((path, None)) => path,
+        Ok((path, Some(first))) => {
+            eprintln!(
+                "coldspy: {first}; the profile was written to {} instead",
+                path.display()
+            );
+            write_failed = true;
+            path
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(trace_out) = trace_output {
+        match commit_or_fallback(trace_out, "trace", &serde_json::to_vec(&recorded.trace)?) {
+            Ok((_, None)) => {}
+            Ok((path, Some(first))) => {
+                eprintln!(
+                    "coldspy: {first}; the trace was written to {} instead",
+                    path.display()
+                );
+                write_failed = true;
+            }
+            Err(e) => {
+                eprintln!("coldspy: the trace was not saved: {e}");
+                write_failed = true;
+            }
+        }
+    }
+    Ok((written, write_failed))
+}
+
+/// The summary and the ranked table, control characters escaped; a closed
+/// terminal (SIGHUP) does not turn a written profile into an error.
+fn print_summary(
+    profile: &crate::model::profile::Profile,
+    analysis: &crate::analysis::Analysis,
+    written: &std::path::Path,
+    to_stderr: bool,
+) -> anyhow::Result<()> {
+    let mut text = Vec::new();
+    summary::print(profile, written, &mut text)?;
+    writeln!(text)?;
+    crate::export::terminal::Terminal { top: 10 }.write_to(profile, analysis, &mut text)?;
+    let text = crate::export::escape::terminal_text(&String::from_utf8_lossy(&text)).into_owned();
+    let _ = if to_stderr {
+        std::io::stderr().write_all(text.as_bytes())
+    } else {
+        std::io::stdout().write_all(text.as_bytes())
+    };
+    Ok(())
 }

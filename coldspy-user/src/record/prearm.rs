@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// What was prepared for an executable.
 #[derive(Debug, Clone)]
-pub enum Prearmed {
+pub(super) enum Prearmed {
     /// A static interpreter: stop at exec to learn its load address.
     Static,
     /// Links libpython: stop at the (already probed) entry point.
@@ -21,7 +21,7 @@ pub enum Prearmed {
 }
 
 /// The file the loader would pick for `needed`, from `exe`'s paths.
-pub fn resolve_library(exe: &Path, elf: &ElfInfo, needed: &str) -> Option<PathBuf> {
+pub(super) fn resolve_library(exe: &Path, elf: &ElfInfo, needed: &str) -> Option<PathBuf> {
     let origin = exe
         .parent()
         .map(|p| p.display().to_string())
@@ -86,7 +86,7 @@ fn ld_so_conf_dirs() -> Vec<String> {
 /// Plans the probes for `program` (a resolved executable): the binary that
 /// holds the interpreter, whether it is static, and where to put the
 /// import probes and the entry probe. `None` for a non-Python program.
-pub struct Plan {
+pub(super) struct Plan {
     /// Static or shared.
     pub kind: Prearmed,
     /// The binary with `_PyRuntime` and the import probe offset in it.
@@ -96,7 +96,7 @@ pub struct Plan {
 }
 
 /// Plans the pre-attached probes for an executable.
-pub fn plan(program: &Path) -> Option<Plan> {
+pub(super) fn plan(program: &Path) -> Option<Plan> {
     let exe = std::fs::canonicalize(program).ok()?;
     let elf = ElfInfo::read(&exe).ok()?;
     let version_of = |path: &Path| PythonVersion::from_file_name(path.file_name()?.to_str()?);

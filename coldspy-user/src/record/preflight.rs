@@ -22,7 +22,7 @@ fn effective_caps() -> u64 {
 }
 
 /// Root, or CAP_BPF + CAP_PERFMON + CAP_SYS_PTRACE (or CAP_SYS_ADMIN).
-pub fn check_privileges() -> Result<(), SetupError> {
+pub(super) fn check_privileges() -> Result<(), SetupError> {
     let caps = effective_caps();
     let has = |cap: u32| caps & (1u64 << cap) != 0;
     let bpf_ok = has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON));
@@ -34,7 +34,7 @@ pub fn check_privileges() -> Result<(), SetupError> {
 }
 
 /// tracefs mounted (mounting it if we can).
-pub fn check_tracefs() -> Result<(), SetupError> {
+pub(super) fn check_tracefs() -> Result<(), SetupError> {
     let events = Path::new(crate::loader::TRACEFS).join("events");
     if events.exists() {
         return Ok(());
@@ -50,5 +50,142 @@ pub fn check_tracefs() -> Result<(), SetupError> {
             hint: "mount it with `mount -t tracefs nodev /sys/kernel/tracing` (kernel needs CONFIG_FTRACE)"
                 .into(),
         })
+    }
+}
+
+/// The CPython version a binary's name or its libpython announces
+/// (`python2.7`, `python3.6m`, `libpython3.6m.so.1.0`), as (major, minor).
+pub(super) fn cpython_version_in_name(name: &str) -> Option<(u32, u32)> {
+    let rest = name
+        .strip_prefix("libpython")
+        .or_else(|| name.strip_prefix("python"))?;
+    let (major, rest) = rest.split_once('.')?;
+    let minor: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// Refuses a CPython older than 3.9 by its name (the executable, or a
+/// mapped libpython of a process) with "unsupported CPython 2.7" rather
+/// than "not a Python process": such versions have no `_PyRuntime`.
+pub(super) fn check_not_old_cpython<'a>(
+    names: impl IntoIterator<Item = &'a Path>,
+) -> Result<(), SetupError> {
+    for path in names {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if let Some((major, minor)) = cpython_version_in_name(name) {
+            if (major, minor) < (3, 9) {
+                return Err(SetupError::UnsupportedPython {
+                    found: format!("{major}.{minor}"),
+                    binary: path.display().to_string(),
+                    supported: crate::python::interpreter::supported_versions(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `--pid` names, checked before anything is loaded: a thread id is
+/// replaced by its process (with a note), a kernel thread or a process
+/// whose memory map cannot be read is one clear sentence, and an old CPython
+/// is "unsupported", not "not a Python process". Returns the pid to record.
+pub(super) fn check_pid(pid: u32) -> Result<u32, SetupError> {
+    let proc = Path::new("/proc").join(pid.to_string());
+    let Ok(status) = std::fs::read_to_string(proc.join("status")) else {
+        return Err(SetupError::NoSuchProcess(pid));
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+    };
+    let comm = field("Name:").unwrap_or_default();
+    let tgid: u32 = field("Tgid:").and_then(|v| v.parse().ok()).unwrap_or(pid);
+    if tgid != pid {
+        eprintln!(
+            "coldspy: {pid} is a thread of process {tgid} ({comm}); recording process {tgid}"
+        );
+        return check_pid(tgid);
+    }
+    // PF_KTHREAD in the flags, the 9th field of /proc/PID/stat.
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let stat = std::fs::read_to_string(proc.join("stat")).unwrap_or_default();
+    let flags: u64 = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().nth(6)?.parse().ok())
+        .unwrap_or(0);
+    let unreadable = |what: &str, e: std::io::Error| SetupError::ProcessUnreadable {
+        pid,
+        comm: comm.clone(),
+        why: format!("its {what} cannot be read: {e}"),
+    };
+    if flags & PF_KTHREAD != 0 {
+        return Err(SetupError::ProcessUnreadable {
+            pid,
+            comm,
+            why: "it is a kernel thread, with no Python to profile".into(),
+        });
+    }
+    let maps =
+        std::fs::read_to_string(proc.join("maps")).map_err(|e| unreadable("memory map", e))?;
+    let exe = std::fs::read_link(proc.join("exe"))
+        .map_err(|e| unreadable("executable (/proc/PID/exe)", e))?;
+    let libraries: Vec<std::path::PathBuf> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .map(std::path::PathBuf::from)
+        .collect();
+    check_not_old_cpython(
+        std::iter::once(exe.as_path()).chain(libraries.iter().map(|p| p.as_path())),
+    )?;
+    Ok(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_cpython_versions_are_named_from_binaries() {
+        assert_eq!(cpython_version_in_name("python2.7"), Some((2, 7)));
+        assert_eq!(cpython_version_in_name("python3.6m"), Some((3, 6)));
+        assert_eq!(
+            cpython_version_in_name("libpython3.12.so.1.0"),
+            Some((3, 12))
+        );
+        assert_eq!(cpython_version_in_name("python3"), None);
+        let err = check_not_old_cpython([Path::new("/usr/bin/python2.7")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("CPython 2.7 (/usr/bin/python2.7) is not supported; supported: 3.9"),
+            "{err}"
+        );
+        assert!(check_not_old_cpython([Path::new("/usr/bin/python3.12")]).is_ok());
+    }
+
+    #[test]
+    fn a_thread_id_is_recorded_as_its_process_and_a_kernel_thread_is_named() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tx.send(unsafe { libc::gettid() } as u32).unwrap();
+            let _ = done_rx.recv();
+        });
+        let tid = rx.recv().unwrap();
+        assert_eq!(check_pid(tid).unwrap(), std::process::id());
+        done_tx.send(()).unwrap();
+        thread.join().unwrap();
+        // kthreadd is pid 2 on Linux (outside a pid namespace).
+        if let Err(err) = check_pid(2) {
+            assert!(err.to_string().contains("kernel thread"), "{err}");
+        }
+        assert!(matches!(
+            check_pid(u32::MAX - 1),
+            Err(SetupError::NoSuchProcess(_))
+        ));
     }
 }

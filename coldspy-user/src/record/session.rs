@@ -5,6 +5,7 @@
 use crate::collect::Collector;
 use crate::error::SetupError;
 use crate::loader::Probes;
+use crate::model::profile::ProcessSamples;
 use crate::model::trace::Trace;
 use crate::python::elf::{path_in_process, ElfInfo};
 use crate::python::interpreter::{FindError, Interpreter};
@@ -30,7 +31,7 @@ const EXIT_GRACE: Duration = Duration::from_secs(5);
 
 /// Recording options.
 #[derive(Debug)]
-pub struct Options {
+pub(super) struct Options {
     /// Sampling frequency (Hz per CPU).
     pub sample_hz: u64,
     /// Stop after this long.
@@ -41,19 +42,45 @@ pub struct Options {
     pub track_files: bool,
     /// The runner's phase-marks pipe, for `record --handler`.
     pub marks: Option<crate::runner::MarksPipe>,
+    /// With `--pid`: also the target's existing descendants and every
+    /// process it forks or execs from now on.
+    pub subprocesses: bool,
 }
 
 /// What a recording produced.
 #[derive(Debug)]
-pub struct Recorded {
+pub(super) struct Recorded {
     /// The symbolized trace.
     pub trace: Trace,
     /// The launched command's exit code (0 for `--pid`).
     pub exit_code: i32,
     /// What coldspy's runner reported failing, with `--handler`.
     pub runner_error: Option<crate::runner::RunnerError>,
-    /// The SIGINT or SIGTERM that ended the recording, if one did.
+    /// The SIGINT, SIGTERM or SIGHUP that ended the recording, if one did.
     pub interrupted_by: Option<i32>,
+    /// The launched command ignored that signal for the grace period and
+    /// was killed with SIGKILL.
+    pub killed_after_grace: bool,
+    /// A launched command that outlived `--duration`: the profile is
+    /// written first, then [`wait_for_command`] waits for it.
+    pub still_running: Option<HeldChild>,
+}
+
+/// Waits for a command that outlived `--duration`, passing SIGINT, SIGTERM
+/// and SIGHUP on to it as during the recording; returns its exit code.
+pub(super) fn wait_for_command(held: &HeldChild) -> i32 {
+    loop {
+        if let Some(code) = held.try_wait() {
+            return code;
+        }
+        if let Some(slot) = SIGNAL_SLOT.get() {
+            let sig = slot.swap(0, Ordering::SeqCst);
+            if sig != 0 {
+                send_signal(held.pid, sig);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn load_probes(sample_hz: u64, track_files: bool) -> anyhow::Result<Probes> {
@@ -96,6 +123,26 @@ impl Session {
             );
             self.main_pid = Some(pid);
             self.interpreter = Some(interpreter);
+        }
+        Ok(())
+    }
+
+    /// Makes the existing descendants of `pid` targets: interpreters are
+    /// configured, anything else (a shell between two interpreters) is
+    /// followed so that what it forks or execs is seen.
+    fn adopt_descendants(&mut self, pid: u32) -> anyhow::Result<()> {
+        for descendant in crate::sys::proc::descendants(pid) {
+            match Interpreter::find(descendant) {
+                Ok(interpreter) => self.configure(interpreter, TARGET_FOLLOW_CHILDREN)?,
+                Err(FindError::NoProcess(_)) => {}
+                Err(_) => {
+                    let config = TargetConfig {
+                        flags: TARGET_FOLLOW_CHILDREN | TARGET_STOP_ON_EXEC,
+                        ..TargetConfig::default()
+                    };
+                    self.probes.set_target(descendant, config)?;
+                }
+            }
         }
         Ok(())
     }
@@ -161,7 +208,7 @@ impl Session {
             // A wrapper (env, sh, a shim): keep following it.
             Err(FindError::NotPython { .. }) => Ok(()),
             Err(FindError::NoProcess(_)) => Ok(()),
-            Err(e) => Err(anyhow::Error::new(e)),
+            Err(e) => Err(e.into_user_error()),
         };
         if event.stopped != 0 {
             send_signal(pid, libc::SIGCONT);
@@ -209,190 +256,255 @@ impl Session {
         if !is_process {
             return;
         }
-        if let Some(interpreter) = self.interpreter.as_ref().filter(|i| i.pid == parent) {
+        // Any interpreter's child, at any depth (a worker of a forkserver, a
+        // fork of a fork), inherits its parent's layout.
+        if let Some(layout) = self.collector.layout_of(parent) {
             self.collector
-                .add_process(child, Symbolizer::new(child, interpreter.layout));
+                .add_process(child, Symbolizer::new(child, layout));
         }
     }
 }
 
-/// Records a target until it exits, `duration` passes, or SIGINT/SIGTERM.
-pub fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded> {
-    let options_marks = options.marks.take();
-    let options = &options;
-    let signal = Arc::new(AtomicI32::new(0));
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        register_signal(sig, Arc::clone(&signal))?;
-    }
+/// Records a target until it exits, `duration` passes, or SIGINT, SIGTERM
+/// or SIGHUP (a closed terminal) arrives: each is passed on to a launched
+/// command, which gets [`EXIT_GRACE`] to exit before SIGKILL.
+pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Recorded> {
+    let marks_pipe = options.marks.take();
+    let signal = install_stop_signals()?;
     // Attach-time checks first: they fail fast, before loading anything.
     let attached = match target {
-        Target::Pid(pid) => Some(Interpreter::find(*pid).map_err(|e| match e {
-            FindError::NoProcess(p) => anyhow::Error::new(SetupError::NoSuchProcess(p)),
-            FindError::NotYetLoaded(p) => {
-                anyhow::anyhow!("process {p} has not loaded libpython yet; try again in a moment")
-            }
-            other => anyhow::Error::new(other),
-        })?),
+        Target::Pid(pid) => Some(Interpreter::find(*pid).map_err(FindError::into_user_error)?),
         Target::Launch(..) => None,
     };
-    let probes = load_probes(options.sample_hz, options.track_files)?;
     let mut session = Session {
-        probes,
+        probes: load_probes(options.sample_hz, options.track_files)?,
         collector: Collector::default(),
         main_pid: None,
         interpreter: None,
         import_route: None,
         track_imports: options.track_imports,
     };
-    let mut child: Option<HeldChild> = None;
-    let mut marks: Option<std::fs::File> = None;
-    let mut marks_text = String::new();
-    let start_ns;
-    match (target, attached) {
-        (Target::Pid(_), Some(interpreter)) => {
-            start_ns = monotonic_ns();
-            session.configure(interpreter, 0)?;
-        }
+    let (start_ns, child, mut marks) = match (target, attached) {
         (Target::Launch(program, argv), _) => {
-            let mut held = HeldChild::spawn(program, argv)
-                .with_context(|| format!("starting {}", program.display()))?;
-            // The runner writes marks to the inherited write end; ours closes.
-            let mut marks_reader = None;
-            if let Some(pipe) = options_marks {
-                drop(pipe.write);
-                let file = std::fs::File::from(pipe.read);
-                use std::os::fd::AsRawFd;
-                // SAFETY: setting O_NONBLOCK on our own descriptor.
-                unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
-                marks_reader = Some(file);
-            }
-            marks = marks_reader;
-            let first_stop = session.prearm(program);
-            let config = TargetConfig {
-                flags: first_stop | TARGET_FOLLOW_CHILDREN,
-                ..TargetConfig::default()
+            let (start_ns, held, marks) = session.launch(program, argv, marks_pipe, &signal)?;
+            (start_ns, Some(held), marks)
+        }
+        (Target::Pid(pid), Some(interpreter)) => {
+            let start_ns = monotonic_ns();
+            let follow = if options.subprocesses {
+                TARGET_FOLLOW_CHILDREN
+            } else {
+                0
             };
-            session.probes.set_target(held.pid, config)?;
-            // Interrupted while loading: never start the command.
-            let sig = signal.load(Ordering::SeqCst);
-            if sig != 0 {
-                send_signal(held.pid, libc::SIGKILL);
-                held.wait();
-                return Err(SetupError::Interrupted {
-                    signal: sig,
-                    what: program.display().to_string(),
-                }
-                .into());
+            session.configure(interpreter, follow)?;
+            if options.subprocesses {
+                // After the parent follows its children, so that a fork
+                // racing this walk is caught by the kernel instead.
+                session.adopt_descendants(*pid)?;
             }
-            start_ns = monotonic_ns();
-            held.release().map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound
-                    || e.raw_os_error() == Some(libc::EACCES)
-                {
-                    anyhow::Error::new(SetupError::CommandNotFound(format!(
-                        "{}: {e}",
-                        program.display()
-                    )))
-                } else {
-                    anyhow::Error::new(e).context(format!("executing {}", program.display()))
-                }
-            })?;
-            child = Some(held);
+            (start_ns, None, None)
         }
         (Target::Pid(_), None) => unreachable!("attach checked above"),
-    }
-
-    let started = Instant::now();
-    let mut exit_code = 0;
-    let mut stop_deadline: Option<Instant> = None;
-    let mut interrupted_by = None;
-    loop {
-        let events = session.collector.drain(&mut session.probes);
-        let mut main_exited = false;
-        for event in &events {
-            match event.kind {
-                EVENT_KIND_EXEC | EVENT_KIND_ENTRY => {
-                    if let Err(e) = session.on_stop(event) {
-                        if let Some(child) = &child {
-                            send_signal(child.pid, libc::SIGKILL);
-                            child.wait();
-                        }
-                        return Err(e);
-                    }
-                }
-                EVENT_KIND_FORK => session.on_fork(event.pid, event.other_pid),
-                EVENT_KIND_EXIT => main_exited |= Some(event.pid) == session.main_pid,
-                _ => {}
-            }
-        }
-        if let Some(held) = &child {
-            if let Some(code) = held.try_wait() {
-                exit_code = code;
-                break;
-            }
-        } else if main_exited
-            || !std::path::Path::new(&format!("/proc/{}", session.main_pid.unwrap_or(0))).exists()
-        {
-            break;
-        }
-        let sig = signal.swap(0, Ordering::SeqCst);
-        if sig != 0 {
-            interrupted_by = Some(sig);
-            match &child {
-                Some(held) if stop_deadline.is_none() => {
-                    // Pass the signal on like a supervisor; record until it exits.
-                    send_signal(held.pid, sig);
-                    stop_deadline = Some(Instant::now() + EXIT_GRACE);
-                }
-                _ => break,
-            }
-        }
-        if stop_deadline.is_some_and(|d| Instant::now() > d) {
-            break;
-        }
-        if options.duration.is_some_and(|d| started.elapsed() >= d) {
-            break;
-        }
-        read_available(&mut marks, &mut marks_text);
-        session.probes.wait_for_control(POLL_INTERVAL);
-    }
+    };
+    let ended = session.follow(child.as_ref(), &signal, options.duration, &mut marks)?;
     let end_ns = monotonic_ns();
     session.collector.drain(&mut session.probes);
-    read_available(&mut marks, &mut marks_text);
-    let (lost_samples, lost_events) = session.probes.lost_counts();
-    let Session {
-        collector,
-        interpreter,
-        main_pid,
-        import_route,
-        ..
-    } = session;
-    let mut trace = collector.finish(end_ns);
-    trace.start_ns = start_ns;
-    fill_meta(
-        &mut trace,
-        target,
-        interpreter.as_ref(),
-        main_pid,
-        options,
-        lost_samples,
-        lost_events,
-    );
-    trace.meta.import_route = import_route.unwrap_or_else(|| "none".to_string());
-    if let Some(held) = child {
-        if stop_deadline.is_none() && held.try_wait().is_none() && options.duration.is_some() {
-            // --duration ended the recording; the command keeps running: wait for it.
-            exit_code = held.wait();
-        }
-    }
+    let marks_text = marks.map(MarksReader::finish).unwrap_or_default();
+    let exit_code = ended.exit_code;
+    // --duration ended the recording while the command runs on: the caller
+    // writes the profile, then waits for it.
+    let still_running = child
+        .filter(|held| !ended.signalled && held.try_wait().is_none() && options.duration.is_some());
+    let mut trace = session.finish(target, &options, start_ns, end_ns);
     let (phases, runner_error) = crate::runner::parse_marks(&marks_text);
     trace.phases = phases;
     Ok(Recorded {
         trace,
         exit_code,
         runner_error,
-        interrupted_by,
+        interrupted_by: ended.interrupted_by,
+        killed_after_grace: ended.killed_after_grace,
+        still_running,
     })
+}
+
+/// SIGINT, SIGTERM and SIGHUP (a closed terminal) recorded into the
+/// returned slot instead of killing us.
+fn install_stop_signals() -> anyhow::Result<Arc<AtomicI32>> {
+    let signal = Arc::new(AtomicI32::new(0));
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        register_signal(sig, Arc::clone(&signal))?;
+    }
+    Ok(signal)
+}
+
+/// How the follow loop ended.
+struct Ended {
+    /// The launched command's exit code, if it exited.
+    exit_code: i32,
+    /// The SIGINT or SIGTERM that ended the recording.
+    interrupted_by: Option<i32>,
+    /// Whether a signal was passed on to the launched command.
+    signalled: bool,
+    /// It ignored the signal for [`EXIT_GRACE`] and was killed.
+    killed_after_grace: bool,
+}
+
+impl Session {
+    /// Starts a command held before exec, arms its first stop, and lets it
+    /// run; returns the start time, the child and the marks reader (made
+    /// once the child holds its inherited write end).
+    fn launch(
+        &mut self,
+        program: &std::path::Path,
+        argv: &[String],
+        marks_pipe: Option<crate::runner::MarksPipe>,
+        signal: &AtomicI32,
+    ) -> anyhow::Result<(u64, HeldChild, Option<MarksReader>)> {
+        let mut held = HeldChild::spawn(program, argv)
+            .with_context(|| format!("starting {}", program.display()))?;
+        let marks = marks_pipe.map(MarksReader::new);
+        let first_stop = self.prearm(program);
+        let config = TargetConfig {
+            flags: first_stop | TARGET_FOLLOW_CHILDREN,
+            ..TargetConfig::default()
+        };
+        self.probes.set_target(held.pid, config)?;
+        // Interrupted while loading: never start the command.
+        let sig = signal.load(Ordering::SeqCst);
+        if sig != 0 {
+            send_signal(held.pid, libc::SIGKILL);
+            held.wait();
+            return Err(SetupError::Interrupted {
+                signal: sig,
+                what: program.display().to_string(),
+            }
+            .into());
+        }
+        let start_ns = monotonic_ns();
+        held.release().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::EACCES) {
+                anyhow::Error::new(SetupError::CommandNotFound(format!(
+                    "{}: {e}",
+                    program.display()
+                )))
+            } else {
+                anyhow::Error::new(e).context(format!("executing {}", program.display()))
+            }
+        })?;
+        Ok((start_ns, held, marks))
+    }
+
+    /// Drains the ring buffers and handles lifecycle events until the target
+    /// exits, the duration passes, or a signal ends the recording.
+    fn follow(
+        &mut self,
+        child: Option<&HeldChild>,
+        signal: &AtomicI32,
+        duration: Option<Duration>,
+        marks: &mut Option<MarksReader>,
+    ) -> anyhow::Result<Ended> {
+        let started = Instant::now();
+        let mut stop_deadline: Option<Instant> = None;
+        let mut ended = Ended {
+            exit_code: 0,
+            interrupted_by: None,
+            signalled: false,
+            killed_after_grace: false,
+        };
+        loop {
+            let main_exited = match self.handle_events() {
+                Ok(exited) => exited,
+                Err(e) => {
+                    if let Some(child) = child {
+                        send_signal(child.pid, libc::SIGKILL);
+                        child.wait();
+                    }
+                    return Err(e);
+                }
+            };
+            if let Some(held) = child {
+                if let Some(code) = held.try_wait() {
+                    ended.exit_code = code;
+                    break;
+                }
+            } else if main_exited
+                || !std::path::Path::new(&format!("/proc/{}", self.main_pid.unwrap_or(0))).exists()
+            {
+                break;
+            }
+            let sig = signal.swap(0, Ordering::SeqCst);
+            if sig != 0 {
+                ended.interrupted_by = Some(sig);
+                match child {
+                    Some(held) if stop_deadline.is_none() => {
+                        // Pass the signal on like a supervisor; record until it exits.
+                        send_signal(held.pid, sig);
+                        stop_deadline = Some(Instant::now() + EXIT_GRACE);
+                        ended.signalled = true;
+                    }
+                    _ => break,
+                }
+            }
+            if stop_deadline.is_some_and(|d| Instant::now() > d) {
+                if let Some(held) = child {
+                    match held.try_wait() {
+                        Some(code) => ended.exit_code = code,
+                        None => {
+                            // It ignored the signal for the whole grace period.
+                            send_signal(held.pid, libc::SIGKILL);
+                            ended.exit_code = held.wait();
+                            ended.killed_after_grace = true;
+                        }
+                    }
+                }
+                break;
+            }
+            if duration.is_some_and(|d| started.elapsed() >= d) {
+                break;
+            }
+            if let Some(reader) = marks {
+                reader.read_available();
+            }
+            self.probes.wait_for_control(POLL_INTERVAL);
+        }
+        Ok(ended)
+    }
+
+    /// One drain: lifecycle events handled; whether the main process exited.
+    fn handle_events(&mut self) -> anyhow::Result<bool> {
+        let events = self.collector.drain(&mut self.probes);
+        let mut main_exited = false;
+        for event in &events {
+            match event.kind {
+                EVENT_KIND_EXEC | EVENT_KIND_ENTRY => self.on_stop(event)?,
+                EVENT_KIND_FORK => self.on_fork(event.pid, event.other_pid),
+                EVENT_KIND_EXIT => main_exited |= Some(event.pid) == self.main_pid,
+                _ => {}
+            }
+        }
+        Ok(main_exited)
+    }
+
+    /// The trace of the session, with its metadata.
+    fn finish(self, target: &Target, options: &Options, start_ns: u64, end_ns: u64) -> Trace {
+        let (lost_samples, lost_events) = self.probes.lost_counts();
+        let read_failures = self.probes.read_failures();
+        let mut trace = self.collector.finish(end_ns);
+        trace.read_failures = read_failures;
+        trace.start_ns = start_ns;
+        fill_meta(
+            &mut trace,
+            target,
+            self.interpreter.as_ref(),
+            self.main_pid,
+            options,
+            lost_samples,
+            lost_events,
+        );
+        trace.meta.import_route = self.import_route.unwrap_or_else(|| "none".to_string());
+        trace
+    }
 }
 
 static SIGNAL_SLOT: std::sync::OnceLock<Arc<AtomicI32>> = std::sync::OnceLock::new();
@@ -414,20 +526,52 @@ fn register_signal(sig: i32, slot: Arc<AtomicI32>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads what the runner wrote so far (non-blocking); drops the reader at EOF.
-fn read_available(reader: &mut Option<std::fs::File>, text: &mut String) {
-    use std::io::Read;
-    let Some(file) = reader.as_mut() else { return };
-    let mut buf = [0u8; 4096];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => {
-                *reader = None;
-                return;
-            }
-            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
-            Err(_) => return,
+/// The read end of the runner's marks pipe, read without blocking.
+struct MarksReader {
+    /// The pipe, until EOF.
+    file: Option<std::fs::File>,
+    /// What was read so far.
+    text: String,
+}
+
+impl MarksReader {
+    /// Keeps the read end (non-blocking) and closes our copy of the write
+    /// end: the runner writes to the one it inherited.
+    fn new(pipe: crate::runner::MarksPipe) -> Self {
+        use std::os::fd::AsRawFd;
+        drop(pipe.write);
+        let file = std::fs::File::from(pipe.read);
+        // SAFETY: setting O_NONBLOCK on our own descriptor.
+        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        Self {
+            file: Some(file),
+            text: String::new(),
         }
+    }
+
+    /// Reads what the runner wrote so far; drops the pipe at EOF.
+    fn read_available(&mut self) {
+        use std::io::Read;
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => {
+                    self.file = None;
+                    return;
+                }
+                Ok(n) => self.text.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Everything the runner wrote.
+    fn finish(mut self) -> String {
+        self.read_available();
+        self.text
     }
 }
 
@@ -465,6 +609,13 @@ fn fill_meta(
     if let Some(main) = main_pid {
         pids.insert(0, main);
     }
+    meta.processes = pids
+        .iter()
+        .map(|&pid| ProcessSamples {
+            pid,
+            samples: trace.samples.iter().filter(|s| s.pid == pid).count() as u64,
+        })
+        .collect();
     meta.pids = pids;
     meta.command = match target {
         Target::Launch(_, argv) => argv.clone(),

@@ -10,7 +10,11 @@ use std::path::Path;
 const TOP_FUNCTIONS: usize = 10;
 
 /// Prints the summary of a freshly written profile.
-pub fn print(profile: &Profile, written: &Path, out: &mut impl Write) -> std::io::Result<()> {
+pub(super) fn print(
+    profile: &Profile,
+    written: &Path,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let s = &profile.stats;
     let m = &profile.meta;
     writeln!(out, "coldspy: wrote {}", written.display())?;
@@ -62,7 +66,7 @@ pub fn print(profile: &Profile, written: &Path, out: &mut impl Write) -> std::io
     for (frame, count) in self_by_function {
         let f = &profile.cct.frames[frame];
         *by_name
-            .entry((f.function.clone(), f.file.clone()))
+            .entry((f.shown_name().to_string(), f.file.clone()))
             .or_default() += count;
     }
     let mut hottest: Vec<_> = by_name.into_iter().collect();

@@ -2,7 +2,9 @@
 //! invocation, end-to-end, peak RSS, or the reason it failed.
 
 use super::{parse_marks, runner_path, MarksPipe, RunnerError, RunnerSpec};
-use std::io::Read;
+use std::io::{Read, Seek};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 /// What one start measured (milliseconds).
@@ -45,6 +47,46 @@ fn monotonic_ns() -> u64 {
     crate::sys::monotonic_ns()
 }
 
+/// The runner's own stderr, kept in an unlinked file (no pipe to drain,
+/// nothing left behind) so that a failed start can say why.
+fn stderr_capture() -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o600)
+        .open(std::env::temp_dir())
+}
+
+/// A start that ended without its marks: how it ended, and the runner's
+/// (or the interpreter's) own last words.
+fn exited_early(status: i32, stderr_file: &mut std::fs::File) -> Failure {
+    let how = if libc::WIFEXITED(status) {
+        format!("exit status {}", libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        format!("killed by signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("wait status {status:#x}")
+    };
+    Failure::Crashed(match last_line(stderr_file) {
+        Some(line) => format!("runner exited early ({how}): {line}"),
+        None => format!("runner exited early ({how})"),
+    })
+}
+
+/// The last non-empty line the runner wrote to stderr (its own message),
+/// control characters shown escaped.
+fn last_line(file: &mut std::fs::File) -> Option<String> {
+    let len = file.metadata().ok()?.len();
+    file.seek(std::io::SeekFrom::Start(len.saturating_sub(4096)))
+        .ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    let text = String::from_utf8_lossy(&tail);
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+    Some(crate::export::escape::control_chars(line.trim()).into_owned())
+}
+
 /// Starts the handler once and measures it.
 pub fn start_once(
     spec: &RunnerSpec,
@@ -54,8 +96,11 @@ pub fn start_once(
     let runner = runner_path()?;
     let pipe = MarksPipe::new()?;
     let mut cmd = spec.command(&runner, pipe.write_fd());
+    let mut stderr_file = stderr_capture()?;
+    // Its own process group, so that --timeout kills its children too.
     cmd.stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .stderr(stderr_file.try_clone()?)
+        .process_group(0);
     let started_ns = monotonic_ns();
     let child = cmd.spawn()?;
     drop(pipe.write);
@@ -64,8 +109,9 @@ pub fn start_once(
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
         if done_rx.recv_timeout(timeout).is_err() {
-            // SAFETY: killing our own child (still unreaped, so the pid is ours).
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: killing our own child's process group (the child is
+            // still unreaped, so the group id is ours).
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
             return true;
         }
         false
@@ -83,6 +129,11 @@ pub fn start_once(
     let timed_out = watchdog.join().unwrap_or(false);
     drop(child);
     if timed_out {
+        // Grandchildren that outlived the runner go with it.
+        // SAFETY: the group was created for this start.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+    if timed_out {
         return Ok(Err(Failure::Timeout));
     }
     if waited != pid {
@@ -98,9 +149,7 @@ pub fn start_once(
     let (Some(init_end), Some(invoke_start), Some(invoke_end)) =
         (at("init_end"), at("invoke_start"), at("invoke_end"))
     else {
-        return Ok(Err(Failure::Crashed(format!(
-            "runner exited early (wait status {status:#x})"
-        ))));
+        return Ok(Err(exited_early(status, &mut stderr_file)));
     };
     let ms = |ns: u64| ns as f64 / 1e6;
     Ok(Ok(Start {

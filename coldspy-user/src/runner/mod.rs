@@ -59,6 +59,40 @@ pub struct RunnerSpec {
 }
 
 impl RunnerSpec {
+    /// Runs `handler` with `python` once, with the event `{}`, not in HTTP
+    /// mode: the defaults every caller starts from.
+    pub fn new(python: &Path, handler: &str) -> Self {
+        Self {
+            python: python.to_path_buf(),
+            handler: handler.to_string(),
+            event: None,
+            invocations: 1,
+            serve: None,
+            control_fd: None,
+        }
+    }
+
+    /// The event file passed to the handler (none: `{}`).
+    pub fn event(mut self, event: Option<PathBuf>) -> Self {
+        self.event = event;
+        self
+    }
+
+    /// Invocations after init.
+    pub fn invocations(mut self, invocations: u32) -> Self {
+        self.invocations = invocations;
+        self
+    }
+
+    /// HTTP mode on this loopback port; with `control_fd`, the runner waits
+    /// for the port on that inherited fd before binding (the CRIU snapshot
+    /// is taken while it waits).
+    pub fn serve(mut self, port: u16, control_fd: Option<i32>) -> Self {
+        self.serve = Some(port);
+        self.control_fd = control_fd;
+        self
+    }
+
     /// The argv (interpreter first) that runs the handler, marks to `marks_fd`.
     pub fn argv(&self, runner: &Path, marks_fd: i32) -> Vec<String> {
         let mut argv = vec![
@@ -182,6 +216,7 @@ pub fn parse_marks(text: &str) -> (Vec<PhaseMark>, Option<RunnerError>) {
             marks.push(PhaseMark {
                 name: name.to_string(),
                 ts_ns,
+                detail: parts.next().unwrap_or("").to_string(),
             });
         }
     }
@@ -200,12 +235,21 @@ mod tests {
             marks[1],
             PhaseMark {
                 name: "init_end".into(),
-                ts_ns: 20
+                ts_ns: 20,
+                detail: String::new(),
             }
         );
         let error = error.unwrap();
         assert_eq!(error.kind, "handler_raised");
         assert_eq!(error.message, "ValueError: bad x");
         assert!(error.to_string().starts_with("the handler raised"));
+    }
+
+    #[test]
+    fn exact_use_marks_keep_their_module_list() {
+        let (marks, _) =
+            parse_marks("invoke_end 45\nexact_use 46 handler markdown markdown.core\n");
+        assert_eq!(marks[1].name, "exact_use");
+        assert_eq!(marks[1].detail, "handler markdown markdown.core");
     }
 }

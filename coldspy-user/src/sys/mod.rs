@@ -7,6 +7,8 @@ pub mod clock;
 pub mod output;
 pub mod path;
 pub mod pipe;
+pub mod proc;
+pub mod seconds;
 
 pub use clock::monotonic_ns;
 pub use output::OutputFile;

@@ -3,14 +3,12 @@
 //!
 //! Both scores are `100 × (self_by_dot_us / max self_by_dot_us over the
 //! top-level packages) × (1 − use)`:
-//! - `runtime` (default): use = run-time samples touching the package /
-//!   all run-time samples. Samples taken during imports are not use.
+//! - `runtime` (default): use = samples of the application's work touching
+//!   the package / all such samples (see [`super::usage`]). A library's own
+//!   import is not use.
 //! - `classic` (the original method): use = all samples touching the package
 //!   / all samples, imports included; it hides a package that is expensive to
 //!   import and never used afterwards, because its own import samples count.
-
-use super::module_tree::PackageNode;
-use crate::model::profile::Profile;
 
 /// Which score ranks the packages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,25 +34,9 @@ pub fn score(self_by_dot_us: u64, max_self_by_dot_us: u64, used: u64, total: u64
     100.0 * cost * (1.0 - use_share.min(1.0))
 }
 
-/// Scores every package of a profile.
-pub fn apply(packages: &mut [PackageNode], profile: &Profile, kind: ScoreKind) {
-    let max = packages.iter().map(|p| p.self_by_dot_us).max().unwrap_or(0);
-    let total_all = profile.stats.samples;
-    let total_runtime = profile
-        .stats
-        .samples
-        .saturating_sub(profile.stats.import_samples);
-    for p in packages.iter_mut() {
-        p.score = match kind {
-            ScoreKind::Runtime => score(
-                p.self_by_dot_us,
-                max,
-                p.runtime_samples_by_dot,
-                total_runtime,
-            ),
-            ScoreKind::Classic => score(p.self_by_dot_us, max, p.all_samples_by_dot, total_all),
-        };
-    }
+/// A score as the profile and the report show it: one decimal.
+pub fn rounded(score: f64) -> f64 {
+    (score * 10.0).round() / 10.0
 }
 
 #[cfg(test)]

@@ -13,89 +13,11 @@ use std::io::Write;
 /// HTML writer.
 pub struct Html;
 
-const STYLE: &str = r#"
-body{font:14px/1.4 system-ui,sans-serif;margin:20px;color:#222}
-h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:24px 0 8px}
-.stats{color:#555;margin-bottom:8px}
-table{border-collapse:collapse;width:100%} th,td{padding:3px 6px;text-align:right;border-bottom:1px solid #eee}
-th{cursor:pointer;background:#f4f4f4;position:sticky;top:0} td.l,th.l{text-align:left}
-tr.pkg{cursor:pointer} tr.mod td{color:#666;font-size:12px} tr.mod td.l{padding-left:24px}
-.pattern{font-size:12px;padding:1px 5px;border-radius:3px;background:#eee}
-.never_used{background:#fdd}.rarely_used{background:#ffe7c2}.feature_redundancy{background:#e5dcff}.library_choice{background:#d7ecff}
-.advice{color:#444;font-size:12px;text-align:left}
-#cct{font:12px monospace;white-space:pre;max-height:420px;overflow:auto;border:1px solid #ddd;padding:6px}
-#waterfall{border:1px solid #ddd;overflow:auto;max-height:420px}
-.controls label{margin-right:12px}
-"#;
+/// The page's styles (`assets/report.css`).
+const STYLE: &str = include_str!("assets/report.css");
 
-const SCRIPT: &str = r#"
-const D = JSON.parse(document.getElementById('data').textContent);
-const fmt = (v, d) => (typeof v === 'number' ? v.toFixed(d) : v);
-const cols = [['name','package',0],['score','score',1],['samples','smpls',0],['by_dot','by dot',0],
-  ['self_ms','self ms',1],['dot_ms','dot ms',1],['imp_ms','imp ms',1],['pattern','pattern',0]];
-let sortKey = 'score', sortDesc = true, open = new Set();
-function renderTable() {
-  const rows = D.packages.slice().sort((a, b) => {
-    const x = a[sortKey], y = b[sortKey];
-    const c = typeof x === 'number' ? x - y : String(x).localeCompare(String(y));
-    return sortDesc ? -c : c; });
-  let h = '<tr>' + cols.map(c => `<th class="${c[0]==='name'||c[0]==='pattern'?'l':''}" data-k="${c[0]}">${c[1]}</th>`).join('') + '<th class="l">advice</th></tr>';
-  for (const p of rows) {
-    h += `<tr class="pkg" data-name="${p.name}">` + cols.map(c => c[0] === 'pattern'
-      ? `<td class="l">${p.pattern ? `<span class="pattern ${p.pattern}">${p.pattern}</span>` : ''}</td>`
-      : `<td class="${c[0]==='name'?'l':''}">${c[0]==='name' ? (open.has(p.name)?'▾ ':'▸ ') + p.name : fmt(p[c[0]], c[2])}</td>`).join('')
-      + `<td class="advice">${p.advice || ''}</td></tr>`;
-    if (open.has(p.name)) for (const m of p.modules)
-      h += `<tr class="mod"><td class="l">${m.name}</td><td></td><td>${m.samples}</td><td></td><td>${fmt(m.self_ms,1)}</td><td></td><td>${fmt(m.cum_ms,1)}</td><td></td><td></td></tr>`;
-  }
-  const t = document.getElementById('ranked'); t.innerHTML = h;
-  t.querySelectorAll('th[data-k]').forEach(th => th.onclick = () => {
-    const k = th.dataset.k; sortDesc = k === sortKey ? !sortDesc : true; sortKey = k; renderTable(); });
-  t.querySelectorAll('tr.pkg').forEach(tr => tr.onclick = () => {
-    const n = tr.dataset.name; open.has(n) ? open.delete(n) : open.add(n); renderTable(); });
-  return rows;
-}
-function renderCct() {
-  const mod = document.getElementById('mod').value.trim();
-  const kids = document.getElementById('kids').checked;
-  const kind = document.querySelector('input[name=kind]:checked').value;
-  const match = m => m && (m === mod || (kids && m.startsWith(mod + '.')));
-  const own = n => kind === 'runtime' ? n[1] - n[3] : kind === 'import' ? n[3] : n[1];
-  function filt(n, inside) {
-    const f = n[0] === null ? null : D.frames[n[0]];
-    inside = inside || !mod || (f && match(f[3]));
-    const children = n[5].map(c => filt(c, inside)).filter(c => c.total > 0).sort((a, b) => b.total - a.total);
-    const s = inside ? own(n) : 0;
-    return {f, s, total: s + children.reduce((a, c) => a + c.total, 0), children};
-  }
-  const root = filt(D.cct, false); const lines = [];
-  (function walk(n, depth) {
-    if (lines.length > 400) return;
-    if (n.f) lines.push(`${String(n.total).padStart(7)} ${String(n.s).padStart(6)} ${'  '.repeat(Math.min(depth, 40))}${n.f[0]} (${n.f[1].split('/').pop()}:${n.f[2]})`);
-    for (const c of n.children) walk(c, n.f ? depth + 1 : depth);
-  })(root, 0);
-  document.getElementById('cct').textContent = `  total   self frame  (${root.total} samples)\n` + lines.join('\n');
-}
-function renderWaterfall() {
-  const imps = D.imports.slice(0, 600); if (!imps.length) return;
-  const end = Math.max(...imps.map(i => i[3])) || 1, W = 1100, rowH = 12;
-  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 260}" height="${imps.length * rowH + 20}" font-size="10">`;
-  imps.forEach((i, k) => {
-    const x = 250 + i[2] / end * W, w = Math.max(1, (i[3] - i[2]) / end * W), y = k * rowH + 10;
-    s += `<text x="${4 + i[1] * 6}" y="${y + 9}">${i[0]}</text><rect x="${x}" y="${y}" width="${w}" height="${rowH - 2}" fill="hsl(${(i[1] * 47) % 360},60%,60%)"><title>${i[0]}: ${((i[3] - i[2]) / 1000).toFixed(1)} ms</title></rect>`;
-  });
-  document.getElementById('waterfall').innerHTML = s + '</svg>';
-}
-renderTable(); renderCct(); renderWaterfall();
-['mod', 'kids'].forEach(id => document.getElementById(id).oninput = renderCct);
-document.querySelectorAll('input[name=kind]').forEach(r => r.onchange = renderCct);
-// Self-test for headless checks: sorting by score gives a descending column.
-sortKey = 'score'; sortDesc = true;
-const sorted = renderTable().map(p => p.score);
-document.body.dataset.sortOk = sorted.every((v, i) => i === 0 || sorted[i - 1] >= v) ? '1' : '0';
-document.body.dataset.rows = String(document.querySelectorAll('#ranked tr.pkg').length);
-document.body.dataset.ready = '1';
-"#;
+/// The page's script (`assets/report.js`): table, CCT explorer, waterfall.
+const SCRIPT: &str = include_str!("assets/report.js");
 
 fn compact(node: &CctNode) -> Value {
     json!([
@@ -118,11 +40,11 @@ fn data(profile: &Profile, analysis: &Analysis) -> Value {
             let modules: Vec<Value> = profile
                 .modules
                 .iter()
-                .filter(|m| crate::analysis::module_tree::top_level(&m.name) == p.name)
+                .filter(|m| crate::analysis::origin::top_level(&m.name) == p.name)
                 .map(|m| json!({"name": m.name, "self_ms": ms(m.self_us), "cum_ms": ms(m.cumulative_us), "samples": m.samples}))
                 .collect();
             json!({
-                "name": p.name, "score": (p.score * 10.0).round() / 10.0, "samples": p.samples,
+                "name": p.name, "score": crate::analysis::score::rounded(p.score), "samples": p.samples,
                 "by_dot": p.runtime_samples_by_dot, "self_ms": ms(p.self_us), "dot_ms": ms(p.self_by_dot_us),
                 "imp_ms": ms(p.cumulative_us), "pattern": p.pattern.map(|x| x.as_str()),
                 "advice": p.advice, "modules": modules,
@@ -133,7 +55,7 @@ fn data(profile: &Profile, analysis: &Analysis) -> Value {
         .cct
         .frames
         .iter()
-        .map(|f| json!([f.function, f.file, f.line, f.module]))
+        .map(|f| json!([f.shown_name(), f.file, f.line, f.module]))
         .collect();
     let imports: Vec<Value> = profile
         .imports
@@ -143,24 +65,30 @@ fn data(profile: &Profile, analysis: &Analysis) -> Value {
     json!({"packages": packages, "frames": frames, "cct": compact(&profile.cct.root), "imports": imports})
 }
 
-/// Escapes text for HTML element content.
+/// Escapes text for HTML element content and quoted attributes.
 pub(crate) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    super::escape::html(s)
 }
 
 /// "What to change", by import statement, as an HTML list (empty when
-/// nothing is flagged).
+/// nothing is to change), each with its saving, edit and evidence.
 fn changes_list(analysis: &Analysis) -> String {
-    let changes = crate::analysis::changes::group(&analysis.packages);
-    if changes.is_empty() {
+    let items: String = analysis
+        .changes()
+        .map(|f| {
+            format!(
+                "<li><b>{}</b> <code>{}</code> at {}: saves about {:.1} ms<br>{}</li>",
+                escape(f.pattern.map(|p| p.as_str()).unwrap_or("")),
+                escape(&f.module),
+                escape(&f.site.to_string()),
+                f.saving_us as f64 / 1000.0,
+                escape(f.advice.as_deref().unwrap_or("")),
+            )
+        })
+        .collect();
+    if items.is_empty() {
         return String::new();
     }
-    let items: String = changes
-        .iter()
-        .map(|c| format!("<li>{}</li>", escape(&c.summary(8))))
-        .collect();
     format!("<h2>What to change, by import statement</h2><ul id=\"changes\">{items}</ul>\n")
 }
 
@@ -171,8 +99,8 @@ impl Exporter for Html {
         analysis: &Analysis,
         out: &mut dyn Write,
     ) -> std::io::Result<()> {
-        // `</` inside the JSON would end the script element early.
-        let data = serde_json::to_string(&data(profile, analysis))?.replace("</", "<\\/");
+        // `</script>` or `<!--` inside the JSON would end or change the element.
+        let data = super::escape::json_in_script(&serde_json::to_string(&data(profile, analysis))?);
         let flame = base64::engine::general_purpose::STANDARD.encode(flamegraph::svg(profile)?);
         let mut stats = Vec::new();
         super::terminal::write_stats(profile, &mut stats)?;

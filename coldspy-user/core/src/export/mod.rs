@@ -1,6 +1,7 @@
 //! Writers of an analysed profile, one file per format behind [`Exporter`].
 
 pub mod collapsed;
+pub mod escape;
 pub mod flamegraph;
 pub mod html;
 pub mod json;

@@ -146,7 +146,7 @@ impl PprofBuilder {
     pub fn add(&mut self, profile: &Profile, labels: &[(&str, &str)]) {
         let mut location_of = Vec::with_capacity(profile.cct.frames.len());
         for frame in &profile.cct.frames {
-            let name = self.intern(&frame.function);
+            let name = self.intern(frame.shown_name());
             let filename = self.intern(&frame.file);
             let next_function = self.functions.len() as u64 + 1;
             let function_id = *self

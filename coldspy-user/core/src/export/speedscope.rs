@@ -16,7 +16,7 @@ pub fn document(profile: &Profile) -> serde_json::Value {
         .cct
         .frames
         .iter()
-        .map(|f| json!({"name": f.function, "file": f.file, "line": f.line}))
+        .map(|f| json!({"name": f.shown_name(), "file": f.file, "line": f.line}))
         .collect();
     let weighted = stacks::stacks(profile);
     let total: u64 = weighted.iter().map(|(_, n)| n).sum();

@@ -28,8 +28,10 @@ pub fn stacks(profile: &Profile) -> Vec<WeightedStack> {
     out
 }
 
-/// `function (file:line)`, the label of a frame in the flat formats.
+/// `function (file:line)`, the label of a frame in the flat formats: one
+/// line, no `;` (the collapsed format's separators), control characters
+/// shown escaped.
 pub fn label(frame: &Frame) -> String {
     let file = frame.file.rsplit('/').next().unwrap_or(&frame.file);
-    format!("{} ({}:{})", frame.function, file, frame.line).replace(';', ":")
+    super::escape::collapsed_frame(&format!("{} ({}:{})", frame.shown_name(), file, frame.line))
 }

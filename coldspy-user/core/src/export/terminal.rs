@@ -40,6 +40,7 @@ fn short_pattern(pattern: Option<crate::analysis::patterns::Pattern>) -> &'stati
         Some(Pattern::RarelyUsed) => "rare",
         Some(Pattern::FeatureRedundancy) => "feature",
         Some(Pattern::LibraryChoice) => "choice",
+        Some(Pattern::UnusedSubpackage) => "sub",
         None => "-",
     }
 }
@@ -68,12 +69,16 @@ pub fn write_stats(profile: &Profile, out: &mut dyn Write) -> std::io::Result<()
         .filter(|i| i.depth == 0)
         .map(|i| i.cumulative_us)
         .sum();
+    // A script has no invocations: its time after init is not "exec".
+    let after_init = if s.exec_count == 0 {
+        format!("after init {} ms (a script)", ms(s.exec_us))
+    } else {
+        format!("exec {} ms ({} invocations)", ms(s.exec_us), s.exec_count)
+    };
     writeln!(
         out,
-        "init {} ms · exec {} ms ({} invocations) · {} modules imported in {} ms · {} files opened",
+        "init {} ms · {after_init} · {} modules imported in {} ms · {} files opened",
         ms(s.init_us),
-        ms(s.exec_us),
-        s.exec_count,
         profile.imports.len(),
         ms(import_us),
         s.file_count
@@ -92,14 +97,27 @@ impl Exporter for Terminal {
 }
 
 impl Terminal {
-    /// Writes the table.
+    /// Writes the table; control characters in names (a module called
+    /// `\x1b]0;…\x07`) are shown escaped, never sent to the terminal.
     pub fn write_to(
         &self,
         profile: &Profile,
         analysis: &Analysis,
         out: &mut dyn Write,
     ) -> std::io::Result<()> {
+        let mut raw = Vec::new();
+        self.write_raw(profile, analysis, &mut raw)?;
+        out.write_all(super::escape::terminal_text(&String::from_utf8_lossy(&raw)).as_bytes())
+    }
+
+    fn write_raw(
+        &self,
+        profile: &Profile,
+        analysis: &Analysis,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
         write_stats(profile, out)?;
+        write_changes(analysis, out)?;
         let score_name = match analysis.score_kind {
             ScoreKind::Runtime => "score (run-time use)",
             ScoreKind::Classic => "score (classic)",
@@ -147,34 +165,79 @@ impl Terminal {
             out,
             "pattern: unused, rare (rarely used), feature (redundancy), choice (library choice)"
         )?;
-        let changes = crate::analysis::changes::group(&analysis.packages);
-        if !changes.is_empty() {
-            writeln!(out, "\nwhat to change, by import statement:")?;
-            for change in &changes {
-                // The headline fits 100 columns (the site is shortened);
-                // the indented detail may run on, like the advice.
-                let room = 98usize.saturating_sub(change.headline("").chars().count());
-                let site = tail(&change.statement.site, room.max(12));
-                writeln!(out, "  {}", change.headline(&site))?;
-                writeln!(out, "    {}", change.flagged(5))?;
-            }
-        }
-        let advised: Vec<_> = shown.iter().filter(|p| p.advice.is_some()).collect();
-        if !advised.is_empty() {
-            writeln!(out, "\nadvice:")?;
-            for p in advised {
-                writeln!(
-                    out,
-                    "  {} [{}]",
-                    p.name,
-                    p.pattern.map(|x| x.as_str()).unwrap_or("")
-                )?;
-                writeln!(out, "    {}", p.advice.as_deref().unwrap_or(""))?;
-                if let Some(evidence) = &p.evidence {
-                    writeln!(out, "    evidence: {evidence}")?;
-                }
-            }
-        }
         Ok(())
     }
+}
+
+/// "What to change" first: each statement worth changing with its saving,
+/// the exact edit and the evidence; then the program's other import
+/// statements (used: their cost and unused sub-dependencies), then the
+/// interpreter's and runner's own imports, apart.
+pub fn write_changes(analysis: &Analysis, out: &mut dyn Write) -> std::io::Result<()> {
+    let exact = if analysis.exact {
+        "; use during invocations is exact (runner hook)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "\nwhat to change ({} samples of the application's work{exact}):",
+        analysis.evidence_samples
+    )?;
+    let changes: Vec<_> = analysis.changes().collect();
+    if changes.is_empty() {
+        writeln!(
+            out,
+            "  nothing: no import statement of the program is worth changing"
+        )?;
+    }
+    for f in &changes {
+        // The headline fits 100 columns (the site is shortened); the
+        // indented detail may run on.
+        let pattern = f.pattern.map(|p| p.as_str()).unwrap_or("");
+        let head = format!(
+            "  {pattern}: `{}` at : saves about {} ms",
+            f.module,
+            ms(f.saving_us)
+        );
+        let site = tail(
+            &f.site.to_string(),
+            98usize.saturating_sub(head.chars().count()).max(12),
+        );
+        writeln!(
+            out,
+            "  {pattern}: `{}` at {site}: saves about {} ms",
+            f.module,
+            ms(f.saving_us)
+        )?;
+        writeln!(out, "    {}", f.advice.as_deref().unwrap_or(""))?;
+        if !f.first_party {
+            writeln!(out, "    reached from your statement at {}", f.via)?;
+        }
+    }
+    let rows: Vec<_> = analysis
+        .findings
+        .iter()
+        .filter(|f| f.pattern.is_none())
+        .collect();
+    if !rows.is_empty() {
+        writeln!(out, "\nyour other import statements (nothing to change):")?;
+        for f in rows.iter().take(10) {
+            let site = tail(&f.site.to_string(), 60);
+            writeln!(out, "  {site}")?;
+            writeln!(out, "    {}", f.row())?;
+        }
+    }
+    let s = &analysis.startup;
+    if s.modules > 0 {
+        writeln!(
+            out,
+            "\ninterpreter start-up and runner (not the application's): {} modules, {} ms\n    {}{}",
+            s.modules,
+            ms(s.cumulative_us),
+            s.names.join(", "),
+            if s.names.len() < s.modules { ", …" } else { "" }
+        )?;
+    }
+    Ok(())
 }

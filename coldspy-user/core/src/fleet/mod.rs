@@ -11,7 +11,7 @@
 
 pub mod render;
 
-use crate::analysis::module_tree::top_level;
+use crate::analysis::origin::top_level;
 use crate::model::profile::{self, CctNode, ImportRecord};
 use crate::stats::quantile;
 use serde::{Deserialize, Serialize};
@@ -666,7 +666,8 @@ impl Aggregator {
 /// cost (≥ 1 ms in total) with no run-time use in any start is `never_used`;
 /// use in fewer than 5 % of the starts that imported it is `rarely_used`.
 fn pattern_of(package: &str, total_us: u64, share: f64) -> (Option<String>, Option<String>) {
-    use crate::analysis::patterns::{MIN_COST_US, RARE_SHARE};
+    use crate::analysis::evidence::RARE_SHARE;
+    use crate::analysis::statements::MIN_COST_US;
     if total_us < MIN_COST_US {
         return (None, None);
     }

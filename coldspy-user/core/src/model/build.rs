@@ -4,21 +4,60 @@
 use crate::model::cct::CctBuilder;
 use crate::model::import_tree::ImportTree;
 use crate::model::modules::ModuleFiles;
-use crate::model::profile::{Cct, FileOpen, ImportFile, ImportSite, ModuleRecord, Profile, Stats};
+use crate::model::profile::{
+    Cct, FileOpen, Frame, ImportFile, ImportSite, ModuleRecord, Profile, Stats,
+};
 use crate::model::trace::Trace;
 use std::collections::HashMap;
 
 /// Builds the profile of a trace. Pure: the same trace gives the same profile.
 pub fn build_profile(trace: &Trace) -> Profile {
-    let us_since_start = |ns: u64| ns.saturating_sub(trace.start_ns) / 1000;
     let mut tree = ImportTree::build(&trace.imports, trace.start_ns, trace.end_ns);
+    attach_sites(trace, &mut tree);
+    let files = attribute_files(trace, &mut tree);
+    let module_files = ModuleFiles::from_imports(&tree.records);
+    let mut frames = trace.frames.clone();
+    for frame in &mut frames {
+        if frame.module.is_none() {
+            frame.module = module_files.module_of(&frame.file);
+        }
+    }
+    let counted = count_samples(trace, &tree, &frames);
+    let mut modules = module_rows(&tree, &module_files, &counted);
+    apply_exact_use(trace, &mut modules);
+    let mut stats = counted.stats;
+    let duration_us = trace.end_ns.saturating_sub(trace.start_ns) / 1000;
+    let (init_us, exec_us, exec_count) =
+        phases(trace, &tree, counted.first_run_time_sample_ns, duration_us);
+    stats.init_us = init_us;
+    stats.exec_us = exec_us;
+    stats.exec_count = exec_count;
+    (stats.init_samples, stats.exec_samples) = phase_samples(trace, init_us);
+    stats.file_count = files.len() as u64;
+    stats.unsymbolized_frames = trace.unsymbolized_frames;
+    stats.read_failures = trace.read_failures.clone();
 
-    // Import sites: the innermost frame at each start edge.
+    let mut profile = Profile::empty();
+    profile.meta = trace.meta.clone();
+    profile.meta.duration_us = duration_us;
+    profile.stats = stats;
+    profile.files = files;
+    profile.cct = Cct {
+        frames,
+        root: counted.cct.finish(),
+    };
+    profile.modules = modules;
+    profile.imports = tree.records;
+    profile
+}
+
+/// Import sites: the innermost frame at each start edge.
+fn attach_sites(trace: &Trace, tree: &mut ImportTree) {
     let mut start_edges = trace
         .imports
         .iter()
         .filter(|e| e.edge == crate::model::trace::ImportEdge::Start);
-    for record in tree.records.iter_mut() {
+    for record in &mut tree.records {
         let Some(edge) = start_edges.next() else {
             break;
         };
@@ -28,11 +67,13 @@ pub fn build_profile(trace: &Trace) -> Profile {
             .map(|f| ImportSite {
                 file: f.file.clone(),
                 line: f.line,
-                function: f.function.clone(),
+                function: f.shown_name().to_string(),
             });
     }
+}
 
-    // Files, each attributed to the innermost import on its thread.
+/// Files, each attributed to the innermost import on its thread.
+fn attribute_files(trace: &Trace, tree: &mut ImportTree) -> Vec<FileOpen> {
     let mut files = Vec::with_capacity(trace.opens.len());
     for open in &trace.opens {
         let import = tree.innermost_at(open.tid, open.enter_ns);
@@ -48,65 +89,79 @@ pub fn build_profile(trace: &Trace) -> Profile {
         files.push(FileOpen {
             path: open.path.clone(),
             tid: open.tid,
-            ts_us: us_since_start(open.enter_ns),
+            ts_us: open.enter_ns.saturating_sub(trace.start_ns) / 1000,
             duration_us,
             ok,
             errno: (!ok).then_some((-open.ret) as i32),
             module: import.map(|i| tree.records[i].module.clone()),
         });
     }
+    files
+}
 
-    let module_files = ModuleFiles::from_imports(&tree.records);
-    let mut frames = trace.frames.clone();
-    for frame in &mut frames {
-        if frame.module.is_none() {
-            frame.module = module_files.module_of(&frame.file);
-        }
-    }
+/// What one pass over the samples counts.
+#[derive(Default)]
+struct SampleCounts {
+    cct: CctBuilder,
+    stats: Stats,
+    /// Samples outside imports, by the module of their innermost frame.
+    own_samples: HashMap<String, u64>,
+    /// Samples inside each import record (by index).
+    import_samples: HashMap<usize, u64>,
+    /// The main thread's first non-import sample in the program's own code.
+    first_run_time_sample_ns: Option<u64>,
+}
 
-    // Samples: CCT, import samples, per-module counts.
-    let mut cct = CctBuilder::default();
-    let mut stats = Stats::default();
-    let mut own_samples: HashMap<String, u64> = HashMap::new();
-    let mut import_samples: HashMap<usize, u64> = HashMap::new();
-    let mut first_run_time_sample_ns: Option<u64> = None;
+/// Samples: CCT, import samples, per-module counts.
+fn count_samples(trace: &Trace, tree: &ImportTree, frames: &[Frame]) -> SampleCounts {
+    let mut counted = SampleCounts::default();
     let main_tid = trace.meta.pid;
     let mut stack: Vec<usize> = Vec::new();
     for sample in &trace.samples {
         if sample.stack.is_empty() {
-            stats.native_samples += 1;
+            counted.stats.native_samples += 1;
             continue;
         }
-        stats.samples += 1;
+        counted.stats.samples += 1;
         if sample.truncated {
-            stats.truncated_samples += 1;
+            counted.stats.truncated_samples += 1;
         }
         let import = tree.innermost_at(sample.tid, sample.ts_ns);
         stack.clear();
         stack.extend(sample.stack.iter().map(|&i| i as usize));
-        cct.add(&stack, import.is_some());
+        counted.cct.add(&stack, import.is_some());
         match import {
             Some(i) => {
-                stats.import_samples += 1;
-                *import_samples.entry(i).or_default() += 1;
+                counted.stats.import_samples += 1;
+                *counted.import_samples.entry(i).or_default() += 1;
             }
             None => {
                 if let Some(module) = frames[stack[0]].module.clone() {
-                    *own_samples.entry(module).or_default() += 1;
+                    *counted.own_samples.entry(module).or_default() += 1;
                 }
                 let program_work = stack.iter().any(|&f| is_user_code(&frames[f].file));
-                if sample.tid == main_tid && program_work && first_run_time_sample_ns.is_none() {
-                    first_run_time_sample_ns = Some(sample.ts_ns);
+                if sample.tid == main_tid
+                    && program_work
+                    && counted.first_run_time_sample_ns.is_none()
+                {
+                    counted.first_run_time_sample_ns = Some(sample.ts_ns);
                 }
             }
         }
     }
+    counted
+}
 
-    // One row per module: its first load.
+/// One row per module: its first load, with the samples of all its loads.
+fn module_rows(
+    tree: &ImportTree,
+    module_files: &ModuleFiles,
+    counted: &SampleCounts,
+) -> Vec<ModuleRecord> {
     let mut modules: Vec<ModuleRecord> = Vec::new();
     let mut row_of: HashMap<&str, usize> = HashMap::new();
     for (i, record) in tree.records.iter().enumerate() {
-        let samples_in_import = import_samples.get(&i).copied().unwrap_or(0);
+        let samples_in_import = counted.import_samples.get(&i).copied().unwrap_or(0);
         if let Some(&row) = row_of.get(record.module.as_str()) {
             modules[row].import_samples += samples_in_import;
             continue;
@@ -118,35 +173,42 @@ pub fn build_profile(trace: &Trace) -> Profile {
             parent: record.parent.clone(),
             self_us: record.self_us,
             cumulative_us: record.cumulative_us,
-            samples: own_samples.get(&record.module).copied().unwrap_or(0),
+            samples: counted
+                .own_samples
+                .get(&record.module)
+                .copied()
+                .unwrap_or(0),
             import_samples: samples_in_import,
             files_opened: record.files.len() as u64,
             ..ModuleRecord::default()
         });
     }
+    modules
+}
 
-    let duration_us = us_since_start(trace.end_ns);
-    let (init_us, exec_us, exec_count) =
-        phases(trace, &tree, first_run_time_sample_ns, duration_us);
-    stats.init_us = init_us;
-    stats.exec_us = exec_us;
-    stats.exec_count = exec_count;
-    (stats.init_samples, stats.exec_samples) = phase_samples(trace, init_us);
-    stats.file_count = files.len() as u64;
-    stats.unsymbolized_frames = trace.unsymbolized_frames;
-
-    let mut profile = Profile::empty();
-    profile.meta = trace.meta.clone();
-    profile.meta.duration_us = duration_us;
-    profile.stats = stats;
-    profile.files = files;
-    profile.cct = Cct {
-        frames,
-        root: cct.finish(),
-    };
-    profile.modules = modules;
-    profile.imports = tree.records;
-    profile
+/// The runner's `exact_use` marks (one after each invocation, naming the
+/// modules whose code first ran in it) into `modules[].exact_use`: the
+/// invocation, or 0 for a module none of whose code ran. Without such marks
+/// the field stays absent.
+fn apply_exact_use(trace: &Trace, modules: &mut [ModuleRecord]) {
+    let marks: Vec<&str> = trace
+        .phases
+        .iter()
+        .filter(|m| m.name == "exact_use")
+        .map(|m| m.detail.as_str())
+        .collect();
+    if marks.is_empty() {
+        return;
+    }
+    let mut first: HashMap<&str, u64> = HashMap::new();
+    for (k, detail) in marks.iter().enumerate() {
+        for module in detail.split_whitespace() {
+            first.entry(module).or_insert(k as u64 + 1);
+        }
+    }
+    for row in modules {
+        row.exact_use = Some(first.get(row.name.as_str()).copied().unwrap_or(0));
+    }
 }
 
 /// Init, exec and invocation count.
@@ -261,6 +323,7 @@ mod tests {
     fn frame(function: &str, file: &str, line: u32) -> Frame {
         Frame {
             function: function.into(),
+            qualname: function.into(),
             file: file.into(),
             line,
             module: None,

@@ -22,7 +22,6 @@ impl ImportTree {
         let mut records: Vec<ImportRecord> = Vec::new();
         let mut start_ns_of: Vec<u64> = Vec::new();
         let mut end_ns_of: Vec<u64> = Vec::new();
-        let mut parent_index: Vec<Option<usize>> = Vec::new();
         let mut stacks: HashMap<u32, Vec<usize>> = HashMap::new();
         let mut timelines: HashMap<u32, Vec<(u64, Option<usize>)>> = HashMap::new();
 
@@ -44,10 +43,10 @@ impl ImportTree {
                         files: Vec::new(),
                         site: None,
                         failed: false,
+                        parent_index: stack.last().copied(),
                     });
                     start_ns_of.push(edge.ts_ns);
                     end_ns_of.push(end_ns.max(edge.ts_ns));
-                    parent_index.push(stack.last().copied());
                     stack.push(index);
                     timelines
                         .entry(edge.tid)
@@ -78,8 +77,8 @@ impl ImportTree {
 
         // Self = cumulative minus the cumulative of the imports it triggered directly.
         let mut children_cumulative_ns = vec![0u64; records.len()];
-        for (i, parent) in parent_index.iter().enumerate() {
-            if let Some(p) = *parent {
+        for (i, record) in records.iter().enumerate() {
+            if let Some(p) = record.parent_index {
                 children_cumulative_ns[p] += end_ns_of[i] - start_ns_of[i];
             }
         }
@@ -144,6 +143,8 @@ mod tests {
         assert_eq!(r[1].parent.as_deref(), Some("a"));
         assert_eq!(r[2].parent.as_deref(), Some("a.b"));
         assert_eq!(r[3].parent.as_deref(), Some("a"));
+        let parents: Vec<_> = r.iter().map(|x| x.parent_index).collect();
+        assert_eq!(parents, [None, Some(0), Some(1), Some(0)]);
         assert_eq!(tree.innermost_at(1, 3_500_000), Some(2));
         assert_eq!(tree.innermost_at(1, 5_000_000), Some(1));
         assert_eq!(tree.innermost_at(1, 11_000_000), None);

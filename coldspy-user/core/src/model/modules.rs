@@ -116,6 +116,7 @@ mod tests {
                 .collect(),
             site: None,
             failed: false,
+            parent_index: None,
         }
     }
 

@@ -10,6 +10,18 @@ use std::path::Path;
 pub const SCHEMA: &str = "coldspy-profile";
 /// Current [`Profile::schema_version`].
 pub const SCHEMA_VERSION: u32 = 1;
+/// The largest profile file [`Profile::read`] accepts (1 GiB), checked from
+/// the file's size before anything is read: a recording of an hour at
+/// 200 Hz is a few megabytes.
+pub const MAX_PROFILE_BYTES: u64 = 1 << 30;
+/// The deepest calling-context tree accepted, in frames below the root.
+/// The recorder keeps at most 192 frames per stack; the rest is headroom.
+/// Deeper trees are refused when read, so that no recursive walk of the
+/// tree (writers, analysis, diff) can exhaust the stack.
+pub const MAX_CCT_DEPTH: usize = 256;
+/// JSON nesting allowed: two levels per CCT node (the node object and its
+/// `children` array) plus the few levels around the tree.
+const MAX_JSON_NESTING: usize = 2 * (MAX_CCT_DEPTH + 1) + 8;
 
 /// A whole profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +62,10 @@ pub struct Meta {
     /// Every process the profile covers (the main one first).
     #[serde(default)]
     pub pids: Vec<u32>,
+    /// Samples per interpreter process (the main one first), so that each
+    /// process of a tree shows its own share.
+    #[serde(default)]
+    pub processes: Vec<ProcessSamples>,
     /// The command line of the target.
     pub command: Vec<String>,
     /// RFC 3339 time at which recording started.
@@ -71,6 +87,15 @@ pub struct Meta {
     pub layout_source: String,
 }
 
+/// The samples of one interpreter process of the recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ProcessSamples {
+    /// Its pid.
+    pub pid: u32,
+    /// Samples taken in it (with or without Python frames).
+    pub samples: u64,
+}
+
 /// Global counts and phase times.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Stats {
@@ -88,6 +113,14 @@ pub struct Stats {
     /// Frames whose code object could not be read (freed before symbolization).
     #[serde(default)]
     pub unsymbolized_frames: u64,
+    /// Kernel-side read failures by cause: for each cause, the samples in
+    /// which the eBPF stack walk met it at least once. Keys:
+    /// `thread_state_read`, `frame_pointer_read`, `frame_read` (a frame's
+    /// header), `code_object_read` (a code object's header),
+    /// `not_a_code_object`, `stack_truncated`. Only causes that happened
+    /// are present; absent (empty) in profiles without any.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub read_failures: std::collections::BTreeMap<String, u64>,
     /// Initialization phase length (see the README for the rule).
     pub init_us: u64,
     /// Execution phase length.
@@ -128,14 +161,32 @@ pub struct FileOpen {
 /// A Python frame, shared by every CCT node that calls it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Frame {
-    /// Qualified function name (`Class.method`, `<module>`).
+    /// The code object's own name (`co_name`: `method`, `<listcomp>`,
+    /// `<module>`), the same on every CPython version.
     pub function: String,
+    /// The qualified name (`co_qualname`: `Class.method`,
+    /// `f.<locals>.<listcomp>`) on CPython 3.11+; 3.9 and 3.10 have none and
+    /// repeat `function`. Empty (and not written) in profiles made before
+    /// it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub qualname: String,
     /// Source file of the code object.
     pub file: String,
     /// Line being executed in this frame.
     pub line: u32,
     /// Dotted module the file belongs to, when known.
     pub module: Option<String>,
+}
+
+impl Frame {
+    /// The name to show: the qualified name where known, else `function`.
+    pub fn shown_name(&self) -> &str {
+        if self.qualname.is_empty() {
+            &self.function
+        } else {
+            &self.qualname
+        }
+    }
 }
 
 /// The calling-context tree of all samples.
@@ -199,6 +250,12 @@ pub struct ModuleRecord {
     /// Analysis: one-line advice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advice: Option<String>,
+    /// Exact use, from the handler runner's first-execution hook (active
+    /// during invocations only): the first invocation (1-based) in which code
+    /// of this module ran, `0` when none of its code ran in any invocation.
+    /// Absent when the recording had no hook (a script, an old runner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_use: Option<u64>,
 }
 
 /// Where an import statement ran: the innermost Python frame at the import's start.
@@ -250,6 +307,10 @@ pub struct ImportRecord {
     /// Whether the import finished with an exception (e.g. `ImportError` caught).
     #[serde(default)]
     pub failed: bool,
+    /// Index in [`Profile::imports`] of the import this one was nested in
+    /// (the record `parent` names); absent at depth 0 and in older profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_index: Option<usize>,
 }
 
 /// Errors reading a profile file.
@@ -270,6 +331,25 @@ pub enum ProfileReadError {
         path: String,
         /// The parser's message.
         source: serde_json::Error,
+    },
+    /// Larger than [`MAX_PROFILE_BYTES`]; refused before reading it.
+    #[error("{path} is {bytes} bytes; profiles larger than {limit} bytes are refused")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Its size (at least this much, for a stream).
+        bytes: u64,
+        /// [`MAX_PROFILE_BYTES`].
+        limit: u64,
+    },
+    /// Well-formed JSON, but not a consistent profile (a frame index out of
+    /// range, a tree deeper than [`MAX_CCT_DEPTH`]).
+    #[error("{path} is not a valid coldspy profile: {what}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, and where.
+        what: String,
     },
     /// Another schema, or a newer version than this coldspy reads.
     #[error("{path} has schema {schema:?} version {version}; this coldspy reads {SCHEMA:?} up to version {SCHEMA_VERSION}")]
@@ -298,9 +378,16 @@ impl Profile {
         }
     }
 
-    /// Parses profile JSON. The calling-context tree nests one level per
-    /// frame (at most `MAX_FRAMES` deep), past serde_json's default limit of 128.
+    /// Parses profile JSON. The calling-context tree nests two JSON levels
+    /// per frame, past serde_json's default limit of 128, so nesting is
+    /// first measured without recursion and refused past [`MAX_CCT_DEPTH`].
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        let nesting = json_nesting(bytes);
+        if nesting > MAX_JSON_NESTING {
+            return Err(<serde_json::Error as serde::de::Error>::custom(format!(
+                "JSON nested {nesting} levels deep: a calling-context tree deeper than {MAX_CCT_DEPTH} frames is refused"
+            )));
+        }
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         deserializer.disable_recursion_limit();
         let profile = <Self as serde::Deserialize>::deserialize(&mut deserializer)?;
@@ -308,13 +395,63 @@ impl Profile {
         Ok(profile)
     }
 
-    /// Reads and validates a profile file.
+    /// Checks what the schema cannot: every frame index names a frame, and
+    /// the tree is at most [`MAX_CCT_DEPTH`] deep. Iterative, so any input
+    /// is safe to check.
+    pub fn validate(&self) -> Result<(), String> {
+        let frames = self.cct.frames.len();
+        if self.cct.root.frame.is_some() {
+            return Err("the CCT root has a frame (it must be null)".into());
+        }
+        let mut stack: Vec<(&CctNode, usize)> = vec![(&self.cct.root, 0)];
+        while let Some((node, depth)) = stack.pop() {
+            if depth > MAX_CCT_DEPTH {
+                return Err(format!(
+                    "the calling-context tree is deeper than {MAX_CCT_DEPTH} frames"
+                ));
+            }
+            if let Some(index) = node.frame {
+                if index >= frames {
+                    return Err(format!(
+                        "a CCT node at depth {depth} names frame {index}, but there are {frames} frames"
+                    ));
+                }
+            } else if depth > 0 {
+                return Err(format!("a CCT node at depth {depth} has no frame"));
+            }
+            stack.extend(node.children.iter().map(|c| (c, depth + 1)));
+        }
+        Ok(())
+    }
+
+    /// Reads and validates a profile file: its size first (from metadata,
+    /// at most [`MAX_PROFILE_BYTES`]), then the JSON, the schema and
+    /// [`Profile::validate`].
     pub fn read(path: &Path) -> Result<Self, ProfileReadError> {
+        use std::io::Read as _;
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| ProfileReadError::Io {
+        let io = |source| ProfileReadError::Io {
             path: shown.clone(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let too_large = |bytes| ProfileReadError::TooLarge {
+            path: shown.clone(),
+            bytes,
+            limit: MAX_PROFILE_BYTES,
+        };
+        if size > MAX_PROFILE_BYTES {
+            return Err(too_large(size));
+        }
+        // A FIFO or a growing file has no reliable size: read one byte past the limit at most.
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.take(MAX_PROFILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_PROFILE_BYTES {
+            return Err(too_large(bytes.len() as u64));
+        }
         let profile = Self::from_json(&bytes).map_err(|source| ProfileReadError::Corrupt {
             path: shown.clone(),
             source,
@@ -326,6 +463,37 @@ impl Profile {
                 version: profile.schema_version,
             });
         }
+        profile
+            .validate()
+            .map_err(|what| ProfileReadError::Invalid { path: shown, what })?;
         Ok(profile)
     }
+}
+
+/// The deepest nesting of arrays and objects in JSON text, strings skipped;
+/// iterative, so any input is safe to measure.
+fn json_nesting(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }

@@ -31,6 +31,10 @@ pub struct Trace {
     /// Frames whose code object could not be read.
     #[serde(default)]
     pub unsymbolized_frames: u64,
+    /// Kernel-side read-failure counters by cause (`frame_read`,
+    /// `code_object_read`, …): samples in which the cause happened.
+    #[serde(default)]
+    pub read_failures: std::collections::BTreeMap<String, u64>,
 }
 
 /// One CPU sample.
@@ -100,8 +104,12 @@ pub struct TraceImportEdge {
 /// A phase boundary reported by coldspy's handler runner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseMark {
-    /// `runner_ready`, `init_end`, `invoke_start`, `invoke_end`.
+    /// `runner_ready`, `init_end`, `invoke_start`, `invoke_end`, `exact_use`.
     pub name: String,
     /// Kernel time (ns), CLOCK_MONOTONIC like `bpf_ktime_get_ns`.
     pub ts_ns: u64,
+    /// The rest of the mark's line: for `exact_use` (sent after each
+    /// invocation), the space-separated modules whose code first ran in it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
 }

@@ -113,7 +113,7 @@ pub fn write(profile: &Profile, filter: &CctFilter, out: &mut dyn Write) -> std:
                 node.total,
                 node.own,
                 "  ".repeat(depth.min(30)),
-                frame.function,
+                frame.shown_name(),
                 frame.file.rsplit('/').next().unwrap_or(&frame.file),
                 frame.line
             )?;

@@ -341,6 +341,22 @@ impl DebugOffsets {
         Ok(offsets)
     }
 
+    /// Offsets from another source (a binary's DWARF), checked like parsed
+    /// ones: `fields` uses the `section.field` names of `_Py_DebugOffsets`.
+    pub fn from_fields(
+        version: PythonVersion,
+        shape: &'static str,
+        fields: std::collections::HashMap<String, u64>,
+    ) -> Result<Self, DebugOffsetsError> {
+        let offsets = Self {
+            version,
+            shape,
+            fields,
+        };
+        offsets.check()?;
+        Ok(offsets)
+    }
+
     /// A field (`section.field`); 0 if the shape has no such field.
     pub fn get(&self, key: &str) -> u64 {
         self.fields.get(key).copied().unwrap_or(0)

@@ -1,13 +1,22 @@
-//! Struct member offsets from a binary's DWARF (gimli), to cross-check the
-//! built-in tables and the `_Py_DebugOffsets` reader against what the
-//! compiler laid out. pyenv's libpython builds carry DWARF; the checks
-//! skip a version whose build is absent.
+//! Struct member offsets from a binary's DWARF (gimli).
+//!
+//! At run time this is the fallback layout source of a 3.13+ interpreter
+//! whose `_Py_DebugOffsets` cannot be used (a bad cookie, a shape that does
+//! not fit) but whose binary ships DWARF: [`debug_offsets_from_dwarf`]
+//! fills the same `section.field` names from the compiler's own layout
+//! (`layout_source` `dwarf:<file>`). In tests it cross-checks the built-in
+//! tables and the `_Py_DebugOffsets` reader; pyenv's libpython builds carry
+//! DWARF, and the checks skip a version whose build is absent.
 
 use gimli::{constants, AttributeValue, EndianSlice, RunTimeEndian};
 use object::{Object, ObjectSection};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
+
+/// One debugging-information entry of a unit read from a slice.
+type Entry<'abbrev, 'unit, 'data> =
+    gimli::DebuggingInformationEntry<'abbrev, 'unit, EndianSlice<'data, RunTimeEndian>>;
 
 /// A type DIE: `.debug_info` offset of its unit, offset inside the unit.
 type Key = (usize, usize);
@@ -97,50 +106,17 @@ impl DwarfStructs {
                 _ => None,
             };
             match entry.tag() {
-                constants::DW_TAG_structure_type | constants::DW_TAG_union_type => {
-                    let declared = matches!(
-                        entry.attr_value(constants::DW_AT_declaration)?,
-                        Some(AttributeValue::Flag(true))
-                    );
-                    if declared {
-                        if let Some(name) = name {
-                            self.kinds.insert(key, Kind::Declared(name));
-                        }
-                        continue;
-                    }
-                    let size = entry
-                        .attr_value(constants::DW_AT_byte_size)?
-                        .and_then(|v| v.udata_value())
-                        .unwrap_or(0);
-                    self.kinds.insert(
-                        key,
-                        Kind::Struct {
-                            size,
-                            members: Vec::new(),
-                        },
-                    );
-                    if let Some(name) = name {
-                        self.names.entry(name).or_insert(key);
-                    }
+                constants::DW_TAG_structure_type | constants::DW_TAG_union_type
+                    if self.read_struct(entry, key, name.clone())? =>
+                {
                     open_structs.push((depth, key));
                 }
                 constants::DW_TAG_member => {
                     let Some(&(parent_depth, parent)) = open_structs.last() else {
                         continue;
                     };
-                    if parent_depth != depth - 1 {
-                        continue;
-                    }
-                    let offset = entry
-                        .attr_value(constants::DW_AT_data_member_location)?
-                        .and_then(|v| v.udata_value())
-                        .unwrap_or(0);
-                    if let Some(Kind::Struct { members, .. }) = self.kinds.get_mut(&parent) {
-                        members.push(Member {
-                            name,
-                            offset,
-                            ty: type_ref,
-                        });
+                    if parent_depth == depth - 1 {
+                        self.read_member(entry, parent, name, type_ref)?;
                     }
                 }
                 constants::DW_TAG_typedef
@@ -157,6 +133,59 @@ impl DwarfStructs {
                 }
                 _ => {}
             }
+        }
+        Ok(())
+    }
+
+    /// A struct or union: its size, or its name if only declared here.
+    /// Whether it is a definition (whose members follow).
+    fn read_struct(
+        &mut self,
+        entry: &Entry<'_, '_, '_>,
+        key: Key,
+        name: Option<String>,
+    ) -> gimli::Result<bool> {
+        let declared = matches!(
+            entry.attr_value(constants::DW_AT_declaration)?,
+            Some(AttributeValue::Flag(true))
+        );
+        if declared {
+            if let Some(name) = name {
+                self.kinds.insert(key, Kind::Declared(name));
+            }
+            return Ok(false);
+        }
+        let size = entry
+            .attr_value(constants::DW_AT_byte_size)?
+            .and_then(|v| v.udata_value())
+            .unwrap_or(0);
+        self.kinds.insert(
+            key,
+            Kind::Struct {
+                size,
+                members: Vec::new(),
+            },
+        );
+        if let Some(name) = name {
+            self.names.entry(name).or_insert(key);
+        }
+        Ok(true)
+    }
+
+    /// A member of the struct `parent`.
+    fn read_member(
+        &mut self,
+        entry: &Entry<'_, '_, '_>,
+        parent: Key,
+        name: Option<String>,
+        ty: Option<Key>,
+    ) -> gimli::Result<()> {
+        let offset = entry
+            .attr_value(constants::DW_AT_data_member_location)?
+            .and_then(|v| v.udata_value())
+            .unwrap_or(0);
+        if let Some(Kind::Struct { members, .. }) = self.kinds.get_mut(&parent) {
+            members.push(Member { name, offset, ty });
         }
         Ok(())
     }
@@ -207,6 +236,136 @@ impl DwarfStructs {
         }
         Some(total)
     }
+}
+
+/// `_Py_DebugOffsets` names (`section.field`) and where the DWARF of a
+/// 3.13+ build has them (type, dotted member path; an empty path is the
+/// type's size). The same paths `debug_offsets_of_3_13_match_dwarf` checks.
+const DEBUG_OFFSETS_IN_DWARF: &[(&str, &str, &str)] = &[
+    ("runtime_state.size", "_PyRuntimeState", ""),
+    (
+        "runtime_state.interpreters_head",
+        "_PyRuntimeState",
+        "interpreters.head",
+    ),
+    ("interpreter_state.size", "PyInterpreterState", ""),
+    (
+        "interpreter_state.threads_head",
+        "PyInterpreterState",
+        "threads.head",
+    ),
+    (
+        "interpreter_state.gil_runtime_state_holder",
+        "PyInterpreterState",
+        "_gil.last_holder",
+    ),
+    ("thread_state.size", "PyThreadState", ""),
+    ("thread_state.next", "PyThreadState", "next"),
+    (
+        "thread_state.current_frame",
+        "PyThreadState",
+        "current_frame",
+    ),
+    ("thread_state.thread_id", "PyThreadState", "thread_id"),
+    (
+        "thread_state.native_thread_id",
+        "PyThreadState",
+        "native_thread_id",
+    ),
+    ("interpreter_frame.size", "_PyInterpreterFrame", ""),
+    (
+        "interpreter_frame.previous",
+        "_PyInterpreterFrame",
+        "previous",
+    ),
+    (
+        "interpreter_frame.executable",
+        "_PyInterpreterFrame",
+        "f_executable",
+    ),
+    (
+        "interpreter_frame.instr_ptr",
+        "_PyInterpreterFrame",
+        "instr_ptr",
+    ),
+    ("interpreter_frame.owner", "_PyInterpreterFrame", "owner"),
+    ("code_object.size", "PyCodeObject", ""),
+    ("code_object.filename", "PyCodeObject", "co_filename"),
+    ("code_object.name", "PyCodeObject", "co_name"),
+    ("code_object.qualname", "PyCodeObject", "co_qualname"),
+    ("code_object.linetable", "PyCodeObject", "co_linetable"),
+    ("code_object.firstlineno", "PyCodeObject", "co_firstlineno"),
+    (
+        "code_object.co_code_adaptive",
+        "PyCodeObject",
+        "co_code_adaptive",
+    ),
+    ("pyobject.size", "PyObject", ""),
+    ("pyobject.ob_type", "PyObject", "ob_type"),
+    ("bytes_object.size", "PyBytesObject", ""),
+    ("bytes_object.ob_size", "PyVarObject", "ob_size"),
+    ("bytes_object.ob_sval", "PyBytesObject", "ob_sval"),
+    ("unicode_object.size", "PyUnicodeObject", ""),
+    ("unicode_object.state", "PyASCIIObject", "state"),
+    ("unicode_object.length", "PyASCIIObject", "length"),
+    ("unicode_object.asciiobject_size", "PyASCIIObject", ""),
+    (
+        "unicode_object.compactunicodeobject_size",
+        "PyCompactUnicodeObject",
+        "",
+    ),
+];
+
+/// Why the DWARF route gave no layout.
+#[derive(Debug, thiserror::Error)]
+pub enum DwarfLayoutError {
+    /// The file could not be read or parsed, or has no usable DWARF.
+    #[error("reading DWARF: {0}")]
+    Read(String),
+    /// A struct member coldspy needs is not in the DWARF.
+    #[error("no {0} in the DWARF (stripped, or another layout)")]
+    Missing(
+        /// `sizeof Type` or `Type.member.path`.
+        String,
+    ),
+    /// The offsets found do not pass the `_Py_DebugOffsets` checks.
+    #[error(transparent)]
+    Implausible(#[from] super::debug_offsets::DebugOffsetsError),
+}
+
+/// The `_Py_DebugOffsets` of a 3.13+ build, read from its DWARF instead of
+/// its `_PyRuntime`. Slow (the whole `.debug_info` is parsed): only a fallback.
+pub fn debug_offsets_from_dwarf(
+    binary: &Path,
+    version: crate::python::version::PythonVersion,
+) -> Result<super::debug_offsets::DebugOffsets, DwarfLayoutError> {
+    let dwarf = DwarfStructs::load(binary).map_err(DwarfLayoutError::Read)?;
+    debug_offsets_of(&dwarf, version)
+}
+
+/// [`debug_offsets_from_dwarf`] on already-read DWARF.
+fn debug_offsets_of(
+    dwarf: &DwarfStructs,
+    version: crate::python::version::PythonVersion,
+) -> Result<super::debug_offsets::DebugOffsets, DwarfLayoutError> {
+    let mut fields = HashMap::new();
+    for &(key, ty, path) in DEBUG_OFFSETS_IN_DWARF {
+        let value = dwarf.offset(ty, path);
+        match value {
+            Some(value) => {
+                fields.insert(key.to_string(), value);
+            }
+            // 3.13 has no such member; `layout()` derives it.
+            None if key == "unicode_object.compactunicodeobject_size" => {}
+            None if path.is_empty() => {
+                return Err(DwarfLayoutError::Missing(format!("sizeof {ty}")))
+            }
+            None => return Err(DwarfLayoutError::Missing(format!("{ty}.{path}"))),
+        }
+    }
+    Ok(super::debug_offsets::DebugOffsets::from_fields(
+        version, "dwarf", fields,
+    )?)
 }
 
 #[cfg(test)]
@@ -360,6 +519,40 @@ mod tests {
             ];
             check("3.12.1", &dwarf, &interpreter_frames(&layout, &gil));
         }
+    }
+
+    /// The run-time DWARF route gives the very layout the interpreter's own
+    /// `_Py_DebugOffsets` gives (the oracle), on every 3.13+ pyenv build here.
+    #[test]
+    fn dwarf_route_equals_debug_offsets() {
+        let mut checked = 0;
+        for full in ["3.13.0", "3.14.0", "3.15.0"] {
+            let minor = full.rsplit_once('.').unwrap().0;
+            let path = format!("/root/.pyenv/versions/{full}/lib/libpython{minor}.so.1.0");
+            let path = Path::new(&path);
+            if !path.exists() {
+                continue;
+            }
+            let data = std::fs::read(path).unwrap();
+            let file = object::File::parse(&*data).unwrap();
+            let bytes = file.section_by_name(".PyRuntime").unwrap().data().unwrap();
+            let debug =
+                DebugOffsets::parse(&bytes[..debug_offsets::READ_BYTES.min(bytes.len())]).unwrap();
+            let from_dwarf = debug_offsets_from_dwarf(path, debug.version).unwrap();
+            assert_eq!(from_dwarf.layout(), debug.layout(), "{full}");
+            checked += 1;
+        }
+        eprintln!("DWARF route checked on {checked} build(s)");
+    }
+
+    #[test]
+    fn dwarf_route_names_the_missing_member() {
+        let err =
+            debug_offsets_of(&DwarfStructs::default(), PythonVersion::new(3, 13, 0)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no sizeof _PyRuntimeState in the DWARF (stripped, or another layout)"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Interpreter struct layouts: one table per CPython minor version up to
 //! 3.12, and for 3.13 and later the target's own `_Py_DebugOffsets`
-//! ([`debug_offsets`]).
+//! ([`debug_offsets`]), or, when those cannot be used and the binary
+//! ships DWARF, the same fields read from its DWARF ([`dwarf`]).
 //!
 //! [`VersionLayout`] is the single source of truth: its `kernel` part is
 //! copied into the eBPF map, the rest is used by the symbolizer. Adding a
@@ -11,8 +12,7 @@ use crate::python::version::PythonVersion;
 use coldspy_common::offsets::PyLayout;
 
 pub mod debug_offsets;
-#[cfg(test)]
-mod dwarf;
+pub mod dwarf;
 mod v3_10;
 mod v3_11;
 mod v3_12;

@@ -6,7 +6,7 @@ use super::{CodeLayout, InstrKind, LineTableFormat, StringLayout, VersionLayout}
 use coldspy_common::offsets::{PtrChain, PyLayout, IMPORT_NAME_UNICODE};
 
 /// The 3.11 layout.
-pub const LAYOUT: VersionLayout = VersionLayout {
+pub(super) const LAYOUT: VersionLayout = VersionLayout {
     kernel: PyLayout {
         // _PyRuntime.gilstate.tstate_current
         runtime_to_gil_tstate: PtrChain::new(&[576]),

@@ -9,7 +9,7 @@ use coldspy_common::offsets::{PtrChain, PyLayout, IMPORT_NAME_UNICODE};
 const FRAME_OWNED_BY_CSTACK: u32 = 3;
 
 /// The 3.12 layout.
-pub const LAYOUT: VersionLayout = VersionLayout {
+pub(super) const LAYOUT: VersionLayout = VersionLayout {
     kernel: PyLayout {
         // _PyRuntime.interpreters.main -> ceval.gil -> last_holder
         runtime_to_gil_tstate: PtrChain::new(&[48, 384, 8]),

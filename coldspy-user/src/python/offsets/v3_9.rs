@@ -8,7 +8,7 @@ use super::{CodeLayout, InstrKind, LineTableFormat, StringLayout, VersionLayout}
 use coldspy_common::offsets::{PtrChain, PyLayout, IMPORT_NAME_IDENTIFIER, NO_OFFSET};
 
 /// The 3.9 layout.
-pub const LAYOUT: VersionLayout = VersionLayout {
+pub(super) const LAYOUT: VersionLayout = VersionLayout {
     kernel: PyLayout {
         // _PyRuntime.gilstate.tstate_current
         runtime_to_gil_tstate: PtrChain::new(&[568]),

@@ -1,0 +1,254 @@
+//! What the application used: per dotted module prefix, the samples of the
+//! application's own work (run time, and its module-level code at init) in
+//! which a frame of that module ran, and the runner's exact first-execution
+//! record when there is one.
+//!
+//! A sample is the application's when the innermost module body on its stack
+//! (`<module>` frame) is first-party or the runner, or when it has none: the
+//! import of a library (its module body running, or the import machinery
+//! finding it) is import work, not use. Of such a sample, the frames called
+//! from that body are use: `handler → markdown.markdown` uses `markdown`,
+//! `app.<module> → boto3.client` uses `boto3` at init.
+
+use super::origin::{self, Origin};
+use crate::model::profile::{CctNode, Frame, Profile};
+use std::collections::{HashMap, HashSet};
+
+/// Use of modules, by dotted prefix.
+#[derive(Debug, Default)]
+pub struct Usage {
+    /// Samples of the application's own work (the `N` of the evidence).
+    pub app_samples: u64,
+    /// Of those, per dotted prefix (`boto3`, `boto3.dynamodb`, …).
+    by_prefix: HashMap<String, u64>,
+    /// Exact first-execution data: module → first invocation that ran its
+    /// code (0 = none); `None` when the recording had no hook.
+    exact: Option<HashMap<String, u64>>,
+    /// Invocations, for the wording of exact evidence.
+    pub invocations: u64,
+    /// Per prefix: samples per calling frame (the frame just outside it).
+    callers: HashMap<String, HashMap<usize, u64>>,
+}
+
+impl Usage {
+    /// Computes the use of every module of a profile.
+    pub fn build(profile: &Profile) -> Self {
+        let frames = &profile.cct.frames;
+        let info: Vec<FrameInfo> = frames.iter().map(FrameInfo::of).collect();
+        let mut usage = Usage {
+            invocations: profile.stats.exec_count,
+            ..Usage::default()
+        };
+        let mut path = Vec::new();
+        usage.walk(&profile.cct.root, &info, &mut path);
+        let exact: HashMap<String, u64> = profile
+            .modules
+            .iter()
+            .filter_map(|m| m.exact_use.map(|k| (m.name.clone(), k)))
+            .collect();
+        if !exact.is_empty() {
+            usage.exact = Some(exact);
+        }
+        usage
+    }
+
+    /// Application samples in which code of `prefix` (or a sub-module) ran.
+    pub fn sampled(&self, prefix: &str) -> u64 {
+        self.by_prefix.get(prefix).copied().unwrap_or(0)
+    }
+
+    /// Exact use of `prefix` and its sub-modules: the first invocation in
+    /// which any of their code ran, `Some(0)` when none did, `None` without
+    /// exact data.
+    pub fn exact(&self, prefix: &str) -> Option<u64> {
+        let exact = self.exact.as_ref()?;
+        let dotted = format!("{prefix}.");
+        Some(
+            exact
+                .iter()
+                .filter(|(m, &k)| k > 0 && (m.as_str() == prefix || m.starts_with(&dotted)))
+                .map(|(_, &k)| k)
+                .min()
+                .unwrap_or(0),
+        )
+    }
+
+    /// The frame that called into `prefix` in most samples (ties: the lowest index).
+    pub fn top_caller(&self, prefix: &str) -> Option<usize> {
+        self.callers
+            .get(prefix)?
+            .iter()
+            .max_by_key(|(&frame, &n)| (n, std::cmp::Reverse(frame)))
+            .map(|(&frame, _)| frame)
+    }
+
+    /// Whether the recording carries exact first-execution data.
+    pub fn has_exact(&self) -> bool {
+        self.exact.is_some()
+    }
+
+    fn walk(&mut self, node: &CctNode, info: &[FrameInfo], path: &mut Vec<usize>) {
+        if let Some(frame) = node.frame.filter(|&f| f < info.len()) {
+            path.push(frame);
+        }
+        if node.self_samples > 0 {
+            self.count(node, info, path);
+        }
+        for child in &node.children {
+            self.walk(child, info, path);
+        }
+        if node.frame.is_some_and(|f| f < info.len()) {
+            path.pop();
+        }
+    }
+
+    fn count(&mut self, node: &CctNode, info: &[FrameInfo], path: &[usize]) {
+        let body = path.iter().rposition(|&f| info[f].is_module_body);
+        let after = body.map_or(0, |b| b + 1);
+        let app_body = body.is_none_or(|b| info[path[b]].app_body);
+        let machinery = path[after..].iter().any(|&f| info[f].import_machinery);
+        let import = node.import_self.min(node.self_samples);
+        let runtime = node.self_samples - import;
+        // Import-time samples count when the application's own module body
+        // was running code (not the import machinery loading the next module).
+        let samples = runtime + if app_body && !machinery { import } else { 0 };
+        if samples == 0 {
+            return;
+        }
+        self.app_samples += samples;
+        let mut seen: HashSet<&str> = HashSet::new();
+        for (j, &f) in path.iter().enumerate().skip(after) {
+            for prefix in &info[f].prefixes {
+                if seen.insert(prefix) {
+                    *self.by_prefix.entry(prefix.clone()).or_default() += samples;
+                    if let Some(&caller) = j.checked_sub(1).and_then(|c| path.get(c)) {
+                        *self
+                            .callers
+                            .entry(prefix.clone())
+                            .or_default()
+                            .entry(caller)
+                            .or_default() += samples;
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct FrameInfo {
+    is_module_body: bool,
+    app_body: bool,
+    import_machinery: bool,
+    prefixes: Vec<String>,
+}
+
+impl FrameInfo {
+    fn of(frame: &Frame) -> Self {
+        let prefixes = frame
+            .module
+            .as_deref()
+            .map(|m| {
+                let parts: Vec<&str> = m.split('.').collect();
+                (1..=parts.len()).map(|n| parts[..n].join(".")).collect()
+            })
+            .unwrap_or_default();
+        FrameInfo {
+            is_module_body: frame.function == "<module>",
+            app_body: matches!(
+                origin::of_file(&frame.file),
+                Origin::FirstParty | Origin::Runner
+            ),
+            import_machinery: frame.file.starts_with("<frozen importlib"),
+            prefixes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::profile::{Cct, ModuleRecord};
+
+    fn frame(function: &str, file: &str, module: &str) -> Frame {
+        Frame {
+            function: function.into(),
+            qualname: String::new(),
+            file: file.into(),
+            line: 1,
+            module: Some(module.into()),
+        }
+    }
+
+    fn chain(frames: &[usize], self_samples: u64, import_self: u64) -> CctNode {
+        let mut node = CctNode {
+            frame: Some(*frames.last().unwrap()),
+            self_samples,
+            total: self_samples,
+            import_self,
+            import_total: import_self,
+            children: Vec::new(),
+        };
+        for &f in frames.iter().rev().skip(1) {
+            node = CctNode {
+                frame: Some(f),
+                total: node.total,
+                import_total: node.import_total,
+                children: vec![node],
+                ..CctNode::default()
+            };
+        }
+        node
+    }
+
+    #[test]
+    fn library_import_work_is_not_use_and_init_calls_are() {
+        let sp = "/v/lib/python3.12/site-packages";
+        let mut p = Profile::empty();
+        p.cct = Cct {
+            frames: vec![
+                frame("<module>", "/app/app.py", "app"),
+                frame("<module>", &format!("{sp}/boto3/__init__.py"), "boto3"),
+                frame("compile", "/usr/lib/python3.12/re/__init__.py", "re"),
+                frame("client", &format!("{sp}/boto3/session.py"), "boto3.session"),
+                frame(
+                    "_find_and_load",
+                    "<frozen importlib._bootstrap>",
+                    "importlib._bootstrap",
+                ),
+            ],
+            root: CctNode {
+                children: vec![
+                    // boto3's body calling re.compile during its import: not use.
+                    chain(&[0, 1, 2], 5, 5),
+                    // app's body calling boto3.client at init: use of boto3.
+                    chain(&[0, 3], 3, 3),
+                    // the import machinery under app's body: not use.
+                    chain(&[0, 4], 2, 2),
+                ],
+                ..CctNode::default()
+            },
+        };
+        let u = Usage::build(&p);
+        assert_eq!(u.app_samples, 3);
+        assert_eq!(u.sampled("boto3"), 3);
+        assert_eq!(u.sampled("boto3.session"), 3);
+        assert_eq!(u.sampled("re"), 0);
+        assert_eq!(u.exact("boto3"), None);
+    }
+
+    #[test]
+    fn exact_use_is_the_first_invocation_over_sub_modules() {
+        let mut p = Profile::empty();
+        let row = |name: &str, k| ModuleRecord {
+            name: name.into(),
+            exact_use: Some(k),
+            ..ModuleRecord::default()
+        };
+        p.modules = vec![row("a", 0), row("a.b", 2), row("a.c", 3), row("ab", 1)];
+        let u = Usage::build(&p);
+        assert_eq!(u.exact("a"), Some(2));
+        assert_eq!(u.exact("a.c"), Some(3));
+        assert_eq!(u.exact("zzz"), Some(0));
+        assert!(u.has_exact());
+    }
+}

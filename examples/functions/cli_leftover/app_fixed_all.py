@@ -1,0 +1,55 @@
+"""Log-digest function: counts log records by level and service, finds the
+error burst window, and returns the digest. It started life as a CLI
+(`python app.py logs.jsonl`) and was wrapped as a Lambda handler.
+"""
+import json
+import sys
+from collections import Counter
+
+import logging
+from importlib.metadata import version
+from dateutil import parser as dateparser
+
+DATEUTIL_VERSION = version("python-dateutil")
+logger = logging.getLogger(__name__)
+
+
+def digest(records, window_s=60):
+    levels, services, errors = Counter(), Counter(), []
+    for rec in records:
+        levels[rec["level"]] += 1
+        services[rec["service"]] += 1
+        if rec["level"] == "ERROR":
+            errors.append(dateparser.isoparse(rec["ts"]).timestamp())
+    burst, start = 0, None
+    for i, t in enumerate(errors):
+        n = sum(1 for u in errors[i:] if u - t < window_s)
+        if n > burst:
+            burst, start = n, t
+    return {"levels": dict(sorted(levels.items())), "services": dict(sorted(services.items())),
+            "error_burst": burst, "burst_start": start, "parser": "dateutil " + DATEUTIL_VERSION}
+
+
+def show(result):
+    logger.info("log digest: %s", " ".join("%s=%d" % kv for kv in result["levels"].items()))
+
+
+def handler(event, context):
+    result = digest(event["records"], event.get("window_s", 60))
+    show(result)
+    return {"statusCode": 200, "body": json.dumps(result, sort_keys=True)}
+
+
+def main(argv):
+    window = 60
+    if argv[:1] == ["--window"]:
+        window, argv = int(argv[1]), argv[2:]
+    with open(argv[0]) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    result = digest(records, window)
+    show(result)
+    json.dump(result, sys.stdout, indent=2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
