@@ -159,6 +159,12 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
 /// A merged file (`coldspy merge -o`), or `None` when the file is something else.
 fn read_merged(path: &std::path::Path) -> anyhow::Result<Option<coldspy_core::fleet::Merged>> {
     use coldspy_core::fleet::Merged;
+    // Too large to be either: Profile::read refuses it from its size,
+    // without reading it.
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if size > crate::model::profile::MAX_PROFILE_BYTES {
+        return Ok(None);
+    }
     let Ok(bytes) = std::fs::read(path) else {
         return Ok(None); // Profile::read tells why.
     };
