@@ -19,6 +19,7 @@ pub mod analysis;
 pub mod export;
 pub mod fleet;
 pub mod model;
+pub mod origin;
 pub mod plot;
 pub mod report;
 pub mod stats;

@@ -11,7 +11,8 @@
 //! leaves.
 
 pub mod evidence;
-pub mod origin;
+/// Where code comes from (kept at the crate root: the model uses it too).
+pub use crate::origin;
 pub mod packages;
 pub mod patterns;
 pub mod score;

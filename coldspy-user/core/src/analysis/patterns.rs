@@ -132,11 +132,8 @@ mod tests {
         // Failure 3: a backport entry only applies to the PyPI package, which
         // the analysis tells from the standard module by its file.
         assert_eq!(
-            super::super::origin::of_module(
-                "dataclasses",
-                Some("/usr/lib/python3.12/dataclasses.py")
-            ),
-            super::super::origin::Origin::Stdlib
+            crate::origin::of_module("dataclasses", Some("/usr/lib/python3.12/dataclasses.py")),
+            crate::origin::Origin::Stdlib
         );
     }
 

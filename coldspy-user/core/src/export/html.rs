@@ -40,7 +40,7 @@ fn data(profile: &Profile, analysis: &Analysis) -> Value {
             let modules: Vec<Value> = profile
                 .modules
                 .iter()
-                .filter(|m| crate::analysis::origin::top_level(&m.name) == p.name)
+                .filter(|m| crate::origin::top_level(&m.name) == p.name)
                 .map(|m| json!({"name": m.name, "self_ms": ms(m.self_us), "cum_ms": ms(m.cumulative_us), "samples": m.samples}))
                 .collect();
             json!({

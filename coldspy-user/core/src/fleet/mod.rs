@@ -11,8 +11,8 @@
 
 pub mod render;
 
-use crate::analysis::origin::top_level;
 use crate::model::profile::{self, CctNode, ImportRecord};
+use crate::origin::top_level;
 use crate::stats::quantile;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -111,12 +111,7 @@ impl StartRecord {
 /// `lib/pythonX.Y/`, `site-packages`, `dist-packages`), not coldspy's runner.
 pub fn is_own_code(site: &str) -> bool {
     let file = site.rsplit_once(':').map_or(site, |(f, _)| f);
-    !(file.is_empty()
-        || file.starts_with('<')
-        || file.contains("/lib/python")
-        || file.contains("site-packages")
-        || file.contains("dist-packages")
-        || file.ends_with("coldspy_runner.py"))
+    !file.is_empty() && crate::origin::of_file(file) == crate::origin::Origin::FirstParty
 }
 
 /// What `coldspy merge --by` groups on.

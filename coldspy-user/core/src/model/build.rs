@@ -307,11 +307,7 @@ fn phase_samples(trace: &Trace, init_us: u64) -> (u64, u64) {
 /// opposed to the interpreter's start-up machinery (frozen importlib, the
 /// standard library), whose function-level imports are not lazy imports.
 fn is_user_code(file: &str) -> bool {
-    if file.starts_with('<') {
-        return false;
-    }
-    let in_stdlib = file.contains("/lib/python3.") && !file.contains("-packages/");
-    !in_stdlib
+    crate::origin::of_file(file) != crate::origin::Origin::Stdlib
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub const RUNNER_FILE: &str = "coldspy_runner.py";
 pub fn stdlib_names() -> &'static HashSet<&'static str> {
     static NAMES: OnceLock<HashSet<&'static str>> = OnceLock::new();
     NAMES.get_or_init(|| {
-        include_str!("../../data/stdlib_modules.txt")
+        include_str!("../data/stdlib_modules.txt")
             .lines()
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .collect()
