@@ -87,12 +87,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Input>, TableError> {
             out.push(Input::Table(dir.to_path_buf()));
             return Ok(());
         }
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| TableError::io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for path in entries {
+        for path in table::sorted_entries(dir)? {
             if path.is_dir() {
                 walk(&path, out)?;
             } else if path.extension().is_some_and(|e| e == "json") {

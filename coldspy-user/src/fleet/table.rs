@@ -445,6 +445,17 @@ pub fn is_table(dir: &Path) -> bool {
     dir.join("starts").is_dir() && dir.join("imports").is_dir()
 }
 
+/// The entries of a directory, in path order (so that merges and exports
+/// are reproducible).
+pub fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, TableError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| TableError::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    Ok(entries)
+}
+
 /// Every `starts` part file of a table, in path order, with its partition's
 /// function name.
 pub fn start_parts(root: &Path) -> Result<Vec<(PathBuf, String)>, TableError> {
@@ -453,12 +464,7 @@ pub fn start_parts(root: &Path) -> Result<Vec<(PathBuf, String)>, TableError> {
         function: &str,
         out: &mut Vec<(PathBuf, String)>,
     ) -> Result<(), TableError> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| TableError::io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for path in entries {
+        for path in sorted_entries(dir)? {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if path.is_dir() {
                 let f = name
