@@ -49,11 +49,6 @@ impl Collector {
         self.symbolizers.get(&pid).map(Symbolizer::layout)
     }
 
-    /// Whether `pid` is an interpreter this collector symbolizes.
-    pub fn is_interpreter(&self, pid: u32) -> bool {
-        self.symbolizers.contains_key(&pid)
-    }
-
     /// Reads everything available from the three ring buffers (`CONTROL`,
     /// `EVENTS`, `SAMPLES`, in that order); returns the lifecycle events for
     /// the caller to act on.

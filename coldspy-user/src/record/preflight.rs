@@ -96,12 +96,7 @@ pub(super) fn check_pid(pid: u32) -> Result<u32, SetupError> {
     let Ok(status) = std::fs::read_to_string(proc.join("status")) else {
         return Err(SetupError::NoSuchProcess(pid));
     };
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_string())
-    };
+    let field = |name: &str| crate::sys::proc::status_field(&status, name).map(str::to_string);
     let comm = field("Name:").unwrap_or_default();
     let tgid: u32 = field("Tgid:").and_then(|v| v.parse().ok()).unwrap_or(pid);
     if tgid != pid {
@@ -113,9 +108,8 @@ pub(super) fn check_pid(pid: u32) -> Result<u32, SetupError> {
     // PF_KTHREAD in the flags, the 9th field of /proc/PID/stat.
     const PF_KTHREAD: u64 = 0x0020_0000;
     let stat = std::fs::read_to_string(proc.join("stat")).unwrap_or_default();
-    let flags: u64 = stat
-        .rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().nth(6)?.parse().ok())
+    let flags: u64 = crate::sys::proc::stat_field(&stat, 6)
+        .and_then(|f| f.parse().ok())
         .unwrap_or(0);
     let unreadable = |what: &str, e: std::io::Error| SetupError::ProcessUnreadable {
         pid,

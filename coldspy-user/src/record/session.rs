@@ -246,14 +246,7 @@ impl Session {
     fn on_fork(&mut self, parent: u32, child: u32) {
         // Threads share the parent's tgid and need nothing; a new process
         // shares the parent's memory layout, so symbolize it the same way.
-        let is_process = std::fs::read_to_string(format!("/proc/{child}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("Tgid:").map(|v| v.trim().to_string()))
-            })
-            .is_some_and(|tgid| tgid == child.to_string());
-        if !is_process {
+        if !crate::sys::proc::is_process(child) {
             return;
         }
         // Any interpreter's child, at any depth (a worker of a forkserver, a

@@ -2,11 +2,31 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-/// The parent pid in the text of `/proc/PID/stat` (the field after the
-/// command name, which may itself contain spaces and parentheses).
+/// Field `n` (0 = the state) after the command name of a `/proc/PID/stat`
+/// text; the name may itself contain spaces and parentheses.
+pub fn stat_field(stat: &str, n: usize) -> Option<&str> {
+    stat[stat.rfind(')')? + 1..].split_whitespace().nth(n)
+}
+
+/// The parent pid in the text of `/proc/PID/stat`.
 pub fn parent_from_stat(stat: &str) -> Option<u32> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
+    stat_field(stat, 1)?.parse().ok()
+}
+
+/// A `Name:`-style field of a `/proc/PID/status` text, trimmed.
+pub fn status_field<'a>(status: &'a str, name: &str) -> Option<&'a str> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map(str::trim)
+}
+
+/// Whether `pid` is a process (a thread-group leader), not another thread.
+pub fn is_process(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| status_field(&s, "Tgid:").map(|t| t == pid.to_string()))
+        .unwrap_or(false)
 }
 
 /// Every living descendant of `pid` (children, their children, …), parents
@@ -48,6 +68,12 @@ mod tests {
     fn parent_is_read_after_a_command_name_with_spaces_and_parentheses() {
         assert_eq!(parent_from_stat("42 (a b) c)) S 7 42 42 0"), Some(7));
         assert_eq!(parent_from_stat("garbage"), None);
+        assert_eq!(
+            stat_field("42 (a b) c)) S 7 42 42 0 -1 4194560", 6),
+            Some("4194560")
+        );
+        assert_eq!(status_field("Name:\tsh\nTgid:\t42\n", "Tgid:"), Some("42"));
+        assert!(is_process(std::process::id()));
     }
 
     #[test]
