@@ -8,7 +8,8 @@ sample count). Modes (argv[1]):
   pool_fork          multiprocessing pool of 2 workers, "fork" start method
   pool_forkserver    the same with "forkserver" (workers are the forkserver's children)
   wait_children      a parent with 2 already-running children it waits for
-                     (for --pid --subprocesses); argv[3] = seconds
+                     (for --pid --subprocesses); argv[3] = seconds, argv[4] =
+                     a file whose creation tells the children to start spinning
 """
 import json
 import multiprocessing
@@ -84,12 +85,14 @@ def pool(method, out):
     return pids
 
 
-def wait_children(out, seconds):
+def wait_children(out, seconds, go):
     children = []
     for _ in range(2):
         pid = os.fork()
         if pid == 0:
-            time.sleep(1.0)  # coldspy attaches meanwhile
+            # Spin only once coldspy is attached, so all CPU time is sampled.
+            while not os.path.exists(go):
+                time.sleep(0.01)
             spin_child(seconds)
             report("child", out)
             os._exit(0)
@@ -107,6 +110,6 @@ if __name__ == "__main__":
     elif mode in ("pool_fork", "pool_forkserver"):
         pool(mode.split("_")[1], out)
     elif mode == "wait_children":
-        wait_children(out, float(sys.argv[3]))
+        wait_children(out, float(sys.argv[3]), sys.argv[4])
     else:
         sys.exit(f"unknown mode {mode}")

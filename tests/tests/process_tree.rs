@@ -190,7 +190,19 @@ fn pid_with_subprocesses_covers_existing_children() {
     let dir = scratch("tree-pid-subprocesses");
     let (inside, host) = report_paths(interp, &dir);
     let mut command = interp.command_for(&[], "process_tree.py");
-    command.extend(["wait_children".into(), inside, "2.5".into()]);
+    let (go_inside, go) = match &interp.root {
+        None => {
+            let p = dir.join("go");
+            (p.display().to_string(), p)
+        }
+        Some(root) => {
+            let inside = format!("/tmp/{}-go", dir.file_name().unwrap().to_string_lossy());
+            let host = root.join(inside.trim_start_matches('/'));
+            let _ = std::fs::remove_file(&host);
+            (inside, host)
+        }
+    };
+    command.extend(["wait_children".into(), inside, "2.5".into(), go_inside]);
     let mut target = Command::new(&command[0])
         .args(&command[1..])
         .stdout(Stdio::piped())
@@ -205,16 +217,33 @@ fn pid_with_subprocesses_covers_existing_children() {
     assert_eq!(line.trim(), "ready");
     let out = dir.join("profile.json");
     let started = Instant::now();
-    let status = Command::new(coldspy_tests::coldspy_bin())
-        .args(["record", "-q", "-o"])
+    let mut coldspy = Command::new(coldspy_tests::coldspy_bin())
+        .args(["-v", "record", "-q", "-o"])
         .arg(&out)
         .args(["--pid", &target.id().to_string(), "--subprocesses"])
-        .status()
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // `-v` logs the interpreter once the parent is configured; its existing
+    // children are adopted right after. Then the children may spin.
+    let mut stderr = std::io::BufReader::new(coldspy.stderr.take().unwrap());
+    let mut log = String::new();
+    while !log.contains("CPython") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            std::fs::write(&go, "").unwrap(); // let the target end
+            panic!("coldspy ended before attaching: {log}");
+        }
+        log.push_str(&line);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::write(&go, "").unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let status = coldspy.wait().unwrap();
     target.wait().unwrap();
     assert!(
         status.success(),
-        "coldspy record --pid --subprocesses failed"
+        "coldspy record --pid --subprocesses failed: {log}"
     );
     assert!(started.elapsed() < Duration::from_secs(30));
     let profile = read_json(&out);
