@@ -65,12 +65,20 @@ fn deep_recursion_counts_truncation_in_kernel() {
     require_root();
     for interp in core_interpreters() {
         let shallow = run(&interp, "recursion-clean", "recursion.py");
-        assert!(
-            shallow["stats"].get("read_failures").is_none(),
-            "{}: read failures on a clean stack: {}",
-            interp.name,
-            shallow["stats"]["read_failures"]
-        );
+        // A read of the thread state or its frame pointer can fail when the
+        // page is not present yet (bpf_probe_read_user cannot fault it in):
+        // rare, not a layout error. Everything below them must never fail.
+        let failures = &shallow["stats"]["read_failures"];
+        let samples = shallow["stats"]["samples"].as_u64().unwrap();
+        for (cause, count) in failures.as_object().into_iter().flatten() {
+            let count = count.as_u64().unwrap();
+            let paging = cause == "thread_state_read" || cause == "frame_pointer_read";
+            assert!(
+                paging && count * 100 <= samples,
+                "{}: {count} {cause} failures in {samples} samples of a clean stack",
+                interp.name
+            );
+        }
         let profile = run(&interp, "deep-recursion", "deep_recursion.py");
         let truncated = profile["stats"]["truncated_samples"].as_u64().unwrap();
         let kernel = &profile["stats"]["read_failures"]["stack_truncated"];
