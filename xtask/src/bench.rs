@@ -5,6 +5,9 @@
 //! `cargo xtask bench merge`: JSON ingest throughput per core and `coldspy
 //! merge` over a fleet table of 10,000 starts (`benches/fleet_merge.rs`).
 //!
+//! `cargo xtask bench node`: what `record --all` costs a node (see
+//! `bench_node`).
+//!
 //! `cargo xtask bench overhead`: how much coldspy slows a cold start, as
 //! the ratio of profiled to plain starts of the bundled example, measured
 //! side by side in one run (variants interleaved run by run).
@@ -43,6 +46,8 @@ enum Which {
     Report,
     /// JSON ingest throughput and `coldspy merge` over a 10,000-start fleet table.
     Merge,
+    /// What `record --all` costs a node: Python starts, non-Python execs, a soak.
+    Node(crate::bench_node::NodeArgs),
     /// Vanilla vs prebaked vs fork-server starts of the prebake examples.
     Prebake {
         /// Starts per variant and function.
@@ -61,6 +66,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         Which::Report => cargo(&["bench", "-p", "coldspy-user", "--bench", "report_1m"]),
         Which::Merge => cargo(&["bench", "-p", "coldspy-user", "--bench", "fleet_merge"]),
         Which::Prebake { runs, drop_caches } => prebake(*runs, *drop_caches),
+        Which::Node(node) => crate::bench_node::run(node),
     }
 }
 
@@ -320,13 +326,14 @@ fn read_lifetimes(path: &PathBuf) -> Result<HashMap<u32, u64>> {
         .collect())
 }
 
-fn median(values: &[f64]) -> f64 {
+/// The median.
+pub(crate) fn median(values: &[f64]) -> f64 {
     quantile(values, 0.5)
 }
 
 /// Distribution-free 95 % confidence interval of the median: the order
 /// statistics at n/2 ∓ 1.96·√n/2 (normal approximation of the binomial).
-fn median_ci(values: &[f64]) -> (f64, f64) {
+pub(crate) fn median_ci(values: &[f64]) -> (f64, f64) {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     if v.is_empty() {
@@ -342,7 +349,7 @@ fn median_ci(values: &[f64]) -> (f64, f64) {
 /// Linear-interpolated quantile.
 fn quantile(values: &[f64], q: f64) -> f64 {
     let mut v = values.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.sort_by(f64::total_cmp);
     if v.is_empty() {
         return f64::NAN;
     }
