@@ -258,6 +258,25 @@ impl Probes {
         unsafe { libc::poll(&mut fds, 1, millis) };
     }
 
+    /// Per program: `(runs, total ns)` from the kernel's BPF statistics
+    /// (the programs' fdinfo); zero unless `kernel.bpf_stats_enabled` is 1.
+    pub fn program_stats(&self) -> std::collections::BTreeMap<String, (u64, u64)> {
+        use std::os::fd::{AsFd as _, AsRawFd as _};
+        self.ebpf
+            .programs()
+            .filter_map(|(name, program)| {
+                let fd = program.fd().ok()?.as_fd().as_raw_fd();
+                let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+                let field = |key: &str| -> u64 {
+                    info.lines()
+                        .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+                        .unwrap_or(0)
+                };
+                Some((name.to_string(), (field("run_cnt:"), field("run_time_ns:"))))
+            })
+            .collect()
+    }
+
     /// Forwards kernel-side log records to the `log` crate.
     pub fn flush_logs(&mut self) {
         if let Some(logger) = self.logger.as_mut() {

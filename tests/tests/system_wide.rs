@@ -287,9 +287,9 @@ fn a_full_disk_loses_profiles_counted_and_the_daemon_goes_on() {
     assert!(written > 0, "{text}");
 }
 
-/// A burst of 40 instances started at once with `--max-processes 4`: each is
-/// either profiled or counted as skipped, none is left stopped, and all
-/// finish normally.
+/// A burst of 500 instances started at once (each lives ≈ 0.5 s, so
+/// hundreds overlap) with `--max-processes 50`: each is either profiled or
+/// counted as skipped, none is left stopped, and all finish normally.
 #[test]
 fn a_burst_above_max_processes_is_counted_and_nothing_stays_stopped() {
     require_root();
@@ -299,11 +299,21 @@ fn a_burst_above_max_processes_is_counted_and_nothing_stays_stopped() {
     let group = tree.group("fn");
     let daemon = Daemon::start(
         &dir.join("out"),
-        &["--cgroup", group.to_str().unwrap(), "--max-processes", "4"],
+        &[
+            "--cgroup",
+            group.to_str().unwrap(),
+            "--max-processes",
+            "50",
+            "--no-files",
+        ],
     );
     let python = core_interpreters()[1].command[0].clone();
-    let children: Vec<_> = (0..40)
-        .map(|_| node::spawn_in(&group, &[], &instance(&python, &[])))
+    let argv: Vec<String> = [python.as_str(), "-S", "-c", "import time; time.sleep(0.5)"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let children: Vec<_> = (0..500)
+        .map(|_| node::spawn_in(&group, &[], &argv))
         .collect();
     for child in children {
         let (status, stderr) = node::finish(child);
@@ -315,12 +325,19 @@ fn a_burst_above_max_processes_is_counted_and_nothing_stays_stopped() {
     let status = read_json(&dir.join("out/status.json"));
     let profiled = status["daemon"]["profiled"].as_u64().unwrap();
     let skipped = status["daemon"]["skipped_max_processes"].as_u64().unwrap();
-    assert_eq!(profiled + skipped, 40, "{status}");
-    assert!(skipped > 0 && profiled >= 4, "{status}");
+    assert_eq!(profiled + skipped, 500, "{status}");
+    assert!(skipped > 0 && profiled >= 50, "{status}");
     assert_eq!(
         status["written"]["profiles"].as_u64().unwrap(),
         profiled,
         "{status}"
+    );
+    assert_eq!(status["kernel"]["unheld"].as_u64().unwrap(), 0, "{status}");
+    eprintln!(
+        "500 at once: {profiled} profiled, {skipped} skipped; holds mean {} us, max {} us",
+        status["daemon"]["total_held_us"].as_u64().unwrap()
+            / status["daemon"]["holds"].as_u64().unwrap().max(1),
+        status["daemon"]["max_held_us"]
     );
 }
 

@@ -287,6 +287,10 @@ impl Daemon {
             "lost_samples": lost_samples,
             "lost_events": lost_events,
             "rss_bytes": rss_bytes(),
+            // Zero unless kernel.bpf_stats_enabled=1 (cargo xtask bench node sets it).
+            "programs": probes.program_stats().into_iter().map(|(name, (runs, ns))| {
+                (name, serde_json::json!({"runs": runs, "ns": ns}))
+            }).collect::<serde_json::Map<String, serde_json::Value>>(),
         })
     }
 
