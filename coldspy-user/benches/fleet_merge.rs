@@ -4,12 +4,17 @@
 //!
 //! 1. JSON ingest throughput per core: profiles parsed into starts
 //!    (`start_from_json`, what `coldspy merge` does per file), MB/s on one
-//!    thread;
-//! 2. a fleet table of 10,000 starts (`coldspy export`'s writer), then the
-//!    release `coldspy merge` over it pinned to one core (`taskset -c 0`):
-//!    wall time and peak RSS (the child's `ru_maxrss`).
-//!
-//! Prints the figures; `COLDSPY_FLEET_STARTS` changes the table's size.
+//!    thread,
+//!    and the release `coldspy merge` over directories of 100 and 400 JSON
+//!    profiles (`COLDSPY_FLEET_JSON=100,400`): its peak RSS must not grow
+//!    with the count;
+//! 2. fleet tables of 2,500 and 10,000 starts (`coldspy export`'s writer),
+//!    then the release `coldspy merge` over each pinned to one core
+//!    (`taskset -c 0`): best wall time of 3 and peak RSS (the child's own
+//!    `ru_maxrss`, from `wait4`). `COLDSPY_FLEET_STARTS` changes the size;
+//!    `COLDSPY_MERGE_BASELINE=<an older coldspy binary>` runs it too on the
+//!    same tables (before/after on one run of the machine) and checks that
+//!    both merged the same groups.
 
 // A test/bench/bin target sees every dependency of its package; the
 // lint is meant for the library targets (workspace Cargo.toml).
@@ -77,89 +82,190 @@ fn vary(base: &StartRecord, i: usize) -> StartRecord {
     start
 }
 
-fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let trace: Trace = serde_json::from_slice(
-        &std::fs::read(root.join("tests/fixtures/handler.trace.json")).unwrap(),
-    )
-    .unwrap();
-    let base = serde_json::to_value(build_profile(&trace)).unwrap();
+/// Set in the environment of this benchmark re-run as a launcher.
+const LAUNCHER: &str = "COLDSPY_BENCH_LAUNCHER";
 
-    // 1. JSON ingest, one thread.
-    let files: Vec<Vec<u8>> = (0..64).map(|i| profile_json(&base, i)).collect();
+/// The launcher: runs its arguments as a command and prints the command's
+/// peak RSS in kB (its `ru_maxrss` from `wait4`). A child started by a
+/// process inherits that process's peak RSS into its own `ru_maxrss` (the
+/// kernel records the old address space's high-water mark at `exec`, and
+/// `posix_spawn` shares the parent's), so the benchmark, which holds the
+/// generated fleet, must not start `coldspy` itself: this small process
+/// does, and only its own few MB can leak into the figure.
+fn launch() -> ! {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let child = Command::new(&args[0])
+        .args(&args[1..])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run the command");
+    let mut status = 0;
+    // SAFETY: wait4 writes the status and the usage we pass, for our child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let ok = pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    println!("{}", usage.ru_maxrss);
+    std::process::exit(if ok { 0 } else { 1 })
+}
+
+/// Wall time and peak RSS (MB) of one `coldspy merge INPUTS -o OUT` pinned
+/// to one core (`taskset -c 0`), started by the launcher.
+fn merge_once(coldspy: &Path, inputs: &[&Path], out: &Path) -> (f64, f64) {
+    let t = Instant::now();
+    let output = Command::new(std::env::current_exe().unwrap())
+        .env(LAUNCHER, "1")
+        .args(["taskset", "-c", "0"])
+        .arg(coldspy)
+        .arg("merge")
+        .args(inputs)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("run the launcher");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(output.status.success(), "coldspy merge failed");
+    let kb: f64 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    (secs, kb / 1024.0)
+}
+
+/// Best wall time of three merges and the largest peak RSS seen.
+fn merge_best_of_3(coldspy: &Path, inputs: &[&Path], out: &Path) -> (f64, f64) {
+    (0..3)
+        .map(|_| merge_once(coldspy, inputs, out))
+        .fold((f64::INFINITY, 0.0), |(t, m), (t1, m1)| {
+            (t.min(t1), m.max(m1))
+        })
+}
+
+fn groups(out: &Path) -> serde_json::Value {
+    let merged: serde_json::Value = serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
+    merged["groups"].clone()
+}
+
+/// JSON ingest, one thread, in-process; returns the profiles generated.
+fn json_ingest(base: &serde_json::Value) -> Vec<Vec<u8>> {
+    let files: Vec<Vec<u8>> = (0..64).map(|i| profile_json(base, i)).collect();
     let bytes: usize = files.iter().map(Vec::len).sum();
-    let mut starts = Vec::new();
+    let mut imports = 0;
     let t = Instant::now();
     let rounds = 3;
     for _ in 0..rounds {
         for f in &files {
-            starts.push(start_from_json(f).expect("a valid profile").imports.len());
+            imports += start_from_json(f).expect("a valid profile").imports.len();
         }
     }
     let secs = t.elapsed().as_secs_f64();
     let mb = (bytes * rounds) as f64 / 1e6;
     println!(
-        "JSON ingest: {} profiles of {:.2} MB, {:.0} MB in {:.2} s on one thread = {:.0} MB/s per core",
+        "JSON ingest: {} profiles of {:.2} MB ({imports} import rows), {:.0} MB in {:.2} s on one thread = {:.0} MB/s per core",
         files.len() * rounds,
         bytes as f64 / files.len() as f64 / 1e6,
         mb,
         secs,
         mb / secs
     );
+    files
+}
 
-    // 2. The table of N starts, and `coldspy merge` over it on one core.
-    let n: usize = std::env::var("COLDSPY_FLEET_STARTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    let base_start = start_from_json(&files[0]).unwrap();
-    let dir = std::env::temp_dir().join(format!("coldspy-bench-fleet-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let table = dir.join("fleet");
-    let t = Instant::now();
-    let mut writer = TableWriter::new(&table).unwrap();
-    for i in 0..n {
-        writer.add(&vary(&base_start, i)).unwrap();
+/// `coldspy merge` over directories of `counts` JSON profiles: the peak RSS
+/// must not grow with the count (one profile in memory at a time).
+fn json_merge(base: &serde_json::Value, dir: &Path, counts: &[usize]) {
+    for &count in counts {
+        let profiles = dir.join(format!("json-{count}"));
+        std::fs::create_dir_all(&profiles).unwrap();
+        let mut bytes = 0;
+        for i in 0..count {
+            let json = profile_json(base, i);
+            bytes += json.len();
+            std::fs::write(profiles.join(format!("{i:05}.json")), json).unwrap();
+        }
+        let out = dir.join("merged-json.json");
+        let (secs, rss) =
+            merge_best_of_3(Path::new(env!("CARGO_BIN_EXE_coldspy")), &[&profiles], &out);
+        println!(
+            "coldspy merge over {count} JSON profiles ({:.0} MB): best of 3 {secs:.2} s on one core = {:.0} MB/s, peak RSS {rss:.0} MB",
+            bytes as f64 / 1e6,
+            bytes as f64 / 1e6 / secs
+        );
+        std::fs::remove_dir_all(&profiles).unwrap();
     }
-    let (written, parts) = writer.finish().unwrap();
+}
+
+/// A fleet table of `n` starts varied off `base`; returns (files, MB, import rows).
+fn write_table(base: &StartRecord, table: &Path, n: usize) -> (usize, f64, usize) {
+    let mut writer = TableWriter::new(table).unwrap();
+    for i in 0..n {
+        writer.add(&vary(base, i)).unwrap();
+    }
+    let (_, parts) = writer.finish().unwrap();
     let size: u64 = parts
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
-    println!(
-        "fleet table: {written} starts ({} import rows) in {} files, {:.1} MB, written in {:.2} s",
-        written as usize * base_start.imports.len(),
-        parts.len(),
-        size as f64 / 1e6,
-        t.elapsed().as_secs_f64()
-    );
+    (parts.len(), size as f64 / 1e6, n * base.imports.len())
+}
 
-    let out = dir.join("merged.json");
-    let mut best = f64::INFINITY;
-    for _ in 0..3 {
-        let t = Instant::now();
-        let status = Command::new("taskset")
-            .args(["-c", "0"])
-            .arg(env!("CARGO_BIN_EXE_coldspy"))
-            .arg("merge")
-            .arg(&table)
-            .arg("-o")
-            .arg(&out)
-            .status()
-            .expect("run taskset + coldspy");
-        assert!(status.success());
-        best = best.min(t.elapsed().as_secs_f64());
+fn main() {
+    if std::env::var_os(LAUNCHER).is_some() {
+        launch();
     }
-    // SAFETY: getrusage writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    let merged: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    println!(
-        "coldspy merge over the table: {} starts in {} groups, best of 3: {best:.2} s on one core (goal < 2 s), peak RSS {:.0} MB",
-        merged["starts"],
-        merged["groups"].as_array().map_or(0, Vec::len),
-        usage.ru_maxrss as f64 / 1024.0
-    );
-    drop(starts);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let trace: Trace = serde_json::from_slice(
+        &std::fs::read(root.join("tests/fixtures/handler.trace.json")).unwrap(),
+    )
+    .unwrap();
+    let base = serde_json::to_value(build_profile(&trace)).unwrap();
+    let dir = std::env::temp_dir().join(format!("coldspy-bench-fleet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // 1. JSON: ingest in-process, then `coldspy merge` over directories.
+    let files = json_ingest(&base);
+    let counts: Vec<usize> = std::env::var("COLDSPY_FLEET_JSON")
+        .unwrap_or_else(|_| "100,400".into())
+        .split(',')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
+    json_merge(&base, &dir, &counts);
+
+    // 2. Tables of N/4 and N starts, and `coldspy merge` over each on one
+    // core (the growth of the peak RSS from one to the other is the cost
+    // per start); with COLDSPY_MERGE_BASELINE=<an older coldspy> that one
+    // too, on the same tables, and its merged groups must be the same.
+    let n: usize = std::env::var("COLDSPY_FLEET_STARTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let baseline = std::env::var_os("COLDSPY_MERGE_BASELINE").map(std::path::PathBuf::from);
+    let base_start = start_from_json(&files[0]).unwrap();
+    let ours = Path::new(env!("CARGO_BIN_EXE_coldspy"));
+    for starts in [n / 4, n] {
+        let table = dir.join(format!("fleet-{starts}"));
+        let t = Instant::now();
+        let (parts, mb, rows) = write_table(&base_start, &table, starts);
+        println!(
+            "fleet table: {starts} starts ({rows} import rows) in {parts} files, {mb:.1} MB, written in {:.2} s",
+            t.elapsed().as_secs_f64()
+        );
+        let out = dir.join("merged.json");
+        let (secs, rss) = merge_best_of_3(ours, &[&table], &out);
+        println!(
+            "coldspy merge over the table: {starts} starts, best of 3: {secs:.2} s on one core (goal < 2 s at 10,000), peak RSS {rss:.0} MB"
+        );
+        if let Some(old) = &baseline {
+            let old_out = dir.join("merged-baseline.json");
+            let (secs, rss) = merge_best_of_3(old, &[&table], &old_out);
+            let same = groups(&out) == groups(&old_out);
+            println!(
+                "  baseline {}: best of 3: {secs:.2} s, peak RSS {rss:.0} MB; merged groups {}",
+                old.display(),
+                if same { "identical" } else { "DIFFER" }
+            );
+            assert!(same, "the merged groups differ from the baseline's");
+        }
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

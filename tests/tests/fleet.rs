@@ -391,3 +391,61 @@ fn go_tool_pprof_merges_labelled_pprof_files() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The merged `groups` of the generated fleet (36 starts, no bad input), as
+/// the merge wrote them before it was made memory-bounded (interned names,
+/// streamed table reads): the golden file was written by that version
+/// (`COLDSPY_BIN=<that coldspy> COLDSPY_BLESS=1`), so a change of the output
+/// shows here. The JSON path and the table path must both give it.
+#[test]
+fn merged_groups_equal_the_ones_before_the_bounded_merge() {
+    let dir = scratch("fleet-golden");
+    let base = fixture();
+    let (profiles, table) = (dir.join("profiles"), dir.join("fleet"));
+    write_fleet(&base, &profiles, 0..36, false);
+    let (p_s, t_s) = (profiles.to_str().unwrap(), table.to_str().unwrap());
+    run_ok(&["export", "--format", "parquet", p_s, "-o", t_s]);
+    let golden = repo_root().join("tests/fixtures/golden/fleet.merged-groups.json");
+    for (input, name) in [(p_s, "json"), (t_s, "table")] {
+        let out = dir.join(format!("{name}.merged.json"));
+        run_ok(&["merge", input, "-o", out.to_str().unwrap()]);
+        let groups = merged(&out)["groups"].clone();
+        if std::env::var_os("COLDSPY_BLESS").is_some() && name == "json" {
+            std::fs::write(
+                &golden,
+                serde_json::to_string_pretty(&groups).unwrap() + "\n",
+            )
+            .unwrap();
+        }
+        let expected: Value = serde_json::from_slice(
+            &std::fs::read(&golden).expect("golden file missing: COLDSPY_BLESS=1"),
+        )
+        .unwrap();
+        if groups != expected {
+            let (ours, theirs) = (
+                serde_json::to_string_pretty(&groups).unwrap(),
+                serde_json::to_string_pretty(&expected).unwrap(),
+            );
+            let line = ours
+                .lines()
+                .zip(theirs.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            let show = |t: &str| {
+                t.lines()
+                    .skip(line.saturating_sub(3))
+                    .take(6)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            panic!(
+                "{name}: merged groups differ from {} at line {}:\n--- golden\n{}\n+++ now\n{}",
+                golden.display(),
+                line + 1,
+                show(&theirs),
+                show(&ours)
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

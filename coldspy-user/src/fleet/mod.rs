@@ -7,8 +7,11 @@
 pub mod table;
 
 use coldspy_core::export::pprof::PprofBuilder;
-use coldspy_core::fleet::{start_from_json, Aggregator, StartRecord};
+use coldspy_core::fleet::{
+    start_from_json, start_from_profile, Aggregator, StartRecord, StartSink,
+};
 use coldspy_core::model::profile::Profile;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Errors of the fleet table.
@@ -43,6 +46,15 @@ pub enum TableError {
         schema: String,
         /// Its `coldspy.schema_version`.
         version: u32,
+    },
+    /// Rows of a `usage` or `imports` part not in the order of its `starts`
+    /// part (the writer keeps them in that order; another writer did not).
+    #[error("{path}: rows of start {start_id:?} are not in the order of the starts part")]
+    Order {
+        /// The file.
+        path: String,
+        /// The first row's start left over.
+        start_id: String,
     },
     /// A column the reader needs is missing.
     #[error("{path} has no column {column:?}")]
@@ -121,6 +133,35 @@ pub struct Pass {
     pub json_bytes: u64,
 }
 
+/// Reads one JSON profile into a start; the error is the reason to skip it.
+fn read_json(path: &Path, pass: &mut Pass) -> Result<StartRecord, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    pass.json_bytes += bytes.len() as u64;
+    let start = start_from_json(&bytes).map_err(|e| e.to_string())?;
+    pass.starts += 1;
+    Ok(start)
+}
+
+/// Reads every part of a table into `sink`; a part that cannot be read goes
+/// to `skip` with its reason (the starts it handed before failing stay).
+fn read_table(
+    root: &Path,
+    sink: &mut dyn StartSink,
+    skip: &mut dyn FnMut(String, String),
+    pass: &mut Pass,
+) {
+    let parts = match table::start_parts(root) {
+        Ok(parts) => parts,
+        Err(e) => return skip(root.display().to_string(), e.to_string()),
+    };
+    for (part, function) in parts {
+        match table::read_part(root, &part, &function, sink) {
+            Ok(n) => pass.starts += n,
+            Err(e) => skip(part.display().to_string(), e.to_string()),
+        }
+    }
+}
+
 /// Reads every input, one at a time, handing each start to `each`; a JSON
 /// file that cannot be read, is corrupt, truncated or of another schema (and
 /// a fleet table part that cannot be read) goes to `skip` with its reason.
@@ -132,49 +173,84 @@ pub fn for_each_start(
     let mut pass = Pass::default();
     for input in inputs {
         match input {
-            Input::Json(path) => {
-                let bytes = match std::fs::read(path) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        skip(path.display().to_string(), e.to_string());
-                        continue;
-                    }
-                };
-                pass.json_bytes += bytes.len() as u64;
-                match start_from_json(&bytes) {
-                    Ok(start) => {
-                        pass.starts += 1;
-                        each(start);
-                    }
-                    Err(e) => skip(path.display().to_string(), e.to_string()),
-                }
-            }
-            Input::Table(root) => match table::start_parts(root) {
-                Ok(parts) => {
-                    for (part, function) in parts {
-                        match table::read_part(root, &part, &function, each) {
-                            Ok(n) => pass.starts += n,
-                            Err(e) => skip(part.display().to_string(), e.to_string()),
-                        }
-                    }
-                }
-                Err(e) => skip(root.display().to_string(), e.to_string()),
+            Input::Json(path) => match read_json(path, &mut pass) {
+                Ok(start) => each(start),
+                Err(reason) => skip(path.display().to_string(), reason),
             },
+            Input::Table(root) => {
+                read_table(root, &mut table::Records::new(each), skip, &mut pass);
+            }
         }
     }
     pass
 }
 
-/// Merges the inputs into `aggregator`.
+/// Merges the inputs into `aggregator`, one at a time: a JSON profile is
+/// parsed and dropped, a table is streamed a batch of rows at a time with
+/// its names interned by the aggregator (no per-row strings).
 pub fn merge(inputs: &[Input], aggregator: &mut Aggregator) -> Pass {
+    let mut pass = Pass::default();
     let mut skipped = Vec::new();
-    let pass = for_each_start(inputs, &mut |s| aggregator.add(&s), &mut |p, r| {
-        skipped.push((p, r))
-    });
-    for (path, reason) in skipped {
-        aggregator.skip(path, reason);
+    for input in inputs {
+        match input {
+            Input::Json(path) => match read_json(path, &mut pass) {
+                Ok(start) => aggregator.add(&start),
+                Err(reason) => skipped.push((path.display().to_string(), reason)),
+            },
+            Input::Table(root) => {
+                read_table(
+                    root,
+                    aggregator,
+                    &mut |p, r| skipped.push((p, r)),
+                    &mut pass,
+                );
+            }
+        }
+        for (path, reason) in skipped.drain(..) {
+            aggregator.skip(path, reason);
+        }
     }
     pass
+}
+
+/// Appends finished profiles to the fleet table at `dir`, their function
+/// taken from each command (the handler file's stem) and their host from
+/// `meta.host`: [`append_labelled_profiles`] without labels.
+pub fn append_profiles(dir: &Path, profiles: &[Profile]) -> Result<Appended, TableError> {
+    let none = BTreeMap::new();
+    let labelled: Vec<(&Profile, &BTreeMap<String, String>)> =
+        profiles.iter().map(|p| (p, &none)).collect();
+    append_labelled_profiles(dir, &labelled)
+}
+
+/// What [`append_profiles`] and [`append_labelled_profiles`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// Starts appended (one per profile).
+    pub starts: u64,
+    /// The new part files, renamed into place.
+    pub files: Vec<PathBuf>,
+}
+
+/// Appends finished profiles to the fleet table at `dir` (created when
+/// missing) as new part files, one per table and `(date, function)`
+/// partition of the batch; no existing file is opened or rewritten, so
+/// readers may run meanwhile. Each profile becomes one start, the same as
+/// `coldspy export --format parquet` makes of its JSON; `labels` stand for
+/// the JSON's `meta.labels` (`function`, `cgroup`, `host`: pass an empty map
+/// to derive the function from the command). Every call writes its own
+/// files: a caller appending often (the system-wide daemon) should batch
+/// the profiles of a rotation window into one call.
+pub fn append_labelled_profiles(
+    dir: &Path,
+    profiles: &[(&Profile, &BTreeMap<String, String>)],
+) -> Result<Appended, TableError> {
+    let mut writer = table::TableWriter::new(dir)?;
+    for (profile, labels) in profiles {
+        writer.add(&start_from_profile(profile, labels))?;
+    }
+    let (starts, files) = writer.finish()?;
+    Ok(Appended { starts, files })
 }
 
 /// One pprof of every JSON profile among the inputs (fleet tables hold no
