@@ -449,3 +449,31 @@ fn merged_groups_equal_the_ones_before_the_bounded_merge() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--since` compares instants: an offset moves the bound, a date is
+/// midnight UTC, and what is neither is refused in one line.
+#[test]
+fn since_takes_a_date_or_a_time_with_an_offset() {
+    let dir = scratch("fleet-since");
+    let profiles = dir.join("profiles");
+    // Starts 0..8: even ones on 2026-11-25, odd ones on 2026-11-26, at 04:00:0i Z.
+    write_fleet(&fixture(), &profiles, 0..8, false);
+    let p_s = profiles.to_str().unwrap();
+    let out = dir.join("m.json");
+    let starts = |since: &str| {
+        run_ok(&["merge", p_s, "--since", since, "-o", out.to_str().unwrap()]);
+        merged(&out)["starts"].as_u64().unwrap()
+    };
+    assert_eq!(starts("2026-11-26"), 4);
+    assert_eq!(starts("2026-11-25"), 8);
+    // 06:00:04+02:00 is 04:00:04Z: starts 5 and 7 of the 26th are kept.
+    assert_eq!(starts("2026-11-26T06:00:04+02:00"), 2);
+    assert_eq!(starts("2026-11-26T04:00:04Z"), 2);
+    // -01:00: 03:00:04-01:00 is 04:00:04Z too.
+    assert_eq!(starts("2026-11-26T03:00:04-01:00"), 2);
+    let bad = coldspy(&["merge", p_s, "--since", "26/11/2026"]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("RFC 3339"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

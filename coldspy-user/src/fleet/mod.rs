@@ -277,3 +277,95 @@ pub fn merged_pprof(inputs: &[Input]) -> std::io::Result<(Vec<u8>, u64)> {
     }
     Ok((builder.encode()?, count))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coldspy_core::fleet::GroupBy;
+    use coldspy_core::model::build::build_profile;
+    use coldspy_core::model::trace::Trace;
+
+    /// The recorded fixture's profile with its start time and timings of start `i`.
+    fn profiles(n: usize) -> Vec<Profile> {
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/handler.trace.json");
+        let trace: Trace = serde_json::from_slice(&std::fs::read(fixture).unwrap()).unwrap();
+        let base = build_profile(&trace);
+        (0..n)
+            .map(|i| {
+                let mut p = base.clone();
+                p.meta.started_at = format!("2026-11-2{}T04:18:0{i}Z", 5 + i % 2);
+                p.stats.init_us += i as u64 * 1000;
+                for r in &mut p.imports {
+                    r.self_us += i as u64;
+                }
+                p
+            })
+            .collect()
+    }
+
+    fn merged_groups(inputs: &[Input]) -> Vec<coldspy_core::fleet::Group> {
+        let mut aggregator = Aggregator::new(GroupBy::Function, None);
+        merge(inputs, &mut aggregator);
+        assert!(
+            aggregator.skipped().is_empty(),
+            "{:?}",
+            aggregator.skipped()
+        );
+        aggregator.finish().groups
+    }
+
+    #[test]
+    fn appended_profiles_are_new_files_and_merge_like_their_json() {
+        let dir = std::env::temp_dir().join(format!("coldspy-append-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (table, json) = (dir.join("fleet"), dir.join("json"));
+        std::fs::create_dir_all(&json).unwrap();
+        let profiles = profiles(3);
+        for (i, p) in profiles.iter().enumerate() {
+            std::fs::write(
+                json.join(format!("{i}.json")),
+                serde_json::to_vec(p).unwrap(),
+            )
+            .unwrap();
+            // The typed profile gives the start its JSON gives.
+            let from_json = start_from_json(&serde_json::to_vec(p).unwrap()).unwrap();
+            assert_eq!(start_from_profile(p, &BTreeMap::new()), from_json);
+        }
+        // One profile per call, as the daemon appends: each call new files,
+        // the earlier ones untouched.
+        let mut seen: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        for p in &profiles {
+            let appended = append_profiles(&table, std::slice::from_ref(p)).unwrap();
+            assert_eq!((appended.starts, appended.files.len()), (1, 3));
+            for (file, bytes) in &seen {
+                assert_eq!(&std::fs::read(file).unwrap(), bytes, "{file:?} rewritten");
+            }
+            for file in appended.files {
+                assert!(!seen.iter().any(|(f, _)| *f == file), "{file:?} reused");
+                seen.push((file.clone(), std::fs::read(&file).unwrap()));
+            }
+        }
+        let labels = BTreeMap::from([("function".to_string(), "resize".to_string())]);
+        let appended = append_labelled_profiles(&table, &[(&profiles[0], &labels)]).unwrap();
+        assert!(appended.files[0]
+            .to_string_lossy()
+            .contains("function=resize"));
+
+        let from_table = merged_groups(&discover(&[table]).unwrap());
+        let mut from_json = merged_groups(&discover(&[json]).unwrap());
+        // The labelled start is its own group; the rest match the JSON.
+        assert_eq!(from_table.len(), 2);
+        let resize = from_table.iter().find(|g| g.key == "resize").unwrap();
+        assert_eq!(resize.starts, 1);
+        let handler: Vec<_> = from_table
+            .into_iter()
+            .filter(|g| g.key != "resize")
+            .collect();
+        assert_eq!(handler.len(), 1);
+        assert_eq!(handler[0].starts, 3);
+        from_json.retain(|g| g.key == handler[0].key);
+        assert_eq!(handler, from_json);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

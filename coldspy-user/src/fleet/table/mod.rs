@@ -239,7 +239,14 @@ mod tests {
             }],
             ..StartRecord::default()
         };
-        let written: Vec<StartRecord> = vec![start("f/1", 3), start("g", 0), start("f/1", 5)];
+        // 9,000 import rows: more than two batches of the reader, and a
+        // start without any import between starts with some.
+        let written: Vec<StartRecord> = vec![
+            start("f/1", 3),
+            start("g", 0),
+            start("f/1", 9_000),
+            start("f/1", 5),
+        ];
         for _ in 0..2 {
             let mut w = TableWriter::new(&dir).unwrap();
             for s in &written {
@@ -258,7 +265,7 @@ mod tests {
         for (p, f) in &parts {
             read_part(&dir, p, f, &mut Records::new(&mut |s| read.push(s))).unwrap();
         }
-        assert_eq!(read.len(), 6);
+        assert_eq!(read.len(), 8);
         let mut expect: Vec<StartRecord> = written
             .iter()
             .chain(&written)
@@ -274,6 +281,49 @@ mod tests {
         expect.sort_by_key(k);
         read.sort_by_key(k);
         assert_eq!(read, expect);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_part_whose_rows_are_not_in_the_order_of_its_starts_is_refused() {
+        let dir = std::env::temp_dir().join(format!("coldspy-table-order-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let start = StartRecord {
+            function: "f".into(),
+            started_at: "2026-11-25T04:18:09Z".into(),
+            usage: vec![UsageRow {
+                package: "p".into(),
+                runtime_samples: 1,
+                exact_use: None,
+            }],
+            ..StartRecord::default()
+        };
+        for _ in 0..2 {
+            let mut w = TableWriter::new(&dir).unwrap();
+            w.add(&start).unwrap();
+            w.finish().unwrap();
+        }
+        // The second batch's usage part now holds the first batch's rows.
+        let parts = start_parts(&dir).unwrap();
+        let usage = |p: &Path| {
+            dir.join("usage")
+                .join(p.strip_prefix(dir.join("starts")).unwrap())
+        };
+        std::fs::copy(usage(&parts[0].0), usage(&parts[1].0)).unwrap();
+        let mut read = 0;
+        let error = read_part(
+            &dir,
+            &parts[1].0,
+            "f",
+            &mut Records::new(&mut |_| read += 1),
+        )
+        .unwrap_err();
+        assert!(matches!(error, TableError::Order { .. }), "{error}");
+        assert!(error.to_string().contains("not in the order"), "{error}");
+        assert_eq!(
+            read_part(&dir, &parts[0].0, "f", &mut Records::new(&mut |_| ())).unwrap(),
+            1
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
