@@ -267,5 +267,133 @@ fn main() {
             assert!(same, "the merged groups differ from the baseline's");
         }
     }
+    if let Some(python) = std::env::var_os("COLDSPY_FLEET_SPARK") {
+        let table = dir.join(format!("fleet-{n}"));
+        spark(Path::new(&python), &table, &dir.join("merged.json"));
+    }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Runs the README's SQL in PySpark (local mode, one worker thread) on a
+/// table; prints as JSON the session's start-up time, the query's time and
+/// the rows.
+const SPARK_SCRIPT: &str = r#"
+import json, sys, time
+t0 = time.time()
+from pyspark.sql import SparkSession
+spark = (SparkSession.builder.master("local[1]").appName("coldspy-fleet")
+         .config("spark.ui.enabled", "false")
+         .config("spark.sql.shuffle.partitions", "8")
+         .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+         .getOrCreate())
+spark.sparkContext.setLogLevel("ERROR")
+t1 = time.time()
+table, sql = sys.argv[1], sys.stdin.read()
+for name in ("imports", "usage"):
+    spark.read.parquet(f"{table}/{name}").createOrReplaceTempView(name)
+rows = spark.sql(sql).collect()
+t2 = time.time()
+print(json.dumps({"startup_s": t1 - t0, "query_s": t2 - t1,
+                  "rows": [[r[0], r[1], int(r[2]), int(r[3]), float(r[4]), int(r[5])] for r in rows]}))
+"#;
+
+/// The README's fleet-ranking SQL with DuckDB's `read_parquet(…)` sources
+/// replaced by the views the Spark script registers.
+fn readme_sql_for_spark() -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let after = readme
+        .split_once("<!-- fleet-ranking-sql -->")
+        .expect("the README marks the SQL")
+        .1;
+    let sql = after
+        .split_once("```sql\n")
+        .unwrap()
+        .1
+        .split_once("```")
+        .unwrap()
+        .0;
+    let mut out = sql.to_string();
+    for table in ["imports", "usage"] {
+        let source =
+            format!("read_parquet('fleet/{table}/**/*.parquet', hive_partitioning = true)");
+        assert!(out.contains(&source), "the README's SQL reads {source}");
+        out = out.replace(&source, table);
+    }
+    out
+}
+
+/// coldspy's ranking in the SQL's order: (function, package, starts, total, median, used).
+fn our_ranking(merged: &Path) -> Vec<(String, String, u64, u64, f64, u64)> {
+    let mut groups: Vec<serde_json::Value> = groups(merged).as_array().unwrap().clone();
+    groups.sort_by_key(|g| g["key"].as_str().unwrap().to_string());
+    let mut rows = Vec::new();
+    for g in &groups {
+        for p in g["packages"].as_array().unwrap() {
+            rows.push((
+                g["key"].as_str().unwrap().to_string(),
+                p["package"].as_str().unwrap().to_string(),
+                p["starts_imported"].as_u64().unwrap(),
+                p["total_us"].as_u64().unwrap(),
+                p["median_us"].as_f64().unwrap(),
+                p["used_starts"].as_u64().unwrap(),
+            ));
+        }
+    }
+    rows
+}
+
+/// The README's SQL once in Spark on `table`, pinned to one core like the
+/// merge: its time and whether its ranking equals coldspy merge's.
+fn spark(python: &Path, table: &Path, merged: &Path) {
+    use std::io::Write;
+    let t = Instant::now();
+    let mut child = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(python)
+        .args(["-c", SPARK_SCRIPT])
+        .arg(table)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run pyspark");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(readme_sql_for_spark().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let wall = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        println!(
+            "Spark: failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        return;
+    }
+    let answer: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the script prints JSON");
+    let theirs: Vec<(String, String, u64, u64, f64, u64)> =
+        serde_json::from_value(answer["rows"].clone()).unwrap();
+    let ours = our_ranking(merged);
+    let same = ours.len() == theirs.len()
+        && ours.iter().zip(&theirs).all(|(o, s)| {
+            (&o.0, &o.1, o.2, o.3, o.5) == (&s.0, &s.1, s.2, s.3, s.5) && (o.4 - s.4).abs() < 1e-6
+        });
+    println!(
+        "Spark (PySpark local[1], one core) ran the README's SQL on the table: {} rows, ranking {} coldspy merge's; \
+         query {:.2} s after a {:.1} s session start-up ({wall:.1} s in all)",
+        theirs.len(),
+        if same { "equal to" } else { "DIFFERENT from" },
+        answer["query_s"].as_f64().unwrap_or(f64::NAN),
+        answer["startup_s"].as_f64().unwrap_or(f64::NAN),
+    );
 }
