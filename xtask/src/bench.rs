@@ -7,6 +7,9 @@
 //! `cargo xtask bench fleet` adds the README's fleet-ranking SQL run once in
 //! Spark (PySpark in local mode) on that table.
 //!
+//! `cargo xtask bench node`: what `record --all` costs a node (see
+//! `bench_node`).
+//!
 //! `cargo xtask bench overhead`: how much coldspy slows a cold start, as
 //! the ratio of profiled to plain starts of the bundled example, measured
 //! side by side in one run (variants interleaved run by run).
@@ -49,6 +52,8 @@ enum Which {
     /// (PySpark, local mode) on the same table: its time and whether its
     /// ranking equals `coldspy merge`'s (installs Java and PySpark).
     Fleet,
+    /// What `record --all` costs a node: Python starts, non-Python execs, a soak.
+    Node(crate::bench_node::NodeArgs),
     /// Vanilla vs prebaked vs fork-server starts of the prebake examples.
     Prebake {
         /// Starts per variant and function.
@@ -76,6 +81,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             )
         }
         Which::Prebake { runs, drop_caches } => prebake(*runs, *drop_caches),
+        Which::Node(node) => crate::bench_node::run(node),
     }
 }
 
@@ -335,13 +341,14 @@ fn read_lifetimes(path: &PathBuf) -> Result<HashMap<u32, u64>> {
         .collect())
 }
 
-fn median(values: &[f64]) -> f64 {
+/// The median.
+pub(crate) fn median(values: &[f64]) -> f64 {
     quantile(values, 0.5)
 }
 
 /// Distribution-free 95 % confidence interval of the median: the order
 /// statistics at n/2 ∓ 1.96·√n/2 (normal approximation of the binomial).
-fn median_ci(values: &[f64]) -> (f64, f64) {
+pub(crate) fn median_ci(values: &[f64]) -> (f64, f64) {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     if v.is_empty() {
@@ -357,7 +364,7 @@ fn median_ci(values: &[f64]) -> (f64, f64) {
 /// Linear-interpolated quantile.
 fn quantile(values: &[f64], q: f64) -> f64 {
     let mut v = values.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.sort_by(f64::total_cmp);
     if v.is_empty() {
         return f64::NAN;
     }

@@ -6,9 +6,10 @@
 //! entry point, so that its layout is in the map before any Python runs
 //! ([`session`]).
 
+pub mod all;
 mod launch;
 mod prearm;
-mod preflight;
+pub(crate) mod preflight;
 mod session;
 mod summary;
 
@@ -78,8 +79,11 @@ pub struct RecordArgs {
     #[arg(long, default_value = "python3", requires = "handler")]
     pub python: String,
     /// The command to start and profile (after `--`).
-    #[arg(last = true, required_unless_present_any = ["pid", "handler"])]
+    #[arg(last = true, required_unless_present_any = ["pid", "handler", "all"])]
     pub command: Vec<String>,
+    /// System-wide recording.
+    #[command(flatten)]
+    pub system_wide: all::AllArgs,
 }
 
 /// What to record.
