@@ -11,7 +11,6 @@ use coldspy_core::fleet::{
     start_from_json, start_from_profile, Aggregator, StartRecord, StartSink,
 };
 use coldspy_core::model::profile::Profile;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Errors of the fleet table.
@@ -213,17 +212,7 @@ pub fn merge(inputs: &[Input], aggregator: &mut Aggregator) -> Pass {
     pass
 }
 
-/// Appends finished profiles to the fleet table at `dir`, their function
-/// taken from each command (the handler file's stem) and their host from
-/// `meta.host`: [`append_labelled_profiles`] without labels.
-pub fn append_profiles(dir: &Path, profiles: &[Profile]) -> Result<Appended, TableError> {
-    let none = BTreeMap::new();
-    let labelled: Vec<(&Profile, &BTreeMap<String, String>)> =
-        profiles.iter().map(|p| (p, &none)).collect();
-    append_labelled_profiles(dir, &labelled)
-}
-
-/// What [`append_profiles`] and [`append_labelled_profiles`] wrote.
+/// What [`append_profiles`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appended {
     /// Starts appended (one per profile).
@@ -234,20 +223,17 @@ pub struct Appended {
 
 /// Appends finished profiles to the fleet table at `dir` (created when
 /// missing) as new part files, one per table and `(date, function)`
-/// partition of the batch; no existing file is opened or rewritten, so
+/// partition of the call; no existing file is opened or rewritten, so
 /// readers may run meanwhile. Each profile becomes one start, the same as
-/// `coldspy export --format parquet` makes of its JSON; `labels` stand for
-/// the JSON's `meta.labels` (`function`, `cgroup`, `host`: pass an empty map
-/// to derive the function from the command). Every call writes its own
-/// files: a caller appending often (the system-wide daemon) should batch
-/// the profiles of a rotation window into one call.
-pub fn append_labelled_profiles(
-    dir: &Path,
-    profiles: &[(&Profile, &BTreeMap<String, String>)],
-) -> Result<Appended, TableError> {
+/// `coldspy export --format parquet` makes of its JSON (function, cgroup
+/// and host from `meta.labels` when set, else from the command and
+/// `meta.host`). Every call writes its own files: a caller appending often
+/// (the system-wide daemon) should batch the profiles of a rotation window
+/// into one call.
+pub fn append_profiles(dir: &Path, profiles: &[Profile]) -> Result<Appended, TableError> {
     let mut writer = table::TableWriter::new(dir)?;
-    for (profile, labels) in profiles {
-        writer.add(&start_from_profile(profile, labels))?;
+    for profile in profiles {
+        writer.add(&start_from_profile(profile))?;
     }
     let (starts, files) = writer.finish()?;
     Ok(Appended { starts, files })
@@ -330,7 +316,7 @@ mod tests {
             .unwrap();
             // The typed profile gives the start its JSON gives.
             let from_json = start_from_json(&serde_json::to_vec(p).unwrap()).unwrap();
-            assert_eq!(start_from_profile(p, &BTreeMap::new()), from_json);
+            assert_eq!(start_from_profile(p), from_json);
         }
         // One profile per call, as the daemon appends: each call new files,
         // the earlier ones untouched.
@@ -346,8 +332,12 @@ mod tests {
                 seen.push((file.clone(), std::fs::read(&file).unwrap()));
             }
         }
-        let labels = BTreeMap::from([("function".to_string(), "resize".to_string())]);
-        let appended = append_labelled_profiles(&table, &[(&profiles[0], &labels)]).unwrap();
+        let mut labelled = profiles[0].clone();
+        labelled
+            .meta
+            .labels
+            .insert("function".into(), "resize".into());
+        let appended = append_profiles(&table, &[labelled]).unwrap();
         assert!(appended.files[0]
             .to_string_lossy()
             .contains("function=resize"));

@@ -296,10 +296,9 @@ fn start_from_view(view: View) -> StartRecord {
     assemble(view.meta, &view.stats, &frames, &view.cct.root, imports)
 }
 
-/// The start of a whole profile, as [`start_from_json`] reads it from the
-/// profile's JSON; `labels` stand for the JSON's `meta.labels` (`function`,
-/// `cgroup`, `host`), which the typed profile does not carry.
-pub fn start_from_profile(profile: &Profile, labels: &BTreeMap<String, String>) -> StartRecord {
+/// The start of a whole profile, the same as [`start_from_json`] reads
+/// from the profile's JSON (labels from `meta.labels`).
+pub fn start_from_profile(profile: &Profile) -> StartRecord {
     let meta = &profile.meta;
     let view_meta = MetaView {
         host: meta.host.clone(),
@@ -308,7 +307,7 @@ pub fn start_from_profile(profile: &Profile, labels: &BTreeMap<String, String>) 
         started_at: meta.started_at.clone(),
         duration_us: meta.duration_us,
         lost_samples: meta.lost_samples,
-        labels: labels.clone(),
+        labels: meta.labels.clone(),
     };
     let stats = StatsView {
         samples: profile.stats.samples,
