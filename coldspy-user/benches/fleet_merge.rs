@@ -14,7 +14,7 @@
 //!    `ru_maxrss`, from `wait4`). `COLDSPY_FLEET_STARTS` changes the size;
 //!    `COLDSPY_MERGE_BASELINE=<an older coldspy binary>` runs it too on the
 //!    same tables (before/after on one run of the machine) and checks that
-//!    both merged the same groups.
+//!    both merged the same groups; `COLDSPY_FLEET_KEEP=1` keeps the tables.
 
 // A test/bench/bin target sees every dependency of its package; the
 // lint is meant for the library targets (workspace Cargo.toml).
@@ -271,7 +271,11 @@ fn main() {
         let table = dir.join(format!("fleet-{n}"));
         spark(Path::new(&python), &table, &dir.join("merged.json"));
     }
-    std::fs::remove_dir_all(&dir).unwrap();
+    if std::env::var_os("COLDSPY_FLEET_KEEP").is_some() {
+        println!("tables kept in {}", dir.display());
+    } else {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 /// Runs the README's SQL in PySpark (local mode, one worker thread) on a

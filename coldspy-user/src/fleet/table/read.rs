@@ -9,7 +9,7 @@
 
 use super::open;
 use crate::fleet::TableError;
-use coldspy_core::fleet::intern::Interner;
+use coldspy_core::fleet::intern::{FxHashMap, Interner, Sym};
 use coldspy_core::fleet::{
     ImportRow, InternedImport, InternedStart, InternedUsage, StartRecord, StartSink, UsageRow,
 };
@@ -65,6 +65,12 @@ struct Column {
     defs: Vec<i16>,
     /// Per row of the batch: the index of its value, `u32::MAX` when null.
     at: Vec<u32>,
+    /// The symbols of this batch's strings by address and length: values
+    /// decoded from a dictionary page share the page's bytes, so a repeated
+    /// name is looked up by its address instead of hashed again. Valid for
+    /// one batch only (the batch's values keep those bytes alive; the next
+    /// batch may reuse the addresses), so cleared by every `fill`.
+    symbols: FxHashMap<(usize, usize), Sym>,
 }
 
 impl Column {
@@ -91,6 +97,7 @@ impl Column {
             _ => return Err(ParquetError::General("column of an unexpected type".into())),
         };
         self.at.clear();
+        self.symbols.clear();
         let mut next = 0u32;
         for row in 0..read {
             let present = !self.optional || self.defs.get(row).is_some_and(|&d| d > 0);
@@ -147,6 +154,7 @@ impl Rows {
                 values,
                 defs: Vec::new(),
                 at: Vec::new(),
+                symbols: FxHashMap::default(),
             });
         }
         Ok(Self {
@@ -211,6 +219,30 @@ impl Rows {
                 .and_then(|i| v.get(i))
                 .map(ByteArray::data),
             _ => None,
+        }
+    }
+
+    /// The symbol of a string column of the current row in `strings`
+    /// (`None` when null).
+    fn symbol(&mut self, column: usize, strings: &mut Interner) -> Option<Sym> {
+        let c = &mut self.columns[column];
+        let Values::Bytes(values) = &c.values else {
+            return None;
+        };
+        let bytes = c.value(self.row).and_then(|i| values.get(i))?.data();
+        let key = (bytes.as_ptr() as usize, bytes.len());
+        Some(
+            *c.symbols
+                .entry(key)
+                .or_insert_with(|| strings.intern_bytes(bytes)),
+        )
+    }
+
+    /// [`Rows::symbol`], a null read as the empty string.
+    fn text(&mut self, column: usize, strings: &mut Interner) -> Sym {
+        match self.symbol(column, strings) {
+            Some(sym) => sym,
+            None => strings.intern(""),
         }
     }
 
@@ -310,9 +342,7 @@ fn read_usage(
 ) -> Result<bool, TableError> {
     while left && rows.bytes(0) == Some(id) {
         out.push(InternedUsage {
-            package: sink
-                .strings()
-                .intern_bytes(rows.bytes(1).unwrap_or_default()),
+            package: rows.text(1, sink.strings()),
             runtime_samples: rows.int(2),
             exact_use: rows.flag(3),
         });
@@ -330,16 +360,15 @@ fn read_imports(
     out: &mut Vec<InternedImport>,
 ) -> Result<bool, TableError> {
     while left && rows.bytes(0) == Some(id) {
-        let site = rows.bytes(5).map(|s| sink.strings().intern_bytes(s));
-        let module = sink.wants_module(site).then(|| {
-            sink.strings()
-                .intern_bytes(rows.bytes(1).unwrap_or_default())
-        });
+        let site = rows.symbol(5, sink.strings());
+        let module = if sink.wants_module(site) {
+            Some(rows.text(1, sink.strings()))
+        } else {
+            None
+        };
         out.push(InternedImport {
             module,
-            package: sink
-                .strings()
-                .intern_bytes(rows.bytes(2).unwrap_or_default()),
+            package: rows.text(2, sink.strings()),
             site,
             self_us: rows.int(3),
             cumulative_us: rows.int(4),
