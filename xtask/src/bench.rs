@@ -3,7 +3,9 @@
 //! interleaved (`coldspy bench --prebaked`), with the figures as JSON.
 //!
 //! `cargo xtask bench merge`: JSON ingest throughput per core and `coldspy
-//! merge` over a fleet table of 10,000 starts (`benches/fleet_merge.rs`).
+//! merge` over a fleet table of 10,000 starts (`benches/fleet_merge.rs`);
+//! `cargo xtask bench fleet` adds the README's fleet-ranking SQL run once in
+//! Spark (PySpark in local mode) on that table.
 //!
 //! `cargo xtask bench node`: what `record --all` costs a node (see
 //! `bench_node`).
@@ -46,6 +48,10 @@ enum Which {
     Report,
     /// JSON ingest throughput and `coldspy merge` over a 10,000-start fleet table.
     Merge,
+    /// `bench merge`, then the README's fleet-ranking SQL once in Spark
+    /// (PySpark, local mode) on the same table: its time and whether its
+    /// ranking equals `coldspy merge`'s (installs Java and PySpark).
+    Fleet,
     /// What `record --all` costs a node: Python starts, non-Python execs, a soak.
     Node(crate::bench_node::NodeArgs),
     /// Vanilla vs prebaked vs fork-server starts of the prebake examples.
@@ -65,6 +71,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         Which::Overhead { runs } => overhead(*runs),
         Which::Report => cargo(&["bench", "-p", "coldspy-user", "--bench", "report_1m"]),
         Which::Merge => cargo(&["bench", "-p", "coldspy-user", "--bench", "fleet_merge"]),
+        Which::Fleet => {
+            let python = setup::spark()?;
+            crate::util::exec(
+                Command::new(env!("CARGO"))
+                    .args(["bench", "-p", "coldspy-user", "--bench", "fleet_merge"])
+                    .env("COLDSPY_FLEET_SPARK", python)
+                    .current_dir(repo_root()),
+            )
+        }
         Which::Prebake { runs, drop_caches } => prebake(*runs, *drop_caches),
         Which::Node(node) => crate::bench_node::run(node),
     }
