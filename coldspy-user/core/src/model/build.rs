@@ -112,39 +112,40 @@ struct SampleCounts {
     first_run_time_sample_ns: Option<u64>,
 }
 
-/// Samples: CCT, import samples, per-module counts.
+/// Samples: CCT, import samples, per-module counts. Each group is of
+/// samples that no event tells apart (see [`crate::model::samples`]): its
+/// earliest time stands for all of them.
 fn count_samples(trace: &Trace, tree: &ImportTree, frames: &[Frame]) -> SampleCounts {
     let mut counted = SampleCounts::default();
     let main_tid = trace.meta.pid;
     let mut stack: Vec<usize> = Vec::new();
-    for sample in &trace.samples {
-        if sample.stack.is_empty() {
-            counted.stats.native_samples += 1;
+    for group in trace.sample_groups() {
+        let n = group.count;
+        if group.stack.is_empty() {
+            counted.stats.native_samples += n;
             continue;
         }
-        counted.stats.samples += 1;
-        if sample.truncated {
-            counted.stats.truncated_samples += 1;
+        counted.stats.samples += n;
+        if group.truncated {
+            counted.stats.truncated_samples += n;
         }
-        let import = tree.innermost_at(sample.tid, sample.ts_ns);
+        let import = tree.innermost_at(group.tid, group.first_ns);
         stack.clear();
-        stack.extend(sample.stack.iter().map(|&i| i as usize));
-        counted.cct.add(&stack, import.is_some());
+        stack.extend(group.stack.iter().map(|&i| i as usize));
+        counted.cct.add_n(&stack, import.is_some(), n);
         match import {
             Some(i) => {
-                counted.stats.import_samples += 1;
-                *counted.import_samples.entry(i).or_default() += 1;
+                counted.stats.import_samples += n;
+                *counted.import_samples.entry(i).or_default() += n;
             }
             None => {
                 if let Some(module) = frames[stack[0]].module.clone() {
-                    *counted.own_samples.entry(module).or_default() += 1;
+                    *counted.own_samples.entry(module).or_default() += n;
                 }
                 let program_work = stack.iter().any(|&f| is_user_code(&frames[f].file));
-                if sample.tid == main_tid
-                    && program_work
-                    && counted.first_run_time_sample_ns.is_none()
-                {
-                    counted.first_run_time_sample_ns = Some(sample.ts_ns);
+                if group.tid == main_tid && program_work {
+                    let first = &mut counted.first_run_time_sample_ns;
+                    *first = Some(first.map_or(group.first_ns, |t| t.min(group.first_ns)));
                 }
             }
         }
@@ -289,15 +290,15 @@ fn phase_samples(trace: &Trace, init_us: u64) -> (u64, u64) {
     let has_marks = trace.phases.iter().any(|m| m.name == "init_end");
     let mut init = 0;
     let mut exec = 0;
-    for sample in trace.samples.iter().filter(|s| !s.stack.is_empty()) {
-        if sample.ts_ns <= init_end_ns {
-            init += 1;
+    for group in trace.sample_groups().filter(|g| !g.stack.is_empty()) {
+        if group.first_ns <= init_end_ns {
+            init += group.count;
         } else if !has_marks
             || invocations
                 .iter()
-                .any(|&(s, e)| (s..=e).contains(&sample.ts_ns))
+                .any(|&(s, e)| (s..=e).contains(&group.first_ns))
         {
-            exec += 1;
+            exec += group.count;
         }
     }
     (init, exec)

@@ -31,8 +31,13 @@ impl Default for CctBuilder {
 impl CctBuilder {
     /// Adds one sample; `stack` is innermost first (frame indices).
     pub fn add(&mut self, stack_innermost_first: &[usize], during_import: bool) {
+        self.add_n(stack_innermost_first, during_import, 1);
+    }
+
+    /// Adds `count` samples of one stack (innermost first, frame indices).
+    pub fn add_n(&mut self, stack_innermost_first: &[usize], during_import: bool, count: u64) {
         let mut node = 0;
-        self.bump(node, false, during_import);
+        self.bump(node, false, during_import, count);
         for (depth, &frame) in stack_innermost_first.iter().rev().enumerate() {
             let next = match self.nodes[node].children.get(&frame) {
                 Some(&child) => child,
@@ -49,26 +54,26 @@ impl CctBuilder {
             };
             node = next;
             let innermost = depth + 1 == stack_innermost_first.len();
-            self.bump(node, innermost, during_import);
+            self.bump(node, innermost, during_import, count);
         }
         if stack_innermost_first.is_empty() {
-            self.nodes[0].self_samples += 1;
+            self.nodes[0].self_samples += count;
             if during_import {
-                self.nodes[0].import_self += 1;
+                self.nodes[0].import_self += count;
             }
         }
     }
 
-    fn bump(&mut self, node: usize, innermost: bool, during_import: bool) {
+    fn bump(&mut self, node: usize, innermost: bool, during_import: bool, count: u64) {
         let n = &mut self.nodes[node];
-        n.total += 1;
+        n.total += count;
         if during_import {
-            n.import_total += 1;
+            n.import_total += count;
         }
         if innermost {
-            n.self_samples += 1;
+            n.self_samples += count;
             if during_import {
-                n.import_self += 1;
+                n.import_self += count;
             }
         }
     }

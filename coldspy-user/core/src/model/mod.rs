@@ -1,10 +1,12 @@
 //! Profile data: the symbolized event stream ([`trace`]), the calling-context
 //! tree ([`cct`]), the import tree ([`import_tree`]) and the JSON profile
-//! ([`profile`]) built from them ([`build`]).
+//! ([`profile`]) built from them ([`build`]); samples aggregated as they
+//! arrive ([`samples`]).
 
 pub mod build;
 pub mod cct;
 pub mod import_tree;
 pub mod modules;
 pub mod profile;
+pub mod samples;
 pub mod trace;

@@ -8,9 +8,16 @@
 use crate::model::profile::{Frame, Meta};
 use serde::{Deserialize, Serialize};
 
+/// The format of a trace whose samples are (also) aggregated.
+pub const TRACE_FORMAT_AGGREGATED: u32 = 2;
+
 /// Everything a recording saw, symbolized.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Trace {
+    /// The trace format: absent for format 1 (samples one by one only);
+    /// [`TRACE_FORMAT_AGGREGATED`] when [`Trace::sample_table`] is present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<u32>,
     /// Metadata (the recorder fills what it knows).
     pub meta: Meta,
     /// Kernel time (ns) of the target's start, or of the attach.
@@ -19,8 +26,15 @@ pub struct Trace {
     pub end_ns: u64,
     /// Interned frames; samples refer to them by index.
     pub frames: Vec<Frame>,
-    /// CPU samples in time order.
+    /// CPU samples in time order, one entry each (format 1, and what
+    /// `record --save-trace` keeps).
     pub samples: Vec<TraceSample>,
+    /// CPU samples aggregated as they arrived (see
+    /// [`crate::model::samples`]): each distinct stack once, one group per
+    /// run of samples that no recorded event can tell apart. Absent from
+    /// format-1 traces; a trace may carry both this and [`Trace::samples`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_table: Option<SampleTable>,
     /// File opens in time order.
     pub opens: Vec<TraceOpen>,
     /// Import starts and ends in time order.
@@ -35,6 +49,102 @@ pub struct Trace {
     /// `code_object_read`, …): samples in which the cause happened.
     #[serde(default)]
     pub read_failures: std::collections::BTreeMap<String, u64>,
+}
+
+impl Trace {
+    /// Every sample, raw or aggregated, as groups of identical samples
+    /// (a raw sample is a group of one). Not in time order.
+    pub fn sample_groups(&self) -> impl Iterator<Item = SampleView<'_>> {
+        let raw = self.samples.iter().map(|s| SampleView {
+            first_ns: s.ts_ns,
+            pid: s.pid,
+            tid: s.tid,
+            stack: &s.stack,
+            truncated: s.truncated,
+            count: 1,
+        });
+        let table = self.sample_table.iter().flat_map(|t| {
+            t.groups.iter().map(move |g| SampleView {
+                first_ns: g.first_ns,
+                pid: g.pid,
+                tid: g.tid,
+                stack: t.stacks.get(g.stack as usize).map_or(&[][..], Vec::as_slice),
+                truncated: g.truncated,
+                count: g.count,
+            })
+        });
+        raw.chain(table)
+    }
+
+    /// How many samples the trace holds (raw and aggregated).
+    pub fn sample_count(&self) -> u64 {
+        self.samples.len() as u64
+            + self
+                .sample_table
+                .as_ref()
+                .map_or(0, |t| t.groups.iter().map(|g| g.count).sum())
+    }
+
+    /// Samples per process, by pid (ascending).
+    pub fn samples_by_pid(&self) -> std::collections::BTreeMap<u32, u64> {
+        let mut by_pid = std::collections::BTreeMap::new();
+        for group in self.sample_groups() {
+            *by_pid.entry(group.pid).or_default() += group.count;
+        }
+        by_pid
+    }
+}
+
+/// Samples aggregated as they arrived: the stacks once each, and groups of
+/// samples that the profile cannot tell apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SampleTable {
+    /// Distinct stacks: indices into [`Trace::frames`], innermost first.
+    pub stacks: Vec<Vec<u32>>,
+    /// Groups of identical samples, by first sample time.
+    pub groups: Vec<SampleGroup>,
+    /// Event times (import edges, phase marks) that arrived after samples
+    /// near them had already been grouped: each may have moved samples
+    /// between phases or imports. 0 unless the recorder lagged by more
+    /// than [`crate::model::samples::HORIZON_NS`].
+    #[serde(default)]
+    pub late_events: u64,
+}
+
+/// Samples of one thread with one stack between two consecutive events
+/// (import edges, phase marks, the trace's start and end).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleGroup {
+    /// Kernel time (ns) of the group's earliest sample.
+    pub first_ns: u64,
+    /// Process.
+    pub pid: u32,
+    /// Thread.
+    pub tid: u32,
+    /// Index into [`SampleTable::stacks`].
+    pub stack: u32,
+    /// The stacks were cut at the maximum depth.
+    #[serde(default)]
+    pub truncated: bool,
+    /// How many samples.
+    pub count: u64,
+}
+
+/// A group of identical samples, raw or aggregated (see [`Trace::sample_groups`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleView<'a> {
+    /// Kernel time (ns) of the earliest sample.
+    pub first_ns: u64,
+    /// Process.
+    pub pid: u32,
+    /// Thread.
+    pub tid: u32,
+    /// Indices into [`Trace::frames`], innermost first; empty for native samples.
+    pub stack: &'a [u32],
+    /// The stack was cut at the maximum depth.
+    pub truncated: bool,
+    /// How many samples.
+    pub count: u64,
 }
 
 /// One CPU sample.
