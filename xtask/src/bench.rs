@@ -54,6 +54,8 @@ enum Which {
     Fleet,
     /// What `record --all` costs a node: Python starts, non-Python execs, a soak.
     Node(crate::bench_node::NodeArgs),
+    /// Resident memory of a long `record --pid` on busy threads (flat after a minute).
+    Memory(crate::bench_memory::MemoryArgs),
     /// Vanilla vs prebaked vs fork-server starts of the prebake examples.
     Prebake {
         /// Starts per variant and function.
@@ -82,6 +84,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         Which::Prebake { runs, drop_caches } => prebake(*runs, *drop_caches),
         Which::Node(node) => crate::bench_node::run(node),
+        Which::Memory(memory) => crate::bench_memory::run(memory),
     }
 }
 

@@ -1,10 +1,16 @@
 //! Accumulates a [`Trace`] from kernel records: symbolizes samples per
-//! process, interns frames, keeps file opens and import edges.
+//! process, interns frames, keeps file opens and import edges. A
+//! [`Collector::bounded`] one groups samples as they come
+//! ([`crate::model::samples`]): its memory does not grow with the
+//! recording's length, and the profile is the same.
 
 use crate::collect::decode::{self, Event};
 use crate::loader::Probes;
 use crate::model::profile::Frame;
-use crate::model::trace::{ImportEdge, Trace, TraceImportEdge, TraceOpen, TraceSample};
+use crate::model::samples::SampleAggregator;
+use crate::model::trace::{
+    ImportEdge, Trace, TraceImportEdge, TraceOpen, TraceSample, TRACE_FORMAT_AGGREGATED,
+};
 use crate::python::symbolize::Symbolizer;
 use coldspy_common::{
     import_event::{ImportEvent, EVENT_KIND_IMPORT_START},
@@ -98,6 +104,14 @@ pub struct Collector {
     import_stacks: HashMap<u32, Vec<String>>,
     /// Samples dropped because their process had no symbolizer.
     pub samples_without_python: u64,
+    /// Groups samples as they come; without it each sample is kept in
+    /// [`Trace::samples`] (what `--save-trace` writes).
+    aggregator: Option<SampleAggregator>,
+    /// A sample's frame indices, reused from sample to sample.
+    scratch: Vec<u32>,
+    /// With the aggregator, every sample one by one as well (`--save-trace`),
+    /// apart from the trace: see [`Collector::finish_keeping`].
+    kept: Option<Vec<TraceSample>>,
 }
 
 /// The frame that stands where a code object could not be read (freed
@@ -113,6 +127,31 @@ pub fn unknown_frame() -> Frame {
 }
 
 impl Collector {
+    /// A collector that groups samples as they come (see
+    /// [`crate::model::samples`]); give it the recording's start with
+    /// [`Collector::event_time`].
+    pub fn bounded() -> Self {
+        Collector {
+            aggregator: Some(SampleAggregator::default()),
+            ..Collector::default()
+        }
+    }
+
+    /// Also keeps every sample one by one, for a trace file
+    /// ([`Collector::finish_keeping`] returns them).
+    pub fn keeping_samples(mut self) -> Self {
+        self.kept = Some(Vec::new());
+        self
+    }
+
+    /// Notes the time of a phase mark (or any time the profile compares
+    /// sample times with) as it arrives, before samples near it are grouped.
+    pub fn event_time(&mut self, ts_ns: u64) {
+        if let Some(aggregator) = &mut self.aggregator {
+            aggregator.cut(ts_ns);
+        }
+    }
+
     /// Symbolizes the samples of `pid` with this symbolizer from now on.
     pub fn add_process(&mut self, pid: u32, symbolizer: Symbolizer) {
         self.symbolizers.insert(pid, symbolizer);
@@ -140,6 +179,12 @@ impl Collector {
             ..Collector::default()
         };
         window.samples_without_python = std::mem::take(&mut self.samples_without_python);
+        if let Some(aggregator) = &mut self.aggregator {
+            // The next window starts where this one ends.
+            let mut next = SampleAggregator::default();
+            next.cut(end_ns);
+            window.aggregator = Some(std::mem::replace(aggregator, next));
+        }
         window.finish(end_ns)
     }
 
@@ -156,13 +201,15 @@ impl Collector {
     /// Symbolizes and keeps one sample.
     pub fn sample(&mut self, sample: &SampleEvent) {
         let depth = (sample.depth as usize).min(sample.frames.len());
-        let mut stack = Vec::with_capacity(depth);
         // Only interpreters are targets: a wrapper (sh, env) that a sample
         // lands in is followed, never counted.
         let Some(symbolizer) = self.symbolizers.get_mut(&sample.pid) else {
             self.samples_without_python += 1;
             return;
         };
+        let mut stack = std::mem::take(&mut self.scratch);
+        stack.clear();
+        stack.reserve_exact(depth);
         if depth > 0 {
             let mut frames = Vec::with_capacity(depth);
             // Slots with no code object are skipped frames (C-stack shims).
@@ -181,13 +228,24 @@ impl Collector {
                 stack.push(self.intern(frame));
             }
         }
-        self.trace.samples.push(TraceSample {
+        let truncated = sample.flags & SAMPLE_TRUNCATED != 0;
+        let raw = |stack| TraceSample {
             ts_ns: sample.ktime_ns,
             pid: sample.pid,
             tid: sample.tid,
             stack,
-            truncated: sample.flags & SAMPLE_TRUNCATED != 0,
-        });
+            truncated,
+        };
+        match &mut self.aggregator {
+            Some(aggregator) => {
+                aggregator.add(sample.ktime_ns, sample.pid, sample.tid, &stack, truncated);
+                if let Some(kept) = &mut self.kept {
+                    kept.push(raw(stack.clone()));
+                }
+                self.scratch = stack;
+            }
+            None => self.trace.samples.push(raw(stack)),
+        }
     }
 
     /// Keeps one import start or end.
@@ -211,6 +269,7 @@ impl Collector {
             let Some(module) = stack.pop() else { return };
             module
         };
+        self.event_time(event.ktime_ns);
         self.trace.imports.push(TraceImportEdge {
             edge: if start {
                 ImportEdge::Start
@@ -226,6 +285,16 @@ impl Collector {
         });
     }
 
+    /// [`Collector::finish`], and the samples one by one if they were kept
+    /// ([`Collector::keeping_samples`]), in time order.
+    pub fn finish_keeping(mut self, end_ns: u64) -> (Trace, Option<Vec<TraceSample>>) {
+        let mut kept = self.kept.take();
+        if let Some(kept) = &mut kept {
+            kept.sort_by_key(|s| s.ts_ns);
+        }
+        (self.finish(end_ns), kept)
+    }
+
     /// Puts samples, opens and imports in time order (the ring buffers
     /// interleave, and each is per CPU in submission order only).
     pub fn finish(mut self, end_ns: u64) -> Trace {
@@ -233,6 +302,10 @@ impl Collector {
         self.trace.opens.sort_by_key(|o| o.enter_ns);
         self.trace.imports.sort_by_key(|e| e.ts_ns);
         self.trace.end_ns = end_ns;
+        if let Some(mut aggregator) = self.aggregator.take() {
+            self.trace.sample_table = Some(aggregator.take(end_ns));
+            self.trace.format = Some(TRACE_FORMAT_AGGREGATED);
+        }
         self.trace
     }
 }

@@ -114,6 +114,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         track_files: !args.no_files,
         marks,
         subprocesses: args.subprocesses,
+        keep_samples: args.save_trace.is_some(),
     };
     let recorded = session::record(&target, options)?;
     if let (true, Some(signal)) = (
@@ -228,7 +229,17 @@ fn write_outputs(
         Err(e) => return Err(e.into()),
     };
     if let Some(trace_out) = trace_output {
-        match commit_or_fallback(trace_out, "trace", &serde_json::to_vec(&recorded.trace)?) {
+        let bytes = match &recorded.kept_samples {
+            // The samples one by one (format 1): a fixture for any builder.
+            Some(samples) => serde_json::to_vec(&crate::model::trace::Trace {
+                format: None,
+                samples: samples.clone(),
+                sample_table: None,
+                ..recorded.trace.clone()
+            })?,
+            None => serde_json::to_vec(&recorded.trace)?,
+        };
+        match commit_or_fallback(trace_out, "trace", &bytes) {
             Ok((_, None)) => {}
             Ok((path, Some(first))) => {
                 eprintln!(

@@ -6,7 +6,7 @@ use crate::collect::Collector;
 use crate::error::SetupError;
 use crate::loader::Probes;
 use crate::model::profile::ProcessSamples;
-use crate::model::trace::Trace;
+use crate::model::trace::{Trace, TraceSample};
 use crate::python::elf::{path_in_process, ElfInfo};
 use crate::python::interpreter::{FindError, Interpreter};
 use crate::python::symbolize::Symbolizer;
@@ -45,13 +45,18 @@ pub(super) struct Options {
     /// With `--pid`: also the target's existing descendants and every
     /// process it forks or execs from now on.
     pub subprocesses: bool,
+    /// Keep every sample one by one as well (for `--save-trace`), not
+    /// only grouped as they come (memory bounded, the same profile).
+    pub keep_samples: bool,
 }
 
 /// What a recording produced.
 #[derive(Debug)]
 pub(super) struct Recorded {
-    /// The symbolized trace.
+    /// The symbolized trace, its samples grouped.
     pub trace: Trace,
+    /// Every sample one by one, if [`Options::keep_samples`] asked for them.
+    pub kept_samples: Option<Vec<TraceSample>>,
     /// The launched command's exit code (0 for `--pid`).
     pub exit_code: i32,
     /// What coldspy's runner reported failing, with `--handler`.
@@ -271,7 +276,11 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
     };
     let mut session = Session {
         probes: load_probes(options.sample_hz, options.track_files)?,
-        collector: Collector::default(),
+        collector: if options.keep_samples {
+            Collector::bounded().keeping_samples()
+        } else {
+            Collector::bounded()
+        },
         main_pid: None,
         interpreter: None,
         import_route: None,
@@ -280,10 +289,12 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
     let (start_ns, child, mut marks) = match (target, attached) {
         (Target::Launch(program, argv), _) => {
             let (start_ns, held, marks) = session.launch(program, argv, marks_pipe, &signal)?;
+            session.collector.event_time(start_ns);
             (start_ns, Some(held), marks)
         }
         (Target::Pid(pid), Some(interpreter)) => {
             let start_ns = monotonic_ns();
+            session.collector.event_time(start_ns);
             let follow = if options.subprocesses {
                 TARGET_FOLLOW_CHILDREN
             } else {
@@ -303,16 +314,20 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
     let end_ns = monotonic_ns();
     session.collector.drain(&mut session.probes);
     let marks_text = marks.map(MarksReader::finish).unwrap_or_default();
+    let (phases, runner_error) = crate::runner::parse_marks(&marks_text);
+    for mark in &phases {
+        session.collector.event_time(mark.ts_ns);
+    }
     let exit_code = ended.exit_code;
     // --duration ended the recording while the command runs on: the caller
     // writes the profile, then waits for it.
     let still_running = child
         .filter(|held| !ended.signalled && held.try_wait().is_none() && options.duration.is_some());
-    let mut trace = session.finish(target, &options, start_ns, end_ns);
-    let (phases, runner_error) = crate::runner::parse_marks(&marks_text);
+    let (mut trace, kept_samples) = session.finish(target, &options, start_ns, end_ns);
     trace.phases = phases;
     Ok(Recorded {
         trace,
+        kept_samples,
         exit_code,
         runner_error,
         interrupted_by: ended.interrupted_by,
@@ -458,6 +473,10 @@ impl Session {
             }
             if let Some(reader) = marks {
                 reader.read_available();
+                // Before the samples near them are grouped.
+                for ts_ns in reader.new_mark_times() {
+                    self.collector.event_time(ts_ns);
+                }
             }
             self.probes.wait_for_control(POLL_INTERVAL);
         }
@@ -480,10 +499,16 @@ impl Session {
     }
 
     /// The trace of the session, with its metadata.
-    fn finish(self, target: &Target, options: &Options, start_ns: u64, end_ns: u64) -> Trace {
+    fn finish(
+        self,
+        target: &Target,
+        options: &Options,
+        start_ns: u64,
+        end_ns: u64,
+    ) -> (Trace, Option<Vec<TraceSample>>) {
         let (lost_samples, lost_events) = self.probes.lost_counts();
         let read_failures = self.probes.read_failures();
-        let mut trace = self.collector.finish(end_ns);
+        let (mut trace, kept) = self.collector.finish_keeping(end_ns);
         trace.read_failures = read_failures;
         trace.start_ns = start_ns;
         fill_meta(
@@ -496,7 +521,7 @@ impl Session {
             lost_events,
         );
         trace.meta.import_route = self.import_route.unwrap_or_else(|| "none".to_string());
-        trace
+        (trace, kept)
     }
 }
 
@@ -525,6 +550,8 @@ struct MarksReader {
     file: Option<std::fs::File>,
     /// What was read so far.
     text: String,
+    /// How much of `text` [`MarksReader::new_mark_times`] has parsed.
+    parsed: usize,
 }
 
 impl MarksReader {
@@ -539,6 +566,7 @@ impl MarksReader {
         Self {
             file: Some(file),
             text: String::new(),
+            parsed: 0,
         }
     }
 
@@ -559,6 +587,19 @@ impl MarksReader {
                 Err(_) => return,
             }
         }
+    }
+
+    /// The times of the marks whose lines were completed since the last call.
+    fn new_mark_times(&mut self) -> Vec<u64> {
+        let Some(end) = self.text.rfind('\n').map(|i| i + 1) else {
+            return Vec::new();
+        };
+        if end <= self.parsed {
+            return Vec::new();
+        }
+        let (marks, _) = crate::runner::parse_marks(&self.text[self.parsed..end]);
+        self.parsed = end;
+        marks.into_iter().map(|m| m.ts_ns).collect()
     }
 
     /// Everything the runner wrote.
@@ -582,6 +623,7 @@ fn fill_meta(
             .map(|s| s.trim().to_string())
             .unwrap_or_default()
     };
+    let by_pid = trace.samples_by_pid();
     let meta = &mut trace.meta;
     meta.coldspy_version = env!("CARGO_PKG_VERSION").to_string();
     meta.host = read("/proc/sys/kernel/hostname");
@@ -595,9 +637,7 @@ fn fill_meta(
     meta.lost_samples = lost_samples;
     meta.lost_events = lost_events;
     meta.pid = main_pid.unwrap_or(0);
-    let mut pids: Vec<u32> = trace.samples.iter().map(|s| s.pid).collect();
-    pids.sort_unstable();
-    pids.dedup();
+    let mut pids: Vec<u32> = by_pid.keys().copied().collect();
     pids.retain(|&p| Some(p) != main_pid);
     if let Some(main) = main_pid {
         pids.insert(0, main);
@@ -606,7 +646,7 @@ fn fill_meta(
         .iter()
         .map(|&pid| ProcessSamples {
             pid,
-            samples: trace.samples.iter().filter(|s| s.pid == pid).count() as u64,
+            samples: by_pid.get(&pid).copied().unwrap_or(0),
         })
         .collect();
     meta.pids = pids;
