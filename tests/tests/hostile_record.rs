@@ -443,3 +443,39 @@ fn duration_on_a_started_command_writes_the_profile_when_the_time_is_up() {
     let profile = coldspy_tests::read_json(&out);
     assert!(profile["meta"]["duration_us"].as_u64().unwrap() < 2_000_000);
 }
+
+#[test]
+fn record_to_a_dangling_symlink_writes_through_it_and_keeps_the_link() {
+    require_root();
+    let dir = scratch("dangling-symlink");
+    let link = dir.join("profile.json");
+    let target = dir.join("elsewhere.json");
+    std::os::unix::fs::symlink("elsewhere.json", &link).unwrap();
+    let trace_link = dir.join("trace.json");
+    std::os::unix::fs::symlink(dir.join("t/../trace-real.json"), &trace_link).unwrap();
+    std::fs::create_dir(dir.join("t")).unwrap();
+    let out = coldspy(&[
+        "record",
+        "-q",
+        "-o",
+        link.to_str().unwrap(),
+        "--save-trace",
+        trace_link.to_str().unwrap(),
+        "--",
+        PYTHON,
+        "-c",
+        "import json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (name, link) in [("profile", &link), ("trace", &trace_link)] {
+        let meta = std::fs::symlink_metadata(link).unwrap();
+        assert!(
+            meta.file_type().is_symlink(),
+            "the {name} link was replaced by a regular file"
+        );
+    }
+    let profile = std::fs::read(&target).expect("the link's target was written");
+    assert!(coldspy::model::profile::Profile::from_json(&profile).is_ok());
+    assert!(dir.join("trace-real.json").is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -64,6 +64,24 @@ fn tmp_path_for(path: &Path, purpose: &str) -> PathBuf {
     path.with_file_name(format!(".{name}.{purpose}-{}", std::process::id()))
 }
 
+/// Symbolic links followed through before a path is refused (as the kernel's
+/// `ELOOP` limit).
+const MAX_LINK_HOPS: u32 = 40;
+
+/// The path a symbolic link names if `path` is one whose target is missing
+/// (relative targets resolved against the link's directory).
+fn dangling_link_target(path: &Path) -> Option<PathBuf> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_symlink() || std::fs::metadata(path).is_ok() {
+        return None;
+    }
+    let target = std::fs::read_link(path).ok()?;
+    Some(match path.parent() {
+        Some(dir) if target.is_relative() => dir.join(target),
+        _ => target,
+    })
+}
+
 fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new()
         .write(true)
@@ -77,6 +95,11 @@ impl OutputFile {
     /// is standard output; a directory (or a path ending in `/`) is refused;
     /// for a regular file the destination directory must accept a new file.
     pub fn create(path: &Path) -> Result<Self, SetupError> {
+        Self::create_following(path, 0)
+    }
+
+    /// [`OutputFile::create`] after `hops` dangling symbolic links.
+    fn create_following(path: &Path, hops: u32) -> Result<Self, SetupError> {
         let stdout_names = ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"];
         if stdout_names.iter().any(|n| path.as_os_str() == *n) {
             return Ok(Self {
@@ -126,6 +149,17 @@ impl OutputFile {
                 return Self::create(&real);
             }
             _ => {}
+        }
+        if let Some(target) = dangling_link_target(path) {
+            // Written through, as a shell's `>` does: the file it names is
+            // created and the link kept (never replaced by a regular file).
+            if hops >= MAX_LINK_HOPS {
+                return Err(not_writable(
+                    path,
+                    std::io::Error::other("too many levels of symbolic links"),
+                ));
+            }
+            return Self::create_following(&target, hops + 1);
         }
         // A probe file proves the directory takes a new file; removed at once.
         let probe = tmp_path_for(path, "probe");
@@ -312,6 +346,25 @@ mod tests {
         assert!(OutputFile::create(Path::new("/dev/stdout"))
             .unwrap()
             .is_stdout());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_dangling_symlink_is_written_through_and_kept() {
+        let dir = scratch("dangling");
+        let link = dir.join("link.json");
+        std::os::unix::fs::symlink("sub/../real.json", &link).unwrap();
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        let out = OutputFile::create(&link).unwrap();
+        out.commit(b"new").unwrap();
+        assert!(link.is_symlink(), "the link was replaced");
+        assert_eq!(std::fs::read(dir.join("real.json")).unwrap(), b"new");
+        // A loop of links is refused, and nothing replaces them.
+        let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        assert!(OutputFile::create(&a).is_err());
+        assert!(a.is_symlink() && b.is_symlink());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
