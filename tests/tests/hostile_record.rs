@@ -352,6 +352,30 @@ fn old_cpython_versions_are_unsupported_not_not_python() {
 }
 
 #[test]
+fn a_renamed_old_cpython_is_unsupported_by_its_content() {
+    require_root();
+    let dir = scratch("renamed-old-cpython");
+    for (binary, version) in [
+        ("/root/.pyenv/versions/2.7.18/bin/python2.7", "2.7"),
+        ("/root/.pyenv/versions/3.7.16/bin/python3.7", "3.7"),
+        ("/root/.pyenv/versions/3.8.18/bin/python3.8", "3.8"),
+    ] {
+        // No version in its name: only its content (the libpython it
+        // links against) tells.
+        let renamed = dir.join(format!("interp-{}", version.replace('.', "")));
+        std::fs::copy(binary, &renamed).unwrap();
+        let out = coldspy(&["record", "-q", "--", renamed.to_str().unwrap(), "-c", "pass"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("CPython {version}")) && err.contains("not supported"),
+            "{version}: {err}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn pid_of_a_thread_a_kernel_thread_or_init_gets_a_true_sentence() {
     require_root();
     let out = coldspy(&["record", "-q", "--pid", "2", "--duration", "1"]);

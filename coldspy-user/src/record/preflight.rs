@@ -53,6 +53,76 @@ pub(crate) fn check_tracefs() -> Result<(), SetupError> {
     }
 }
 
+/// Files larger than this are not searched for a version string.
+const MAX_SEARCHED_BINARY: u64 = 512 << 20;
+
+/// The CPython version a binary announces by its content, whatever its
+/// name: the `libpythonX.Y` it links against (`DT_NEEDED`), or, if it is a
+/// CPython itself (it defines `Py_GetVersion`, as an executable linked
+/// statically or a libpython does), its `PY_VERSION` string (`"2.7.18"`);
+/// CPython 2 is told by the `PyString_FromString` it defines.
+pub(super) fn cpython_version_in_content(path: &Path) -> Option<(u32, u32)> {
+    use object::{Object, ObjectSymbol};
+    let elf = crate::python::elf::ElfInfo::read(path).ok()?;
+    if let Some(found) = elf
+        .needed
+        .iter()
+        .find_map(|lib| cpython_version_in_name(lib))
+    {
+        return Some(found);
+    }
+    if std::fs::metadata(path).ok()?.len() > MAX_SEARCHED_BINARY {
+        return None;
+    }
+    let data = std::fs::read(path).ok()?;
+    let file = object::File::parse(&*data).ok()?;
+    let defines = |name: &str| {
+        file.dynamic_symbols()
+            .chain(file.symbols())
+            .any(|s| !s.is_undefined() && s.name() == Ok(name))
+    };
+    if !defines("Py_GetVersion") {
+        return None;
+    }
+    if defines("PyString_FromString") {
+        return Some(version_string_in(&data, 2).unwrap_or((2, 7)));
+    }
+    crate::python::version::PythonVersion::from_version_string(&data, None)
+        .map(|v| (u32::from(v.major), u32::from(v.minor)))
+}
+
+/// The most frequent `MAJOR.N.N` string (a `PY_VERSION` literal:
+/// NUL-terminated, perhaps merged into the tail of a path such as
+/// `/versions/2.7.18`) in a binary's bytes.
+fn version_string_in(data: &[u8], major: u8) -> Option<(u32, u32)> {
+    let mut counts: std::collections::HashMap<(u32, u32), usize> = Default::default();
+    for at in 1..data.len().saturating_sub(6) {
+        if data[at] != b'0' + major || data[at + 1] != b'.' {
+            continue;
+        }
+        // Not `GLIBC_2.2.5` (symbol versions) nor inside a longer number.
+        if data[at - 1].is_ascii_alphanumeric() || matches!(data[at - 1], b'.' | b'_') {
+            continue;
+        }
+        let rest = &data[at + 2..data.len().min(at + 10)];
+        let Some(end) = rest.iter().position(|&b| b == 0) else {
+            continue;
+        };
+        let Ok(text) = std::str::from_utf8(&rest[..end]) else {
+            continue;
+        };
+        let digits = |p: &str| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+        if let Some((minor, patch)) = text.split_once('.') {
+            if digits(minor) && digits(patch) {
+                if let Ok(minor) = minor.parse() {
+                    *counts.entry((u32::from(major), minor)).or_default() += 1;
+                }
+            }
+        }
+    }
+    counts.into_iter().max_by_key(|&(v, n)| (n, v)).map(|(v, _)| v)
+}
+
 /// The CPython version a binary's name or its libpython announces
 /// (`python2.7`, `python3.6m`, `libpython3.6m.so.1.0`), as (major, minor).
 pub(super) fn cpython_version_in_name(name: &str) -> Option<(u32, u32)> {
@@ -65,16 +135,28 @@ pub(super) fn cpython_version_in_name(name: &str) -> Option<(u32, u32)> {
 }
 
 /// Refuses a CPython older than 3.9 by its name (the executable, or a
-/// mapped libpython of a process) with "unsupported CPython 2.7" rather
-/// than "not a Python process": such versions have no `_PyRuntime`.
+/// mapped libpython of a process) or, renamed, by its content (the
+/// libpython it links against, or the version string of one linked
+/// statically) with "unsupported CPython 2.7" rather than "not a Python
+/// process": such versions have no layout coldspy reads.
 pub(super) fn check_not_old_cpython<'a>(
     names: impl IntoIterator<Item = &'a Path>,
+) -> Result<(), SetupError> {
+    check_old_cpython(names, true)
+}
+
+/// [`check_not_old_cpython`], looking into the files' content only with `by_content`.
+fn check_old_cpython<'a>(
+    names: impl IntoIterator<Item = &'a Path>,
+    by_content: bool,
 ) -> Result<(), SetupError> {
     for path in names {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        if let Some((major, minor)) = cpython_version_in_name(name) {
+        let found = cpython_version_in_name(name)
+            .or_else(|| by_content.then(|| cpython_version_in_content(path)).flatten());
+        if let Some((major, minor)) = found {
             if (major, minor) < (3, 9) {
                 return Err(SetupError::UnsupportedPython {
                     found: format!("{major}.{minor}"),
@@ -132,15 +214,46 @@ pub(super) fn check_pid(pid: u32) -> Result<u32, SetupError> {
         .filter_map(|l| l.split_whitespace().nth(5))
         .map(std::path::PathBuf::from)
         .collect();
-    check_not_old_cpython(
-        std::iter::once(exe.as_path()).chain(libraries.iter().map(|p| p.as_path())),
-    )?;
+    // The executable by name or content; its libraries by name (a
+    // process maps hundreds: reading each would be slow).
+    check_not_old_cpython([exe.as_path()])?;
+    check_old_cpython(libraries.iter().map(|p| p.as_path()), false)?;
     Ok(pid)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_renamed_old_cpython_is_known_by_its_content() {
+        let dir = std::env::temp_dir().join(format!("coldspy-preflight-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pyenv = Path::new("/root/.pyenv/versions");
+        let cases = [
+            ("2.7.18/bin/python2.7", (2, 7)),
+            ("3.6.15/bin/python3.6", (3, 6)),
+            ("3.7.16/lib/libpython3.7m.so.1.0", (3, 7)),
+            ("3.8.18/lib/libpython3.8.so.1.0", (3, 8)),
+            ("2.7.18/lib/libpython2.7.so.1.0", (2, 7)),
+            ("3.12.1/lib/libpython3.12.so.1.0", (3, 12)),
+        ];
+        for (binary, version) in cases {
+            let renamed = dir.join("interp");
+            std::fs::copy(pyenv.join(binary), &renamed).unwrap();
+            assert_eq!(cpython_version_in_name("interp"), None);
+            assert_eq!(cpython_version_in_content(&renamed), Some(version), "{binary}");
+            let refused = check_not_old_cpython([renamed.as_path()]).is_err();
+            assert_eq!(refused, version < (3, 9), "{binary}");
+        }
+        // Not a CPython (coldspy itself names Py_GetVersion without
+        // defining it): no version, nothing refused.
+        assert_eq!(cpython_version_in_content(Path::new("/bin/sh")), None);
+        let me = std::env::current_exe().unwrap();
+        assert_eq!(cpython_version_in_content(&me), None);
+        assert!(check_not_old_cpython([Path::new("/bin/sh")]).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn old_cpython_versions_are_named_from_binaries() {
