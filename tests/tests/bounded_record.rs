@@ -43,7 +43,10 @@ fn record_both_ways(label: &str, args: &[String]) -> (Profile, Profile, Trace) {
     );
     let written = Profile::from_json(&std::fs::read(&profile_path).unwrap()).unwrap();
     let trace: Trace = serde_json::from_slice(&std::fs::read(&trace_path).unwrap()).unwrap();
-    assert!(trace.sample_table.is_none() && trace.format.is_none(), "{label}: format 1");
+    assert!(
+        trace.sample_table.is_none() && trace.format.is_none(),
+        "{label}: format 1"
+    );
     let mut rebuilt = build_profile(&trace);
     analyze(&mut rebuilt, ScoreKind::Runtime);
     (written, rebuilt, trace)
@@ -84,9 +87,15 @@ const SPINNING_IMPORTS: &[(&str, &str)] = &[
         "import time\ndef spin(s):\n    end = time.monotonic() + s\n    \
          while time.monotonic() < end:\n        pass\n",
     ),
-    ("spinmod.py", "import json, decimal\nfrom spin import spin\nspin(0.3)\n"),
+    (
+        "spinmod.py",
+        "import json, decimal\nfrom spin import spin\nspin(0.3)\n",
+    ),
     ("lazyspin.py", "from spin import spin\nspin(0.2)\n"),
-    ("threadspin.py", "import fractions\nfrom spin import spin\nspin(0.2)\n"),
+    (
+        "threadspin.py",
+        "import fractions\nfrom spin import spin\nspin(0.2)\n",
+    ),
 ];
 
 #[test]

@@ -364,7 +364,14 @@ fn a_renamed_old_cpython_is_unsupported_by_its_content() {
         // links against) tells.
         let renamed = dir.join(format!("interp-{}", version.replace('.', "")));
         std::fs::copy(binary, &renamed).unwrap();
-        let out = coldspy(&["record", "-q", "--", renamed.to_str().unwrap(), "-c", "pass"]);
+        let out = coldspy(&[
+            "record",
+            "-q",
+            "--",
+            renamed.to_str().unwrap(),
+            "-c",
+            "pass",
+        ]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(

@@ -71,12 +71,12 @@ pub fn run(args: &MemoryArgs) -> Result<()> {
     Ok(())
 }
 
-/// (seconds since the attach, VmRSS in KiB), every `args.every` seconds.
+/// (seconds since coldspy started, VmRSS in KiB), every `args.every` seconds.
 fn measure(pid: u32, args: &MemoryArgs) -> Result<Vec<(u64, u64)>> {
     let started = Instant::now();
     let mut readings = Vec::new();
     let total = args.minutes * 60;
-    let mut at = 0;
+    let mut at = args.every.min(total);
     loop {
         let wait = Duration::from_secs(at).saturating_sub(started.elapsed());
         std::thread::sleep(wait);

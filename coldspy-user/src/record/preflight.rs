@@ -120,7 +120,10 @@ fn version_string_in(data: &[u8], major: u8) -> Option<(u32, u32)> {
             }
         }
     }
-    counts.into_iter().max_by_key(|&(v, n)| (n, v)).map(|(v, _)| v)
+    counts
+        .into_iter()
+        .max_by_key(|&(v, n)| (n, v))
+        .map(|(v, _)| v)
 }
 
 /// The CPython version a binary's name or its libpython announces
@@ -154,8 +157,11 @@ fn check_old_cpython<'a>(
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let found = cpython_version_in_name(name)
-            .or_else(|| by_content.then(|| cpython_version_in_content(path)).flatten());
+        let found = cpython_version_in_name(name).or_else(|| {
+            by_content
+                .then(|| cpython_version_in_content(path))
+                .flatten()
+        });
         if let Some((major, minor)) = found {
             if (major, minor) < (3, 9) {
                 return Err(SetupError::UnsupportedPython {
@@ -242,7 +248,11 @@ mod tests {
             let renamed = dir.join("interp");
             std::fs::copy(pyenv.join(binary), &renamed).unwrap();
             assert_eq!(cpython_version_in_name("interp"), None);
-            assert_eq!(cpython_version_in_content(&renamed), Some(version), "{binary}");
+            assert_eq!(
+                cpython_version_in_content(&renamed),
+                Some(version),
+                "{binary}"
+            );
             let refused = check_not_old_cpython([renamed.as_path()]).is_err();
             assert_eq!(refused, version < (3, 9), "{binary}");
         }

@@ -192,7 +192,10 @@ impl SampleAggregator {
                 return (ts_ns, true);
             }
         }
-        (self.cuts.range(..ts_ns).next_back().copied().unwrap_or(0), false)
+        (
+            self.cuts.range(..ts_ns).next_back().copied().unwrap_or(0),
+            false,
+        )
     }
 
     fn group(&mut self, sample: Pending) {
@@ -430,7 +433,10 @@ mod tests {
         for (seed, handler) in [(1, false), (2, true), (3, false), (4, true)] {
             let raw = synthetic(seed, 60_000, handler);
             let per_sample = build_profile(&raw);
-            assert!(per_sample.stats.import_samples > 1_000, "imports are sampled");
+            assert!(
+                per_sample.stats.import_samples > 1_000,
+                "imports are sampled"
+            );
             let table = aggregated(&raw);
             let groups = table.sample_table.as_ref().unwrap().groups.len();
             assert!(groups < raw.samples.len(), "{groups} groups");
@@ -456,7 +462,10 @@ mod tests {
             ..Trace::default()
         };
         raw.meta.pid = 7;
-        raw.frames = vec![frame("<module>", "/app/main.py", 1), frame("run", "/app/main.py", 5)];
+        raw.frames = vec![
+            frame("<module>", "/app/main.py", 1),
+            frame("run", "/app/main.py", 5),
+        ];
         let edge = |edge, ts_ns| TraceImportEdge {
             edge,
             pid: 7,
@@ -483,7 +492,10 @@ mod tests {
             sample(130 * ms, vec![1, 0]),
         ];
         let p = build_profile(&raw);
-        assert_eq!((p.stats.init_us, p.stats.init_samples, p.stats.exec_samples), (20_000, 1, 2));
+        assert_eq!(
+            (p.stats.init_us, p.stats.init_samples, p.stats.exec_samples),
+            (20_000, 1, 2)
+        );
         assert_eq!(build_profile(&aggregated(&raw)), p);
     }
 

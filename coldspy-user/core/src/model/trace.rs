@@ -68,7 +68,10 @@ impl Trace {
                 first_ns: g.first_ns,
                 pid: g.pid,
                 tid: g.tid,
-                stack: t.stacks.get(g.stack as usize).map_or(&[][..], Vec::as_slice),
+                stack: t
+                    .stacks
+                    .get(g.stack as usize)
+                    .map_or(&[][..], Vec::as_slice),
                 truncated: g.truncated,
                 count: g.count,
             })
