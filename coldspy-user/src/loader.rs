@@ -120,7 +120,9 @@ impl Probes {
         track_files: bool,
         system: Option<SystemWide>,
     ) -> Result<Self, LoadError> {
+        let begun = std::time::Instant::now();
         let mut ebpf = load_object(system)?;
+        log::debug!("eBPF object parsed and maps created in {} ms", begun.elapsed().as_millis());
         // Kernel-side diagnostics (first read failure of each cause per
         // CPU, `maps::count_read_failures`) at debug level: shown with -vv.
         let logger = match aya_log::EbpfLogger::init(&mut ebpf) {
@@ -130,8 +132,13 @@ impl Probes {
                 None
             }
         };
+        let step = std::time::Instant::now();
         attach_sampler(&mut ebpf, sample_hz)?;
+        log::debug!("sampler loaded and attached in {} ms", step.elapsed().as_millis());
+        let step = std::time::Instant::now();
         attach_tracepoints(&mut ebpf, track_files)?;
+        log::debug!("tracepoints loaded and attached in {} ms", step.elapsed().as_millis());
+        let step = std::time::Instant::now();
         for name in [
             "coldspy_entry",
             "coldspy_import_enter",
@@ -140,6 +147,11 @@ impl Probes {
             let program: &mut UProbe = program(&mut ebpf, name)?;
             program.load().map_err(|source| attach_err(name, source))?;
         }
+        log::debug!(
+            "uprobe programs loaded in {} ms; all programs ready {} ms after the start of loading",
+            step.elapsed().as_millis(),
+            begun.elapsed().as_millis()
+        );
         Ok(Self {
             targets: map(&mut ebpf, "TARGETS", BpfHashMap::try_from)?,
             samples: map(&mut ebpf, "SAMPLES", RingBuf::try_from)?,
