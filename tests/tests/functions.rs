@@ -136,7 +136,12 @@ fn corpus_python() -> Option<&'static PathBuf> {
         .get_or_init(|| match prepare() {
             Ok(python) => Some(python),
             Err(why) => {
-                eprintln!("SKIPPED: the function corpus venv cannot be built: {why}");
+                // Past the test harness's capture: a skip is never silent.
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED (functions.rs): the function corpus venv cannot be built: {why}"
+                );
                 None
             }
         })

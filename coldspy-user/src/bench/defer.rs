@@ -260,10 +260,9 @@ fn not_deferred(modules: &[DeferredModule]) -> String {
                 format!("{} is loaded {site}", x.module)
             }
             (_, site) => format!(
-                "{} is loaded at init anyway: its code runs from {} (a `from {} import name`, or a use at import time, needs it)",
+                "{} is loaded at init anyway: its code runs from {} (reading a name from it, importing a sub-module of it, or using it at import time runs it)",
                 x.module,
                 site.unwrap_or("?"),
-                x.module
             ),
         })
         .collect::<Vec<_>>()

@@ -250,6 +250,7 @@ pub fn measure_all(
     };
     let total = (plan.warmup + plan.runs) * specs.len() as u64;
     let mut done = 0;
+    let began = std::time::Instant::now();
     'rounds: for round in 0..plan.warmup + plan.runs {
         let order: Vec<usize> = if round % 2 == 0 {
             (0..specs.len()).collect()
@@ -296,11 +297,13 @@ pub fn measure_all(
             m.rounds += 1;
         }
         if progress.lines && !tty {
+            let rounds = plan.warmup + plan.runs;
+            let spent = began.elapsed().as_secs_f64();
+            let left = spent / (round + 1) as f64 * (rounds - round - 1) as f64;
             eprintln!(
-                "[{}] round {}/{}",
+                "[{}] round {}/{rounds} ({spent:.0} s, about {left:.0} s to go)",
                 progress.label,
                 round + 1,
-                plan.warmup + plan.runs
             );
         }
     }
