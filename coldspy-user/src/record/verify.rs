@@ -83,6 +83,9 @@ fn modules_to_defer(profile: &Profile, f: &Finding) -> Vec<String> {
 /// (Ctrl-C) ends it early with the rounds so far.
 pub(super) fn run(options: &VerifyOptions, candidates: &[Candidate]) -> Vec<Verification> {
     if candidates.is_empty() {
+        eprintln!(
+            "coldspy: --verify: no finding whose fix is deferring an import, nothing to verify"
+        );
         return Vec::new();
     }
     let _ = super::session::take_signal();
