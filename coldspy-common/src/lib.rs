@@ -15,6 +15,7 @@ pub mod limits;
 pub mod offsets;
 pub mod open_event;
 pub mod sample;
+pub mod system_wide;
 
 #[cfg(feature = "user")]
 mod pod {
@@ -22,6 +23,7 @@ mod pod {
     // and arrays of integers, with explicit padding: any bit pattern is valid.
     unsafe impl aya::Pod for crate::offsets::TargetConfig {}
     unsafe impl aya::Pod for crate::offsets::PyLayout {}
+    unsafe impl aya::Pod for crate::system_wide::ExeKey {}
 }
 
 #[cfg(test)]

@@ -27,6 +27,16 @@ pub struct LifecycleEvent {
     pub stopped: u32,
     /// `bpf_ktime_get_ns()` at the event.
     pub ktime_ns: u64,
+    /// `bpf_get_current_cgroup_id()` (the cgroup v2 id) at the event.
+    pub cgroup_id: u64,
+    /// For an exec under `record --all`: the new executable's identity,
+    /// the key of the daemon's verdict on it (zero otherwise).
+    pub exe: crate::system_wide::ExeKey,
+    /// For an exec under `record --all`: 1 if the process was a target
+    /// before (its old image, and its profile, ended).
+    pub was_target: u32,
+    /// Explicit padding.
+    pub _pad: u32,
     /// The executable path for an exec, NUL-terminated.
     pub path: [u8; MAX_PATH_BYTES],
 }
@@ -38,7 +48,9 @@ mod tests {
 
     #[test]
     fn sizes_are_pinned() {
-        assert_eq!(offset_of!(LifecycleEvent, path), 24);
-        assert_eq!(size_of::<LifecycleEvent>(), 24 + MAX_PATH_BYTES);
+        assert_eq!(offset_of!(LifecycleEvent, cgroup_id), 24);
+        assert_eq!(offset_of!(LifecycleEvent, exe), 32);
+        assert_eq!(offset_of!(LifecycleEvent, path), 56);
+        assert_eq!(size_of::<LifecycleEvent>(), 56 + MAX_PATH_BYTES);
     }
 }

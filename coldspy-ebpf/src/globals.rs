@@ -29,6 +29,21 @@ static EXEC_FILENAME_LOC_OFFSET: u32 = 8;
 #[unsafe(no_mangle)]
 static TASK_FSBASE_OFFSET: u32 = u32::MAX;
 
+/// 1 under `record --all`: the exec hook looks at every process.
+#[unsafe(no_mangle)]
+static SYSTEM_WIDE: u32 = 0;
+
+/// 1 when `record --all` has a `--cgroup` filter (`CGROUP_ALLOW`).
+#[unsafe(no_mangle)]
+static CGROUP_FILTER: u32 = 0;
+
+/// Offsets (from the kernel's BTF) of the chain from the current task to
+/// its executable's identity: `task_struct.mm`, `mm_struct.exe_file`,
+/// `file.f_inode`, `inode.i_ino`, `inode.i_sb`, `super_block.s_dev`.
+/// `u32::MAX` when unknown (then `record --all` refuses to start).
+#[unsafe(no_mangle)]
+static EXE_CHAIN: [u32; 6] = [u32::MAX; 6];
+
 /// The tgid of coldspy itself: never profiled.
 #[unsafe(no_mangle)]
 static SELF_TGID: u32 = 0;
@@ -79,4 +94,23 @@ pub fn openat_ret_offset() -> usize {
 #[inline(always)]
 pub fn exec_filename_loc_offset() -> usize {
     read(&EXEC_FILENAME_LOC_OFFSET) as usize
+}
+
+/// See [`SYSTEM_WIDE`].
+#[inline(always)]
+pub fn system_wide() -> bool {
+    read(&SYSTEM_WIDE) != 0
+}
+
+/// See [`CGROUP_FILTER`].
+#[inline(always)]
+pub fn cgroup_filter() -> bool {
+    read(&CGROUP_FILTER) != 0
+}
+
+/// Step `i` of [`EXE_CHAIN`].
+#[inline(always)]
+pub fn exe_chain(i: usize) -> usize {
+    // SAFETY: a plain read of a static array; volatile as above.
+    unsafe { core::ptr::read_volatile(&EXE_CHAIN[i]) as usize }
 }

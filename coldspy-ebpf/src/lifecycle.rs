@@ -2,11 +2,12 @@
 //! its entry point (so userspace can find the interpreter before any Python
 //! runs), and report exits.
 
+use crate::system_wide::{self, Decision};
 use crate::{globals, maps};
 use aya_ebpf::{
     helpers::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_kernel_str_bytes,
-        generated::bpf_send_signal,
+        generated::{bpf_get_current_cgroup_id, bpf_send_signal},
     },
     macros::{tracepoint, uprobe},
     programs::{ProbeContext, TracePointContext},
@@ -19,6 +20,7 @@ use coldspy_common::{
     offsets::{
         TARGET_FOLLOW_CHILDREN, TARGET_PYTHON_READY, TARGET_STOP_AT_ENTRY, TARGET_STOP_ON_EXEC,
     },
+    system_wide::{ExeKey, COUNT_UNHELD},
 };
 
 const SIGSTOP: u32 = 19;
@@ -32,21 +34,61 @@ fn emit(kind: u32, pid: u32, other_pid: u32, stopped: bool) -> Option<*mut Lifec
     let event = entry.as_mut_ptr();
     // SAFETY: reserved record of the right size.
     unsafe {
-        (*event).kind = kind;
-        (*event).pid = pid;
+        fill(event, kind, pid, stopped);
         (*event).other_pid = other_pid;
-        (*event).stopped = stopped as u32;
-        (*event).ktime_ns = bpf_ktime_get_ns();
-        (*event).path[0] = 0;
     }
     entry.submit(0);
     Some(event)
 }
 
-/// A target called `execve`: its old layout is gone; stop it if asked.
+/// Fills the common fields of a reserved lifecycle record.
+///
+/// # Safety
+/// `event` must point at a reserved record.
+#[inline(always)]
+unsafe fn fill(event: *mut LifecycleEvent, kind: u32, pid: u32, stopped: bool) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*event).kind = kind;
+        (*event).pid = pid;
+        (*event).other_pid = 0;
+        (*event).stopped = stopped as u32;
+        (*event).ktime_ns = bpf_ktime_get_ns();
+        (*event).cgroup_id = bpf_get_current_cgroup_id();
+        (*event).exe = ExeKey::default();
+        (*event).was_target = 0;
+        (*event)._pad = 0;
+        (*event).path[0] = 0;
+    }
+}
+
+/// Copies the exec'd file name from the tracepoint record into `event`.
+///
+/// # Safety
+/// `event` must point at a reserved record; `ctx` is a `sched_process_exec` context.
+#[inline(always)]
+unsafe fn copy_exec_path(ctx: &TracePointContext, event: *mut LifecycleEvent) {
+    // SAFETY: the data_loc points inside the tracepoint record.
+    unsafe {
+        let loc = ctx
+            .read_at::<u32>(globals::exec_filename_loc_offset())
+            .unwrap_or(0);
+        let src = (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize);
+        let path = &mut (*event).path;
+        if bpf_probe_read_kernel_str_bytes(src, path).is_err() {
+            path[0] = 0;
+        }
+    }
+}
+
+/// A process called `execve`. A target's old layout is gone; it is stopped
+/// if asked. Under `record --all`, every process is considered.
 #[tracepoint]
 pub fn coldspy_exec(ctx: TracePointContext) -> u32 {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    if globals::system_wide() {
+        return exec_system_wide(&ctx, tgid);
+    }
     let Some(cfg) = maps::current_target(tgid) else {
         return 0;
     };
@@ -64,21 +106,50 @@ pub fn coldspy_exec(ctx: TracePointContext) -> u32 {
         return 0;
     };
     let event = entry.as_mut_ptr();
-    // SAFETY: reserved record; the data_loc points inside the tracepoint record.
+    // SAFETY: reserved record.
     unsafe {
-        (*event).kind = EVENT_KIND_EXEC;
-        (*event).pid = tgid;
-        (*event).other_pid = 0;
-        (*event).stopped = stop as u32;
-        (*event).ktime_ns = bpf_ktime_get_ns();
-        let loc = ctx
-            .read_at::<u32>(globals::exec_filename_loc_offset())
-            .unwrap_or(0);
-        let src = (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize);
-        let path = &mut (*event).path;
-        if bpf_probe_read_kernel_str_bytes(src, path).is_err() {
-            path[0] = 0;
-        }
+        fill(event, EVENT_KIND_EXEC, tgid, stop);
+        copy_exec_path(&ctx, event);
+    }
+    entry.submit(0);
+    0
+}
+
+/// `record --all`: any process exec'd. A former target's profile ends; the
+/// new image is held (or armed for its entry stop) when the daemon wants it.
+fn exec_system_wide(ctx: &TracePointContext, tgid: u32) -> u32 {
+    if tgid == globals::self_tgid() {
+        return 0;
+    }
+    let was_target = maps::current_target(tgid).is_some();
+    if was_target {
+        let _ = maps::TARGETS.remove(tgid);
+    }
+    let (key, stop) = match system_wide::decide(tgid) {
+        Decision::Ignore if !was_target => return 0,
+        Decision::Ignore => (ExeKey::default(), false),
+        Decision::Hold(key) => (key, true),
+        Decision::ArmEntry(key) => (key, false),
+    };
+    // Reserve first: a process is held only if the daemon will hear of it.
+    let Some(mut entry) = maps::CONTROL.reserve::<LifecycleEvent>(0) else {
+        maps::count_lost(maps::LOST_EVENTS);
+        maps::count_system(COUNT_UNHELD);
+        let _ = maps::TARGETS.remove(tgid);
+        return 0;
+    };
+    if stop {
+        // SAFETY: signals the current task; it stops before running user code.
+        unsafe { bpf_send_signal(SIGSTOP) };
+        system_wide::mark_held(tgid);
+    }
+    let event = entry.as_mut_ptr();
+    // SAFETY: reserved record.
+    unsafe {
+        fill(event, EVENT_KIND_EXEC, tgid, stop);
+        (*event).exe = key;
+        (*event).was_target = was_target as u32;
+        copy_exec_path(ctx, event);
     }
     entry.submit(0);
     0
@@ -116,6 +187,9 @@ pub fn coldspy_exit(ctx: TracePointContext) -> u32 {
     let tid = pid_tgid as u32;
     if tid != tgid {
         let _ = maps::TARGETS.remove(tid);
+    } else if globals::system_wide() {
+        // Killed while held: nothing is left to resume.
+        let _ = maps::HELD.remove(tgid);
     }
     if maps::current_target(tgid).is_none() {
         return 0;
@@ -147,10 +221,17 @@ pub fn coldspy_entry(_ctx: ProbeContext) -> u32 {
     if flags & TARGET_STOP_AT_ENTRY == 0 {
         return 0;
     }
-    // SAFETY: as above; then signal the current task.
-    unsafe {
-        (*cfg).flags = flags & !TARGET_STOP_AT_ENTRY;
-        bpf_send_signal(SIGSTOP);
+    // SAFETY: as above.
+    unsafe { (*cfg).flags = flags & !TARGET_STOP_AT_ENTRY };
+    // A dead daemon holds nothing: its process runs on unprofiled.
+    if globals::system_wide() && !system_wide::heartbeat_fresh() {
+        maps::count_system(COUNT_UNHELD);
+        return 0;
+    }
+    // SAFETY: signals the current task.
+    unsafe { bpf_send_signal(SIGSTOP) };
+    if globals::system_wide() {
+        system_wide::mark_held(tgid);
     }
     emit(EVENT_KIND_ENTRY, tgid, 0, true);
     0

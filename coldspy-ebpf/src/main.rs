@@ -14,6 +14,7 @@ mod maps;
 mod openat;
 mod pystack;
 mod sampler;
+mod system_wide;
 
 #[cfg(not(test))]
 #[panic_handler]

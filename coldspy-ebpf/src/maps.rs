@@ -4,7 +4,7 @@ use aya_log_ebpf::debug;
 
 use aya_ebpf::{
     macros::map,
-    maps::{HashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
     EbpfContext,
 };
 use coldspy_common::{
@@ -13,6 +13,7 @@ use coldspy_common::{
         CONTROL_RING_BYTES, EVENT_RING_BYTES, MAX_INFLIGHT_OPENS, MAX_TARGETS, SAMPLE_RING_BYTES,
     },
     offsets::TargetConfig,
+    system_wide::{ExeKey, SYSTEM_COUNTERS},
 };
 
 /// Profiled processes: tgid → interpreter layout and flags (written by userspace,
@@ -104,4 +105,36 @@ pub fn count_lost(index: u32) {
 #[inline(always)]
 pub fn current_target(tgid: u32) -> Option<*mut TargetConfig> {
     TARGETS.get_ptr_mut(tgid)
+}
+
+/// `record --all`: the daemon's verdict on each executable file seen
+/// (`coldspy_common::system_wide::EXE_*`); absent = not seen yet.
+#[map]
+pub static EXE_VERDICTS: HashMap<ExeKey, u32> = HashMap::with_max_entries(65536, 0);
+
+/// `record --all` with `--cgroup`: the cgroup v2 ids whose subtrees are
+/// recorded (value unused).
+#[map]
+pub static CGROUP_ALLOW: HashMap<u64, u8> = HashMap::with_max_entries(1024, 0);
+
+/// `record --all`: the daemon's last heartbeat (`bpf_ktime_get_ns()` time).
+#[map]
+pub static HEARTBEAT: Array<u64> = Array::with_max_entries(1, 0);
+
+/// `record --all`: processes a hook stopped (tgid → stop time), until the
+/// daemon resumes them; its guardian resumes what is left if it dies.
+#[map]
+pub static HELD: HashMap<u32, u64> = HashMap::with_max_entries(MAX_TARGETS, 0);
+
+/// `record --all`: per-CPU counters (`coldspy_common::system_wide::COUNT_*`).
+#[map]
+pub static SYSTEM_COUNTS: PerCpuArray<u64> = PerCpuArray::with_max_entries(SYSTEM_COUNTERS, 0);
+
+/// Counts one `record --all` event.
+#[inline(always)]
+pub fn count_system(index: u32) {
+    if let Some(counter) = SYSTEM_COUNTS.get_ptr_mut(index) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU.
+        unsafe { *counter += 1 };
+    }
 }

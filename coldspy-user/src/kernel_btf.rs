@@ -189,6 +189,22 @@ pub fn task_fsbase_offset() -> Option<u32> {
         .offset_of("task_struct", &["thread", "fsbase"])
 }
 
+/// The offsets from the current task to its executable's identity, for
+/// `record --all`: `task_struct.mm`, `mm_struct.exe_file`, `file.f_inode`,
+/// `inode.i_ino`, `inode.i_sb`, `super_block.s_dev`; `None` if the BTF
+/// lacks one.
+pub fn exe_identity_chain() -> Option<[u32; 6]> {
+    let btf = KernelBtf::from_sys_fs().ok()?;
+    Some([
+        btf.offset_of("task_struct", &["mm"])?,
+        btf.offset_of("mm_struct", &["exe_file"])?,
+        btf.offset_of("file", &["f_inode"])?,
+        btf.offset_of("inode", &["i_ino"])?,
+        btf.offset_of("inode", &["i_sb"])?,
+        btf.offset_of("super_block", &["s_dev"])?,
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

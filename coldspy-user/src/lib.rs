@@ -16,6 +16,7 @@ pub use coldspy_core::{analysis, export, model, plot, report, stats};
 pub mod bench;
 pub mod cli;
 pub mod collect;
+pub mod daemon;
 pub mod error;
 pub mod fleet;
 pub mod info;

@@ -1,11 +1,12 @@
 //! Loads coldspy's eBPF programs, attaches them, and owns their lifetime:
 //! dropping a [`Probes`] detaches everything.
 
-use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use aya::programs::{PerfEvent, Program, TracePoint, UProbe};
 use aya::{Ebpf, EbpfLoader};
 use coldspy_common::offsets::TargetConfig;
+use coldspy_common::system_wide::ExeKey;
 use std::path::Path;
 
 /// Errors loading or attaching the programs.
@@ -56,11 +57,35 @@ pub struct Probes {
     pub lost: PerCpuArray<MapData, u64>,
     /// Read-failure counters by `coldspy_common::diag::FAIL_*` cause.
     pub read_fails: PerCpuArray<MapData, u64>,
+    /// The maps of `record --all`, when loaded for it.
+    pub system: Option<SystemMaps>,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
     /// Entry uprobes attached so far: (file identity, offset).
     entry_probes: Vec<((u64, u64), u64)>,
     /// Import probes attached so far: (file identity, offset).
     import_probes: Vec<((u64, u64), u64)>,
+}
+
+/// The maps the `record --all` daemon shares with the exec hook (see
+/// `coldspy_common::system_wide`).
+pub struct SystemMaps {
+    /// Verdict per executable file.
+    pub verdicts: BpfHashMap<MapData, ExeKey, u32>,
+    /// Allowed cgroup ids (`--cgroup`).
+    pub cgroups: BpfHashMap<MapData, u64, u8>,
+    /// The daemon's heartbeat.
+    pub heartbeat: Array<MapData, u64>,
+    /// Processes held by a hook.
+    pub held: BpfHashMap<MapData, u32, u64>,
+    /// Per-CPU counters by `COUNT_*`.
+    pub counts: PerCpuArray<MapData, u64>,
+}
+
+/// How `record --all` loads the programs.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemWide {
+    /// Whether `CGROUP_ALLOW` filters execs.
+    pub cgroup_filter: bool,
 }
 
 /// Reads a field's offset from a tracepoint's `format` file.
@@ -85,7 +110,17 @@ impl Probes {
     /// Loads the programs and attaches the sampler at `sample_hz` on every
     /// CPU, the lifecycle tracepoints and (with `track_files`) the file-open ones.
     pub fn load(sample_hz: u64, track_files: bool) -> Result<Self, LoadError> {
-        let mut ebpf = load_object()?;
+        Self::load_with(sample_hz, track_files, None)
+    }
+
+    /// As [`Probes::load`], with the exec hook looking at every process of
+    /// the host when `system` is given (`record --all`).
+    pub fn load_with(
+        sample_hz: u64,
+        track_files: bool,
+        system: Option<SystemWide>,
+    ) -> Result<Self, LoadError> {
+        let mut ebpf = load_object(system)?;
         // Kernel-side diagnostics (first read failure of each cause per
         // CPU, `maps::count_read_failures`) at debug level: shown with -vv.
         let logger = match aya_log::EbpfLogger::init(&mut ebpf) {
@@ -112,6 +147,16 @@ impl Probes {
             control: map(&mut ebpf, "CONTROL", RingBuf::try_from)?,
             lost: map(&mut ebpf, "LOST", PerCpuArray::try_from)?,
             read_fails: map(&mut ebpf, "READ_FAILS", PerCpuArray::try_from)?,
+            system: match system {
+                Some(_) => Some(SystemMaps {
+                    verdicts: map(&mut ebpf, "EXE_VERDICTS", BpfHashMap::try_from)?,
+                    cgroups: map(&mut ebpf, "CGROUP_ALLOW", BpfHashMap::try_from)?,
+                    heartbeat: map(&mut ebpf, "HEARTBEAT", Array::try_from)?,
+                    held: map(&mut ebpf, "HELD", BpfHashMap::try_from)?,
+                    counts: map(&mut ebpf, "SYSTEM_COUNTS", PerCpuArray::try_from)?,
+                }),
+                None => None,
+            },
             ebpf,
             logger,
             entry_probes: Vec::new(),
@@ -213,6 +258,25 @@ impl Probes {
         unsafe { libc::poll(&mut fds, 1, millis) };
     }
 
+    /// Per program: `(runs, total ns)` from the kernel's BPF statistics
+    /// (the programs' fdinfo); zero unless `kernel.bpf_stats_enabled` is 1.
+    pub fn program_stats(&self) -> std::collections::BTreeMap<String, (u64, u64)> {
+        use std::os::fd::{AsFd as _, AsRawFd as _};
+        self.ebpf
+            .programs()
+            .filter_map(|(name, program)| {
+                let fd = program.fd().ok()?.as_fd().as_raw_fd();
+                let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+                let field = |key: &str| -> u64 {
+                    info.lines()
+                        .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+                        .unwrap_or(0)
+                };
+                Some((name.to_string(), (field("run_cnt:"), field("run_time_ns:"))))
+            })
+            .collect()
+    }
+
     /// Forwards kernel-side log records to the `log` crate.
     pub fn flush_logs(&mut self) {
         if let Some(logger) = self.logger.as_mut() {
@@ -258,7 +322,7 @@ fn map<T>(
 
 /// The eBPF object, with the globals that describe this kernel set: the
 /// tracepoint field offsets from tracefs and the struct offsets from BTF.
-fn load_object() -> Result<Ebpf, LoadError> {
+fn load_object(system: Option<SystemWide>) -> Result<Ebpf, LoadError> {
     let fork_child = tracepoint_field_offset("sched", "sched_process_fork", "child_pid")
         .ok_or_else(|| {
             LoadError::System("cannot read sched_process_fork's format from tracefs".into())
@@ -275,7 +339,22 @@ fn load_object() -> Result<Ebpf, LoadError> {
     let self_tgid = std::process::id();
     // Without it, 3.9/3.10 threads other than the GIL holder are not told apart.
     let fsbase = crate::kernel_btf::task_fsbase_offset().unwrap_or(u32::MAX);
+    let (system_wide, cgroup_filter, exe_chain) = match system {
+        Some(system) => {
+            let chain = crate::kernel_btf::exe_identity_chain().ok_or_else(|| {
+                LoadError::System(format!(
+                    "record --all needs the kernel's BTF ({}) to name task_struct.mm, mm_struct.exe_file, file.f_inode, inode.i_ino/i_sb and super_block.s_dev; this kernel's does not",
+                    crate::kernel_btf::VMLINUX_BTF
+                ))
+            })?;
+            (1u32, system.cgroup_filter as u32, chain)
+        }
+        None => (0, 0, [u32::MAX; 6]),
+    };
     Ok(EbpfLoader::new()
+        .override_global("SYSTEM_WIDE", &system_wide, true)
+        .override_global("CGROUP_FILTER", &cgroup_filter, true)
+        .override_global("EXE_CHAIN", &exe_chain, true)
         .override_global("FORK_CHILD_PID_OFFSET", &fork_child, true)
         .override_global("EXIT_GROUP_DEAD_OFFSET", &group_dead, true)
         .override_global("OPENAT_FILENAME_OFFSET", &openat_filename, true)

@@ -6,12 +6,15 @@
 
 // A dev-dependency of the test files, not of these helpers.
 #[cfg(test)]
+use aya as _;
+#[cfg(test)]
 use coldspy as _;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod importtime;
+pub mod node;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

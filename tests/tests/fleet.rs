@@ -391,3 +391,89 @@ fn go_tool_pprof_merges_labelled_pprof_files() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The merged `groups` of the generated fleet (36 starts, no bad input), as
+/// the merge wrote them before it was made memory-bounded (interned names,
+/// streamed table reads): the golden file was written by that version
+/// (`COLDSPY_BIN=<that coldspy> COLDSPY_BLESS=1`), so a change of the output
+/// shows here. The JSON path and the table path must both give it.
+#[test]
+fn merged_groups_equal_the_ones_before_the_bounded_merge() {
+    let dir = scratch("fleet-golden");
+    let base = fixture();
+    let (profiles, table) = (dir.join("profiles"), dir.join("fleet"));
+    write_fleet(&base, &profiles, 0..36, false);
+    let (p_s, t_s) = (profiles.to_str().unwrap(), table.to_str().unwrap());
+    run_ok(&["export", "--format", "parquet", p_s, "-o", t_s]);
+    let golden = repo_root().join("tests/fixtures/golden/fleet.merged-groups.json");
+    for (input, name) in [(p_s, "json"), (t_s, "table")] {
+        let out = dir.join(format!("{name}.merged.json"));
+        run_ok(&["merge", input, "-o", out.to_str().unwrap()]);
+        let groups = merged(&out)["groups"].clone();
+        if std::env::var_os("COLDSPY_BLESS").is_some() && name == "json" {
+            std::fs::write(
+                &golden,
+                serde_json::to_string_pretty(&groups).unwrap() + "\n",
+            )
+            .unwrap();
+        }
+        let expected: Value = serde_json::from_slice(
+            &std::fs::read(&golden).expect("golden file missing: COLDSPY_BLESS=1"),
+        )
+        .unwrap();
+        if groups != expected {
+            let (ours, theirs) = (
+                serde_json::to_string_pretty(&groups).unwrap(),
+                serde_json::to_string_pretty(&expected).unwrap(),
+            );
+            let line = ours
+                .lines()
+                .zip(theirs.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            let show = |t: &str| {
+                t.lines()
+                    .skip(line.saturating_sub(3))
+                    .take(6)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            panic!(
+                "{name}: merged groups differ from {} at line {}:\n--- golden\n{}\n+++ now\n{}",
+                golden.display(),
+                line + 1,
+                show(&theirs),
+                show(&ours)
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--since` compares instants: an offset moves the bound, a date is
+/// midnight UTC, and what is neither is refused in one line.
+#[test]
+fn since_takes_a_date_or_a_time_with_an_offset() {
+    let dir = scratch("fleet-since");
+    let profiles = dir.join("profiles");
+    // Starts 0..8: even ones on 2026-11-25, odd ones on 2026-11-26, at 04:00:0i Z.
+    write_fleet(&fixture(), &profiles, 0..8, false);
+    let p_s = profiles.to_str().unwrap();
+    let out = dir.join("m.json");
+    let starts = |since: &str| {
+        run_ok(&["merge", p_s, "--since", since, "-o", out.to_str().unwrap()]);
+        merged(&out)["starts"].as_u64().unwrap()
+    };
+    assert_eq!(starts("2026-11-26"), 4);
+    assert_eq!(starts("2026-11-25"), 8);
+    // 06:00:04+02:00 is 04:00:04Z: starts 5 and 7 of the 26th are kept.
+    assert_eq!(starts("2026-11-26T06:00:04+02:00"), 2);
+    assert_eq!(starts("2026-11-26T04:00:04Z"), 2);
+    // -01:00: 03:00:04-01:00 is 04:00:04Z too.
+    assert_eq!(starts("2026-11-26T03:00:04-01:00"), 2);
+    let bad = coldspy(&["merge", p_s, "--since", "26/11/2026"]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("RFC 3339"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -3,7 +3,12 @@
 //! interleaved (`coldspy bench --prebaked`), with the figures as JSON.
 //!
 //! `cargo xtask bench merge`: JSON ingest throughput per core and `coldspy
-//! merge` over a fleet table of 10,000 starts (`benches/fleet_merge.rs`).
+//! merge` over a fleet table of 10,000 starts (`benches/fleet_merge.rs`);
+//! `cargo xtask bench fleet` adds the README's fleet-ranking SQL run once in
+//! Spark (PySpark in local mode) on that table.
+//!
+//! `cargo xtask bench node`: what `record --all` costs a node (see
+//! `bench_node`).
 //!
 //! `cargo xtask bench overhead`: how much coldspy slows a cold start, as
 //! the ratio of profiled to plain starts of the bundled example, measured
@@ -43,6 +48,12 @@ enum Which {
     Report,
     /// JSON ingest throughput and `coldspy merge` over a 10,000-start fleet table.
     Merge,
+    /// `bench merge`, then the README's fleet-ranking SQL once in Spark
+    /// (PySpark, local mode) on the same table: its time and whether its
+    /// ranking equals `coldspy merge`'s (installs Java and PySpark).
+    Fleet,
+    /// What `record --all` costs a node: Python starts, non-Python execs, a soak.
+    Node(crate::bench_node::NodeArgs),
     /// Vanilla vs prebaked vs fork-server starts of the prebake examples.
     Prebake {
         /// Starts per variant and function.
@@ -60,7 +71,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         Which::Overhead { runs } => overhead(*runs),
         Which::Report => cargo(&["bench", "-p", "coldspy-user", "--bench", "report_1m"]),
         Which::Merge => cargo(&["bench", "-p", "coldspy-user", "--bench", "fleet_merge"]),
+        Which::Fleet => {
+            let python = setup::spark()?;
+            crate::util::exec(
+                Command::new(env!("CARGO"))
+                    .args(["bench", "-p", "coldspy-user", "--bench", "fleet_merge"])
+                    .env("COLDSPY_FLEET_SPARK", python)
+                    .current_dir(repo_root()),
+            )
+        }
         Which::Prebake { runs, drop_caches } => prebake(*runs, *drop_caches),
+        Which::Node(node) => crate::bench_node::run(node),
     }
 }
 
@@ -320,13 +341,14 @@ fn read_lifetimes(path: &PathBuf) -> Result<HashMap<u32, u64>> {
         .collect())
 }
 
-fn median(values: &[f64]) -> f64 {
+/// The median.
+pub(crate) fn median(values: &[f64]) -> f64 {
     quantile(values, 0.5)
 }
 
 /// Distribution-free 95 % confidence interval of the median: the order
 /// statistics at n/2 ∓ 1.96·√n/2 (normal approximation of the binomial).
-fn median_ci(values: &[f64]) -> (f64, f64) {
+pub(crate) fn median_ci(values: &[f64]) -> (f64, f64) {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     if v.is_empty() {
@@ -342,7 +364,7 @@ fn median_ci(values: &[f64]) -> (f64, f64) {
 /// Linear-interpolated quantile.
 fn quantile(values: &[f64], q: f64) -> f64 {
     let mut v = values.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.sort_by(f64::total_cmp);
     if v.is_empty() {
         return f64::NAN;
     }

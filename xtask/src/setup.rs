@@ -364,3 +364,50 @@ fn write_env_json(with_sid: bool) -> Result<PathBuf> {
     std::fs::write(&path, serde_json::to_string_pretty(&env)? + "\n")?;
     Ok(path)
 }
+
+/// The pinned PySpark of `cargo xtask bench fleet` (its own venv: the wheel
+/// is 300 MB, so the test venvs do not carry it).
+const PYSPARK: &str = "pyspark==3.5.5";
+
+/// Optional, for `cargo xtask bench fleet` only: a Java runtime (Debian's
+/// default-jre-headless, when no `java` is on the PATH) and a venv with
+/// PySpark; returns the venv's python. Not part of `cargo xtask setup`.
+pub fn spark() -> Result<PathBuf> {
+    step("setup", "Java runtime (Spark)", || {
+        if output(Command::new("java").arg("-version")).is_ok() {
+            return Ok(((), "already installed".into()));
+        }
+        exec(Command::new("apt-get").args(["update", "-qq"]))?;
+        exec(
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", "--no-install-recommends"])
+                .arg("default-jre-headless")
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+        Ok(((), "installed default-jre-headless".into()))
+    })?;
+    let dir = venv_dir("spark");
+    step("setup", &format!("venv spark ({PYSPARK})"), || {
+        let stamp_file = dir.join(".coldspy-stamp");
+        if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == PYSPARK) {
+            return Ok(((), "already built".into()));
+        }
+        let python = CORE_INTERPRETERS
+            .iter()
+            .find(|i| i.name == "pyenv-3.12")
+            .map(|i| i.python)
+            .unwrap_or("/usr/bin/python3.11");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(cache_dir())?;
+        exec(Command::new(python).args(["-m", "venv"]).arg(&dir))?;
+        exec(Command::new(dir.join("bin/pip")).args([
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            PYSPARK,
+        ]))?;
+        std::fs::write(&stamp_file, PYSPARK)?;
+        Ok(((), "built".into()))
+    })?;
+    Ok(dir.join("bin/python"))
+}

@@ -11,7 +11,9 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     quantile_sorted(&v, q)
 }
 
-fn quantile_sorted(v: &[f64], q: f64) -> f64 {
+/// The linear-interpolated quantile of values already sorted ascending
+/// (what [`quantile`] computes after its sort).
+pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }

@@ -5,7 +5,7 @@ use crate::fleet::{self, Input};
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use coldspy_core::fleet::render::{headline, thousands};
-use coldspy_core::fleet::{Aggregator, GroupBy};
+use coldspy_core::fleet::{Aggregator, GroupBy, Since};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,9 +49,12 @@ pub struct MergeArgs {
     /// What to group the starts by.
     #[arg(long, value_enum, default_value_t = ByArg::Function)]
     pub by: ByArg,
-    /// Leave out starts before this time (RFC 3339 in UTC, or a date: 2026-11-25).
-    #[arg(long)]
-    pub since: Option<String>,
+    /// Leave out starts before this instant: an RFC 3339 time with `Z` or an
+    /// offset (2026-11-25T10:00:00+02:00), or a date (2026-11-25, read as
+    /// midnight UTC). Starts are compared as instants, whatever zone their
+    /// `started_at` was written in; a start without a readable time is left out.
+    #[arg(long, value_parser = Since::parse)]
+    pub since: Option<Since>,
     /// Also write one pprof of all the JSON profiles, labelled per profile.
     #[arg(long)]
     pub pprof: Option<PathBuf>,

@@ -42,6 +42,8 @@ pub enum Command {
     Merge(crate::cli::merge::MergeArgs),
     /// Append profiles to the Parquet fleet table that DuckDB, Spark, … query.
     Export(crate::cli::merge::ExportArgs),
+    /// Show the counters of the system-wide daemon (`record --all`).
+    Status(crate::daemon::status::StatusArgs),
 }
 
 /// Sets up `env_logger` from `-v` (overridden by `RUST_LOG`).
@@ -60,6 +62,7 @@ pub fn init_logging(verbose: u8) {
 /// Runs a parsed command line; the exit code is the target's for `record --`.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Record(args) if args.system_wide.all => crate::daemon::run(args),
         Command::Record(args) => crate::record::run(args),
         Command::Report(args) => crate::cli::report::run(args),
         Command::Diff(args) => crate::cli::report::run_diff(args),
@@ -81,5 +84,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Info(args) => crate::info::run(args),
         Command::Merge(args) => crate::cli::merge::run(args),
         Command::Export(args) => crate::cli::merge::run_export(args),
+        Command::Status(args) => crate::daemon::status::run(args),
     }
 }

@@ -7,11 +7,85 @@ use crate::model::profile::Frame;
 use crate::model::trace::{ImportEdge, Trace, TraceImportEdge, TraceOpen, TraceSample};
 use crate::python::symbolize::Symbolizer;
 use coldspy_common::{
-    import_event::EVENT_KIND_IMPORT_START,
+    import_event::{ImportEvent, EVENT_KIND_IMPORT_START},
     lifecycle::LifecycleEvent,
     sample::{SampleEvent, SAMPLE_TRUNCATED},
 };
 use std::collections::HashMap;
+
+/// Where [`drain`] puts what it reads from the data rings.
+pub trait RecordSink {
+    /// A file open.
+    fn open(&mut self, open: TraceOpen);
+    /// An import start or end.
+    fn import(&mut self, event: &ImportEvent);
+    /// A CPU sample.
+    fn sample(&mut self, sample: &SampleEvent);
+}
+
+/// Reads everything available from the three ring buffers (`CONTROL`,
+/// `EVENTS`, `SAMPLES`, in that order) into `sink`; returns the lifecycle
+/// events for the caller to act on.
+pub fn drain(probes: &mut Probes, sink: &mut impl RecordSink) -> Vec<LifecycleEvent> {
+    // Lifecycle first (a stopped target waits), then events: an exec
+    // must be seen before the samples of the new image.
+    let mut lifecycle = drain_control(probes);
+    lifecycle.extend(drain_data(probes, sink));
+    lifecycle
+}
+
+/// Reads the lifecycle ring (`CONTROL`).
+pub fn drain_control(probes: &mut Probes) -> Vec<LifecycleEvent> {
+    let mut lifecycle = Vec::new();
+    while let Some(item) = probes.control.next() {
+        if let Some(Event::Lifecycle(event)) = decode::event(&item) {
+            lifecycle.push(event);
+        }
+    }
+    lifecycle
+}
+
+/// Reads the data rings (`EVENTS`, then `SAMPLES`) into `sink`; returns
+/// any lifecycle events found among them.
+pub fn drain_data(probes: &mut Probes, sink: &mut impl RecordSink) -> Vec<LifecycleEvent> {
+    let mut lifecycle = Vec::new();
+    while let Some(item) = probes.events.next() {
+        match decode::event(&item) {
+            Some(Event::Open(open)) => sink.open(TraceOpen {
+                pid: open.pid,
+                tid: open.tid,
+                enter_ns: open.enter_ns,
+                exit_ns: open.exit_ns,
+                ret: open.ret,
+                path: decode::c_string(&open.path),
+            }),
+            Some(Event::Import(import)) => sink.import(&import),
+            Some(Event::Lifecycle(event)) => lifecycle.push(event),
+            None => {}
+        }
+    }
+    while let Some(item) = probes.samples.next() {
+        if let Some(sample) = decode::sample(&item) {
+            sink.sample(&sample);
+        }
+    }
+    probes.flush_logs();
+    lifecycle
+}
+
+impl RecordSink for Collector {
+    fn open(&mut self, open: TraceOpen) {
+        self.trace.opens.push(open);
+    }
+
+    fn import(&mut self, event: &ImportEvent) {
+        self.import_edge(event);
+    }
+
+    fn sample(&mut self, sample: &SampleEvent) {
+        Collector::sample(self, sample);
+    }
+}
 
 /// Builds the trace of one recording.
 #[derive(Debug, Default)]
@@ -49,40 +123,24 @@ impl Collector {
         self.symbolizers.get(&pid).map(Symbolizer::layout)
     }
 
-    /// Reads everything available from the three ring buffers (`CONTROL`,
-    /// `EVENTS`, `SAMPLES`, in that order); returns the lifecycle events for
-    /// the caller to act on.
+    /// Reads everything available from the three ring buffers (see
+    /// [`drain`]); returns the lifecycle events for the caller to act on.
     pub fn drain(&mut self, probes: &mut Probes) -> Vec<LifecycleEvent> {
-        let mut lifecycle = Vec::new();
-        // Lifecycle first (a stopped target waits), then events: an exec
-        // must be seen before the samples of the new image.
-        while let Some(item) = probes.control.next() {
-            if let Some(Event::Lifecycle(event)) = decode::event(&item) {
-                lifecycle.push(event);
-            }
-        }
-        while let Some(item) = probes.events.next() {
-            match decode::event(&item) {
-                Some(Event::Open(open)) => self.trace.opens.push(TraceOpen {
-                    pid: open.pid,
-                    tid: open.tid,
-                    enter_ns: open.enter_ns,
-                    exit_ns: open.exit_ns,
-                    ret: open.ret,
-                    path: decode::c_string(&open.path),
-                }),
-                Some(Event::Import(import)) => self.import_edge(&import),
-                Some(Event::Lifecycle(event)) => lifecycle.push(event),
-                None => {}
-            }
-        }
-        while let Some(item) = probes.samples.next() {
-            if let Some(sample) = decode::sample(&item) {
-                self.sample(&sample);
-            }
-        }
-        probes.flush_logs();
-        lifecycle
+        drain(probes, self)
+    }
+
+    /// Takes the trace recorded so far and starts an empty one (the
+    /// symbolizers and imports in flight are kept): a window of a
+    /// long-running process.
+    pub fn take_window(&mut self, end_ns: u64) -> Trace {
+        let trace = std::mem::take(&mut self.trace);
+        self.frame_index.clear();
+        let mut window = Collector {
+            trace,
+            ..Collector::default()
+        };
+        window.samples_without_python = std::mem::take(&mut self.samples_without_python);
+        window.finish(end_ns)
     }
 
     fn intern(&mut self, frame: Frame) -> u32 {
@@ -95,7 +153,8 @@ impl Collector {
         index
     }
 
-    fn sample(&mut self, sample: &SampleEvent) {
+    /// Symbolizes and keeps one sample.
+    pub fn sample(&mut self, sample: &SampleEvent) {
         let depth = (sample.depth as usize).min(sample.frames.len());
         let mut stack = Vec::with_capacity(depth);
         // Only interpreters are targets: a wrapper (sh, env) that a sample
@@ -131,7 +190,8 @@ impl Collector {
         });
     }
 
-    fn import_edge(&mut self, event: &coldspy_common::import_event::ImportEvent) {
+    /// Keeps one import start or end.
+    pub fn import_edge(&mut self, event: &ImportEvent) {
         let start = event.kind == EVENT_KIND_IMPORT_START;
         let site = if start && event.site.code_addr != 0 {
             self.symbolizers

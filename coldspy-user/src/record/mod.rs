@@ -6,9 +6,10 @@
 //! entry point, so that its layout is in the map before any Python runs
 //! ([`session`]).
 
+pub mod all;
 mod launch;
 mod prearm;
-mod preflight;
+pub(crate) mod preflight;
 mod session;
 mod summary;
 pub mod verify;
@@ -90,8 +91,11 @@ pub struct RecordArgs {
     #[arg(long, default_value_t = 10, requires = "verify", value_parser = clap::value_parser!(u64).range(2..=1000))]
     pub verify_rounds: u64,
     /// The command to start and profile (after `--`).
-    #[arg(last = true, required_unless_present_any = ["pid", "handler"])]
+    #[arg(last = true, required_unless_present_any = ["pid", "handler", "all"])]
     pub command: Vec<String>,
+    /// System-wide recording.
+    #[command(flatten)]
+    pub system_wide: all::AllArgs,
 }
 
 /// What to record.

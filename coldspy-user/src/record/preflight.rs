@@ -22,7 +22,7 @@ fn effective_caps() -> u64 {
 }
 
 /// Root, or CAP_BPF + CAP_PERFMON + CAP_SYS_PTRACE (or CAP_SYS_ADMIN).
-pub(super) fn check_privileges() -> Result<(), SetupError> {
+pub(crate) fn check_privileges() -> Result<(), SetupError> {
     let caps = effective_caps();
     let has = |cap: u32| caps & (1u64 << cap) != 0;
     let bpf_ok = has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON));
@@ -34,7 +34,7 @@ pub(super) fn check_privileges() -> Result<(), SetupError> {
 }
 
 /// tracefs mounted (mounting it if we can).
-pub(super) fn check_tracefs() -> Result<(), SetupError> {
+pub(crate) fn check_tracefs() -> Result<(), SetupError> {
     let events = Path::new(crate::loader::TRACEFS).join("events");
     if events.exists() {
         return Ok(());

@@ -5,7 +5,7 @@
 
 use super::Exporter;
 use crate::analysis::Analysis;
-use crate::model::profile::Profile;
+use crate::model::profile::{CctNode, Frame, Profile};
 use prost::Message;
 use std::collections::HashMap;
 use std::io::Write;
@@ -144,8 +144,38 @@ impl PprofBuilder {
     /// Adds the samples of `profile`, each with `labels` plus its `phase`
     /// (labels with an empty value are left out).
     pub fn add(&mut self, profile: &Profile, labels: &[(&str, &str)]) {
-        let mut location_of = Vec::with_capacity(profile.cct.frames.len());
-        for frame in &profile.cct.frames {
+        let location_of = self.locations(&profile.cct.frames);
+        let mut base: Vec<(i64, i64)> = Vec::new();
+        for (key, value) in labels {
+            if !value.is_empty() {
+                let pair = (self.intern(key), self.intern(value));
+                base.push(pair);
+            }
+        }
+        let phase = self.intern("phase");
+        let import = self.intern("import");
+        let run = self.intern("run");
+        let mut found = Vec::new();
+        stacks(&profile.cct.root, &location_of, &mut Vec::new(), &mut found);
+        for (stack, import_count, run_count) in found {
+            for (value, count) in [(import, import_count), (run, run_count)] {
+                if count > 0 {
+                    let mut labels = base.clone();
+                    labels.push((phase, value));
+                    self.count((stack.clone(), labels), count);
+                }
+            }
+        }
+        self.duration_nanos += profile.meta.duration_us as i64 * 1000;
+        if self.period == 0 {
+            self.period = 1_000_000_000 / profile.meta.sample_hz.max(1) as i64;
+        }
+    }
+
+    /// The location id of each frame (functions and locations interned).
+    fn locations(&mut self, frames: &[Frame]) -> Vec<u64> {
+        let mut location_of = Vec::with_capacity(frames.len());
+        for frame in frames {
             let name = self.intern(frame.shown_name());
             let filename = self.intern(&frame.file);
             let next_function = self.functions.len() as u64 + 1;
@@ -175,60 +205,17 @@ impl PprofBuilder {
             }
             location_of.push(location_id);
         }
-        let mut base: Vec<(i64, i64)> = Vec::new();
-        for (key, value) in labels {
-            if !value.is_empty() {
-                let pair = (self.intern(key), self.intern(value));
-                base.push(pair);
+        location_of
+    }
+
+    /// Adds `count` samples of one stack with its labels.
+    fn count(&mut self, key: SampleKey, count: u64) {
+        match self.samples.get_mut(&key) {
+            Some(v) => *v += count as i64,
+            None => {
+                self.samples.insert(key.clone(), count as i64);
+                self.order.push(key);
             }
-        }
-        let phase = self.intern("phase");
-        let import = self.intern("import");
-        let run = self.intern("run");
-        let mut found: Vec<(Vec<u64>, u64, u64)> = Vec::new();
-        fn walk(
-            node: &crate::model::profile::CctNode,
-            location_of: &[u64],
-            path: &mut Vec<u64>,
-            out: &mut Vec<(Vec<u64>, u64, u64)>,
-        ) {
-            if let Some(f) = node.frame {
-                path.push(location_of.get(f).copied().unwrap_or(0));
-            }
-            if node.self_samples > 0 && !path.is_empty() {
-                // pprof lists the leaf first.
-                let leaf_first = path.iter().rev().copied().collect();
-                let import = node.import_self.min(node.self_samples);
-                out.push((leaf_first, import, node.self_samples - import));
-            }
-            for child in &node.children {
-                walk(child, location_of, path, out);
-            }
-            if node.frame.is_some() {
-                path.pop();
-            }
-        }
-        walk(&profile.cct.root, &location_of, &mut Vec::new(), &mut found);
-        for (stack, import_count, run_count) in found {
-            for (value, count) in [(import, import_count), (run, run_count)] {
-                if count == 0 {
-                    continue;
-                }
-                let mut labels = base.clone();
-                labels.push((phase, value));
-                let key = (stack.clone(), labels);
-                match self.samples.get_mut(&key) {
-                    Some(v) => *v += count as i64,
-                    None => {
-                        self.samples.insert(key.clone(), count as i64);
-                        self.order.push(key);
-                    }
-                }
-            }
-        }
-        self.duration_nanos += profile.meta.duration_us as i64 * 1000;
-        if self.period == 0 {
-            self.period = 1_000_000_000 / profile.meta.sample_hz.max(1) as i64;
         }
     }
 
@@ -267,6 +254,31 @@ impl PprofBuilder {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&message.encode_to_vec())?;
         gz.finish()
+    }
+}
+
+/// Every stack of the CCT with samples: (locations leaf first, import-phase
+/// samples, run-phase samples).
+fn stacks(
+    node: &CctNode,
+    location_of: &[u64],
+    path: &mut Vec<u64>,
+    out: &mut Vec<(Vec<u64>, u64, u64)>,
+) {
+    if let Some(f) = node.frame {
+        path.push(location_of.get(f).copied().unwrap_or(0));
+    }
+    if node.self_samples > 0 && !path.is_empty() {
+        // pprof lists the leaf first.
+        let leaf_first = path.iter().rev().copied().collect();
+        let import = node.import_self.min(node.self_samples);
+        out.push((leaf_first, import, node.self_samples - import));
+    }
+    for child in &node.children {
+        stacks(child, location_of, path, out);
+    }
+    if node.frame.is_some() {
+        path.pop();
     }
 }
 

@@ -9,11 +9,17 @@
 //! gives the [`Merged`] file (`coldspy-merged`, versioned, documented in the
 //! README), which [`render`] writes for a terminal or as HTML.
 
+mod aggregate;
+pub mod intern;
 pub mod render;
+pub mod time;
 
-use crate::model::profile::{self, CctNode, ImportRecord};
+pub use aggregate::{Aggregator, InternedImport, InternedStart, InternedUsage, StartSink};
+pub use time::Since;
+
+use crate::model::profile::{self, CctNode, ImportRecord, Profile};
 use crate::origin::top_level;
-use crate::stats::quantile;
+use crate::stats::quantile_sorted;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -267,8 +273,7 @@ pub fn start_from_json(bytes: &[u8]) -> Result<StartRecord, InputError> {
 }
 
 fn start_from_view(view: View) -> StartRecord {
-    let meta = view.meta;
-    let imports: Vec<ImportRow> = view
+    let imports = view
         .imports
         .into_iter()
         .map(|r| ImportRow {
@@ -282,14 +287,67 @@ fn start_from_view(view: View) -> StartRecord {
             failed: r.failed,
         })
         .collect();
-    let frame_top: Vec<Option<&str>> = view
+    let frames: Vec<Option<&str>> = view
         .cct
         .frames
         .iter()
-        .map(|f| f.module.as_deref().map(top_level))
+        .map(|f| f.module.as_deref())
         .collect();
+    assemble(view.meta, &view.stats, &frames, &view.cct.root, imports)
+}
+
+/// The start of a whole profile, the same as [`start_from_json`] reads
+/// from the profile's JSON (labels from `meta.labels`).
+pub fn start_from_profile(profile: &Profile) -> StartRecord {
+    let meta = &profile.meta;
+    let view_meta = MetaView {
+        host: meta.host.clone(),
+        python_version: meta.python_version.clone(),
+        command: meta.command.clone(),
+        started_at: meta.started_at.clone(),
+        duration_us: meta.duration_us,
+        lost_samples: meta.lost_samples,
+        labels: meta.labels.clone(),
+    };
+    let stats = StatsView {
+        samples: profile.stats.samples,
+        init_us: profile.stats.init_us,
+        exec_us: profile.stats.exec_us,
+    };
+    let imports = profile
+        .imports
+        .iter()
+        .map(|r| ImportRow {
+            package: top_level(&r.module).to_string(),
+            site: r.site.as_ref().map(|s| format!("{}:{}", s.file, s.line)),
+            module: r.module.clone(),
+            parent: r.parent.clone(),
+            self_us: r.self_us,
+            cumulative_us: r.cumulative_us,
+            depth: r.depth,
+            failed: r.failed,
+        })
+        .collect();
+    let frames: Vec<Option<&str>> = profile
+        .cct
+        .frames
+        .iter()
+        .map(|f| f.module.as_deref())
+        .collect();
+    assemble(view_meta, &stats, &frames, &profile.cct.root, imports)
+}
+
+/// A start from its parts: the usage rows from the CCT's run-time samples.
+fn assemble(
+    meta: MetaView,
+    stats: &StatsView,
+    frame_modules: &[Option<&str>],
+    root: &CctNode,
+    imports: Vec<ImportRow>,
+) -> StartRecord {
+    let frame_top: Vec<Option<&str>> = frame_modules.iter().map(|m| m.map(top_level)).collect();
     let mut runtime: HashMap<&str, u64> = HashMap::new();
-    runtime_use(&view.cct.root, &frame_top, &mut Vec::new(), &mut runtime);
+    runtime_use(root, &frame_top, &mut Vec::new(), &mut runtime);
     let mut packages: Vec<&str> = imports.iter().map(|r| r.package.as_str()).collect();
     packages.extend(runtime.keys().copied());
     packages.sort_unstable();
@@ -305,7 +363,7 @@ fn start_from_view(view: View) -> StartRecord {
     let e2e_us = if meta.duration_us > 0 {
         meta.duration_us
     } else {
-        view.stats.init_us + view.stats.exec_us
+        stats.init_us + stats.exec_us
     };
     StartRecord {
         function: function_of(&meta.command, &meta.labels),
@@ -313,10 +371,10 @@ fn start_from_view(view: View) -> StartRecord {
         host: meta.labels.get("host").cloned().unwrap_or(meta.host),
         python: meta.python_version,
         started_at: meta.started_at,
-        init_us: view.stats.init_us,
-        exec_us: view.stats.exec_us,
+        init_us: stats.init_us,
+        exec_us: stats.exec_us,
         e2e_us,
-        samples: view.stats.samples,
+        samples: stats.samples,
         lost: meta.lost_samples,
         imports,
         usage,
@@ -368,15 +426,20 @@ pub struct Distribution {
 impl Distribution {
     /// The distribution of `values`.
     pub fn of(values: &[u64]) -> Self {
-        let v: Vec<f64> = values.iter().map(|&x| x as f64).collect();
-        if v.is_empty() {
+        Self::of_f64(values.iter().map(|&x| x as f64).collect())
+    }
+
+    /// The distribution of `values` (sorted once for the three quantiles).
+    pub fn of_f64(mut values: Vec<f64>) -> Self {
+        if values.is_empty() {
             return Self::default();
         }
+        values.sort_by(f64::total_cmp);
         Self {
-            n: v.len() as u64,
-            median: quantile(&v, 0.5),
-            p90: quantile(&v, 0.9),
-            p99: quantile(&v, 0.99),
+            n: values.len() as u64,
+            median: quantile_sorted(&values, 0.5),
+            p90: quantile_sorted(&values, 0.9),
+            p99: quantile_sorted(&values, 0.99),
         }
     }
 }
@@ -473,188 +536,6 @@ pub struct StatementAggregate {
     pub used_starts: u64,
     /// `used_starts / starts_imported`.
     pub used_share: f64,
-}
-
-#[derive(Default)]
-struct Acc {
-    /// Per start: time, used.
-    per_start: Vec<(u64, bool)>,
-}
-
-impl Acc {
-    fn summary(&self) -> (u64, u64, f64, u64, f64) {
-        let n = self.per_start.len() as u64;
-        let total = self.per_start.iter().map(|p| p.0).sum();
-        let times: Vec<u64> = self.per_start.iter().map(|p| p.0).collect();
-        let used = self.per_start.iter().filter(|p| p.1).count() as u64;
-        let share = if n == 0 { 0.0 } else { used as f64 / n as f64 };
-        (n, total, Distribution::of(&times).median, used, share)
-    }
-}
-
-#[derive(Default)]
-struct GroupAcc {
-    init: Vec<u64>,
-    exec: Vec<u64>,
-    e2e: Vec<u64>,
-    packages: HashMap<String, Acc>,
-    /// Key: (module, site).
-    statements: HashMap<(String, String), Acc>,
-}
-
-/// Folds starts into per-group aggregates, one start at a time.
-#[derive(Default)]
-pub struct Aggregator {
-    by: GroupBy,
-    since: Option<String>,
-    starts: u64,
-    groups: HashMap<String, GroupAcc>,
-    skipped: Vec<Skipped>,
-}
-
-impl Aggregator {
-    /// An empty aggregate grouping on `by`, keeping starts at or after `since`
-    /// (an RFC 3339 time or a date, compared as UTC text).
-    pub fn new(by: GroupBy, since: Option<String>) -> Self {
-        Self {
-            by,
-            since,
-            ..Self::default()
-        }
-    }
-
-    /// Adds one start (ignored when it is older than `since`).
-    pub fn add(&mut self, start: &StartRecord) {
-        if let Some(since) = &self.since {
-            if start.started_at.as_str() < since.as_str() {
-                return;
-            }
-        }
-        self.starts += 1;
-        let group = self
-            .groups
-            .entry(start.key(self.by).to_string())
-            .or_default();
-        group.init.push(start.init_us);
-        group.exec.push(start.exec_us);
-        group.e2e.push(start.e2e_us);
-        let mut per_package: HashMap<&str, u64> = HashMap::new();
-        let mut per_statement: HashMap<(&str, &str), u64> = HashMap::new();
-        for row in &start.imports {
-            *per_package.entry(&row.package).or_default() += row.self_us;
-            if let Some(site) = row.site.as_deref().filter(|s| is_own_code(s)) {
-                *per_statement.entry((&row.module, site)).or_default() += row.cumulative_us;
-            }
-        }
-        for (package, us) in per_package {
-            let used = start.used(package);
-            let acc = match group.packages.get_mut(package) {
-                Some(acc) => acc,
-                None => group.packages.entry(package.to_string()).or_default(),
-            };
-            acc.per_start.push((us, used));
-        }
-        for ((module, site), us) in per_statement {
-            let used = start.used(top_level(module));
-            group
-                .statements
-                .entry((module.to_string(), site.to_string()))
-                .or_default()
-                .per_start
-                .push((us, used));
-        }
-    }
-
-    /// Records an input that could not be read.
-    pub fn skip(&mut self, path: String, reason: String) {
-        self.skipped.push(Skipped { path, reason });
-    }
-
-    /// Starts added so far (after `since`).
-    pub fn starts(&self) -> u64 {
-        self.starts
-    }
-
-    /// Inputs skipped so far.
-    pub fn skipped(&self) -> &[Skipped] {
-        &self.skipped
-    }
-
-    /// The merged file.
-    pub fn finish(self) -> Merged {
-        let mut groups: Vec<Group> = self
-            .groups
-            .into_iter()
-            .map(|(key, g)| {
-                let mut packages: Vec<PackageAggregate> = g
-                    .packages
-                    .into_iter()
-                    .map(|(package, acc)| {
-                        let (n, total, median, used, share) = acc.summary();
-                        let (pattern, advice) = pattern_of(&package, total, share);
-                        PackageAggregate {
-                            package,
-                            starts_imported: n,
-                            total_us: total,
-                            median_us: median,
-                            used_starts: used,
-                            used_share: share,
-                            pattern,
-                            advice,
-                        }
-                    })
-                    .collect();
-                packages.sort_by(|a, b| {
-                    b.total_us
-                        .cmp(&a.total_us)
-                        .then_with(|| a.package.cmp(&b.package))
-                });
-                let mut statements: Vec<StatementAggregate> = g
-                    .statements
-                    .into_iter()
-                    .map(|((module, site), acc)| {
-                        let (n, total, median, used, share) = acc.summary();
-                        StatementAggregate {
-                            statement: format!("import {module}"),
-                            package: top_level(&module).to_string(),
-                            module,
-                            site,
-                            starts_imported: n,
-                            total_us: total,
-                            median_us: median,
-                            used_starts: used,
-                            used_share: share,
-                        }
-                    })
-                    .collect();
-                statements.sort_by(|a, b| {
-                    b.total_us
-                        .cmp(&a.total_us)
-                        .then_with(|| a.module.cmp(&b.module))
-                        .then_with(|| a.site.cmp(&b.site))
-                });
-                Group {
-                    key,
-                    starts: g.init.len() as u64,
-                    init_us: Distribution::of(&g.init),
-                    exec_us: Distribution::of(&g.exec),
-                    e2e_us: Distribution::of(&g.e2e),
-                    packages,
-                    statements,
-                }
-            })
-            .collect();
-        groups.sort_by(|a, b| b.starts.cmp(&a.starts).then_with(|| a.key.cmp(&b.key)));
-        Merged {
-            schema: MERGED_SCHEMA.to_string(),
-            schema_version: MERGED_SCHEMA_VERSION,
-            by: self.by,
-            since: self.since,
-            starts: self.starts,
-            skipped: self.skipped,
-            groups,
-        }
-    }
 }
 
 /// The analysis' use patterns applied to a package's aggregate: an import
@@ -792,7 +673,7 @@ mod tests {
 
     #[test]
     fn since_drops_older_starts_and_grouping_follows_the_key() {
-        let mut agg = Aggregator::new(GroupBy::Host, Some("2026-11-26".into()));
+        let mut agg = Aggregator::new(GroupBy::Host, Some(Since::parse("2026-11-26").unwrap()));
         let mut old = start("f", "a", &[], &[]);
         old.started_at = "2026-11-25T00:00:00Z".into();
         let mut new = start("f", "b", &[], &[]);

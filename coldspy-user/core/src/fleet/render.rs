@@ -84,60 +84,71 @@ pub fn terminal(merged: &Merged, top: usize, out: &mut dyn Write) -> io::Result<
         }
     }
     for group in &merged.groups {
-        writeln!(out)?;
-        writeln!(out, "== {} ({} starts)", group.key, thousands(group.starts))?;
-        if let Some(line) = headline(merged, group) {
-            writeln!(out, "{line}")?;
-        }
-        for (name, d) in [
-            ("init", &group.init_us),
-            ("exec", &group.exec_us),
-            ("end-to-end", &group.e2e_us),
-        ] {
-            writeln!(
-                out,
-                "  {name:<11} median {:>9}  p90 {:>9}  p99 {:>9}",
-                duration(d.median),
-                duration(d.p90),
-                duration(d.p99)
-            )?;
-        }
+        terminal_group(merged, group, top, out)?;
+    }
+    Ok(())
+}
+
+/// One group of the terminal report.
+fn terminal_group(
+    merged: &Merged,
+    group: &Group,
+    top: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(out, "== {} ({} starts)", group.key, thousands(group.starts))?;
+    if let Some(line) = headline(merged, group) {
+        writeln!(out, "{line}")?;
+    }
+    for (name, d) in [
+        ("init", &group.init_us),
+        ("exec", &group.exec_us),
+        ("end-to-end", &group.e2e_us),
+    ] {
         writeln!(
             out,
-            "  {:<28} {:>8} {:>10} {:>10} {:>6}  pattern",
-            "package", "starts", "total", "median", "used"
+            "  {name:<11} median {:>9}  p90 {:>9}  p99 {:>9}",
+            duration(d.median),
+            duration(d.p90),
+            duration(d.p99)
         )?;
-        for p in group.packages.iter().take(top) {
+    }
+    writeln!(
+        out,
+        "  {:<28} {:>8} {:>10} {:>10} {:>6}  pattern",
+        "package", "starts", "total", "median", "used"
+    )?;
+    for p in group.packages.iter().take(top) {
+        writeln!(
+            out,
+            "  {:<28} {:>8} {:>10} {:>10} {:>6}  {}",
+            p.package,
+            thousands(p.starts_imported),
+            duration(p.total_us as f64),
+            duration(p.median_us),
+            percent(p.used_share),
+            p.pattern.as_deref().unwrap_or("")
+        )?;
+    }
+    if !group.statements.is_empty() {
+        writeln!(out, "  import statements of the function's own code:")?;
+        for s in group.statements.iter().take(top) {
             writeln!(
                 out,
                 "  {:<28} {:>8} {:>10} {:>10} {:>6}  {}",
-                p.package,
-                thousands(p.starts_imported),
-                duration(p.total_us as f64),
-                duration(p.median_us),
-                percent(p.used_share),
-                p.pattern.as_deref().unwrap_or("")
+                s.statement,
+                thousands(s.starts_imported),
+                duration(s.total_us as f64),
+                duration(s.median_us),
+                percent(s.used_share),
+                s.site
             )?;
         }
-        if !group.statements.is_empty() {
-            writeln!(out, "  import statements of the function's own code:")?;
-            for s in group.statements.iter().take(top) {
-                writeln!(
-                    out,
-                    "  {:<28} {:>8} {:>10} {:>10} {:>6}  {}",
-                    s.statement,
-                    thousands(s.starts_imported),
-                    duration(s.total_us as f64),
-                    duration(s.median_us),
-                    percent(s.used_share),
-                    s.site
-                )?;
-            }
-        }
-        for p in group.packages.iter().take(top) {
-            if let Some(advice) = &p.advice {
-                writeln!(out, "  → {advice}")?;
-            }
+    }
+    for p in group.packages.iter().take(top) {
+        if let Some(advice) = &p.advice {
+            writeln!(out, "  → {advice}")?;
         }
     }
     Ok(())
@@ -152,6 +163,22 @@ fn escape(s: &str) -> String {
 
 /// Writes one self-contained HTML page (no scripts, no network).
 pub fn html(merged: &Merged, out: &mut dyn Write) -> io::Result<()> {
+    html_head(merged, out)?;
+    html_skipped(merged, out)?;
+    for group in &merged.groups {
+        writeln!(out, "<h2 id=\"{0}\">{0}</h2>", escape(&group.key))?;
+        if let Some(line) = headline(merged, group) {
+            writeln!(out, "<p class=\"headline\">{}</p>", escape(&line))?;
+        }
+        html_phases(group, out)?;
+        html_packages(group, out)?;
+        html_statements(group, out)?;
+    }
+    writeln!(out, "</body></html>")
+}
+
+/// The page's head, style and title line.
+fn html_head(merged: &Merged, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>coldspy merged report</title>\
@@ -165,73 +192,84 @@ pub fn html(merged: &Merged, out: &mut dyn Write) -> io::Result<()> {
         thousands(merged.starts),
         merged.groups.len(),
         merged.by.as_str()
+    )
+}
+
+/// The skipped inputs, folded.
+fn html_skipped(merged: &Merged, out: &mut dyn Write) -> io::Result<()> {
+    if merged.skipped.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "<details><summary>{} inputs skipped</summary><ul>",
+        merged.skipped.len()
     )?;
-    if !merged.skipped.is_empty() {
+    for s in &merged.skipped {
+        writeln!(out, "<li>{}: {}</li>", escape(&s.path), escape(&s.reason))?;
+    }
+    writeln!(out, "</ul></details>")
+}
+
+/// A group's phase distributions.
+fn html_phases(group: &Group, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "<table><tr><th>phase</th><th>median</th><th>p90</th><th>p99</th></tr>"
+    )?;
+    for (name, d) in [
+        ("init", &group.init_us),
+        ("exec", &group.exec_us),
+        ("end-to-end", &group.e2e_us),
+    ] {
         writeln!(
             out,
-            "<details><summary>{} inputs skipped</summary><ul>",
-            merged.skipped.len()
+            "<tr><td>{name}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            duration(d.median),
+            duration(d.p90),
+            duration(d.p99)
         )?;
-        for s in &merged.skipped {
-            writeln!(out, "<li>{}: {}</li>", escape(&s.path), escape(&s.reason))?;
-        }
-        writeln!(out, "</ul></details>")?;
     }
-    for group in &merged.groups {
-        writeln!(out, "<h2 id=\"{0}\">{0}</h2>", escape(&group.key))?;
-        if let Some(line) = headline(merged, group) {
-            writeln!(out, "<p class=\"headline\">{}</p>", escape(&line))?;
-        }
+    writeln!(out, "</table>")
+}
+
+/// A group's packages.
+fn html_packages(group: &Group, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "<table class=\"packages\"><tr><th>package</th><th>starts</th><th>total</th><th>median</th><th>used</th><th>advice</th></tr>")?;
+    for p in &group.packages {
         writeln!(
             out,
-            "<table><tr><th>phase</th><th>median</th><th>p90</th><th>p99</th></tr>"
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&p.package),
+            thousands(p.starts_imported),
+            duration(p.total_us as f64),
+            duration(p.median_us),
+            percent(p.used_share),
+            escape(p.advice.as_deref().unwrap_or(""))
         )?;
-        for (name, d) in [
-            ("init", &group.init_us),
-            ("exec", &group.exec_us),
-            ("end-to-end", &group.e2e_us),
-        ] {
-            writeln!(
-                out,
-                "<tr><td>{name}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                duration(d.median),
-                duration(d.p90),
-                duration(d.p99)
-            )?;
-        }
-        writeln!(out, "</table>")?;
-        writeln!(out, "<table class=\"packages\"><tr><th>package</th><th>starts</th><th>total</th><th>median</th><th>used</th><th>advice</th></tr>")?;
-        for p in &group.packages {
-            writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&p.package),
-                thousands(p.starts_imported),
-                duration(p.total_us as f64),
-                duration(p.median_us),
-                percent(p.used_share),
-                escape(p.advice.as_deref().unwrap_or(""))
-            )?;
-        }
-        writeln!(out, "</table>")?;
-        if !group.statements.is_empty() {
-            writeln!(out, "<table class=\"statements\"><tr><th>statement</th><th>starts</th><th>total</th><th>median</th><th>used</th><th>site</th></tr>")?;
-            for s in &group.statements {
-                writeln!(
-                    out,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    escape(&s.statement),
-                    thousands(s.starts_imported),
-                    duration(s.total_us as f64),
-                    duration(s.median_us),
-                    percent(s.used_share),
-                    escape(&s.site)
-                )?;
-            }
-            writeln!(out, "</table>")?;
-        }
     }
-    writeln!(out, "</body></html>")
+    writeln!(out, "</table>")
+}
+
+/// A group's own import statements, when it has any.
+fn html_statements(group: &Group, out: &mut dyn Write) -> io::Result<()> {
+    if group.statements.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "<table class=\"statements\"><tr><th>statement</th><th>starts</th><th>total</th><th>median</th><th>used</th><th>site</th></tr>")?;
+    for s in &group.statements {
+        writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&s.statement),
+            thousands(s.starts_imported),
+            duration(s.total_us as f64),
+            duration(s.median_us),
+            percent(s.used_share),
+            escape(&s.site)
+        )?;
+    }
+    writeln!(out, "</table>")
 }
 
 #[cfg(test)]

@@ -89,6 +89,11 @@ pub struct Meta {
     /// Where the interpreter layout came from (`table:3.12`, `debug-offsets`, …).
     #[serde(default)]
     pub layout_source: String,
+    /// Labels of the process (`record --all`): `function`, `function_source`,
+    /// `cgroup`, `cgroup_id`, `container`, `parent_pid`, `window`; empty
+    /// (and left out) otherwise. `coldspy merge` groups on them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// The samples of one interpreter process of the recording.
