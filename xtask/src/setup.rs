@@ -128,6 +128,11 @@ pub fn run(args: &SetupArgs) -> Result<PathBuf> {
     for interp in CORE_INTERPRETERS {
         step("setup", &format!("venv {}", interp.name), || venv(interp))?;
     }
+    step(
+        "setup",
+        "function corpus venv (examples/functions)",
+        functions_venv,
+    )?;
     if !args.core {
         step("setup", "Debian sid chroot (CPython 3.13-3.15)", sid_chroot)?;
         step("setup", "CRIU 4.1 (prebake)", crate::criu::build)?;
@@ -273,6 +278,28 @@ fn venv(interp: &Interp) -> Result<((), String)> {
     Ok(((), "built".into()))
 }
 
+/// The venv of the function corpus (`examples/functions`, CPython 3.12).
+pub fn functions_venv_dir() -> PathBuf {
+    cache_dir().join("venv-functions-3.12")
+}
+
+/// The corpus venv and its generated files, by the corpus's own
+/// `prepare.sh` (idempotent: about 2 s when everything is there).
+fn functions_venv() -> Result<((), String)> {
+    let python = python_of("pyenv-3.12").expect("pyenv-3.12 is a set-up interpreter");
+    let dir = functions_venv_dir();
+    let existed = dir.join("bin/python").exists();
+    std::fs::create_dir_all(cache_dir())?;
+    output(
+        Command::new("sh")
+            .arg(repo_root().join("examples/functions/prepare.sh"))
+            .arg(&dir)
+            .arg(&python),
+    )?;
+    let what = if existed { "up to date" } else { "built" };
+    Ok(((), format!("{what} at {}", dir.display())))
+}
+
 /// The sid chroot root.
 pub fn sid_root() -> PathBuf {
     cache_dir().join("sid")
@@ -330,7 +357,8 @@ fn python_version(command: &mut Command) -> Option<String> {
 /// and benches (they read it, never a path of their own).
 ///
 /// `{"sid_root": PATH, "pyenv_root": PATH, "interpreters": [{"name", "kind",
-/// "command": [...], "python", "version", "venv_python"?}]}`
+/// "command": [...], "python", "version", "venv_python"?}],
+/// "functions_python": PATH|null}`
 fn write_env_json(with_sid: bool) -> Result<PathBuf> {
     use serde_json::json;
     let mut interpreters = Vec::new();
@@ -371,10 +399,12 @@ fn write_env_json(with_sid: bool) -> Result<PathBuf> {
             }));
         }
     }
+    let functions = functions_venv_dir().join("bin/python");
     let env = json!({
         "sid_root": root,
         "pyenv_root": pyenv_root(),
         "interpreters": interpreters,
+        "functions_python": functions.exists().then_some(functions),
     });
     std::fs::create_dir_all(cache_dir())?;
     let path = cache_dir().join("env.json");

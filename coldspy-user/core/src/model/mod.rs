@@ -1,6 +1,7 @@
 //! Profile data: the symbolized event stream ([`trace`]), the calling-context
 //! tree ([`cct`]), the import tree ([`import_tree`]) and the JSON profile
-//! ([`profile`]) built from them ([`build`]).
+//! ([`profile`]) built from them ([`build`]), and the experiments that
+//! verified its advice ([`verification`]).
 
 pub mod build;
 pub mod cct;
@@ -8,3 +9,4 @@ pub mod import_tree;
 pub mod modules;
 pub mod profile;
 pub mod trace;
+pub mod verification;

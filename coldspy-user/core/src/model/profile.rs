@@ -42,6 +42,10 @@ pub struct Profile {
     pub modules: Vec<ModuleRecord>,
     /// The dynamic import tree, in the order imports started.
     pub imports: Vec<ImportRecord>,
+    /// Findings verified by experiment (`record --verify`): each finding's
+    /// module deferred against the unchanged function. Absent when none ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verifications: Vec<super::verification::Verification>,
 }
 
 /// What was profiled, where and how.
@@ -380,6 +384,7 @@ impl Profile {
             cct: Cct::default(),
             modules: Vec::new(),
             imports: Vec::new(),
+            verifications: Vec::new(),
         }
     }
 
