@@ -359,7 +359,12 @@ fn load_object(system: Option<SystemWide>) -> Result<Ebpf, LoadError> {
     let exec_filename = field("sched", "sched_process_exec", "filename", 8);
     let self_tgid = std::process::id();
     // Without it, 3.9/3.10 threads other than the GIL holder are not told apart.
+    let btf_begun = std::time::Instant::now();
     let fsbase = crate::kernel_btf::task_fsbase_offset().unwrap_or(u32::MAX);
+    log::debug!(
+        "kernel BTF read for task_struct offsets in {} ms",
+        btf_begun.elapsed().as_millis()
+    );
     let (system_wide, cgroup_filter, exe_chain) = match system {
         Some(system) => {
             let chain = crate::kernel_btf::exe_identity_chain().ok_or_else(|| {
