@@ -219,9 +219,13 @@ mod tests {
 
     #[test]
     fn finds_fsbase_in_the_running_kernel() {
-        if !std::path::Path::new(VMLINUX_BTF).exists() {
-            return;
-        }
+        // Never a silent pass: coldspy reads these offsets from the kernel's
+        // BTF, so a kernel without it fails here as coldspy would.
+        assert!(
+            std::path::Path::new(VMLINUX_BTF).exists(),
+            "{VMLINUX_BTF} is missing: the kernel was built without BTF \
+             (CONFIG_DEBUG_INFO_BTF), which coldspy needs"
+        );
         let btf = KernelBtf::from_sys_fs().unwrap();
         let offset = btf.offset_of("task_struct", &["thread", "fsbase"]);
         assert!(offset.is_some_and(|o| o > 0 && o % 8 == 0), "{offset:?}");

@@ -11,7 +11,9 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-const PY312: &str = "/root/.pyenv/versions/3.12.1/bin/python3.12";
+/// pyenv's 3.12, where set-up's `env.json` says it is.
+static PY312: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| coldspy_tests::python_of("pyenv-3.12"));
 
 /// Timing oracles and the page-cache drop take turns: a drop in the middle
 /// of a timed comparison would slow one side only.
@@ -26,7 +28,7 @@ fn bench(args: &[&str]) -> (std::process::Output, Option<Value>, String) {
     let mut all = vec![
         "bench",
         "--python",
-        PY312,
+        PY312.as_str(),
         "--export-json",
         json.to_str().unwrap(),
     ];
@@ -94,7 +96,11 @@ fn init_and_exec_match_known_sleeps_and_end_to_end_matches_hyperfine() {
             libc::getuid()
         }));
     let hf = dir.join("hf.json");
-    let command = format!("{PY312} {} --handler {slow}:handler", runner.display());
+    let command = format!(
+        "{} {} --handler {slow}:handler",
+        PY312.as_str(),
+        runner.display()
+    );
     let status = Command::new("hyperfine")
         .args([
             "-N",
@@ -223,7 +229,7 @@ fn bad_input_is_one_clear_line() {
         ),
     ];
     for (args, needle) in cases {
-        let mut all = vec!["bench", "--python", PY312, "--runs", "3"];
+        let mut all = vec!["bench", "--python", PY312.as_str(), "--runs", "3"];
         all.extend(args.iter().map(String::as_str));
         let out = coldspy(&all);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -241,7 +247,7 @@ fn a_hanging_start_is_killed_counted_and_not_averaged_in() {
         .args([
             "bench",
             "--python",
-            PY312,
+            PY312.as_str(),
             "--runs",
             "2",
             "--timeout",
@@ -425,12 +431,12 @@ fn the_runner_defers_with_a_lazy_loader_before_3_15_and_pep_810_on_3_15() {
     let runs: Vec<(&str, Vec<String>, String)> = vec![
         (
             "pyenv-3.9",
-            vec!["/root/.pyenv/versions/3.9.18/bin/python3.9".into()],
+            vec![coldspy_tests::python_of("pyenv-3.9")],
             host_dir.display().to_string(),
         ),
         (
             "pyenv-3.12",
-            vec![PY312.into()],
+            vec![PY312.to_string()],
             host_dir.display().to_string(),
         ),
         (

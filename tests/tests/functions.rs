@@ -17,8 +17,8 @@
 //! --verify` on another.
 //!
 //! The corpus venv (`examples/functions/prepare.sh`, from PyPI) is made by
-//! `cargo xtask setup`; a test builds it when it is missing and is skipped,
-//! saying why, only when it cannot be built.
+//! `cargo xtask setup`; a test builds it when it is missing, and fails with
+//! the set-up hint when it cannot be built.
 // A test/bench/bin target sees every dependency of its package; the
 // lint is meant for the library targets (workspace Cargo.toml).
 #![allow(unused_crate_dependencies)]
@@ -128,24 +128,16 @@ const KNOWN_GAPS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The corpus interpreter, or `None` (with the reason printed) when the
-/// venv cannot be built.
-fn corpus_python() -> Option<&'static PathBuf> {
-    static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| match prepare() {
-            Ok(python) => Some(python),
-            Err(why) => {
-                // Past the test harness's capture: a skip is never silent.
-                use std::io::Write as _;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED (functions.rs): the function corpus venv cannot be built: {why}"
-                );
-                None
-            }
-        })
-        .as_ref()
+/// The corpus interpreter; panics with the set-up hint when the venv cannot
+/// be built (a missing corpus fails its tests, it never skips them).
+fn corpus_python() -> &'static PathBuf {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match PYTHON.get_or_init(prepare) {
+        Ok(python) => python,
+        Err(why) => {
+            panic!("the function corpus venv cannot be built: {why}; run `cargo xtask setup`")
+        }
+    }
 }
 
 /// `$COLDSPY_FUNCTIONS_PYTHON`, `functions_python` of env.json (`cargo
@@ -157,16 +149,16 @@ fn prepare() -> Result<PathBuf, String> {
         .and_then(|e| e.get("functions_python")?.as_str().map(PathBuf::from));
     let python = from_env
         .or(from_setup)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/coldspy/venv-functions-3.12/bin/python"));
+        .unwrap_or_else(|| coldspy_tests::cache_dir().join("venv-functions-3.12/bin/python"));
     let venv = python
         .parent()
         .and_then(Path::parent)
         .ok_or("no venv directory")?;
-    let base = "/root/.pyenv/versions/3.12.1/bin/python3.12";
+    let base = coldspy_tests::python_of("pyenv-3.12");
     let out = Command::new("sh")
         .arg(repo_root().join("examples/functions/prepare.sh"))
         .arg(venv)
-        .arg(base)
+        .arg(&base)
         .output()
         .map_err(|e| format!("sh prepare.sh: {e}"))?;
     if !out.status.success() || !python.exists() {
@@ -324,9 +316,7 @@ fn checks(name: &str, profile: &Profile, analysis: &Analysis) -> Vec<(String, bo
 /// Records one function and asserts its checks, known gaps apart.
 fn check_function(name: &str) {
     require_root();
-    let Some(python) = corpus_python() else {
-        return;
-    };
+    let python = corpus_python();
     let (profile, analysis, _) = record(name, python, &[]);
     let mut failed = Vec::new();
     for (check, passed, seen) in checks(name, &profile, &analysis) {
@@ -432,9 +422,7 @@ fn bench(python: &Path, args: &[&str]) -> (bool, String, Value) {
 
 #[test]
 fn defer_pandas_in_boto3_stub_saves_init_and_keeps_the_answers() {
-    let Some(python) = corpus_python() else {
-        return;
-    };
+    let python = corpus_python();
     let event = function_dir("boto3_stub").join("event.json");
     let (ok, stdout, json) = bench(
         python,
@@ -478,9 +466,7 @@ fn defer_pandas_in_boto3_stub_saves_init_and_keeps_the_answers() {
 #[test]
 fn record_verify_verifies_networkx_and_not_a_subpackage_imported_by_name() {
     require_root();
-    let Some(python) = corpus_python() else {
-        return;
-    };
+    let python = corpus_python();
     let (profile, analysis, stdout) =
         record("graph", python, &["--verify", "--verify-rounds", "4"]);
     let all = &profile.verifications;

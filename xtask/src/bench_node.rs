@@ -33,19 +33,22 @@ pub struct NodeArgs {
     pub rate: u32,
 }
 
-const PYTHON: &str = "/root/.pyenv/versions/3.12.1/bin/python3.12";
-
 /// Runs the node benchmark.
 pub fn run(args: &NodeArgs) -> Result<()> {
     let coldspy = crate::util::build_release("bench")?;
-    let python = std::env::var("COLDSPY_BENCH_PYTHON").unwrap_or_else(|_| PYTHON.to_string());
+    let python = std::env::var("COLDSPY_BENCH_PYTHON").unwrap_or_else(|_| {
+        crate::setup::python_of("pyenv-3.12")
+            .expect("pyenv-3.12 is a set-up interpreter")
+            .display()
+            .to_string()
+    });
     let script = crate::util::repo_root().join("tests/scripts/faas_instance.py");
     let tree = Tree::new()?;
     let watched = tree.group("watched")?;
     let ignored = tree.group("ignored")?;
     let scratch = std::env::temp_dir().join(format!("coldspy-bench-node-{}", std::process::id()));
     println!(
-        "[bench node] {} interleaved Python starts per variant ({PYTHON} {})",
+        "[bench node] {} interleaved Python starts per variant ({python} {})",
         args.rounds,
         script.display()
     );
