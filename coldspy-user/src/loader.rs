@@ -498,9 +498,11 @@ fn unload_in_place(program: &mut Program) {
 mod tests {
     #[test]
     fn reads_offsets_from_tracefs_when_mounted() {
-        if !std::path::Path::new(super::TRACEFS).join("events").exists() {
-            return;
-        }
+        assert!(
+            std::path::Path::new(super::TRACEFS).join("events").exists(),
+            "tracefs is not mounted at {}: run `cargo xtask setup` (it mounts it)",
+            super::TRACEFS
+        );
         assert_eq!(
             super::tracepoint_field_offset("syscalls", "sys_enter_openat", "filename"),
             Some(24)
