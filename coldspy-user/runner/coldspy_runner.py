@@ -126,6 +126,55 @@ def load_handler(spec):
     return handler
 
 
+def init_uses(handler):
+    """Modules the handler module's own top-level code names (outside
+    function bodies): `X.f()` after `import X`, `Y()` after `from X import
+    Y`, `@click.command()`. Static and conservative: such a module's code runs
+    at init (or may), so it is never advised for removal. Read from the
+    handler's source after init, so it costs init nothing."""
+    import ast
+    module = sys.modules.get(getattr(handler, "__module__", None) or "")
+    path = getattr(module, "__file__", None)
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, TypeError, ValueError):
+        return []
+    bound = {}
+    used = set()
+
+    def visit(node, top):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    bound.setdefault(alias.asname, set()).add(alias.name)
+                else:
+                    # `import a.b` binds `a`; a use of `a` may reach `a.b`.
+                    top = alias.name.split(".")[0]
+                    bound.setdefault(top, set()).update({top, alias.name})
+            return
+        if isinstance(node, ast.ImportFrom):
+            if node.module and not node.level:
+                for alias in node.names:
+                    bound.setdefault(alias.asname or alias.name, set()).add(node.module)
+            return
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            # Decorators and defaults run at definition; bodies do not.
+            for child in getattr(node, "decorator_list", []):
+                visit(child, top)
+            for child in ast.iter_child_nodes(node.args):
+                visit(child, top)
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in bound:
+            used.update(bound[node.id])
+        for child in ast.iter_child_nodes(node):
+            visit(child, top)
+
+    for statement in tree.body:
+        visit(statement, True)
+    return sorted(used)
+
+
 def load_event(path):
     if path is None:
         return {}
@@ -496,6 +545,8 @@ def main():
         defer.install()
     handler = load_handler(args["handler"])
     mark("init_end")
+    if _MARKS_FD is not None:
+        mark("init_use", " ".join(init_uses(handler)))
     if defer is not None:
         defer.report_init()
     if args["zygote"]:

@@ -38,28 +38,8 @@ use std::sync::OnceLock;
 const KNOWN_GAPS: &[(&str, &str, &str)] = &[
     (
         "cli_leftover",
-        "key app.py:10",
-        "pkg_resources is called at init (app.py:16) but by no invocation: the exact hook watches invocations only, so the verdict is never_used (\"remove\", which breaks app.py:16) instead of the curated library_choice",
-    ),
-    (
-        "cli_leftover",
-        "top app.py:10",
-        "as above: pkg_resources ranks first, as never_used",
-    ),
-    (
-        "cli_leftover",
-        "key app.py:12",
-        "rich runs at run time (console.print): feature_redundancy is given only to code that never ran",
-    ),
-    (
-        "cli_leftover",
         "key app.py:13",
-        "rich.table: as app.py:12",
-    ),
-    (
-        "cli_leftover",
-        "key app.py:14",
-        "tqdm runs at run time (tqdm(records)): as app.py:12",
+        "`from rich.table import Table` comes after app.py:12 loaded rich: its own import is under the 1 ms threshold, so the key's \"with app.py:12\" is reported as app.py:12's finding only",
     ),
     (
         "data_at_import",

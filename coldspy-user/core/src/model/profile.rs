@@ -265,6 +265,12 @@ pub struct ModuleRecord {
     /// Absent when the recording had no hook (a script, an old runner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exact_use: Option<u64>,
+    /// With `--handler`: the handler module's own top-level code (outside
+    /// function bodies) names this module — `X.f()` after `import X`, a
+    /// decorator — so its code runs at init: never advised for removal.
+    /// Read statically from the handler's source by the runner; left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init_use: bool,
 }
 
 /// Where an import statement ran: the innermost Python frame at the import's start.
