@@ -225,6 +225,7 @@ pub fn coldspy_entry(_ctx: ProbeContext) -> u32 {
     unsafe { (*cfg).flags = flags & !TARGET_STOP_AT_ENTRY };
     // A dead daemon holds nothing: its process runs on unprofiled.
     if globals::system_wide() && !system_wide::heartbeat_fresh() {
+        maps::count_system(COUNT_UNHELD);
         return 0;
     }
     // SAFETY: signals the current task.

@@ -170,16 +170,23 @@ pub struct Walk {
 /// number of slots used, `SAMPLE_*` flags and read-failure causes. Slot `i` holds the `i`-th frame
 /// of the chain; frames to skip (C-stack shims, non-code objects) have
 /// `code_addr == 0`, so the loop state depends on `i` only and the verifier
-/// can prune it.
+/// can prune it. With `use_bpf_loop` the frames are walked by `bpf_loop`
+/// (kernel 5.17+): the verifier checks one step instead of every one of
+/// the [`MAX_FRAMES`] unrolled iterations, which makes loading ~10x faster.
 #[inline(always)]
-pub fn walk(cfg: &TargetConfig, tid: u32, frames: *mut [RawFrame; MAX_FRAMES]) -> Walk {
+pub fn walk(
+    cfg: &TargetConfig,
+    tid: u32,
+    frames: *mut [RawFrame; MAX_FRAMES],
+    use_bpf_loop: bool,
+) -> Walk {
     let layout = &cfg.layout;
     let tstate = match current_tstate(cfg, tid) {
         Ok(0) => return Walk::empty(SAMPLE_NO_PYTHON, 0),
         Ok(t) => t,
         Err(_) => return Walk::empty(SAMPLE_NO_PYTHON | SAMPLE_READ_ERROR, 1 << FAIL_THREAD_STATE),
     };
-    let Ok(mut frame) = follow(tstate, &layout.tstate_to_frame) else {
+    let Ok(frame) = follow(tstate, &layout.tstate_to_frame) else {
         return Walk::empty(SAMPLE_READ_ERROR, 1 << FAIL_FRAME_POINTER);
     };
     let Some(scratch) = SCRATCH.get_ptr_mut(SCRATCH_SAMPLER) else {
@@ -187,88 +194,145 @@ pub fn walk(cfg: &TargetConfig, tid: u32, frames: *mut [RawFrame; MAX_FRAMES]) -
     };
     // SAFETY: this CPU's slot of a per-CPU map; the sampler is its only user.
     let scratch = unsafe { &mut *scratch };
-    let mut used: u32 = 0;
-    let mut flags = 0;
     // Causes go to the scratch map, not a register: map contents are not
     // tracked by the verifier, so they add no states to the loop.
     note_cause(scratch, 0);
-    for i in 0..MAX_FRAMES {
-        if frame == 0 {
-            break;
-        }
-        // One read of the frame's header instead of one per field.
-        let header_ok = read_chunk(frame, &mut scratch.frame);
-        if !header_ok {
-            note_cause(scratch, 1 << FAIL_FRAME_READ);
-        }
-        let field = |offset: u32| -> u64 {
-            if header_ok {
-                chunk_u64(&scratch.frame, frame, offset)
-            } else {
-                read_u64(frame + offset as u64).unwrap_or(0)
-            }
-        };
-        let code = field(layout.frame_code) & layout.code_ptr_mask;
-        let instr = field(layout.frame_instr);
-        let previous = field(layout.frame_previous);
-        let owner = if layout.frame_owner != NO_OFFSET {
-            (chunk_u64(&scratch.frame, frame, layout.frame_owner & !7)
-                >> ((layout.frame_owner & 7) * 8)) as u8
-        } else {
-            0
-        };
-        let skip_owner = (layout.skip_owner_mask >> (owner & 31)) & 1 != 0;
-        let (code_addr, code_key) = if code == 0 || skip_owner {
-            (0, 0)
-        } else {
-            // One read of the code object's header: its type and identity.
-            let code_ok = read_chunk(code, &mut scratch.code);
-            if !code_ok {
-                note_cause(scratch, 1 << FAIL_CODE_READ);
-            }
-            let cfield = |offset: u32| -> u64 {
-                if code_ok {
-                    chunk_u64(&scratch.code, code, offset)
-                } else {
-                    read_u64(code + offset as u64).unwrap_or(0)
-                }
-            };
-            let type_ok =
-                cfg.code_type_addr == 0 || cfield(layout.object_type) == cfg.code_type_addr;
-            if type_ok {
-                (
-                    code,
-                    code_key(cfield(layout.code_filename), cfield(layout.code_name)),
-                )
-            } else {
-                note_cause(scratch, 1 << FAIL_NOT_CODE);
-                (0, 0)
-            }
-        };
-        // SAFETY: `i < MAX_FRAMES`; `frames` points into a reserved record.
+    let mut state = WalkState {
+        cfg,
+        frames,
+        scratch,
+        frame,
+        used: 0,
+        flags: 0,
+    };
+    if use_bpf_loop {
+        // SAFETY: the callback is a BPF subprogram; `state` lives on this
+        // stack for the whole call.
         unsafe {
-            (*frames)[i] = RawFrame {
-                code_addr,
-                instr,
-                code_key,
-            }
+            aya_ebpf::helpers::generated::bpf_loop(
+                MAX_FRAMES as u32,
+                walk_callback as *mut core::ffi::c_void,
+                core::ptr::addr_of_mut!(state).cast(),
+                0,
+            )
         };
-        used = i as u32 + 1;
-        if !header_ok && previous == 0 && read_u64(frame + layout.frame_previous as u64).is_err() {
-            flags |= SAMPLE_READ_ERROR;
+    } else {
+        for i in 0..MAX_FRAMES {
+            if !step(&mut state, i) {
+                break;
+            }
         }
-        frame = previous;
     }
-    if frame != 0 {
-        flags |= SAMPLE_TRUNCATED;
-        note_cause(scratch, 1 << FAIL_TRUNCATED);
+    if state.frame != 0 {
+        state.flags |= SAMPLE_TRUNCATED;
+        note_cause(state.scratch, 1 << FAIL_TRUNCATED);
     }
     Walk {
-        depth: used,
-        flags,
+        depth: state.used,
+        flags: state.flags,
         // SAFETY: a field of this CPU's map value.
-        causes: unsafe { core::ptr::read_volatile(&scratch.causes) },
+        causes: unsafe { core::ptr::read_volatile(&state.scratch.causes) },
     }
+}
+
+/// What one step of the walk reads and writes.
+struct WalkState<'a> {
+    cfg: &'a TargetConfig,
+    frames: *mut [RawFrame; MAX_FRAMES],
+    scratch: &'a mut Scratch,
+    /// The frame to read next (0: done).
+    frame: u64,
+    used: u32,
+    flags: u32,
+}
+
+/// `bpf_loop`'s callback: one step; 1 stops the loop.
+#[inline(never)]
+unsafe extern "C" fn walk_callback(index: u64, state: *mut core::ffi::c_void) -> i64 {
+    // SAFETY: `state` is the `WalkState` that `walk` passed.
+    let state = unsafe { &mut *(state as *mut WalkState) };
+    if index >= MAX_FRAMES as u64 {
+        return 1;
+    }
+    if step(state, index as usize) {
+        0
+    } else {
+        1
+    }
+}
+
+/// Reads frame `i` of the chain into slot `i`; false when the chain ended.
+#[inline(always)]
+fn step(state: &mut WalkState, i: usize) -> bool {
+    let frame = state.frame;
+    if frame == 0 || i >= MAX_FRAMES {
+        return false;
+    }
+    let cfg = state.cfg;
+    let layout = &cfg.layout;
+    let scratch = &mut *state.scratch;
+    // One read of the frame's header instead of one per field.
+    let header_ok = read_chunk(frame, &mut scratch.frame);
+    if !header_ok {
+        note_cause(scratch, 1 << FAIL_FRAME_READ);
+    }
+    let field = |scratch: &Scratch, offset: u32| -> u64 {
+        if header_ok {
+            chunk_u64(&scratch.frame, frame, offset)
+        } else {
+            read_u64(frame + offset as u64).unwrap_or(0)
+        }
+    };
+    let code = field(scratch, layout.frame_code) & layout.code_ptr_mask;
+    let instr = field(scratch, layout.frame_instr);
+    let previous = field(scratch, layout.frame_previous);
+    let owner = if layout.frame_owner != NO_OFFSET {
+        (chunk_u64(&scratch.frame, frame, layout.frame_owner & !7)
+            >> ((layout.frame_owner & 7) * 8)) as u8
+    } else {
+        0
+    };
+    let skip_owner = (layout.skip_owner_mask >> (owner & 31)) & 1 != 0;
+    let (code_addr, code_key) = if code == 0 || skip_owner {
+        (0, 0)
+    } else {
+        // One read of the code object's header: its type and identity.
+        let code_ok = read_chunk(code, &mut scratch.code);
+        if !code_ok {
+            note_cause(scratch, 1 << FAIL_CODE_READ);
+        }
+        let cfield = |offset: u32| -> u64 {
+            if code_ok {
+                chunk_u64(&scratch.code, code, offset)
+            } else {
+                read_u64(code + offset as u64).unwrap_or(0)
+            }
+        };
+        let type_ok = cfg.code_type_addr == 0 || cfield(layout.object_type) == cfg.code_type_addr;
+        if type_ok {
+            (
+                code,
+                code_key(cfield(layout.code_filename), cfield(layout.code_name)),
+            )
+        } else {
+            note_cause(scratch, 1 << FAIL_NOT_CODE);
+            (0, 0)
+        }
+    };
+    // SAFETY: `i < MAX_FRAMES`; `frames` points into a reserved record.
+    unsafe {
+        (*state.frames)[i] = RawFrame {
+            code_addr,
+            instr,
+            code_key,
+        }
+    };
+    state.used = i as u32 + 1;
+    if !header_ok && previous == 0 && read_u64(frame + layout.frame_previous as u64).is_err() {
+        state.flags |= SAMPLE_READ_ERROR;
+    }
+    state.frame = previous;
+    true
 }
 
 impl Walk {

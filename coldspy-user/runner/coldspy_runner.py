@@ -2,7 +2,7 @@
 runtime does and reports phase marks to coldspy.
 
     python coldspy_runner.py --handler app.py:handler [--event event.json]
-        [--invocations N] [--marks-fd FD]
+        [--invocations N] [--marks-fd FD] [--defer MOD[,MOD...]] [--answers]
         [--serve PORT [--warmup] [--wait-before-bind --control-fd FD]]
 
 Marks are lines "NAME MONOTONIC_NS" written to --marks-fd (time.monotonic_ns,
@@ -10,6 +10,14 @@ the clock of the kernel's bpf_ktime_get_ns): runner_ready, init_end,
 invoke_start, invoke_end, "exact_use NAME..." after each invocation (the
 modules whose code, or whose native functions, first ran in it), and
 "error KIND MESSAGE" on failure (exit status 3).
+
+--defer defers the named imports without changing the handler's code (see
+Defer); after init_end the runner reports "defer method METHOD" and, per
+name, "defer deferred NAME", "defer loaded NAME SITE" (its code ran at init
+anyway, first run from SITE) or "defer not_imported NAME"; after each
+invocation "defer used NAME SITE" for those it loaded. --answers reports
+"answer SHA256" of each return value, JSON-serialised with sorted keys
+("answer unserializable TYPE" when it is not JSON).
 Standard library only; CPython 3.9+.
 """
 import os
@@ -39,11 +47,11 @@ def fail(kind, message):
 def parse_args(argv):
     args = {"handler": None, "event": None, "invocations": 1, "marks_fd": None,
             "serve": None, "wait_before_bind": False, "control_fd": None, "warmup": False,
-            "zygote": False}
+            "zygote": False, "defer": [], "answers": False}
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--wait-before-bind", "--warmup", "--zygote"):
+        if a in ("--wait-before-bind", "--warmup", "--zygote", "--answers"):
             args[a[2:].replace("-", "_")] = True
             i += 1
             continue
@@ -62,6 +70,8 @@ def parse_args(argv):
             args["serve"] = int(value)
         elif a == "--control-fd":
             args["control_fd"] = int(value)
+        elif a == "--defer":
+            args["defer"].extend(n.strip() for n in value.split(",") if n.strip())
         else:
             fail("usage", "unknown option %s" % a)
         i += 2
@@ -114,6 +124,55 @@ def load_handler(spec):
     if not callable(handler):
         fail("function_missing", "%s has no function %s" % (target, function))
     return handler
+
+
+def init_uses(handler):
+    """Modules the handler module's own top-level code names (outside
+    function bodies): `X.f()` after `import X`, `Y()` after `from X import
+    Y`, `@click.command()`. Static and conservative: such a module's code runs
+    at init (or may), so it is never advised for removal. Read from the
+    handler's source after init, so it costs init nothing."""
+    import ast
+    module = sys.modules.get(getattr(handler, "__module__", None) or "")
+    path = getattr(module, "__file__", None)
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, TypeError, ValueError):
+        return []
+    bound = {}
+    used = set()
+
+    def visit(node, top):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    bound.setdefault(alias.asname, set()).add(alias.name)
+                else:
+                    # `import a.b` binds `a`; a use of `a` may reach `a.b`.
+                    top = alias.name.split(".")[0]
+                    bound.setdefault(top, set()).update({top, alias.name})
+            return
+        if isinstance(node, ast.ImportFrom):
+            if node.module and not node.level:
+                for alias in node.names:
+                    bound.setdefault(alias.asname or alias.name, set()).add(node.module)
+            return
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            # Decorators and defaults run at definition; bodies do not.
+            for child in getattr(node, "decorator_list", []):
+                visit(child, top)
+            for child in ast.iter_child_nodes(node.args):
+                visit(child, top)
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in bound:
+            used.update(bound[node.id])
+        for child in ast.iter_child_nodes(node):
+            visit(child, top)
+
+    for statement in tree.body:
+        visit(statement, True)
+    return sorted(used)
 
 
 def load_event(path):
@@ -203,6 +262,196 @@ def _native_module(fn):
     return module if isinstance(module, str) else None
 
 
+# --- --defer: the named imports deferred without changing the handler ---
+
+_PHASE = [0]  # 0 during init, then the 1-based invocation running
+
+
+def _site():
+    """file:line of the innermost frame that is neither importlib's nor the
+    runner's: the code whose import or attribute read ran the module."""
+    runner = sys._getframe(0).f_code.co_filename
+    importlib_pkg = sys.modules.get("importlib")
+    importlib_dir = os.path.dirname(getattr(importlib_pkg, "__file__", None) or "<none>/")
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if (name != runner and not name.startswith("<frozen ")
+                and not os.path.dirname(name).startswith(importlib_dir)):
+            return "%s:%d" % (name, frame.f_lineno)
+        frame = frame.f_back
+    return "?"
+
+
+class Defer:
+    """Defers the named modules (exact names: `pandas`, `scipy.stats`).
+
+    CPython 3.15+ (PEP 810, sys.set_lazy_imports_filter): every module-level
+    import of a named module, or `from PKG import NAME` of one, becomes a
+    lazy import, as if written `lazy import` (imports inside functions and
+    try blocks stay eager, as PEP 810 defines). Before 3.15: a meta-path
+    finder gives the named modules importlib.util.LazyLoader's treatment (a
+    module object whose code runs at the first attribute read), except that
+    the import system's own reads of the module's metadata (`__spec__`,
+    `__name__`, ...) do not run it: with LazyLoader itself a second
+    `import X` runs X (CPython reads X.__spec__ to check that X finished
+    initializing), though nothing used it. `from X import name` reads X, so
+    it runs X at once (not deferrable before 3.15)."""
+
+    def __init__(self, names):
+        self.names = set(names)
+        self.loaded = {}  # name -> (site, phase) of the first run of its code
+        self.before = {n for n in self.names if n in sys.modules}
+        self.pep810 = hasattr(sys, "set_lazy_imports_filter") and hasattr(sys, "set_lazy_imports")
+        self.reported = set()
+
+    def install(self):
+        if self.pep810:
+            names = self.names
+
+            def lazy_filter(importer, name, fromlist):
+                if name in names:
+                    return True
+                return bool(fromlist) and any(("%s.%s" % (name, f)) in names for f in fromlist)
+
+            sys.set_lazy_imports_filter(lazy_filter)
+            sys.set_lazy_imports("all")
+        sys.meta_path.insert(0, _DeferFinder(self))
+
+    def method(self):
+        return "pep810" if self.pep810 else "lazy_loader"
+
+    def ran(self, name):
+        if name not in self.loaded:
+            self.loaded[name] = (_site(), _PHASE[0])
+
+    def report_init(self):
+        mark("defer", "method " + self.method())
+        lazy = getattr(sys, "lazy_modules", ())
+        for name in sorted(self.names):
+            module = sys.modules.get(name)
+            if name in self.before:
+                mark("defer", "loaded %s before the handler (interpreter start-up or coldspy's runner)" % name)
+            elif type(module) is _DeferredModule or (module is None and name in lazy):
+                mark("defer", "deferred " + name)
+            elif module is None:
+                mark("defer", "not_imported " + name)
+            else:
+                site = self.loaded.get(name, ("?", 0))[0]
+                mark("defer", "loaded %s %s" % (name, site))
+            if module is not None and type(module) is not _DeferredModule:
+                self.reported.add(name)
+
+    def report_invocation(self):
+        for name in sorted(self.names - self.reported):
+            module = sys.modules.get(name)
+            if module is not None and type(module) is not _DeferredModule:
+                self.reported.add(name)
+                mark("defer", "used %s %s" % (name, self.loaded.get(name, ("?", 0))[0]))
+
+
+class _DeferFinder:
+    """First on sys.meta_path: notes where a named module is imported and,
+    before 3.15, hands it to _DeferLoader."""
+
+    def __init__(self, defer):
+        self.defer = defer
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.defer.names:
+            return None
+        if self.defer.pep810:
+            # Found by the next finder; reached when the import runs (eager
+            # or a lazy import's first use): where it ran.
+            self.defer.ran(name)
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is None:
+                continue
+            if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = _DeferLoader(spec.loader, self.defer)
+            return spec
+        return None
+
+
+class _DeferLoader:
+    """Creates the module with the real loader and leaves it unexecuted, a
+    _DeferredModule until its first attribute read (the algorithm of
+    importlib.util.LazyLoader)."""
+
+    def __init__(self, loader, defer):
+        self.loader = loader
+        self.defer = defer
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__spec__.loader = self.loader
+        module.__loader__ = self.loader
+        _PENDING[id(module)] = (self.loader, module.__dict__.copy(), module.__spec__.name, self.defer)
+        module.__class__ = _DeferredModule
+
+
+_PENDING = {}
+# Read without running the module: what the import system and repr() read.
+_METADATA = frozenset(("__spec__", "__name__", "__loader__", "__package__", "__file__",
+                       "__cached__", "__class__"))
+
+
+def _run_deferred(module):
+    pending = _PENDING.pop(id(module), None)
+    if pending is None:
+        return
+    loader, attrs_then, name, defer = pending
+    module.__class__ = types_ModuleType
+    defer.ran(name)
+    attrs_now = types_ModuleType.__getattribute__(module, "__dict__")
+    updated = {k: v for k, v in attrs_now.items()
+               if k not in attrs_then or attrs_then[k] is not v}
+    loader.exec_module(module)
+    if name in sys.modules and sys.modules[name] is not module:
+        raise ValueError("module object for %r substituted in sys.modules during a lazy load" % name)
+    attrs_now.update(updated)
+
+
+types_ModuleType = type(sys)
+
+
+class _DeferredModule(types_ModuleType):
+    """A module whose code has not run yet: any read but its metadata runs it."""
+
+    def __getattribute__(self, attr):
+        if attr in _METADATA:
+            return types_ModuleType.__getattribute__(self, attr)
+        _run_deferred(self)
+        return getattr(self, attr)
+
+    def __delattr__(self, attr):
+        _run_deferred(self)
+        delattr(self, attr)
+
+
+def _answer(result):
+    """sha256 of the return value as JSON with sorted keys."""
+    import hashlib
+    import json
+    try:
+        try:
+            text = json.dumps(result, sort_keys=True)
+        except TypeError:
+            text = json.dumps(result)  # keys of mixed types cannot be sorted
+    except (TypeError, ValueError) as e:
+        return "unserializable %s" % " ".join(("%s: %s" % (type(e).__name__, e)).split())[:200]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 _EXACT = None
 
 
@@ -290,8 +539,16 @@ def main():
     _MARKS_FD = args["marks_fd"]
     mark("runner_ready")
     event = load_event(args["event"])
+    defer = None
+    if args["defer"]:
+        defer = Defer(args["defer"])
+        defer.install()
     handler = load_handler(args["handler"])
     mark("init_end")
+    if _MARKS_FD is not None:
+        mark("init_use", " ".join(init_uses(handler)))
+    if defer is not None:
+        defer.report_init()
     if args["zygote"]:
         zygote(handler)
         return
@@ -303,8 +560,13 @@ def main():
     # Exact use is reported for recorded invocations only (not served ones).
     if _MARKS_FD is not None:
         _EXACT = ExactUse()
-    for _ in range(args["invocations"]):
-        invoke(handler, event)
+    for n in range(args["invocations"]):
+        _PHASE[0] = n + 1
+        result = invoke(handler, event)
+        if defer is not None:
+            defer.report_invocation()
+        if args["answers"]:
+            mark("answer", _answer(result))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,6 @@
 //! without a hard-coded layout. A minimal reader: only what finding a
 //! member's byte offset needs.
 
-use std::collections::HashMap;
-
 /// The kernel's BTF.
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
@@ -28,7 +26,8 @@ const KIND_ENUM64: u32 = 19;
 /// One member of a struct or union.
 #[derive(Debug, Clone)]
 struct Member {
-    name: String,
+    /// Offset of its name in the string section.
+    name: u32,
     type_id: u32,
     bit_offset: u32,
 }
@@ -37,17 +36,21 @@ struct Member {
 #[derive(Debug, Clone, Default)]
 struct Type {
     kind: u32,
-    name: String,
+    /// Offset of its name in the string section.
+    name: u32,
     /// The referenced type (typedef, const, …).
     target: u32,
     members: Vec<Member>,
 }
 
-/// Parsed BTF: types by id, structs by name.
+/// Parsed BTF: types by id, names as offsets into the string section
+/// (decoded only when compared: the kernel's BTF has ~100,000 types, and
+/// allocating every name doubled the time `record` waits before its target
+/// may run).
 #[derive(Debug, Default)]
 pub struct KernelBtf {
     types: Vec<Type>,
-    structs: HashMap<String, u32>,
+    strings: Vec<u8>,
 }
 
 fn u32_at(data: &[u8], at: usize) -> Option<u32> {
@@ -77,16 +80,11 @@ impl KernelBtf {
         let str_off = header_len + u32_at(data, 16)? as usize;
         let str_len = u32_at(data, 20)? as usize;
         let strings = data.get(str_off..str_off + str_len)?;
-        let name = |offset: u32| -> String {
-            let rest = strings.get(offset as usize..).unwrap_or_default();
-            let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-            String::from_utf8_lossy(&rest[..end]).into_owned()
-        };
         let types_data = data.get(type_off..type_off + type_len)?;
         // Type id 0 is `void`.
         let mut btf = KernelBtf {
             types: vec![Type::default()],
-            structs: HashMap::new(),
+            strings: strings.to_vec(),
         };
         let mut at = 0usize;
         while at + 12 <= types_data.len() {
@@ -99,7 +97,7 @@ impl KernelBtf {
             let kind_flag = info >> 31 == 1;
             let mut ty = Type {
                 kind,
-                name: name(name_off),
+                name: name_off,
                 target: size_or_type,
                 members: Vec::new(),
             };
@@ -111,7 +109,7 @@ impl KernelBtf {
                         let m = at + i * 12;
                         let offset = u32_at(types_data, m + 8)?;
                         ty.members.push(Member {
-                            name: name(u32_at(types_data, m)?),
+                            name: u32_at(types_data, m)?,
                             type_id: u32_at(types_data, m + 4)?,
                             bit_offset: if kind_flag {
                                 offset & 0xff_ffff
@@ -126,14 +124,24 @@ impl KernelBtf {
                 KIND_DATASEC | KIND_ENUM64 => vlen * 12,
                 _ => 0,
             };
-            if kind == KIND_STRUCT && !ty.name.is_empty() {
-                btf.structs
-                    .entry(ty.name.clone())
-                    .or_insert(btf.types.len() as u32);
-            }
             btf.types.push(ty);
         }
         Some(btf)
+    }
+
+    /// Whether the name at `offset` of the string section is `name`.
+    fn name_is(&self, offset: u32, name: &str) -> bool {
+        let rest = self.strings.get(offset as usize..).unwrap_or_default();
+        rest.len() > name.len() && rest.starts_with(name.as_bytes()) && rest[name.len()] == 0
+            || (name.is_empty() && rest.first().is_none_or(|&b| b == 0))
+    }
+
+    /// The first struct named `name`.
+    fn struct_id(&self, name: &str) -> Option<u32> {
+        self.types
+            .iter()
+            .position(|t| t.kind == KIND_STRUCT && !name.is_empty() && self.name_is(t.name, name))
+            .map(|i| i as u32)
     }
 
     /// Follows typedefs and qualifiers to the underlying type id.
@@ -154,13 +162,13 @@ impl KernelBtf {
     fn member(&self, id: u32, name: &str) -> Option<(u32, u32)> {
         let ty = self.types.get(self.resolve(id) as usize)?;
         for m in &ty.members {
-            if m.name == name {
+            if self.name_is(m.name, name) {
                 return Some((m.bit_offset, m.type_id));
             }
         }
         ty.members
             .iter()
-            .filter(|m| m.name.is_empty())
+            .filter(|m| self.name_is(m.name, ""))
             .find_map(|m| {
                 let (inner, type_id) = self.member(m.type_id, name)?;
                 Some((m.bit_offset + inner, type_id))
@@ -170,7 +178,7 @@ impl KernelBtf {
     /// Byte offset of a member path inside a named struct, e.g.
     /// `("task_struct", &["thread", "fsbase"])`.
     pub fn offset_of(&self, struct_name: &str, path: &[&str]) -> Option<u32> {
-        let mut id = *self.structs.get(struct_name)?;
+        let mut id = self.struct_id(struct_name)?;
         let mut bits = 0;
         for field in path {
             let (offset, type_id) = self.member(id, field)?;
@@ -211,9 +219,13 @@ mod tests {
 
     #[test]
     fn finds_fsbase_in_the_running_kernel() {
-        if !std::path::Path::new(VMLINUX_BTF).exists() {
-            return;
-        }
+        // Never a silent pass: coldspy reads these offsets from the kernel's
+        // BTF, so a kernel without it fails here as coldspy would.
+        assert!(
+            std::path::Path::new(VMLINUX_BTF).exists(),
+            "{VMLINUX_BTF} is missing: the kernel was built without BTF \
+             (CONFIG_DEBUG_INFO_BTF), which coldspy needs"
+        );
         let btf = KernelBtf::from_sys_fs().unwrap();
         let offset = btf.offset_of("task_struct", &["thread", "fsbase"]);
         assert!(offset.is_some_and(|o| o > 0 && o % 8 == 0), "{offset:?}");

@@ -1,7 +1,8 @@
 //! The layout the architecture promises, checked on the source: no top-level
 //! module of the system crate uses a module that uses it back (directly or
 //! through others), `sys` is the bottom layer, and the pure core names none
-//! of the system crates. Runs as a plain user, reads files only.
+//! of the system crates, nor pulls one in (`cargo tree --offline`). Runs as
+//! a plain user, reads files only.
 // A test/bench/bin target sees every dependency of its package; the
 // lint is meant for the library targets (workspace Cargo.toml).
 #![allow(unused_crate_dependencies)]
@@ -140,6 +141,70 @@ fn the_core_crate_depends_on_no_system_crate() {
                 .any(|l| l.trim_start().starts_with(&format!("{forbidden} "))
                     || l.trim_start().starts_with(&format!("{forbidden}="))),
             "coldspy-core depends on {forbidden}"
+        );
+    }
+}
+
+/// `cargo tree` of the core's normal dependencies on this target, one
+/// `name vX.Y.Z` per line (`extra` adds arguments such as `-i libc`); `None`
+/// when cargo says the `-i` package is not in the graph at all.
+fn core_tree(extra: &[&str]) -> Option<Vec<String>> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["tree", "--offline", "--locked", "-p", "coldspy-core"])
+        .args(["-e", "normal", "--prefix", "none", "--format", "{p}"])
+        .args(extra)
+        .current_dir(workspace)
+        .output()
+        .expect("run cargo tree");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && stderr.contains("did not match any packages") {
+        return None;
+    }
+    assert!(out.status.success(), "cargo tree failed: {stderr}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    Some(
+        text.lines()
+            .map(|l| l.trim_end_matches(" (*)").to_string())
+            .collect(),
+    )
+}
+
+/// The resolved graph, not only the manifest: nothing the core pulls in
+/// transitively is a system crate, and libc comes only the one way the
+/// README's Dependencies section explains (inferno → ahash → getrandom,
+/// seeding hash maps; the core calls nothing of it).
+#[test]
+fn the_core_crate_pulls_in_no_system_crate() {
+    let names = |tree: &[String]| -> BTreeSet<String> {
+        tree.iter()
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_string)
+            .collect()
+    };
+    let all = names(&core_tree(&[]).expect("the core's tree"));
+    assert!(
+        all.contains("serde_json") && all.contains("inferno"),
+        "{all:?}"
+    );
+    let system: Vec<&String> = all
+        .iter()
+        .filter(|n| {
+            n.starts_with("aya")
+                || ["clap", "tokio", "coldspy-user", "coldspy-common"].contains(&n.as_str())
+        })
+        .collect();
+    assert!(system.is_empty(), "coldspy-core pulls in {system:?}");
+    if let Some(to_libc) = core_tree(&["-i", "libc"]) {
+        let on_the_way: BTreeSet<String> = names(&to_libc);
+        let documented: BTreeSet<String> =
+            ["libc", "getrandom", "ahash", "inferno", "coldspy-core"]
+                .into_iter()
+                .map(String::from)
+                .collect();
+        assert_eq!(
+            on_the_way, documented,
+            "libc reaches coldspy-core another way than the README's Dependencies section says"
         );
     }
 }

@@ -6,17 +6,20 @@
 # generators run only when their output is missing or older than the script.
 #
 #   examples/functions/prepare.sh [VENV] [PYTHON]
-#   defaults: /work/venvs/functions-3.12  python3.12 (pyenv's 3.12.1 if present)
+#   defaults: /work/venvs/functions-3.12  pyenv-3.12 of set-up's env.json, else python3.12
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 venv=${1:-/work/venvs/functions-3.12}
 python=${2:-}
 if [ -z "$python" ]; then
-    if [ -x /root/.pyenv/versions/3.12.1/bin/python3.12 ]; then
-        python=/root/.pyenv/versions/3.12.1/bin/python3.12
-    else
-        python=python3.12
-    fi
+    # pyenv's 3.12 where `cargo xtask setup`'s env.json says it is.
+    python=$(python3 -c 'import json, sys
+try:
+    env = json.load(open(sys.argv[1]))
+except OSError:
+    sys.exit(0)
+print(next((i["python"] for i in env["interpreters"] if i["name"] == "pyenv-3.12"), ""))' "${COLDSPY_CACHE:-/var/cache/coldspy}/env.json")
+    [ -n "$python" ] || python=python3.12
 fi
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"

@@ -2,7 +2,7 @@
 # Creates (idempotently) the venv the runtime harnesses run in.
 #   bash tests/runtimes/prepare.sh [VENV_DIR]
 # VENV_DIR defaults to /var/cache/coldspy/venv-runtimes-3.12.
-# PYTHON overrides the interpreter (default: pyenv's CPython 3.12.1, else python3.12).
+# PYTHON overrides the interpreter (default: pyenv-3.12 of set-up's env.json, else python3.12).
 # Reaches PyPI only; wheels only. A second run with the same requirements.txt
 # does nothing (a stamp file in the venv holds the requirements' sha256).
 set -euo pipefail
@@ -11,11 +11,14 @@ venv="${1:-/var/cache/coldspy/venv-runtimes-3.12}"
 req="$here/requirements.txt"
 py="${PYTHON:-}"
 if [ -z "$py" ]; then
-    if [ -x /root/.pyenv/versions/3.12.1/bin/python3.12 ]; then
-        py=/root/.pyenv/versions/3.12.1/bin/python3.12
-    else
-        py="$(command -v python3.12)"
-    fi
+    # pyenv's 3.12 where set-up's env.json says it is, else python3.12.
+    py="$(python3 -c 'import json, sys
+try:
+    env = json.load(open(sys.argv[1]))
+except OSError:
+    sys.exit(0)
+print(next((i["python"] for i in env["interpreters"] if i["name"] == "pyenv-3.12"), ""))' "${COLDSPY_CACHE:-/var/cache/coldspy}/env.json")"
+    [ -n "$py" ] || py="$(command -v python3.12)"
 fi
 want="$(sha256sum "$req" | cut -d' ' -f1) $("$py" -c 'import sys; print(sys.version.split()[0])')"
 stamp="$venv/.coldspy-runtimes-stamp"

@@ -133,7 +133,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Where the Debian sid chroot with CPython 3.13–3.15 is: `$COLDSPY_SID_ROOT`
 /// (an explicit override, e.g. a development chroot), else `sid_root` of
-/// `env.json`, else `/var/cache/coldspy/sid` (what `cargo xtask setup` creates).
+/// `env.json`, else `sid` in [`cache_dir`] (what `cargo xtask setup` creates).
 pub fn sid_root() -> PathBuf {
     if let Some(root) = std::env::var_os("COLDSPY_SID_ROOT") {
         return PathBuf::from(root);
@@ -141,7 +141,7 @@ pub fn sid_root() -> PathBuf {
     setup_env()
         .as_ref()
         .and_then(|env| env.get("sid_root")?.as_str().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("/var/cache/coldspy/sid"))
+        .unwrap_or_else(|| cache_dir().join("sid"))
 }
 
 /// An interpreter of the sid chroot, started as `chroot ROOT python3.X`;
@@ -173,26 +173,11 @@ pub fn sid_interpreter(name: &str, binary: &str, version: (u32, u32)) -> Interpr
 /// a missing interpreter fails the matrix, it is never skipped.
 pub fn all_interpreters() -> Vec<Interpreter> {
     let mut all = Vec::new();
-    for (name, path, version) in [
-        (
-            "pyenv-3.9",
-            "/root/.pyenv/versions/3.9.18/bin/python3.9",
-            (3, 9),
-        ),
-        (
-            "pyenv-3.10",
-            "/root/.pyenv/versions/3.10.13/bin/python3.10",
-            (3, 10),
-        ),
-    ] {
-        all.push(host_interpreter(name, path, version));
+    for (name, version) in [("pyenv-3.9", (3, 9)), ("pyenv-3.10", (3, 10))] {
+        all.push(host_interpreter(name, version));
     }
     all.extend(core_interpreters());
-    all.push(host_interpreter(
-        "pyenv-3.13",
-        "/root/.pyenv/versions/3.13.0/bin/python3.13",
-        (3, 13),
-    ));
+    all.push(host_interpreter("pyenv-3.13", (3, 13)));
     for (name, binary, version) in [
         ("sid-3.13", "python3.13", (3, 13)),
         ("sid-3.14", "python3.14", (3, 14)),
@@ -208,14 +193,11 @@ pub fn debug_interpreter() -> Interpreter {
     sid_interpreter("sid-3.14d", "python3.14d", (3, 14))
 }
 
-fn host_interpreter(name: &str, path: &str, version: (u32, u32)) -> Interpreter {
-    assert!(
-        Path::new(path).exists(),
-        "{path} is missing: run `cargo xtask setup` first"
-    );
+/// A set-up interpreter of the host by its `env.json` name.
+fn host_interpreter(name: &str, version: (u32, u32)) -> Interpreter {
     Interpreter {
         name: name.to_string(),
-        command: vec![path.to_string()],
+        command: vec![python_of(name)],
         venv_python: None,
         version,
         root: None,
@@ -225,52 +207,93 @@ fn host_interpreter(name: &str, path: &str, version: (u32, u32)) -> Interpreter 
 /// The interpreters of the foundation issue: pyenv 3.11 and 3.12 (shared
 /// libpython) and Debian's stripped, static `/usr/bin/python3.11`.
 pub fn core_interpreters() -> Vec<Interpreter> {
-    let env = setup_env();
-    let venv_for = |name: &str| -> Option<String> {
-        env.as_ref()?
-            .get("interpreters")?
-            .as_array()?
-            .iter()
-            .find(|i| i.get("name").and_then(Value::as_str) == Some(name))?
-            .get("venv_python")?
+    [
+        ("pyenv-3.11", (3, 11)),
+        ("pyenv-3.12", (3, 12)),
+        ("debian-3.11", (3, 11)),
+    ]
+    .iter()
+    .map(|(name, version)| Interpreter {
+        venv_python: env_interpreter(name)["venv_python"]
             .as_str()
-            .map(str::to_string)
+            .map(str::to_string),
+        ..host_interpreter(name, *version)
+    })
+    .collect()
+}
+
+/// The `env.json` entry of the interpreter set-up named `name`; panics with
+/// the set-up hint when there is none.
+fn env_interpreter(name: &str) -> Value {
+    let Some(env) = setup_env() else {
+        panic!(
+            "no {}: run `cargo xtask setup`",
+            cache_dir().join("env.json").display()
+        )
     };
-    let list = [
-        (
-            "pyenv-3.11",
-            "/root/.pyenv/versions/3.11.7/bin/python3.11",
-            (3, 11),
-        ),
-        (
-            "pyenv-3.12",
-            "/root/.pyenv/versions/3.12.1/bin/python3.12",
-            (3, 12),
-        ),
-        ("debian-3.11", "/usr/bin/python3.11", (3, 11)),
-    ];
-    list.iter()
-        .map(|(name, path, version)| Interpreter {
-            venv_python: venv_for(name),
-            ..host_interpreter(name, path, *version)
-        })
-        .collect()
+    env["interpreters"]
+        .as_array()
+        .and_then(|all| all.iter().find(|i| i["name"] == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("no interpreter {name} in env.json: run `cargo xtask setup`"))
+}
+
+/// The interpreter binary of a set-up interpreter (`pyenv-3.12`,
+/// `debian-3.11`, and the refused `pyenv-3.8`, `pyenv-3.6`, `pyenv-2.7`):
+/// `python` of its `env.json` entry, the one place the tests learn where
+/// pyenv is (set-up writes it; `COLDSPY_PYENV_ROOT` moves pyenv there).
+/// Panics with the set-up hint when it is missing.
+pub fn python_of(name: &str) -> String {
+    let python = env_interpreter(name)["python"]
+        .as_str()
+        .unwrap_or_else(|| panic!("env.json: {name} has no python"))
+        .to_string();
+    assert!(
+        Path::new(&python).exists(),
+        "{python} ({name}) is missing: run `cargo xtask setup`"
+    );
+    python
+}
+
+/// The shared libpython of a set-up pyenv interpreter
+/// (`VERSION/lib/libpython3.X.so.1.0` beside its `bin/`); panics with the
+/// set-up hint when it is missing.
+pub fn libpython_of(name: &str) -> PathBuf {
+    let python = PathBuf::from(python_of(name));
+    let binary = python.file_name().unwrap().to_string_lossy().into_owned();
+    let lib = python
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("lib")
+        .join(format!("lib{binary}.so.1.0"));
+    assert!(
+        lib.exists(),
+        "{} ({name}) is missing: run `cargo xtask setup`",
+        lib.display()
+    );
+    lib
 }
 
 /// The venv python (with boto3, markdown, Pillow…) set-up made for an interpreter.
 pub fn venv_python(name: &str) -> String {
-    let env = setup_env().expect("no /var/cache/coldspy/env.json: run `cargo xtask setup`");
-    env["interpreters"]
-        .as_array()
-        .and_then(|all| all.iter().find(|i| i["name"] == name))
-        .and_then(|i| i["venv_python"].as_str())
+    env_interpreter(name)["venv_python"]
+        .as_str()
         .unwrap_or_else(|| panic!("no venv for {name}: run `cargo xtask setup`"))
         .to_string()
 }
 
-/// `/var/cache/coldspy/env.json` written by `cargo xtask setup`, if present.
+/// coldspy's machine cache, where set-up writes `env.json`: `$COLDSPY_CACHE`,
+/// else `/var/cache/coldspy` (as for `cargo xtask` and the product).
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("COLDSPY_CACHE")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("/var/cache/coldspy"), PathBuf::from)
+}
+
+/// `env.json` in [`cache_dir`], written by `cargo xtask setup`, if present.
 pub fn setup_env() -> Option<Value> {
-    let text = std::fs::read_to_string("/var/cache/coldspy/env.json").ok()?;
+    let text = std::fs::read_to_string(cache_dir().join("env.json")).ok()?;
     serde_json::from_str(&text).ok()
 }
 

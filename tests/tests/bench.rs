@@ -11,7 +11,9 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-const PY312: &str = "/root/.pyenv/versions/3.12.1/bin/python3.12";
+/// pyenv's 3.12, where set-up's `env.json` says it is.
+static PY312: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| coldspy_tests::python_of("pyenv-3.12"));
 
 /// Timing oracles and the page-cache drop take turns: a drop in the middle
 /// of a timed comparison would slow one side only.
@@ -26,7 +28,7 @@ fn bench(args: &[&str]) -> (std::process::Output, Option<Value>, String) {
     let mut all = vec![
         "bench",
         "--python",
-        PY312,
+        PY312.as_str(),
         "--export-json",
         json.to_str().unwrap(),
     ];
@@ -94,7 +96,11 @@ fn init_and_exec_match_known_sleeps_and_end_to_end_matches_hyperfine() {
             libc::getuid()
         }));
     let hf = dir.join("hf.json");
-    let command = format!("{PY312} {} --handler {slow}:handler", runner.display());
+    let command = format!(
+        "{} {} --handler {slow}:handler",
+        PY312.as_str(),
+        runner.display()
+    );
     let status = Command::new("hyperfine")
         .args([
             "-N",
@@ -223,7 +229,7 @@ fn bad_input_is_one_clear_line() {
         ),
     ];
     for (args, needle) in cases {
-        let mut all = vec!["bench", "--python", PY312, "--runs", "3"];
+        let mut all = vec!["bench", "--python", PY312.as_str(), "--runs", "3"];
         all.extend(args.iter().map(String::as_str));
         let out = coldspy(&all);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -241,7 +247,7 @@ fn a_hanging_start_is_killed_counted_and_not_averaged_in() {
         .args([
             "bench",
             "--python",
-            PY312,
+            PY312.as_str(),
             "--runs",
             "2",
             "--timeout",
@@ -301,4 +307,214 @@ fn drop_caches_empties_the_page_cache_before_the_starts() {
         0,
         "--drop-caches dropped the page cache"
     );
+}
+
+/// `--defer` on purpose-built handlers, one per verdict: a never-used
+/// import that sleeps 200 ms (verified, about −200 ms), a `from X import
+/// name` (X runs at init anyway: not verified, naming the line), a plugin
+/// that registers itself at import (the handler raises without it), and a
+/// module whose import sets the configuration the answer depends on (the
+/// answers differ).
+#[test]
+fn defer_verifies_an_unused_import_and_says_what_breaks_otherwise() {
+    let _turn = TIMED.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = scratch("bench-defer");
+    write(&dir, "slow_dep.py", "import time\ntime.sleep(0.2)\nX = 1\n");
+    write(&dir, "registry.py", "HANDLERS = {}\n");
+    write(
+        &dir,
+        "plugin.py",
+        "import registry\nregistry.HANDLERS['greet'] = lambda name: 'hello ' + name\n",
+    );
+    write(
+        &dir,
+        "config_side.py",
+        "import os\nos.environ['COLDSPY_TEST_GREETING'] = 'hi'\n",
+    );
+    let unused = write(
+        &dir,
+        "unused.py",
+        "import json\nimport slow_dep\n\ndef handler(event, context):\n    return {'ok': 1}\n",
+    );
+    let from = write(
+        &dir,
+        "from_import.py",
+        "from slow_dep import X\n\ndef handler(event, context):\n    return {'ok': 1}\n",
+    );
+    let plugin = write(&dir, "uses_plugin.py", "import registry\nimport plugin\n\ndef handler(event, context):\n    return registry.HANDLERS['greet']('you')\n");
+    let config = write(&dir, "uses_config.py", "import os\nimport config_side\n\ndef handler(event, context):\n    return os.environ.get('COLDSPY_TEST_GREETING')\n");
+    let run = |handler: &str, module: &str, runs: &str| {
+        let (out, json, stderr) = bench(&[
+            "--warmup",
+            "1",
+            "--runs",
+            runs,
+            "--handler",
+            &format!("{handler}:handler"),
+            "--defer",
+            module,
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let verification = json
+            .map(|j| j["summary"]["verification"].clone())
+            .unwrap_or(Value::Null);
+        eprintln!("{stdout}{stderr}");
+        (out.status.code(), stdout, verification)
+    };
+
+    let (code, stdout, v) = run(&unused, "slow_dep", "3");
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(v["answers_identical"], true, "{v}");
+    let init = v["init_ms"]["difference_ms"].as_f64().unwrap();
+    // The sleep is 200 ms: the sign and the verdict are asserted, the size
+    // is reported (a shared machine moves medians of 3 by tens of ms).
+    assert!(init < 0.0, "init change {init:.1} ms, the sleep is 200 ms");
+    eprintln!("deferred init change {init:.1} ms (the deferred module sleeps 200 ms)");
+    assert_eq!(v["outcome"], "verified", "{v}");
+    assert!(stdout.contains("\nverified: \u{2212}"), "{stdout}");
+
+    let (code, stdout, v) = run(&from, "slow_dep", "3");
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(v["outcome"], "not_verified", "{v}");
+    assert_eq!(v["modules"][0]["state"], "loaded", "{v}");
+    let summary = v["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("not verified: slow_dep is loaded at init anyway: its code runs from ")
+            && summary.contains("from_import.py:1"),
+        "{summary}"
+    );
+    assert_eq!(
+        v["starts"], 1,
+        "a start that deferred nothing is not repeated: {v}"
+    );
+
+    let (code, stdout, v) = run(&plugin, "plugin", "2");
+    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(
+        v["summary"], "not verified: the handler raises KeyError: 'greet' with plugin deferred",
+        "{v}"
+    );
+
+    let (code, stdout, v) = run(&config, "config_side", "2");
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(v["answers_identical"], false, "{v}");
+    assert!(
+        v["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("not verified: the answers differ with config_side deferred"),
+        "{v}"
+    );
+}
+
+/// The runner's deferral on each kind of interpreter, read from its marks:
+/// a lazy loader on 3.9 and 3.12 (a second `import heavy` elsewhere leaves
+/// it deferred; `from heavy import f` runs it at init) and PEP 810's
+/// lazy-import filter on sid's 3.15 (the `from` import is deferred too).
+#[test]
+fn the_runner_defers_with_a_lazy_loader_before_3_15_and_pep_810_on_3_15() {
+    let root = coldspy_tests::sid_root();
+    let inside = format!("/tmp/coldspy-e2e-defer-{}", std::process::id());
+    let host_dir = root.join(inside.trim_start_matches('/'));
+    let _ = std::fs::remove_dir_all(&host_dir);
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("runner.py"), coldspy::runner::RUNNER_SOURCE).unwrap();
+    write(&host_dir, "heavy.py", "X = 41\n");
+    write(&host_dir, "other.py", "import heavy\n");
+    write(&host_dir, "plain.py", "import heavy\nimport other\n\ndef handler(event, context):\n    return {'x': heavy.X + 1}\n");
+    write(
+        &host_dir,
+        "named.py",
+        "from heavy import X\n\ndef handler(event, context):\n    return {'x': X + 1}\n",
+    );
+    let runs: Vec<(&str, Vec<String>, String)> = vec![
+        (
+            "pyenv-3.9",
+            vec![coldspy_tests::python_of("pyenv-3.9")],
+            host_dir.display().to_string(),
+        ),
+        (
+            "pyenv-3.12",
+            vec![PY312.to_string()],
+            host_dir.display().to_string(),
+        ),
+        (
+            "sid-3.15",
+            vec![
+                "chroot".into(),
+                root.display().to_string(),
+                "python3.15".into(),
+            ],
+            inside.clone(),
+        ),
+    ];
+    for (name, command, dir) in runs {
+        let marks = |app: &str| -> String {
+            let out = Command::new(&command[0])
+                .args(&command[1..])
+                .arg(format!("{dir}/runner.py"))
+                .args([
+                    "--handler",
+                    &format!("{dir}/{app}.py:handler"),
+                    "--defer",
+                    "heavy",
+                    "--answers",
+                    "--marks-fd",
+                    "1",
+                ])
+                .output()
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(out.status.success(), "{name} {app}: {out:?}");
+            // Drop the timestamps: "defer 123 deferred heavy" → "defer deferred heavy".
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(|l| {
+                    let mut parts = l.splitn(3, ' ');
+                    let (mark, _, rest) = (
+                        parts.next().unwrap(),
+                        parts.next(),
+                        parts.next().unwrap_or(""),
+                    );
+                    format!("{mark} {rest}\n")
+                })
+                .collect()
+        };
+        let pep810 = name == "sid-3.15";
+        let method = if pep810 {
+            "defer method pep810"
+        } else {
+            "defer method lazy_loader"
+        };
+        let plain = marks("plain");
+        assert!(plain.contains(method), "{name}: {plain}");
+        assert!(
+            plain.contains("defer deferred heavy\n"),
+            "{name}: a second import leaves it deferred:\n{plain}"
+        );
+        assert!(
+            plain.contains(&format!("defer used heavy {dir}/plain.py:5\n")),
+            "{name}:\n{plain}"
+        );
+        let named = marks("named");
+        if pep810 {
+            assert!(named.contains("defer deferred heavy\n"), "{name}:\n{named}");
+        } else {
+            assert!(
+                named.contains(&format!("defer loaded heavy {dir}/named.py:1\n")),
+                "{name}:\n{named}"
+            );
+        }
+        // The same answer (sha256 of {"x": 42}) whichever way it was loaded.
+        let answer = |text: &str| {
+            text.lines()
+                .find(|l| l.starts_with("answer "))
+                .map(str::to_string)
+        };
+        assert_eq!(answer(&plain), answer(&named), "{name}");
+        assert!(
+            answer(&plain).is_some_and(|a| a.len() == "answer ".len() + 64),
+            "{name}: {plain}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&host_dir);
 }

@@ -190,6 +190,58 @@ fn go_tool_pprof_reads_the_pprof_output() {
     );
 }
 
+/// The package rows of the ranked table in a DOM Chromium dumped, each as
+/// the text of its cells (`▸ boto3`, score, samples, …).
+fn ranked_rows(dom: &str) -> Vec<Vec<String>> {
+    let text = |cell: &str| {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in cell.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out.trim().to_string()
+    };
+    // The table only: the page's own script (in the DOM too) writes such rows.
+    let table = &dom[dom
+        .find(r#"<table id="ranked">"#)
+        .expect("the ranked table")..];
+    let table = &table[..table.find("</table>").expect("the table's end")];
+    table
+        .split(r#"<tr class="pkg""#)
+        .skip(1)
+        .map(|row| {
+            let row = &row[..row.find("</tr>").unwrap_or(row.len())];
+            let row = &row[row.find('>').map_or(0, |i| i + 1)..];
+            row.split("<td")
+                .skip(1)
+                .map(|cell| text(&format!("<td{cell}")))
+                .collect()
+        })
+        .collect()
+}
+
+/// Whether a column of numbers (cell `k` of every row) is descending.
+fn descending(rows: &[Vec<String>], k: usize) -> bool {
+    let values: Vec<f64> = rows.iter().map(|r| r[k].parse().unwrap()).collect();
+    values.windows(2).all(|w| w[0] >= w[1])
+}
+
+/// The sample count the CCT explorer shows (`(N samples)`).
+fn cct_total(dom: &str) -> u64 {
+    let at = dom.find(r#"<div id="cct">"#).expect("the CCT element");
+    let rest = &dom[at..];
+    let end = rest
+        .find(" samples)")
+        .expect("the CCT explorer rendered its header");
+    let start = rest[..end].rfind('(').unwrap() + 1;
+    rest[start..end].parse().unwrap()
+}
+
 #[test]
 fn html_report_loads_sorts_and_renders_in_headless_chromium() {
     let (profile, out) = render(Format::Html);
@@ -206,16 +258,11 @@ fn html_report_loads_sorts_and_renders_in_headless_chromium() {
     let dir = scratch("html");
     let page = dir.join("report.html");
     std::fs::write(&page, &html).unwrap();
-    let chromium = |extra: &[&str]| coldspy_tests::chromium(&page, &dir, extra);
-    let dom = String::from_utf8_lossy(&chromium(&["--dump-dom"]).stdout).into_owned();
-    assert!(
-        dom.contains(r#"data-ready="1""#),
-        "the page's script ran to the end"
-    );
-    assert!(
-        dom.contains(r#"data-sort-ok="1""#),
-        "sorting by score gives a descending column"
-    );
+    let chromium =
+        |page: &std::path::Path, extra: &[&str]| coldspy_tests::chromium(page, &dir, extra);
+    // What the shipped page renders by itself, read from the DOM.
+    let dom = String::from_utf8_lossy(&chromium(&page, &["--dump-dom"]).stdout).into_owned();
+    let rows = ranked_rows(&dom);
     // One row per package of the application's imports (the interpreter's
     // start-up and the runner's are summarized apart).
     let analysis = coldspy::analysis::analyze_profile(&profile, ScoreKind::Runtime);
@@ -223,19 +270,55 @@ fn html_report_loads_sorts_and_renders_in_headless_chromium() {
         analysis.packages.iter().map(|p| p.name.as_str()).collect();
     let packages = application.len();
     assert!(packages > 50 && packages < profile.modules.len());
-    assert!(
-        dom.contains(&format!(r#"data-rows="{packages}""#)),
-        "one row per package"
-    );
+    assert_eq!(rows.len(), packages, "one row per package");
+    assert!(descending(&rows, 1), "sorted by score, highest first");
     assert!(
         dom.contains(r#"<ul id="changes"><li><b>never_used</b> <code>boto3</code> at "#),
         "what to change leads with the boto3 import"
     );
+    let all_samples = cct_total(&dom);
+    assert!(all_samples > 0, "the CCT explorer shows the samples");
+    assert!(
+        dom.contains(r#"<div id="waterfall"><svg"#),
+        "the import waterfall was drawn (the script ran to its end)"
+    );
+    // The page driven as a user would, by a script only this test's copy
+    // of the page carries: sort by samples, open the first package, filter
+    // the CCT on boto3.
+    let driven = dir.join("driven.html");
+    let driver = r#"<script>
+document.querySelector('#ranked th[data-k=samples]').click();
+document.querySelector('#ranked tr.pkg').click();
+const mod = document.getElementById('mod');
+mod.value = 'boto3';
+mod.dispatchEvent(new Event('input'));
+</script></body></html>"#;
+    std::fs::write(&driven, html.replacen("</body></html>", driver, 1)).unwrap();
+    let dom = String::from_utf8_lossy(&chromium(&driven, &["--dump-dom"]).stdout).into_owned();
+    let rows = ranked_rows(&dom);
+    assert_eq!(rows.len(), packages);
+    assert!(descending(&rows, 2), "a click on `smpls` sorts by samples");
+    assert!(!descending(&rows, 1), "no longer by score");
+    assert!(rows[0][0].starts_with('▾'), "the clicked package is open");
+    let table = &dom[dom.find(r#"<table id="ranked">"#).unwrap()..];
+    let first = table.split(r#"<tr class="pkg""#).nth(1).unwrap();
+    assert!(
+        first.contains(r#"</tr><tr class="mod">"#),
+        "its modules are listed under it"
+    );
+    let boto3 = cct_total(&dom);
+    assert!(
+        boto3 > 0 && boto3 < all_samples,
+        "the module filter keeps boto3's samples: {boto3} of {all_samples}"
+    );
     let shot = dir.join("report.png");
-    chromium(&[
-        &format!("--screenshot={}", shot.display()),
-        "--window-size=1280,1000",
-    ]);
+    chromium(
+        &page,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,1000",
+        ],
+    );
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(size > 10_000, "screenshot of {size} bytes");
 }

@@ -12,7 +12,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PYTHON: &str = "/root/.pyenv/versions/3.12.1/bin/python3.12";
+/// pyenv's 3.12, where set-up's `env.json` says it is.
+static PYTHON: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| coldspy_tests::python_of("pyenv-3.12"));
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -36,7 +38,7 @@ fn record_to_a_device_node_writes_into_it_and_never_replaces_it() {
         "-o",
         "/dev/null",
         "--",
-        PYTHON,
+        PYTHON.as_str(),
         "-c",
         "pass",
     ]);
@@ -47,7 +49,7 @@ fn record_to_a_device_node_writes_into_it_and_never_replaces_it() {
         "-o",
         "/dev/full",
         "--",
-        PYTHON,
+        PYTHON.as_str(),
         "-c",
         "pass",
     ]);
@@ -79,7 +81,15 @@ fn record_to_a_device_node_writes_into_it_and_never_replaces_it() {
 #[test]
 fn record_to_standard_output_writes_the_profile_there() {
     require_root();
-    let out = coldspy(&["record", "-o", "-", "--", PYTHON, "-c", "import json"]);
+    let out = coldspy(&[
+        "record",
+        "-o",
+        "-",
+        "--",
+        PYTHON.as_str(),
+        "-c",
+        "import json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let profile = coldspy::model::profile::Profile::from_json(&out.stdout)
         .expect("standard output is exactly the profile");
@@ -114,7 +124,7 @@ fn every_output_path_is_checked_before_the_target_starts() {
     for case in cases {
         let mut args: Vec<String> = vec!["record".into()];
         args.extend(case.clone());
-        args.extend(["--".into(), PYTHON.into(), "-c".into(), script.clone()]);
+        args.extend(["--".into(), PYTHON.to_string(), "-c".into(), script.clone()]);
         let out = Command::new(coldspy_bin()).args(&args).output().unwrap();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{case:?}: {err}");
@@ -150,7 +160,7 @@ fn a_full_disk_names_the_path_leaves_no_partial_file_and_the_profile_goes_to_tmp
         "-o",
         target.to_str().unwrap(),
         "--",
-        PYTHON,
+        PYTHON.as_str(),
         "-c",
         "import json, email.parser, http.client",
     ]);
@@ -189,7 +199,7 @@ fn signal_recording(dir: &Path, signal: i32, script: &str) -> (std::process::Out
     let child = Command::new(coldspy_bin())
         .args(["record", "-q", "-o"])
         .arg(dir.join("p.json"))
-        .args(["--", PYTHON, "-c", &script])
+        .args(["--", PYTHON.as_str(), "-c", &script])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -274,7 +284,7 @@ fn bench_shows_the_runners_own_message() {
         "--runs",
         "2",
         "--python",
-        PYTHON,
+        PYTHON.as_str(),
     ]);
     let err = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert_ne!(out.status.code(), Some(0));
@@ -305,7 +315,7 @@ fn bench_timeout_kills_the_grandchildren_of_a_start() {
         "--timeout",
         "1",
         "--python",
-        PYTHON,
+        PYTHON.as_str(),
     ]);
     assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
     std::thread::sleep(Duration::from_millis(200));
@@ -321,10 +331,9 @@ fn bench_timeout_kills_the_grandchildren_of_a_start() {
 #[test]
 fn old_cpython_versions_are_unsupported_not_not_python() {
     require_root();
-    for (python, version) in [
-        ("/root/.pyenv/versions/2.7.18/bin/python", "2.7"),
-        ("/root/.pyenv/versions/3.6.15/bin/python3", "3.6"),
-    ] {
+    for (name, version) in [("pyenv-2.7", "2.7"), ("pyenv-3.6", "3.6")] {
+        let python = coldspy_tests::python_of(name);
+        let python = python.as_str();
         let out = coldspy(&["record", "-q", "--", python, "-c", "pass"]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{err}");
@@ -395,7 +404,7 @@ fn pid_of_a_thread_a_kernel_thread_or_init_gets_a_true_sentence() {
     let err = stderr(&out);
     assert!(!err.contains("no process"), "{err}");
     // A thread id: recorded as its process, with a note.
-    let mut target = Command::new(PYTHON)
+    let mut target = Command::new(PYTHON.as_str())
         .args([
             "-c",
             "import threading, time, os\nt = threading.Thread(target=lambda: time.sleep(30)); t.start()\nprint(t.native_id, flush=True)\nwhile True: sum(range(1000))",

@@ -156,6 +156,33 @@ fn failures_are_one_clear_line() {
         &with_criu(&failing),
         "`criu check` fails on this host: Error (criu/cr-check.c:1): UFFD is not supported",
     );
+    // Without $COLDSPY_CRIU: set-up's build in $COLDSPY_CACHE, then PATH.
+    let with_cache = |cache: &std::path::Path| {
+        Command::new(coldspy_bin())
+            .args(["prebake", "--python", &venv_python(), "--handler"])
+            .args(["x.py:handler", "-o", "/tmp/coldspy-never"])
+            .env_remove("COLDSPY_CRIU")
+            .env("COLDSPY_CACHE", cache)
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap()
+    };
+    let empty_cache = scratch("prebake-empty-cache");
+    one_line(
+        &with_cache(&empty_cache),
+        &format!(
+            "neither {}/criu/criu (set-up's build; $COLDSPY_CACHE moves it) nor `criu` on PATH",
+            empty_cache.display()
+        ),
+    );
+    let cache = scratch("prebake-cache");
+    std::fs::create_dir_all(cache.join("criu")).unwrap();
+    std::fs::rename(
+        fake("cached-criu", "3.17.2", "exit 0"),
+        cache.join("criu/criu"),
+    )
+    .unwrap();
+    one_line(&with_cache(&cache), "CRIU 3.17.2");
     assert!(
         !std::path::Path::new("/tmp/coldspy-never").exists(),
         "nothing created when CRIU cannot run"

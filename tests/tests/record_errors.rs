@@ -9,7 +9,9 @@ use coldspy_tests::{coldspy, coldspy_bin, read_json, require_root, scratch, scri
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const PY312: &str = "/root/.pyenv/versions/3.12.1/bin/python3.12";
+/// pyenv's 3.12, where set-up's `env.json` says it is.
+static PY312: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| coldspy_tests::python_of("pyenv-3.12"));
 
 /// Asserts a failed run with exactly one stderr line containing `needle`,
 /// and that `out` was not created.
@@ -62,11 +64,8 @@ fn pid_that_is_not_python() {
 #[test]
 fn unsupported_cpython_is_named_with_the_supported_ones() {
     require_root();
-    let py38 = "/root/.pyenv/versions/3.8.18/bin/python3.8";
-    assert!(
-        std::path::Path::new(py38).exists(),
-        "{py38} missing (pyenv image)"
-    );
+    let py38 = coldspy_tests::python_of("pyenv-3.8");
+    let py38 = py38.as_str();
     let dir = scratch("unsupported");
     let out = dir.join("p.json");
     let o = coldspy(&[
@@ -112,7 +111,7 @@ fn output_path_not_writable() {
         "-o",
         "/proc/coldspy/p.json",
         "--",
-        PY312,
+        PY312.as_str(),
         "-c",
         "pass",
     ]);
@@ -145,7 +144,7 @@ fn without_privileges_says_so() {
             "-o",
             out.to_str().unwrap(),
             "--",
-            PY312,
+            PY312.as_str(),
             "-c",
             "pass",
         ])
@@ -161,7 +160,14 @@ fn sigterm_forwards_to_the_command_and_writes_the_profile_whole() {
     let dir = scratch("sigterm");
     let out = dir.join("p.json");
     let child = Command::new(coldspy_bin())
-        .args(["record", "-q", "-o", out.to_str().unwrap(), "--", PY312])
+        .args([
+            "record",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "--",
+            PY312.as_str(),
+        ])
         .arg(script("busy_stack.py"))
         .arg("--forever")
         .stdout(Stdio::null())
@@ -191,7 +197,7 @@ fn attach_by_pid_for_a_duration_leaves_the_target_running() {
     require_root();
     let dir = scratch("attach");
     let out = dir.join("p.json");
-    let mut target = Command::new(PY312)
+    let mut target = Command::new(PY312.as_str())
         .arg(script("busy_stack.py"))
         .arg("--forever")
         .stdout(Stdio::null())
@@ -286,7 +292,11 @@ fn wrappers_are_followed_to_the_interpreter() {
         "A=1",
         "sh",
         "-c",
-        &format!("exec {PY312} {}", script("busy_stack.py").display()),
+        &format!(
+            "exec {} {}",
+            PY312.as_str(),
+            script("busy_stack.py").display()
+        ),
     ]);
     assert!(o.status.success(), "{o:?}");
     let profile = read_json(&out);

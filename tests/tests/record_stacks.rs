@@ -178,7 +178,7 @@ fn handler_phases_are_exact_with_the_runner() {
         "-o",
         out.to_str().unwrap(),
         "--python",
-        "/root/.pyenv/versions/3.12.1/bin/python3.12",
+        &coldspy_tests::python_of("pyenv-3.12"),
         "--handler",
         &format!("{}:handler", app.display()),
         "--invocations",

@@ -24,6 +24,10 @@ use crate::setup::{self, SetupArgs};
 use crate::util::{cargo, repo_root};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use coldspy_core::stats::quantile;
+/// The statistics of every bench are coldspy-core's (one implementation,
+/// one CI method: the percentile bootstrap of `coldspy bench`).
+pub(crate) use coldspy_core::stats::{median, median_ci};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -254,7 +258,8 @@ fn overhead(runs: usize) -> Result<()> {
     }
     println!(
         "ratio = median of the variant / median of plain; paired ratio = median over rounds of\n\
-         variant / plain in the same round (distribution-free 95% CI); variants interleaved run by run."
+         variant / plain in the same round (95% CI: percentile bootstrap, 2,000 resamples); variants\n\
+         interleaved run by run."
     );
     Ok(())
 }
@@ -342,36 +347,4 @@ fn read_lifetimes(path: &PathBuf) -> Result<HashMap<u32, u64>> {
             Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
         })
         .collect())
-}
-
-/// The median.
-pub(crate) fn median(values: &[f64]) -> f64 {
-    quantile(values, 0.5)
-}
-
-/// Distribution-free 95 % confidence interval of the median: the order
-/// statistics at n/2 ∓ 1.96·√n/2 (normal approximation of the binomial).
-pub(crate) fn median_ci(values: &[f64]) -> (f64, f64) {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let n = v.len() as f64;
-    let half_width = 0.98 * n.sqrt();
-    let lo = ((n / 2.0 - half_width).floor().max(1.0) as usize) - 1;
-    let hi = ((n / 2.0 + half_width).ceil() as usize).min(v.len()) - 1;
-    (v[lo], v[hi])
-}
-
-/// Linear-interpolated quantile.
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q * (v.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
 }

@@ -33,19 +33,22 @@ pub struct NodeArgs {
     pub rate: u32,
 }
 
-const PYTHON: &str = "/root/.pyenv/versions/3.12.1/bin/python3.12";
-
 /// Runs the node benchmark.
 pub fn run(args: &NodeArgs) -> Result<()> {
     let coldspy = crate::util::build_release("bench")?;
-    let python = std::env::var("COLDSPY_BENCH_PYTHON").unwrap_or_else(|_| PYTHON.to_string());
+    let python = std::env::var("COLDSPY_BENCH_PYTHON").unwrap_or_else(|_| {
+        crate::setup::python_of("pyenv-3.12")
+            .expect("pyenv-3.12 is a set-up interpreter")
+            .display()
+            .to_string()
+    });
     let script = crate::util::repo_root().join("tests/scripts/faas_instance.py");
     let tree = Tree::new()?;
     let watched = tree.group("watched")?;
     let ignored = tree.group("ignored")?;
     let scratch = std::env::temp_dir().join(format!("coldspy-bench-node-{}", std::process::id()));
     println!(
-        "[bench node] {} interleaved Python starts per variant ({PYTHON} {})",
+        "[bench node] {} interleaved Python starts per variant ({python} {})",
         args.rounds,
         script.display()
     );
@@ -91,12 +94,27 @@ pub fn run(args: &NodeArgs) -> Result<()> {
     );
     let block = (args.execs / BLOCKS).max(1);
     let (mut without, mut with) = (Vec::new(), Vec::new());
+    // The kernel's own per-program statistics: the hooks' cost measured in
+    // the kernel, whatever the rest of the machine does.
+    let stats_flag = Path::new("/proc/sys/kernel/bpf_stats_enabled");
+    let stats_before = std::fs::read_to_string(stats_flag).unwrap_or_default();
+    let _ = std::fs::write(stats_flag, "1");
+    let mut hooks: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
     for _ in 0..BLOCKS {
         without.push(exec_loop(block)? / block as f64);
-        let daemon = Daemon::start(&coldspy, &scratch.join("execs"), &[], args.rate)?;
+        let dir = scratch.join("execs");
+        let daemon = Daemon::start(&coldspy, &dir, &[], args.rate)?;
         with.push(exec_loop(block)? / block as f64);
         daemon.stop()?;
+        let status: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("status.json"))?)?;
+        for (name, program) in status["programs"].as_object().into_iter().flatten() {
+            let entry = hooks.entry(name.clone()).or_default();
+            entry.0 += program["runs"].as_u64().unwrap_or(0);
+            entry.1 += program["ns"].as_u64().unwrap_or(0);
+        }
     }
+    let _ = std::fs::write(stats_flag, stats_before.trim());
     report_pair(
         "per exec of /bin/true (µs)",
         "no daemon",
@@ -104,11 +122,31 @@ pub fn run(args: &NodeArgs) -> Result<()> {
         "record --all",
         &with,
     );
+    report_hooks(&hooks, crate::bench::median(&without));
     if args.soak_minutes > 0 {
         soak(&coldspy, &tree, &python, &script, &scratch, args)?;
     }
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
+}
+
+/// Prints the kernel-measured cost of the hooks every process passes
+/// (exec, fork, exit) against the per-exec time without the daemon.
+fn report_hooks(hooks: &std::collections::BTreeMap<String, (u64, u64)>, per_exec_us: f64) {
+    let mut total_ns = 0.0;
+    println!("  in the kernel (bpf_stats), during the --all blocks:");
+    for name in ["coldspy_exec", "coldspy_fork", "coldspy_exit"] {
+        let (runs, ns) = hooks.get(name).copied().unwrap_or_default();
+        let mean = ns as f64 / runs.max(1) as f64;
+        total_ns += mean;
+        println!("    {name:<14} {runs:>8} runs {mean:>8.0} ns per run");
+    }
+    let share = total_ns / 1000.0 / per_exec_us;
+    println!(
+        "  exec + fork + exit hooks: {:.2} µs per process, {share:.4} of a /bin/true fork+exec ({per_exec_us:.0} µs): ratio {:.4}",
+        total_ns / 1000.0,
+        1.0 + share
+    );
 }
 
 /// Prints two variants' medians, their ratio and the paired ratio with a 95 % CI.

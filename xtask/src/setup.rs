@@ -43,37 +43,77 @@ const BPF_LINKER_VERSION: &str = "0.13.0";
 pub struct Interp {
     /// Stable name (`pyenv-3.12`).
     pub name: &'static str,
-    /// The interpreter binary.
-    pub python: &'static str,
+    /// pyenv: its version directory under [`pyenv_root`] (`3.12.1`);
+    /// debian: the interpreter binary.
+    at: &'static str,
     /// pyenv, debian or sid.
     pub kind: &'static str,
 }
 
+impl Interp {
+    const fn pyenv(name: &'static str, version: &'static str) -> Self {
+        Interp {
+            name,
+            at: version,
+            kind: "pyenv",
+        }
+    }
+
+    /// The interpreter binary.
+    pub fn python(&self) -> PathBuf {
+        if self.kind != "pyenv" {
+            return PathBuf::from(self.at);
+        }
+        let minor = self.at.rsplit_once('.').map_or(self.at, |(minor, _)| minor);
+        pyenv_root()
+            .join("versions")
+            .join(self.at)
+            .join("bin")
+            .join(format!("python{minor}"))
+    }
+}
+
+/// Where pyenv's CPython builds are: `$COLDSPY_PYENV_ROOT`, else
+/// `/root/.pyenv` (where this machine kind's image has them). The one place
+/// the tests and benches learn it from is `env.json` (`pyenv_root` and every
+/// interpreter's `python`), written by set-up.
+pub fn pyenv_root() -> PathBuf {
+    std::env::var_os("COLDSPY_PYENV_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root/.pyenv"))
+}
+
 /// Interpreters that get a venv with the test libraries.
 pub const CORE_INTERPRETERS: &[Interp] = &[
-    Interp {
-        name: "pyenv-3.11",
-        python: "/root/.pyenv/versions/3.11.7/bin/python3.11",
-        kind: "pyenv",
-    },
-    Interp {
-        name: "pyenv-3.12",
-        python: "/root/.pyenv/versions/3.12.1/bin/python3.12",
-        kind: "pyenv",
-    },
+    Interp::pyenv("pyenv-3.11", "3.11.7"),
+    Interp::pyenv("pyenv-3.12", "3.12.1"),
     Interp {
         name: "debian-3.11",
-        python: "/usr/bin/python3.11",
+        at: "/usr/bin/python3.11",
         kind: "debian",
     },
 ];
 
-/// Other pyenv interpreters on this machine kind (no venv needed).
-const EXTRA_PYENV: &[(&str, &str)] = &[
-    ("pyenv-3.9", "/root/.pyenv/versions/3.9.18/bin/python3.9"),
-    ("pyenv-3.10", "/root/.pyenv/versions/3.10.13/bin/python3.10"),
-    ("pyenv-3.13", "/root/.pyenv/versions/3.13.0/bin/python3.13"),
+/// Other pyenv interpreters on this machine kind (no venv needed): the rest
+/// of the version matrix, and versions coldspy refuses (the tests check the
+/// refusal names them).
+const EXTRA_PYENV: &[Interp] = &[
+    Interp::pyenv("pyenv-3.9", "3.9.18"),
+    Interp::pyenv("pyenv-3.10", "3.10.13"),
+    Interp::pyenv("pyenv-3.13", "3.13.0"),
+    Interp::pyenv("pyenv-3.8", "3.8.18"),
+    Interp::pyenv("pyenv-3.6", "3.6.15"),
+    Interp::pyenv("pyenv-2.7", "2.7.18"),
 ];
+
+/// The python of a set-up interpreter by name (`pyenv-3.12`).
+pub fn python_of(name: &str) -> Option<PathBuf> {
+    CORE_INTERPRETERS
+        .iter()
+        .chain(EXTRA_PYENV)
+        .find(|i| i.name == name)
+        .map(Interp::python)
+}
 
 /// Runs the set-up; returns the path of `env.json`.
 pub fn run(args: &SetupArgs) -> Result<PathBuf> {
@@ -88,6 +128,11 @@ pub fn run(args: &SetupArgs) -> Result<PathBuf> {
     for interp in CORE_INTERPRETERS {
         step("setup", &format!("venv {}", interp.name), || venv(interp))?;
     }
+    step(
+        "setup",
+        "function corpus venv (examples/functions)",
+        functions_venv,
+    )?;
     if !args.core {
         step("setup", "Debian sid chroot (CPython 3.13-3.15)", sid_chroot)?;
         step("setup", "CRIU 4.1 (prebake)", crate::criu::build)?;
@@ -206,10 +251,12 @@ pub fn venv_dir(name: &str) -> PathBuf {
 }
 
 fn venv(interp: &Interp) -> Result<((), String)> {
-    if !Path::new(interp.python).exists() {
+    let python = interp.python();
+    if !python.exists() {
         bail!(
-            "{} is missing (the pyenv versions come with this machine kind)",
-            interp.python
+            "{} is missing (the pyenv versions come with this machine kind; \
+             COLDSPY_PYENV_ROOT names another pyenv root)",
+            python.display()
         );
     }
     let dir = venv_dir(interp.name);
@@ -220,7 +267,7 @@ fn venv(interp: &Interp) -> Result<((), String)> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(cache_dir())?;
-    exec(Command::new(interp.python).args(["-m", "venv"]).arg(&dir))?;
+    exec(Command::new(&python).args(["-m", "venv"]).arg(&dir))?;
     let pip = dir.join("bin/pip");
     exec(
         Command::new(&pip)
@@ -229,6 +276,28 @@ fn venv(interp: &Interp) -> Result<((), String)> {
     )?;
     std::fs::write(&stamp_file, stamp)?;
     Ok(((), "built".into()))
+}
+
+/// The venv of the function corpus (`examples/functions`, CPython 3.12).
+pub fn functions_venv_dir() -> PathBuf {
+    cache_dir().join("venv-functions-3.12")
+}
+
+/// The corpus venv and its generated files, by the corpus's own
+/// `prepare.sh` (idempotent: about 2 s when everything is there).
+fn functions_venv() -> Result<((), String)> {
+    let python = python_of("pyenv-3.12").expect("pyenv-3.12 is a set-up interpreter");
+    let dir = functions_venv_dir();
+    let existed = dir.join("bin/python").exists();
+    std::fs::create_dir_all(cache_dir())?;
+    output(
+        Command::new("sh")
+            .arg(repo_root().join("examples/functions/prepare.sh"))
+            .arg(&dir)
+            .arg(&python),
+    )?;
+    let what = if existed { "up to date" } else { "built" };
+    Ok(((), format!("{what} at {}", dir.display())))
 }
 
 /// The sid chroot root.
@@ -284,31 +353,35 @@ fn python_version(command: &mut Command) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-/// Writes `env.json`: every interpreter found, for tests and benches.
+/// Writes `env.json`: where pyenv is and every interpreter found, for tests
+/// and benches (they read it, never a path of their own).
 ///
-/// `{"sid_root": PATH, "interpreters": [{"name", "kind", "command": [...],
-/// "python", "version", "venv_python"?}]}`
+/// `{"sid_root": PATH, "pyenv_root": PATH, "interpreters": [{"name", "kind",
+/// "command": [...], "python", "version", "venv_python"?}],
+/// "functions_python": PATH|null}`
 fn write_env_json(with_sid: bool) -> Result<PathBuf> {
     use serde_json::json;
     let mut interpreters = Vec::new();
     for interp in CORE_INTERPRETERS {
+        let python = interp.python();
         interpreters.push(json!({
             "name": interp.name,
             "kind": interp.kind,
-            "command": [interp.python],
-            "python": interp.python,
-            "version": python_version(&mut Command::new(interp.python)).unwrap_or_default(),
+            "command": [python],
+            "python": python,
+            "version": python_version(&mut Command::new(&python)).unwrap_or_default(),
             "venv_python": venv_dir(interp.name).join("bin/python"),
         }));
     }
-    for (name, python) in EXTRA_PYENV {
-        if Path::new(python).exists() {
+    for interp in EXTRA_PYENV {
+        let python = interp.python();
+        if python.exists() {
             interpreters.push(json!({
-                "name": name,
-                "kind": "pyenv",
+                "name": interp.name,
+                "kind": interp.kind,
                 "command": [python],
                 "python": python,
-                "version": python_version(&mut Command::new(python)).unwrap_or_default(),
+                "version": python_version(&mut Command::new(&python)).unwrap_or_default(),
             }));
         }
     }
@@ -326,7 +399,13 @@ fn write_env_json(with_sid: bool) -> Result<PathBuf> {
             }));
         }
     }
-    let env = json!({ "sid_root": root, "interpreters": interpreters });
+    let functions = functions_venv_dir().join("bin/python");
+    let env = json!({
+        "sid_root": root,
+        "pyenv_root": pyenv_root(),
+        "interpreters": interpreters,
+        "functions_python": functions.exists().then_some(functions),
+    });
     std::fs::create_dir_all(cache_dir())?;
     let path = cache_dir().join("env.json");
     std::fs::write(&path, serde_json::to_string_pretty(&env)? + "\n")?;
@@ -360,14 +439,12 @@ pub fn spark() -> Result<PathBuf> {
         if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == PYSPARK) {
             return Ok(((), "already built".into()));
         }
-        let python = CORE_INTERPRETERS
-            .iter()
-            .find(|i| i.name == "pyenv-3.12")
-            .map(|i| i.python)
-            .unwrap_or("/usr/bin/python3.11");
+        let python = python_of("pyenv-3.12")
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("/usr/bin/python3.11"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(cache_dir())?;
-        exec(Command::new(python).args(["-m", "venv"]).arg(&dir))?;
+        exec(Command::new(&python).args(["-m", "venv"]).arg(&dir))?;
         exec(Command::new(dir.join("bin/pip")).args([
             "install",
             "-q",
@@ -378,4 +455,27 @@ pub fn spark() -> Result<PathBuf> {
         Ok(((), "built".into()))
     })?;
     Ok(dir.join("bin/python"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pyenv_interpreters_are_found_under_the_pyenv_root() {
+        let root = pyenv_root();
+        assert_eq!(
+            python_of("pyenv-3.12").unwrap(),
+            root.join("versions/3.12.1/bin/python3.12")
+        );
+        assert_eq!(
+            python_of("pyenv-2.7").unwrap(),
+            root.join("versions/2.7.18/bin/python2.7")
+        );
+        assert_eq!(
+            python_of("debian-3.11").unwrap(),
+            PathBuf::from("/usr/bin/python3.11")
+        );
+        assert!(python_of("pyenv-4.0").is_none());
+    }
 }

@@ -1,8 +1,11 @@
 //! `coldspy bench`: start a function cold N times through coldspy's runner
-//! and measure init, the first invocation and end-to-end time; compare two
-//! variants interleaved run by run.
+//! and measure init, the first invocation and end-to-end time; compare
+//! variants interleaved run by run (another handler, or the same one with
+//! imports deferred: [`defer`]).
 
-use crate::runner::{self, measure};
+pub mod defer;
+
+use crate::runner::{self, measure, RunnerError};
 use crate::{plot, stats};
 
 use anyhow::{bail, Context};
@@ -25,11 +28,18 @@ pub struct BenchArgs {
     pub handler: Option<String>,
     /// Compare vanilla starts, restores of this prebaked image (`coldspy
     /// prebake`) and fork-server starts instead, interleaved, in HTTP mode.
-    #[arg(long, conflicts_with_all = ["handler", "compare", "event", "warmup", "plot", "html"])]
+    #[arg(long, conflicts_with_all = ["handler", "compare", "defer", "event", "warmup", "plot", "html"])]
     pub prebaked: Option<PathBuf>,
     /// A second handler to compare with, started interleaved with the first.
     #[arg(long)]
     pub compare: Option<String>,
+    /// Also start the handler with these modules' imports deferred
+    /// (comma-separated, exact names: `pandas,scipy.stats`), its code
+    /// unchanged, interleaved with the unchanged handler: init, exec and
+    /// end-to-end change with 95 % CIs, whether the answers are identical,
+    /// and whether the deferral is verified.
+    #[arg(long, value_delimiter = ',', value_name = "MOD[,MOD…]")]
+    pub defer: Vec<String>,
     /// The event passed to the handler (a JSON file; default `{}`).
     #[arg(long)]
     pub event: Option<PathBuf>,
@@ -72,7 +82,7 @@ fn phase(start: &Start, name: &str) -> f64 {
 }
 
 /// A start that failed: the variant, the counted run, and why.
-type Failed = (usize, u64, Failure);
+pub type Failed = (usize, u64, Failure);
 
 /// Runs `coldspy bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -92,16 +102,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(event) = &args.event {
         std::fs::metadata(event).with_context(|| format!("event file {}", event.display()))?;
     }
-    let handlers: Vec<String> = std::iter::once(handler)
-        .chain(args.compare.clone())
-        .collect();
-    let specs: Vec<runner::RunnerSpec> = handlers
-        .iter()
-        .map(|h| runner::RunnerSpec::new(&python, h).event(args.event.clone()))
-        .collect();
-    let (starts, failures) = measure_all(&args, &specs)?;
+    let (handlers, specs) = variants(&args, &handler, &python);
+    let measured = measure_all(&Plan::of(&args), &specs, &Progress::bench())?;
+    let (starts, failures) = (&measured.starts, &measured.failures);
     let mut text = Vec::new();
-    let summary = summarize(&handlers, &starts, &failures, &mut text)?;
+    let mut summary = summarize(&handlers, starts, failures, &mut text)?;
+    let verified = !args.defer.is_empty();
+    if verified {
+        let v = defer::verdict(&args.defer.join(","), None, &args.defer, &measured, 1);
+        defer::print(&v, &mut text)?;
+        summary["verification"] = serde_json::to_value(&v)?;
+    }
     let mut out = std::io::stdout().lock();
     out.write_all(&text)?;
     if let Some(file) = json_out {
@@ -119,50 +130,187 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "wrote {}", path.display())?;
     }
     if plots.plot.is_some() || plots.html.is_some() {
-        write_plots(plots, &handlers, &starts, &text, &mut out)?;
+        write_plots(plots, &handlers, starts, &text, &mut out)?;
     }
-    Ok(if failures.is_empty() {
+    let broken = verified && measured.stopped.iter().any(Option::is_some);
+    Ok(if failures.is_empty() && !broken {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-/// Starts every variant interleaved, warm-up rounds first; a runner error
-/// (deterministic: every start would fail the same way) stops the bench.
-fn measure_all(
+/// The variants: the handler, the handler with `--defer`'s modules
+/// deferred, the `--compare` handler; their labels and runner specs. With
+/// `--defer`, every variant reports its answers.
+fn variants(
     args: &BenchArgs,
+    handler: &str,
+    python: &std::path::Path,
+) -> (Vec<String>, Vec<runner::RunnerSpec>) {
+    let answers = !args.defer.is_empty();
+    let spec = |h: &str| {
+        runner::RunnerSpec::new(python, h)
+            .event(args.event.clone())
+            .answers(answers)
+    };
+    let mut labels = vec![handler.to_string()];
+    let mut specs = vec![spec(handler)];
+    if answers {
+        labels.push(format!("{handler} with {} deferred", args.defer.join(", ")));
+        specs.push(spec(handler).defer(&args.defer));
+    }
+    if let Some(other) = &args.compare {
+        labels.push(other.clone());
+        specs.push(spec(other));
+    }
+    (labels, specs)
+}
+
+/// How many rounds, and how each start is made.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Counted rounds (one start of every variant each).
+    pub runs: u64,
+    /// Rounds run first and not counted.
+    pub warmup: u64,
+    /// Drop the page cache before each start.
+    pub drop_caches: bool,
+    /// A start running longer is killed and counted as failed.
+    pub timeout: Duration,
+}
+
+impl Plan {
+    fn of(args: &BenchArgs) -> Self {
+        Plan {
+            runs: args.runs,
+            warmup: args.warmup,
+            drop_caches: args.drop_caches,
+            timeout: Duration::from_secs_f64(args.timeout),
+        }
+    }
+}
+
+/// How progress goes to stderr: a counter rewritten in place on a
+/// terminal; elsewhere nothing, or (`lines`) one line per round.
+pub struct Progress<'a> {
+    /// The prefix, e.g. `coldspy bench`.
+    pub label: &'a str,
+    /// One line per round when stderr is not a terminal.
+    pub lines: bool,
+    /// Checked before each start: true stops the measurement (the rounds so
+    /// far are kept).
+    pub stop: &'a dyn Fn() -> bool,
+}
+
+impl Progress<'_> {
+    fn bench() -> Progress<'static> {
+        Progress {
+            label: "coldspy bench",
+            lines: false,
+            stop: &|| false,
+        }
+    }
+}
+
+/// What the rounds measured.
+#[derive(Debug, Default)]
+pub struct Measured {
+    /// Every counted start that completed.
+    pub starts: Vec<Start>,
+    /// Counted starts that failed (timeout, crash).
+    pub failures: Vec<Failed>,
+    /// Per variant: the runner error that stopped a deferred variant (the
+    /// handler raised with its imports deferred).
+    pub stopped: Vec<Option<RunnerError>>,
+    /// Per variant: its first start deferred nothing, so it was not started again.
+    pub nothing_deferred: Vec<bool>,
+    /// Counted rounds begun.
+    pub rounds: u64,
+    /// The measurement was stopped early ([`Progress::stop`]).
+    pub interrupted: bool,
+}
+
+/// Starts every variant interleaved, the order reversed every other round
+/// (A B, B A, …: a drift of the machine's load hits both alike), warm-up
+/// rounds first. A runner error of a variant without deferred imports
+/// (deterministic: every start would fail the same way) stops the bench; a
+/// variant with deferred imports stops there, and also after a first start
+/// that deferred nothing (another start would measure nothing new).
+pub fn measure_all(
+    plan: &Plan,
     specs: &[runner::RunnerSpec],
-) -> anyhow::Result<(Vec<Start>, Vec<Failed>)> {
-    let timeout = Duration::from_secs_f64(args.timeout);
+    progress: &Progress,
+) -> anyhow::Result<Measured> {
     let tty = std::io::stderr().is_terminal();
-    let mut starts: Vec<Start> = Vec::new();
-    let mut failures: Vec<Failed> = Vec::new();
-    let total = (args.warmup + args.runs) * specs.len() as u64;
+    let mut m = Measured {
+        stopped: vec![None; specs.len()],
+        nothing_deferred: vec![false; specs.len()],
+        ..Measured::default()
+    };
+    let total = (plan.warmup + plan.runs) * specs.len() as u64;
     let mut done = 0;
-    for round in 0..args.warmup + args.runs {
-        for (variant, spec) in specs.iter().enumerate() {
-            if args.drop_caches {
+    let began = std::time::Instant::now();
+    'rounds: for round in 0..plan.warmup + plan.runs {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..specs.len()).collect()
+        } else {
+            (0..specs.len()).rev().collect()
+        };
+        for variant in order {
+            done += 1;
+            if m.stopped[variant].is_some() || m.nothing_deferred[variant] {
+                continue;
+            }
+            if (progress.stop)() {
+                m.interrupted = true;
+                break 'rounds;
+            }
+            let spec = &specs[variant];
+            if plan.drop_caches {
                 crate::sys::cache::drop_caches()
                     .context("dropping the page cache (--drop-caches needs root)")?;
             }
-            let result = measure::start_once(spec, variant, timeout)?;
-            done += 1;
+            let result = measure::start_once(spec, variant, plan.timeout)?;
             if tty {
-                eprint!("\r[coldspy bench] {done}/{total} starts");
+                eprint!("\r[{}] {done}/{total} starts", progress.label);
             }
             match result {
-                Err(Failure::Runner(e)) => bail!("{}: {e}", spec.handler),
-                _ if round < args.warmup => {}
-                Ok(start) => starts.push(start),
-                Err(other) => failures.push((variant, round - args.warmup, other)),
+                Err(Failure::Runner(e)) if spec.defer.is_empty() => bail!("{}: {e}", spec.handler),
+                Err(Failure::Runner(e)) => m.stopped[variant] = Some(e),
+                Ok(start) => {
+                    m.nothing_deferred[variant] = start
+                        .deferral
+                        .as_ref()
+                        .is_some_and(|d| d.modules.iter().all(|x| x.state != "deferred"));
+                    // Kept even from a warm-up round when it deferred nothing:
+                    // it is the one start that says why.
+                    if round >= plan.warmup || m.nothing_deferred[variant] {
+                        m.starts.push(start);
+                    }
+                }
+                Err(_) if round < plan.warmup => {}
+                Err(other) => m.failures.push((variant, round - plan.warmup, other)),
             }
+        }
+        if round >= plan.warmup {
+            m.rounds += 1;
+        }
+        if progress.lines && !tty {
+            let rounds = plan.warmup + plan.runs;
+            let spent = began.elapsed().as_secs_f64();
+            let left = spent / (round + 1) as f64 * (rounds - round - 1) as f64;
+            eprintln!(
+                "[{}] round {}/{rounds} ({spent:.0} s, about {left:.0} s to go)",
+                progress.label,
+                round + 1,
+            );
         }
     }
     if tty {
         eprintln!();
     }
-    Ok((starts, failures))
+    Ok(m)
 }
 
 /// `--plot` and `--html`, checked before the first start.
@@ -218,11 +366,18 @@ fn summarize(
     for (v, handler) in handlers.iter().enumerate() {
         variants.push(summarize_variant(v, handler, starts, failures, out)?);
     }
-    let mut comparison = serde_json::Map::new();
-    if handlers.len() == 2 {
-        comparison = compare_two(handlers, starts, out)?;
+    // `comparison`: the second variant against the first (schema version 1);
+    // `comparisons`: every other variant against the first.
+    let mut comparisons = Vec::new();
+    for v in 1..handlers.len() {
+        comparisons.push(compare_with_first(handlers, v, starts, out)?);
     }
-    Ok(json!({"variants": variants, "comparison": comparison}))
+    let comparison = comparisons.first().cloned().unwrap_or_default();
+    let mut summary = json!({"variants": variants, "comparison": comparison});
+    if comparisons.len() > 1 {
+        summary["comparisons"] = json!(comparisons);
+    }
+    Ok(summary)
 }
 
 /// One variant's counts, phase statistics and peak RSS, printed and as JSON.
@@ -275,9 +430,10 @@ fn summarize_variant(
     Ok(json!({"handler": handler, "starts": mine.len(), "failed": failed, "phases": phases}))
 }
 
-/// The second variant against the first, phase by phase.
-fn compare_two(
+/// Variant `v` against the first, phase by phase.
+fn compare_with_first(
     handlers: &[String],
+    v: usize,
     starts: &[Start],
     out: &mut dyn Write,
 ) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
@@ -285,11 +441,11 @@ fn compare_two(
     writeln!(
         out,
         "{} vs {} (difference of medians with bootstrap 95% CI; two-sided Mann-Whitney U):",
-        handlers[1], handlers[0]
+        handlers[v], handlers[0]
     )?;
     for name in PHASES {
         let a = values_of(starts, 0, name);
-        let b = values_of(starts, 1, name);
+        let b = values_of(starts, v, name);
         if a.len() < 2 || b.len() < 2 {
             continue;
         }

@@ -30,6 +30,11 @@ use std::time::Duration;
 
 /// How often the data rings are drained when the lifecycle ring is quiet.
 const DRAIN_PERIOD: Duration = Duration::from_millis(10);
+/// How often a long step refreshes the heartbeat.
+const BEAT_WITHIN_STEP: Duration = Duration::from_millis(100);
+/// The daemon's nice value: processes wait for it while held, so it runs
+/// before ordinary work (a burst of starts competes with it for the CPU).
+const NICE: i32 = -10;
 /// How often windows are cut and the status file is rewritten.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
 
@@ -70,7 +75,11 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|path| labels::cgroup_id(path).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<u64>>>()?;
-    let writer = Writer::open(&all.output_dir, all.keep, all.max_disk)?;
+    let table = all
+        .table
+        .as_deref()
+        .map(|dir| (dir, Duration::from_secs_f64(all.table_window)));
+    let writer = Writer::open(&all.output_dir, all.keep, all.max_disk, table)?;
     let system = SystemWide {
         cgroup_filter: !cgroup_ids.is_empty(),
     };
@@ -83,6 +92,13 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     // Forked while we have one thread; from here on it guards the holds.
     let guardian = guardian::Guardian::spawn(maps).context("starting the guardian")?;
     beat(&mut probes);
+    // SAFETY: setpriority on ourselves.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICE) } != 0 {
+        log::info!(
+            "cannot raise the daemon's priority (nice {NICE}): {}",
+            std::io::Error::last_os_error()
+        );
+    }
     let filters = Filters {
         command,
         max_processes: all.max_processes as usize,
@@ -171,6 +187,8 @@ impl Daemon {
                     }
                     let status = self.status(probes);
                     self.writer.lock().expect("writer lock").write_status(&status);
+                    let writer = Arc::clone(&self.writer);
+                    tasks.spawn_blocking(move || writer.lock().expect("writer lock").finish_table_window(false));
                 }
                 _ = interrupt.recv() => break,
                 _ = terminate.recv() => break,
@@ -182,6 +200,10 @@ impl Daemon {
         }
         self.shut_down(probes, &mut tasks);
         while tasks.join_next().await.is_some() {}
+        self.writer
+            .lock()
+            .expect("writer lock")
+            .finish_table_window(true);
         let status = self.status(probes);
         self.writer
             .lock()
@@ -200,8 +222,15 @@ impl Daemon {
         let (exits, first): (Vec<_>, Vec<_>) = events
             .drain(..)
             .partition(|e| e.kind == coldspy_common::lifecycle::EVENT_KIND_EXIT);
+        // A burst of held processes can take a while: keep the heartbeat
+        // fresh meanwhile, or the hooks would stop holding new ones.
+        let mut last_beat = std::time::Instant::now();
         for event in &first {
             self.handle(probes, tasks, event);
+            if last_beat.elapsed() >= BEAT_WITHIN_STEP {
+                beat(probes);
+                last_beat = std::time::Instant::now();
+            }
         }
         let late = drain_data(probes, &mut self.node);
         for event in late.iter().chain(&exits) {
@@ -237,9 +266,11 @@ impl Daemon {
     /// Builds and writes a finished recording on the blocking pool.
     fn finish(&self, tasks: &mut tokio::task::JoinSet<()>, done: Finished) {
         let writer = Arc::clone(&self.writer);
+        let to_table = self.writer.lock().expect("writer lock").has_table();
         tasks.spawn_blocking(move || {
             let mut profile = crate::model::build::build_profile(&done.trace);
             crate::analysis::analyze(&mut profile, crate::analysis::ScoreKind::Runtime);
+            let start = to_table.then(|| crate::fleet_core::start_from_profile(&profile));
             let summary = IndexSummary {
                 init_us: profile.stats.init_us,
                 exec_us: profile.stats.exec_us,
@@ -250,7 +281,7 @@ impl Daemon {
             writer
                 .lock()
                 .expect("writer lock")
-                .write(&done, &json, summary);
+                .write(&done, &json, summary, start);
         });
     }
 

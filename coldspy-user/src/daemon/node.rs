@@ -248,45 +248,20 @@ impl Node {
         }
         if event.stopped == 0 && verdict == Some(EXE_SHARED_PYTHON) {
             // Armed by the hook: the entry probe holds it once libpython is mapped.
-            let labels =
-                super::labels::of_process(pid, event.cgroup_id, &command, &self.filters.label_env);
-            self.pending.insert(
-                pid,
-                Pending {
-                    exec_ns: event.ktime_ns,
-                    command,
-                    labels,
-                },
-            );
+            let pending = self.pending_of(event, command);
+            self.pending.insert(pid, pending);
             return;
         }
         match Interpreter::find(pid) {
             Ok(interpreter) => {
                 self.set_verdict(probes, key, EXE_STATIC_PYTHON);
-                let labels = super::labels::of_process(
-                    pid,
-                    event.cgroup_id,
-                    &command,
-                    &self.filters.label_env,
-                );
-                self.start(probes, interpreter, event.ktime_ns, command, labels);
+                let pending = self.pending_of(event, command);
+                self.start(probes, interpreter, pending);
             }
             Err(FindError::NotYetLoaded(_)) => {
-                let labels = super::labels::of_process(
-                    pid,
-                    event.cgroup_id,
-                    &command,
-                    &self.filters.label_env,
-                );
+                let pending = self.pending_of(event, command);
                 if self.arm_entry(probes, pid, key) {
-                    self.pending.insert(
-                        pid,
-                        Pending {
-                            exec_ns: event.ktime_ns,
-                            command,
-                            labels,
-                        },
-                    );
+                    self.pending.insert(pid, pending);
                 }
             }
             Err(FindError::NotPython { .. }) => {
@@ -303,18 +278,27 @@ impl Node {
         self.release(probes, event);
     }
 
+    /// What is known of a process at its exec: start time, command, labels.
+    fn pending_of(&self, event: &LifecycleEvent, command: Vec<String>) -> Pending {
+        let labels = super::labels::of_process(
+            event.pid,
+            event.cgroup_id,
+            &command,
+            &self.filters.label_env,
+        );
+        Pending {
+            exec_ns: event.ktime_ns,
+            command,
+            labels,
+        }
+    }
+
     /// A shared build reached its entry point: libpython is mapped.
     fn on_entry(&mut self, probes: &mut Probes, event: &LifecycleEvent) {
         let pid = event.pid;
         if let Some(pending) = self.pending.remove(&pid) {
             match Interpreter::find(pid) {
-                Ok(interpreter) => self.start(
-                    probes,
-                    interpreter,
-                    pending.exec_ns,
-                    pending.command,
-                    pending.labels,
-                ),
+                Ok(interpreter) => self.start(probes, interpreter, pending),
                 Err(e) => {
                     log::info!("pid {pid}: not recorded at its entry stop: {e}");
                     self.counters.skipped_unsupported += 1;
@@ -380,14 +364,12 @@ impl Node {
     }
 
     /// Starts recording an interpreter process.
-    fn start(
-        &mut self,
-        probes: &mut Probes,
-        interpreter: Interpreter,
-        exec_ns: u64,
-        command: Vec<String>,
-        labels: BTreeMap<String, String>,
-    ) {
+    fn start(&mut self, probes: &mut Probes, interpreter: Interpreter, seen: Pending) {
+        let Pending {
+            exec_ns,
+            command,
+            labels,
+        } = seen;
         let pid = interpreter.pid;
         if self.recordings.len() >= self.filters.max_processes {
             self.counters.skipped_max_processes += 1;

@@ -22,8 +22,20 @@ pub(super) struct Written {
     pub rotated: u64,
     /// Bytes of the profiles currently kept.
     pub kept_bytes: u64,
+    /// Starts appended to the fleet table (`--table`).
+    pub table_starts: u64,
+    /// Starts that could not be appended to it.
+    pub table_lost: u64,
     /// The last write error, if any.
     pub last_error: Option<String>,
+}
+
+/// The fleet table the daemon appends to (`--table`): one writer per
+/// window, finished (its part files renamed into place) when the window ends.
+struct Table {
+    dir: PathBuf,
+    window: std::time::Duration,
+    writer: Option<(crate::fleet::table::TableWriter, std::time::Instant, u64)>,
 }
 
 /// Writes profiles and the index; rotates.
@@ -33,6 +45,7 @@ pub(super) struct Writer {
     kept: VecDeque<(PathBuf, u64)>,
     keep: Option<u64>,
     max_disk: Option<u64>,
+    table: Option<Table>,
     /// What was written so far.
     pub written: Written,
 }
@@ -44,6 +57,7 @@ impl Writer {
         dir: &Path,
         keep: Option<u64>,
         max_disk: Option<u64>,
+        table: Option<(&Path, std::time::Duration)>,
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| {
             anyhow::anyhow!("cannot create the output directory {}: {e}", dir.display())
@@ -62,8 +76,18 @@ impl Writer {
             kept: existing_profiles(dir),
             keep,
             max_disk,
+            table: table.map(|(dir, window)| Table {
+                dir: dir.to_path_buf(),
+                window,
+                writer: None,
+            }),
             written: Written::default(),
         };
+        if let Some(table) = &writer.table {
+            std::fs::create_dir_all(&table.dir).map_err(|e| {
+                anyhow::anyhow!("cannot create the fleet table {}: {e}", table.dir.display())
+            })?;
+        }
         writer.written.kept_bytes = writer.kept.iter().map(|(_, b)| b).sum();
         writer.reopen_index();
         Ok(writer)
@@ -87,6 +111,7 @@ impl Writer {
         finished: &Finished,
         profile_json: &[u8],
         summary: IndexSummary,
+        start: Option<crate::fleet_core::StartRecord>,
     ) {
         let trace = &finished.trace;
         if trace.meta.labels.contains_key("parent_pid")
@@ -95,6 +120,9 @@ impl Writer {
         {
             self.written.empty_children += 1;
             return;
+        }
+        if let Some(start) = start {
+            self.append_to_table(&start);
         }
         let path = self.profile_path(finished);
         let result = write_whole(&path, profile_json);
@@ -158,6 +186,63 @@ impl Writer {
                 safe_component(&meta.host),
                 meta.pid
             ))
+    }
+
+    /// Whether finished processes go to a fleet table too.
+    pub(super) fn has_table(&self) -> bool {
+        self.table.is_some()
+    }
+
+    /// Adds one start to the current window's table writer.
+    fn append_to_table(&mut self, start: &crate::fleet_core::StartRecord) {
+        let Some(table) = self.table.as_mut() else {
+            return;
+        };
+        if table.writer.is_none() {
+            match crate::fleet::table::TableWriter::new(&table.dir) {
+                Ok(writer) => table.writer = Some((writer, std::time::Instant::now(), 0)),
+                Err(e) => {
+                    self.written.table_lost += 1;
+                    self.written.last_error = Some(format!("fleet table: {e}"));
+                    return;
+                }
+            }
+        }
+        let Some((writer, _, count)) = table.writer.as_mut() else {
+            return;
+        };
+        match writer.add(start) {
+            Ok(()) => *count += 1,
+            Err(e) => {
+                self.written.table_lost += 1;
+                self.written.last_error = Some(format!("fleet table: {e}"));
+            }
+        }
+    }
+
+    /// Ends the table window when it is due (or `now`): its part files are
+    /// renamed into place.
+    pub(super) fn finish_table_window(&mut self, now: bool) {
+        let Some(table) = self.table.as_mut() else {
+            return;
+        };
+        let due = table
+            .writer
+            .as_ref()
+            .is_some_and(|(_, opened, _)| now || opened.elapsed() >= table.window);
+        if !due {
+            return;
+        }
+        let Some((writer, _, count)) = table.writer.take() else {
+            return;
+        };
+        match writer.finish() {
+            Ok(_) => self.written.table_starts += count,
+            Err(e) => {
+                self.written.table_lost += count;
+                self.written.last_error = Some(format!("fleet table: {e}"));
+            }
+        }
     }
 
     fn append_index(&mut self, line: &serde_json::Value) {

@@ -1,10 +1,12 @@
 //! Finding and running CRIU (4.1 or newer: 3.17 fails on this kernel's vDSO).
 
 use anyhow::{bail, Context};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The CRIU binary: `$COLDSPY_CRIU`, set-up's build, or `criu` on `PATH`.
+/// The CRIU binary: `$COLDSPY_CRIU` (an explicit override), else the one
+/// set-up builds in coldspy's cache (`$COLDSPY_CACHE/criu/criu`, by default
+/// `/var/cache/coldspy/criu/criu`), else `criu` on `PATH`.
 pub fn find() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os("COLDSPY_CRIU") {
         let path = PathBuf::from(path);
@@ -16,13 +18,22 @@ pub fn find() -> anyhow::Result<PathBuf> {
             path.display()
         );
     }
-    let built = PathBuf::from("/var/cache/coldspy/criu/criu");
+    find_in(&crate::sys::cache::dir(), || {
+        crate::sys::resolve("criu").ok()
+    })
+}
+
+/// CRIU in the cache directory `cache`, else what `on_path` finds; the
+/// error names both places.
+fn find_in(cache: &Path, on_path: impl FnOnce() -> Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let built = cache.join("criu/criu");
     if built.is_file() {
         return Ok(built);
     }
-    crate::sys::resolve("criu").map_err(|_| {
+    on_path().ok_or_else(|| {
         anyhow::anyhow!(
-            "CRIU not found (set-up builds it at {}); run `cargo xtask setup`",
+            "CRIU not found: neither {} (set-up's build; $COLDSPY_CACHE moves it) nor `criu` on PATH; \
+             run `cargo xtask setup`",
             built.display()
         )
     })
@@ -80,4 +91,32 @@ pub fn log_reason(log: &std::path::Path) -> Option<String> {
     } else {
         reason.to_string()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn criu_is_found_in_the_cache_then_on_path_and_the_error_names_both() {
+        let cache = std::env::temp_dir().join(format!("coldspy-criu-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&cache);
+        let on_path = PathBuf::from("/usr/sbin/criu");
+        assert_eq!(find_in(&cache, || Some(on_path.clone())).unwrap(), on_path);
+        let err = find_in(&cache, || None).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("{}/criu/criu", cache.display()))
+                && err.contains("`criu` on PATH")
+                && err.contains("cargo xtask setup"),
+            "{err}"
+        );
+        std::fs::create_dir_all(cache.join("criu")).unwrap();
+        std::fs::write(cache.join("criu/criu"), "").unwrap();
+        assert_eq!(
+            find_in(&cache, || Some(on_path.clone())).unwrap(),
+            cache.join("criu/criu"),
+            "set-up's build comes before PATH"
+        );
+        std::fs::remove_dir_all(&cache).unwrap();
+    }
 }

@@ -39,6 +39,14 @@ pub struct AllArgs {
     /// of this many seconds (bounds the memory a long-lived process takes).
     #[arg(long, default_value_t = 60.0, value_parser = crate::sys::seconds::positive_seconds, requires = "all")]
     pub max_window: f64,
+    /// With --all: also append every finished process to the Parquet fleet
+    /// table at DIR (new part files per --table-window; `coldspy merge DIR`
+    /// and DuckDB/Spark read it without touching the JSON).
+    #[arg(long, value_name = "DIR", requires = "all")]
+    pub table: Option<PathBuf>,
+    /// With --all --table: seconds of finished processes per set of part files.
+    #[arg(long, default_value_t = 60.0, value_parser = crate::sys::seconds::positive_seconds, requires = "table")]
+    pub table_window: f64,
     /// With --all: keep at most this many profiles; the oldest are deleted
     /// (each deletion is a line in the index).
     #[arg(long, requires = "all")]

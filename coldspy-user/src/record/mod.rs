@@ -12,6 +12,7 @@ mod prearm;
 pub(crate) mod preflight;
 mod session;
 mod summary;
+pub mod verify;
 
 use crate::sys::output::commit_or_fallback;
 use crate::sys::{resolve, OutputFile};
@@ -78,6 +79,17 @@ pub struct RecordArgs {
     /// With --handler: the interpreter.
     #[arg(long, default_value = "python3", requires = "handler")]
     pub python: String,
+    /// With --handler: after recording, verify the top findings (at most 3,
+    /// those with a module to defer) by experiment: cold starts with the
+    /// module's import deferred by coldspy's runner (no code change),
+    /// interleaved with the unchanged function; the report shows
+    /// "verified: …" or "not verified: …" beside each finding.
+    #[arg(long, requires = "handler")]
+    pub verify: bool,
+    /// With --verify: rounds, each one cold start of the unchanged function
+    /// and one of each finding's deferred variant.
+    #[arg(long, default_value_t = 10, requires = "verify", value_parser = clap::value_parser!(u64).range(2..=1000))]
+    pub verify_rounds: u64,
     /// The command to start and profile (after `--`).
     #[arg(last = true, required_unless_present_any = ["pid", "handler", "all"])]
     pub command: Vec<String>,
@@ -139,12 +151,9 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
             args.handler.as_deref().unwrap_or("")
         );
     }
-    let mut profile = crate::model::build::build_profile(&recorded.trace);
-    let analysis = crate::analysis::analyze(&mut profile, crate::analysis::ScoreKind::Runtime);
-    // The profile first: whatever fails after recording, it is written
-    // somewhere and that path is printed.
     let summary_to_stderr = output.is_stdout();
-    let (written, write_failed) = write_outputs(output, trace_output, &profile, &recorded)?;
+    let (profile, analysis, written, write_failed) =
+        analyse_and_write(&args, &recorded, output, trace_output)?;
     if recorded.killed_after_grace {
         eprintln!(
             "coldspy: {} did not exit within 5 s of {}; killed it with SIGKILL",
@@ -204,6 +213,79 @@ fn target_of(args: &RecordArgs) -> anyhow::Result<(Target, Option<crate::runner:
         }
     };
     Ok((target, marks))
+}
+
+/// Builds and analyses the profile and writes it (and the trace); with
+/// `--verify`, runs the experiment and writes the profile again with its
+/// results. Returns the profile, its analysis, where it went and whether a
+/// write failed.
+fn analyse_and_write(
+    args: &RecordArgs,
+    recorded: &session::Recorded,
+    output: OutputFile,
+    trace_output: Option<OutputFile>,
+) -> anyhow::Result<(
+    crate::model::profile::Profile,
+    crate::analysis::Analysis,
+    PathBuf,
+    bool,
+)> {
+    let mut profile = crate::model::build::build_profile(&recorded.trace);
+    let analysis = crate::analysis::analyze(&mut profile, crate::analysis::ScoreKind::Runtime);
+    let to_stdout = output.is_stdout();
+    let verify = verify_options(args, recorded)?;
+    let candidates = verify::candidates(&profile, &analysis);
+    // The profile first: whatever fails after recording, it is written
+    // somewhere and that path is printed. It is written again with the
+    // verifications (on standard output, only once: after them).
+    if let (Some(options), true) = (&verify, to_stdout) {
+        profile.verifications = verify::run(options, &candidates);
+    }
+    let (written, mut write_failed) = write_outputs(output, trace_output, &profile, recorded)?;
+    if let (Some(options), false) = (&verify, to_stdout) {
+        profile.verifications = verify::run(options, &candidates);
+        write_failed |= rewrite(&written, &profile);
+    }
+    Ok((profile, analysis, written, write_failed))
+}
+
+/// With `--verify`, what the experiment needs; `None` without it, or when
+/// the recording was interrupted or the handler failed (said on stderr).
+fn verify_options(
+    args: &RecordArgs,
+    recorded: &session::Recorded,
+) -> anyhow::Result<Option<verify::VerifyOptions>> {
+    let Some(handler) = args.handler.as_deref().filter(|_| args.verify) else {
+        return Ok(None);
+    };
+    if recorded.interrupted_by.is_some() || recorded.runner_error.is_some() {
+        eprintln!("coldspy: --verify skipped: the recording did not complete");
+        return Ok(None);
+    }
+    Ok(Some(verify::VerifyOptions {
+        python: resolve(&args.python)?,
+        handler: handler.to_string(),
+        event: args.event.clone(),
+        rounds: args.verify_rounds,
+    }))
+}
+
+/// Writes the profile again, with its verifications, where it was written;
+/// true when that failed (the first profile stays).
+fn rewrite(written: &std::path::Path, profile: &crate::model::profile::Profile) -> bool {
+    let result = serde_json::to_vec_pretty(profile)
+        .map_err(anyhow::Error::from)
+        .and_then(|bytes| Ok(OutputFile::create(written)?.commit(&bytes)?));
+    match result {
+        Ok(_) => false,
+        Err(e) => {
+            eprintln!(
+                "coldspy: the verifications were not added to {}: {e:#}",
+                written.display()
+            );
+            true
+        }
+    }
 }
 
 /// Writes the profile (and the trace), each to its path or to the

@@ -527,6 +527,13 @@ impl Session {
 
 static SIGNAL_SLOT: std::sync::OnceLock<Arc<AtomicI32>> = std::sync::OnceLock::new();
 
+/// A SIGINT, SIGTERM or SIGHUP caught since the last call (the handlers stay
+/// installed after the recording: `--verify` stops on one).
+pub(super) fn take_signal() -> Option<i32> {
+    let sig = SIGNAL_SLOT.get()?.swap(0, Ordering::SeqCst);
+    (sig != 0).then_some(sig)
+}
+
 extern "C" fn on_signal(sig: i32) {
     if let Some(slot) = SIGNAL_SLOT.get() {
         slot.store(sig, Ordering::SeqCst);

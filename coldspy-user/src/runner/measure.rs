@@ -20,6 +20,13 @@ pub struct Start {
     pub end_to_end_ms: f64,
     /// Peak resident set size.
     pub peak_rss_kib: u64,
+    /// With answers asked for: the sha256 of each invocation's return value
+    /// as JSON (`unserializable …` when it is not JSON).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<String>,
+    /// With modules deferred: what became of each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deferral: Option<super::Deferral>,
 }
 
 /// Why a start failed.
@@ -158,5 +165,11 @@ pub fn start_once(
         exec_ms: ms(invoke_end.saturating_sub(invoke_start)),
         end_to_end_ms: ms(ended_ns.saturating_sub(started_ns)),
         peak_rss_kib: usage.ru_maxrss as u64,
+        answers: marks
+            .iter()
+            .filter(|m| m.name == "answer")
+            .map(|m| m.detail.clone())
+            .collect(),
+        deferral: super::deferral(&marks),
     }))
 }

@@ -5,6 +5,7 @@
 pub mod measure;
 
 use crate::model::trace::PhaseMark;
+use crate::model::verification::DeferredModule;
 use crate::sys::pipe::pipe_inheriting;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -56,6 +57,10 @@ pub struct RunnerSpec {
     /// In HTTP mode: wait for the port on this inherited fd before binding
     /// (the snapshot for CRIU is taken while it waits).
     pub control_fd: Option<i32>,
+    /// Modules the runner defers without changing the code (`--defer`).
+    pub defer: Vec<String>,
+    /// Report a digest of each answer (the return value as JSON).
+    pub answers: bool,
 }
 
 impl RunnerSpec {
@@ -69,7 +74,21 @@ impl RunnerSpec {
             invocations: 1,
             serve: None,
             control_fd: None,
+            defer: Vec::new(),
+            answers: false,
         }
+    }
+
+    /// Defers these modules' imports (none: the function unchanged).
+    pub fn defer(mut self, modules: &[String]) -> Self {
+        self.defer = modules.to_vec();
+        self
+    }
+
+    /// Reports the sha256 of each answer (`answer` marks).
+    pub fn answers(mut self, answers: bool) -> Self {
+        self.answers = answers;
+        self
     }
 
     /// The event file passed to the handler (none: `{}`).
@@ -107,6 +126,12 @@ impl RunnerSpec {
         ];
         if let Some(event) = &self.event {
             argv.extend(["--event".into(), event.display().to_string()]);
+        }
+        if !self.defer.is_empty() {
+            argv.extend(["--defer".into(), self.defer.join(",")]);
+        }
+        if self.answers {
+            argv.push("--answers".into());
         }
         if let Some(port) = self.serve {
             argv.extend(["--serve".into(), port.to_string()]);
@@ -223,6 +248,55 @@ pub fn parse_marks(text: &str) -> (Vec<PhaseMark>, Option<RunnerError>) {
     (marks, error)
 }
 
+/// What the runner did with `--defer`: how, and each module's fate.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Deferral {
+    /// `lazy_loader` or `pep810`.
+    pub method: String,
+    /// Each deferred module: deferred, loaded at init anyway, not imported;
+    /// and the invocation that first ran it.
+    pub modules: Vec<DeferredModule>,
+}
+
+/// The `defer` marks of a run (`None` without `--defer`): `method M`,
+/// `deferred NAME`, `loaded NAME SITE`, `not_imported NAME` after init, and
+/// `used NAME SITE` after the invocation that first ran it.
+pub fn deferral(marks: &[PhaseMark]) -> Option<Deferral> {
+    let mut out: Option<Deferral> = None;
+    let mut invocations = 0;
+    for m in marks {
+        if m.name == "invoke_end" {
+            invocations += 1;
+        }
+        if m.name != "defer" {
+            continue;
+        }
+        let d = out.get_or_insert_with(|| Deferral {
+            method: String::new(),
+            modules: Vec::new(),
+        });
+        let mut parts = m.detail.splitn(3, ' ');
+        let (state, name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let site = parts.next().map(str::to_string);
+        match state {
+            "method" => d.method = name.to_string(),
+            "used" => {
+                if let Some(module) = d.modules.iter_mut().find(|x| x.module == name) {
+                    module.first_used_in = Some(invocations);
+                    module.site = site;
+                }
+            }
+            _ => d.modules.push(DeferredModule {
+                module: name.to_string(),
+                state: state.to_string(),
+                site,
+                first_used_in: None,
+            }),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +317,32 @@ mod tests {
         assert_eq!(error.kind, "handler_raised");
         assert_eq!(error.message, "ValueError: bad x");
         assert!(error.to_string().starts_with("the handler raised"));
+    }
+
+    #[test]
+    fn defer_marks_say_what_became_of_each_module() {
+        let (marks, _) = parse_marks(
+            "init_end 1\ndefer 2 method lazy_loader\ndefer 2 deferred pandas\ndefer 2 loaded rich /a b/app.py:12\ndefer 2 not_imported nope\ninvoke_start 3\ninvoke_end 4\ndefer 5 used pandas /app.py:30\n",
+        );
+        let d = deferral(&marks).unwrap();
+        assert_eq!(d.method, "lazy_loader");
+        assert_eq!(d.modules.len(), 3);
+        assert_eq!(
+            (d.modules[0].state.as_str(), d.modules[0].first_used_in),
+            ("deferred", Some(1))
+        );
+        assert_eq!(d.modules[0].site.as_deref(), Some("/app.py:30"));
+        assert_eq!(d.modules[1].site.as_deref(), Some("/a b/app.py:12"));
+        assert_eq!(d.modules[2].state, "not_imported");
+        assert!(deferral(&marks[..1]).is_none());
+        let spec = RunnerSpec::new(Path::new("/py"), "a.py:h")
+            .defer(&["pandas".into(), "scipy.stats".into()])
+            .answers(true);
+        let argv = spec.argv(Path::new("/r.py"), 5);
+        assert!(argv
+            .windows(2)
+            .any(|w| w == ["--defer", "pandas,scipy.stats"]));
+        assert!(argv.contains(&"--answers".to_string()));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The bottom layer of the system crate: output files written whole, pipes,
-//! clocks, path resolution and the page cache. It uses nothing else of
-//! coldspy's but its error type, so every other module may use it.
+//! clocks, path resolution, the cache directory and the page cache. It uses
+//! nothing else of coldspy's but its error type, so every other module may
+//! use it.
 
 pub mod cache;
 pub mod clock;

@@ -27,6 +27,8 @@ pub struct Evidence {
     pub exact_first: Option<u64>,
     /// Invocations of the handler.
     pub invocations: u64,
+    /// The handler module's top-level code names it (it runs at init).
+    pub init_named: bool,
 }
 
 /// The verdict the evidence supports.
@@ -60,6 +62,7 @@ impl Evidence {
             total: usage.app_samples,
             exact_first: usage.exact(prefix),
             invocations: usage.invocations,
+            init_named: usage.init_named(prefix),
         }
     }
 
@@ -72,9 +75,14 @@ impl Evidence {
         }
     }
 
-    /// The verdict: exact data first, then sampling with enough samples.
+    /// The verdict: exact data first, then sampling with enough samples. A
+    /// module the handler's top-level code names runs at init: used, even
+    /// when no invocation ran it and no sample saw it.
     pub fn verdict(&self) -> Verdict {
         let ran_exactly = self.exact_first.is_some_and(|k| k > 0);
+        if self.init_named && self.seen == 0 && !ran_exactly {
+            return Verdict::Used;
+        }
         if self.seen > 0 || ran_exactly {
             let first_call = self.exact_first == Some(1);
             let rare = self.total >= MIN_SAMPLES && self.share() < RARE_SHARE;
@@ -110,6 +118,11 @@ impl Evidence {
                 upper_bound(self.total) * 100.0
             )
         };
+        let sampled = if self.init_named {
+            format!("the handler module's top-level code calls it at init; {sampled}")
+        } else {
+            sampled
+        };
         match self.exact_first {
             Some(0) => format!(
                 "none of its code ran in the {} invocation{} (exact); {sampled}",
@@ -132,6 +145,7 @@ mod tests {
             total,
             exact_first,
             invocations: 3,
+            init_named: false,
         }
     }
 
@@ -158,5 +172,16 @@ mod tests {
         assert_eq!(e(1, 500, Some(1)).verdict(), Verdict::Used);
         assert_eq!(e(1, 500, None).verdict(), Verdict::Rare);
         assert_eq!(e(100, 500, None).verdict(), Verdict::Used);
+    }
+
+    #[test]
+    fn a_module_the_handler_calls_at_init_is_used_whatever_invocations_show() {
+        // cli_leftover: `pkg_resources.get_distribution(...)` at module level,
+        // no invocation runs it, no sample saw it: used at init, never "remove".
+        let mut named = e(0, 500, Some(0));
+        named.init_named = true;
+        assert_eq!(named.verdict(), Verdict::Used);
+        assert!(named.describe().contains("top-level code calls it at init"));
+        assert_eq!(e(0, 500, Some(0)).verdict(), Verdict::Unused);
     }
 }

@@ -315,6 +315,21 @@ impl Finding {
                         e.source,
                         ms(self.cumulative_us)
                     ));
+                } else if let (Verdict::Used, Some(e)) = (
+                    self.verdict,
+                    k.feature_redundancy.iter().find(|e| e.package == top),
+                ) {
+                    // Used, so never "remove": the feature is what to drop
+                    // (with no evidence of use, no verdict at all).
+                    self.pattern = Some(Pattern::FeatureRedundancy);
+                    self.advice = Some(format!(
+                        "Drop the feature behind the {import}: {top} provides {} ({}; source: {}), which a function does not need; its code runs ({}), so replace those calls (plain logging, a loop) and the import goes; its import costs {}.",
+                        e.feature,
+                        e.reason,
+                        e.source,
+                        self.evidence.describe(),
+                        ms(self.cumulative_us)
+                    ));
                 }
             }
         }
@@ -333,6 +348,11 @@ fn inside_dependency(tree: &Tree, usage: &Usage, used: &Finding, root: usize) ->
             continue;
         }
         let Some(site) = b.site.clone() else { continue };
+        // A site whose file is not a path (a code object read while being
+        // freed) names no statement anyone can edit.
+        if !(site.file.starts_with('/') || site.file.starts_with('<')) {
+            continue;
+        }
         let Some(i) = tree.subtree(root).into_iter().find(|&j| {
             let m = &tree.records[j].module;
             m == &b.name || m.starts_with(&format!("{}.", b.name))

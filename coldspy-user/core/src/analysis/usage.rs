@@ -28,6 +28,8 @@ pub struct Usage {
     pub invocations: u64,
     /// Per prefix: samples per calling frame (the frame just outside it).
     callers: HashMap<String, HashMap<usize, u64>>,
+    /// Modules the handler module's top-level code names (`init_use`).
+    init_named: HashSet<String>,
 }
 
 impl Usage {
@@ -49,7 +51,24 @@ impl Usage {
         if !exact.is_empty() {
             usage.exact = Some(exact);
         }
+        usage.init_named = profile
+            .modules
+            .iter()
+            .filter(|m| m.init_use)
+            .map(|m| m.name.clone())
+            .collect();
         usage
+    }
+
+    /// Whether the handler module's top-level code names `prefix` or a
+    /// sub-module of it (a package used at init says nothing of its other
+    /// sub-modules: `boto3.client()` does not use `boto3.dynamodb`).
+    pub fn init_named(&self, prefix: &str) -> bool {
+        self.init_named.iter().any(|m| {
+            m == prefix
+                || m.strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
     }
 
     /// Application samples in which code of `prefix` (or a sub-module) ran.

@@ -72,15 +72,22 @@ pub(crate) fn escape(s: &str) -> String {
 
 /// "What to change", by import statement, as an HTML list (empty when
 /// nothing is to change), each with its saving, edit and evidence.
-fn changes_list(analysis: &Analysis) -> String {
+fn changes_list(profile: &Profile, analysis: &Analysis) -> String {
     let items: String = analysis
         .changes()
         .map(|f| {
+            let site = f.site.to_string();
+            let verified = profile
+                .verifications
+                .iter()
+                .find(|v| v.is_for(&f.module, &site))
+                .map(|v| format!("<br><i class=\"verified\">{}</i>", escape(&v.summary)))
+                .unwrap_or_default();
             format!(
-                "<li><b>{}</b> <code>{}</code> at {}: saves about {:.1} ms<br>{}</li>",
+                "<li><b>{}</b> <code>{}</code> at {}: saves about {:.1} ms<br>{}{verified}</li>",
                 escape(f.pattern.map(|p| p.as_str()).unwrap_or("")),
                 escape(&f.module),
-                escape(&f.site.to_string()),
+                escape(&site),
                 f.saving_us as f64 / 1000.0,
                 escape(f.advice.as_deref().unwrap_or("")),
             )
@@ -127,7 +134,7 @@ impl Exporter for Html {
 <script>{SCRIPT}</script></body></html>
 "#,
             stats = escape(&String::from_utf8_lossy(&stats)).replace('\n', "<br>"),
-            changes = changes_list(analysis),
+            changes = changes_list(profile, analysis),
         )
     }
 }

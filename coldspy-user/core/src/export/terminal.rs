@@ -4,6 +4,7 @@
 use super::Exporter;
 use crate::analysis::{Analysis, ScoreKind};
 use crate::model::profile::Profile;
+use crate::model::verification::Verification;
 use std::io::Write;
 
 /// Terminal table writer.
@@ -117,7 +118,7 @@ impl Terminal {
         out: &mut dyn Write,
     ) -> std::io::Result<()> {
         write_stats(profile, out)?;
-        write_changes(analysis, out)?;
+        write_changes(analysis, &profile.verifications, out)?;
         let score_name = match analysis.score_kind {
             ScoreKind::Runtime => "score (run-time use)",
             ScoreKind::Classic => "score (classic)",
@@ -170,10 +171,15 @@ impl Terminal {
 }
 
 /// "What to change" first: each statement worth changing with its saving,
-/// the exact edit and the evidence; then the program's other import
-/// statements (used: their cost and unused sub-dependencies), then the
-/// interpreter's and runner's own imports, apart.
-pub fn write_changes(analysis: &Analysis, out: &mut dyn Write) -> std::io::Result<()> {
+/// the exact edit, the evidence and, when it was verified by experiment
+/// (`record --verify`), the measured result; then the program's other
+/// import statements (used: their cost and unused sub-dependencies), then
+/// the interpreter's and runner's own imports, apart.
+pub fn write_changes(
+    analysis: &Analysis,
+    verifications: &[Verification],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let exact = if analysis.exact {
         "; use during invocations is exact (runner hook)"
     } else {
@@ -213,6 +219,13 @@ pub fn write_changes(analysis: &Analysis, out: &mut dyn Write) -> std::io::Resul
         writeln!(out, "    {}", f.advice.as_deref().unwrap_or(""))?;
         if !f.first_party {
             writeln!(out, "    reached from your statement at {}", f.via)?;
+        }
+        let statement = f.site.to_string();
+        if let Some(v) = verifications
+            .iter()
+            .find(|v| v.is_for(&f.module, &statement))
+        {
+            writeln!(out, "    {}", v.summary)?;
         }
     }
     let rows: Vec<_> = analysis

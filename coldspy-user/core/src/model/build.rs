@@ -25,6 +25,7 @@ pub fn build_profile(trace: &Trace) -> Profile {
     let counted = count_samples(trace, &tree, &frames);
     let mut modules = module_rows(&tree, &module_files, &counted);
     apply_exact_use(trace, &mut modules);
+    apply_init_use(trace, &mut modules);
     let mut stats = counted.stats;
     let duration_us = trace.end_ns.saturating_sub(trace.start_ns) / 1000;
     let (init_us, exec_us, exec_count) =
@@ -209,6 +210,20 @@ fn apply_exact_use(trace: &Trace, modules: &mut [ModuleRecord]) {
     }
     for row in modules {
         row.exact_use = Some(first.get(row.name.as_str()).copied().unwrap_or(0));
+    }
+}
+
+/// The runner's `init_use` mark (modules the handler module's top-level
+/// code names) into `modules[].init_use`.
+fn apply_init_use(trace: &Trace, modules: &mut [ModuleRecord]) {
+    let named: std::collections::HashSet<&str> = trace
+        .phases
+        .iter()
+        .filter(|m| m.name == "init_use")
+        .flat_map(|m| m.detail.split_whitespace())
+        .collect();
+    for row in modules {
+        row.init_use = named.contains(row.name.as_str());
     }
 }
 

@@ -1,7 +1,8 @@
 //! Profile data: the symbolized event stream ([`trace`]), the calling-context
 //! tree ([`cct`]), the import tree ([`import_tree`]) and the JSON profile
-//! ([`profile`]) built from them ([`build`]); samples aggregated as they
-//! arrive ([`samples`]).
+//! ([`profile`]) built from them ([`build`]), samples aggregated as they
+//! arrive ([`samples`]), and the experiments that verified its advice
+//! ([`verification`]).
 
 pub mod build;
 pub mod cct;
@@ -10,3 +11,4 @@ pub mod modules;
 pub mod profile;
 pub mod samples;
 pub mod trace;
+pub mod verification;

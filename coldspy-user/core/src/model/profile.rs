@@ -42,6 +42,10 @@ pub struct Profile {
     pub modules: Vec<ModuleRecord>,
     /// The dynamic import tree, in the order imports started.
     pub imports: Vec<ImportRecord>,
+    /// Findings verified by experiment (`record --verify`): each finding's
+    /// module deferred against the unchanged function. Absent when none ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verifications: Vec<super::verification::Verification>,
 }
 
 /// What was profiled, where and how.
@@ -261,6 +265,12 @@ pub struct ModuleRecord {
     /// Absent when the recording had no hook (a script, an old runner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exact_use: Option<u64>,
+    /// With `--handler`: the handler module's own top-level code (outside
+    /// function bodies) names this module — `X.f()` after `import X`, a
+    /// decorator — so its code runs at init: never advised for removal.
+    /// Read statically from the handler's source by the runner; left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub init_use: bool,
 }
 
 /// Where an import statement ran: the innermost Python frame at the import's start.
@@ -380,6 +390,7 @@ impl Profile {
             cct: Cct::default(),
             modules: Vec::new(),
             imports: Vec::new(),
+            verifications: Vec::new(),
         }
     }
 
