@@ -15,7 +15,9 @@ use coldspy::model::trace::Trace;
 use coldspy_tests::{coldspy_bin, require_root, scratch, script};
 use std::process::Command;
 
-const PY312: &str = "/root/.pyenv/versions/3.12.1/bin/python3.12";
+/// pyenv's 3.12, where set-up's `env.json` says it is.
+static PY312: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| coldspy_tests::python_of("pyenv-3.12"));
 
 /// Records with `--save-trace`; returns the profile written (from the
 /// grouped samples), the one rebuilt from the saved trace (the samples one
@@ -106,7 +108,7 @@ fn grouped_samples_give_the_per_sample_profile_of_a_script_with_imports() {
     }
     let command = [
         "--".to_string(),
-        PY312.to_string(),
+        PY312.clone(),
         dir.join("main.py").display().to_string(),
     ];
     let (written, rebuilt, trace) = record_both_ways("imports", &command);
@@ -127,7 +129,7 @@ fn grouped_samples_give_the_per_sample_profile_of_a_script_with_imports() {
 fn grouped_samples_give_the_per_sample_profile_of_busy_threads() {
     let command = [
         "--".to_string(),
-        PY312.to_string(),
+        PY312.clone(),
         script("busy_threads.py").display().to_string(),
         "3".to_string(),
         "4".to_string(),
@@ -159,7 +161,7 @@ fn grouped_samples_give_the_per_sample_profile_of_a_handler_with_phases() {
     .unwrap();
     let args = [
         "--python".to_string(),
-        PY312.to_string(),
+        PY312.clone(),
         // Long enough (4 s) that samples are grouped before the last marks.
         "--invocations".to_string(),
         "8".to_string(),

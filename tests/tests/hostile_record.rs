@@ -364,11 +364,12 @@ fn old_cpython_versions_are_unsupported_not_not_python() {
 fn a_renamed_old_cpython_is_unsupported_by_its_content() {
     require_root();
     let dir = scratch("renamed-old-cpython");
-    for (binary, version) in [
-        ("/root/.pyenv/versions/2.7.18/bin/python2.7", "2.7"),
-        ("/root/.pyenv/versions/3.7.16/bin/python3.7", "3.7"),
-        ("/root/.pyenv/versions/3.8.18/bin/python3.8", "3.8"),
+    for (name, version) in [
+        ("pyenv-2.7", "2.7"),
+        ("pyenv-3.6", "3.6"),
+        ("pyenv-3.8", "3.8"),
     ] {
+        let binary = coldspy_tests::python_of(name);
         // No version in its name: only its content (the libpython it
         // links against) tells.
         let renamed = dir.join(format!("interp-{}", version.replace('.', "")));
@@ -502,7 +503,7 @@ fn record_to_a_dangling_symlink_writes_through_it_and_keeps_the_link() {
         "--save-trace",
         trace_link.to_str().unwrap(),
         "--",
-        PYTHON,
+        PYTHON.as_str(),
         "-c",
         "import json",
     ]);

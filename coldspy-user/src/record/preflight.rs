@@ -235,26 +235,29 @@ mod tests {
     fn a_renamed_old_cpython_is_known_by_its_content() {
         let dir = std::env::temp_dir().join(format!("coldspy-preflight-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let pyenv = Path::new("/root/.pyenv/versions");
+        // Set-up's interpreters (`env.json`): executables linked against
+        // their libpython, and the libpythons themselves (as a static
+        // CPython, they define Py_GetVersion).
         let cases = [
-            ("2.7.18/bin/python2.7", (2, 7)),
-            ("3.6.15/bin/python3.6", (3, 6)),
-            ("3.7.16/lib/libpython3.7m.so.1.0", (3, 7)),
-            ("3.8.18/lib/libpython3.8.so.1.0", (3, 8)),
-            ("2.7.18/lib/libpython2.7.so.1.0", (2, 7)),
-            ("3.12.1/lib/libpython3.12.so.1.0", (3, 12)),
+            (coldspy_tests::python_of("pyenv-2.7").into(), (2, 7)),
+            (coldspy_tests::python_of("pyenv-3.6").into(), (3, 6)),
+            (coldspy_tests::libpython_of("pyenv-3.8"), (3, 8)),
+            (coldspy_tests::libpython_of("pyenv-2.7"), (2, 7)),
+            (coldspy_tests::libpython_of("pyenv-3.12"), (3, 12)),
         ];
         for (binary, version) in cases {
+            let binary: std::path::PathBuf = binary;
+            let shown = binary.display();
             let renamed = dir.join("interp");
-            std::fs::copy(pyenv.join(binary), &renamed).unwrap();
+            std::fs::copy(&binary, &renamed).unwrap();
             assert_eq!(cpython_version_in_name("interp"), None);
             assert_eq!(
                 cpython_version_in_content(&renamed),
                 Some(version),
-                "{binary}"
+                "{shown}"
             );
             let refused = check_not_old_cpython([renamed.as_path()]).is_err();
-            assert_eq!(refused, version < (3, 9), "{binary}");
+            assert_eq!(refused, version < (3, 9), "{shown}");
         }
         // Not a CPython (coldspy itself names Py_GetVersion without
         // defining it): no version, nothing refused.
