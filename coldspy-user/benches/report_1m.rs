@@ -101,7 +101,7 @@ fn main() {
     let report = started.elapsed();
     let mut html = Vec::new();
     Format::Html
-        .exporter()
+        .exporter(coldspy::flame::inferno_svg)
         .write(&profile, &analysis, &mut html)
         .unwrap();
     let with_html = started.elapsed();
@@ -127,7 +127,7 @@ fn main() {
     let terminal_s = started.elapsed().as_secs_f64();
     let mut html = Vec::new();
     Format::Html
-        .exporter()
+        .exporter(coldspy::flame::inferno_svg)
         .write(&reread, &analysis, &mut html)
         .unwrap();
     println!(

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod collect;
 pub mod daemon;
 pub mod error;
+pub mod flame;
 pub mod fleet;
 pub mod info;
 pub mod kernel_btf;

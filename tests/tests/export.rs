@@ -27,7 +27,7 @@ fn render(format: Format) -> (Profile, Vec<u8>) {
     let (profile, analysis) = profile();
     let mut out = Vec::new();
     format
-        .exporter()
+        .exporter(coldspy::flame::inferno_svg)
         .write(&profile, &analysis, &mut out)
         .unwrap();
     (profile, out)

@@ -165,7 +165,7 @@ fn write_everything(profile: &Profile) -> Vec<(Format, Vec<u8>)> {
     for format in FORMATS {
         let mut out = Vec::new();
         format
-            .exporter()
+            .exporter(escaping_renderer)
             .write(&profile, &analysis, &mut out)
             .unwrap();
         outputs.push((format, out));
@@ -345,4 +345,24 @@ fn the_deepest_accepted_cct_reads_and_writes_in_a_small_stack() {
     while let Some(mut n) = stack.pop() {
         stack.append(&mut n.children);
     }
+}
+
+/// A stand-in for the system crate's inferno renderer (the core has none):
+/// the lines, escaped, in a minimal SVG. inferno's own escaping is tested
+/// beside it (`coldspy::flame`).
+fn escaping_renderer(title: &str, lines: &[String]) -> std::io::Result<Vec<u8>> {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let body: String = lines
+        .iter()
+        .map(|l| format!("<text>{}</text>", escape(l)))
+        .collect();
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"><title>{}</title>{body}</svg>",
+        escape(title)
+    )
+    .into_bytes())
 }

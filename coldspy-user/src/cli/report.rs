@@ -144,7 +144,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
                 &analysis,
                 &mut buffer,
             )?,
-            other => other.exporter().write(&profile, &analysis, &mut buffer)?,
+            other => {
+                other
+                    .exporter(crate::flame::inferno_svg)
+                    .write(&profile, &analysis, &mut buffer)?
+            }
         }
     }
     match output {

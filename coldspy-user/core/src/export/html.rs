@@ -11,7 +11,10 @@ use serde_json::{json, Value};
 use std::io::Write;
 
 /// HTML writer.
-pub struct Html;
+pub struct Html {
+    /// Draws the embedded flame graph.
+    pub flame: super::FlameRenderer,
+}
 
 /// The page's styles (`assets/report.css`).
 const STYLE: &str = include_str!("assets/report.css");
@@ -108,7 +111,8 @@ impl Exporter for Html {
     ) -> std::io::Result<()> {
         // `</script>` or `<!--` inside the JSON would end or change the element.
         let data = super::escape::json_in_script(&serde_json::to_string(&data(profile, analysis))?);
-        let flame = base64::engine::general_purpose::STANDARD.encode(flamegraph::svg(profile)?);
+        let flame =
+            base64::engine::general_purpose::STANDARD.encode(flamegraph::svg(profile, self.flame)?);
         let mut stats = Vec::new();
         super::terminal::write_stats(profile, &mut stats)?;
         let title = format!(

@@ -45,15 +45,22 @@ pub enum Format {
     Pprof,
 }
 
+/// Draws a flame graph SVG of collapsed stacks (`frame;frame count` lines)
+/// under a title. The core draws none itself: the system crate gives
+/// inferno's (`coldspy::flame::inferno_svg`), whose hasher pulls in libc,
+/// which the pure core must not depend on.
+pub type FlameRenderer = fn(title: &str, lines: &[String]) -> std::io::Result<Vec<u8>>;
+
 impl Format {
-    /// The writer of this format.
-    pub fn exporter(self) -> Box<dyn Exporter> {
+    /// The writer of this format; `flame` draws the flame graphs (the
+    /// flame graph format and the one in the HTML report).
+    pub fn exporter(self, flame: FlameRenderer) -> Box<dyn Exporter> {
         match self {
             Format::Terminal => Box::new(terminal::Terminal::default()),
             Format::Json => Box::new(json::Json),
-            Format::Html => Box::new(html::Html),
+            Format::Html => Box::new(html::Html { flame }),
             Format::Collapsed => Box::new(collapsed::Collapsed),
-            Format::Flamegraph => Box::new(flamegraph::Flamegraph),
+            Format::Flamegraph => Box::new(flamegraph::Flamegraph { render: flame }),
             Format::Speedscope => Box::new(speedscope::Speedscope),
             Format::Pprof => Box::new(pprof::Pprof),
         }
