@@ -36,9 +36,7 @@ pub fn decide(tgid: u32) -> Decision {
         return Decision::Ignore;
     };
     // SAFETY: map lookup by value.
-    let verdict = unsafe { maps::EXE_VERDICTS.get(&key) }
-        .copied()
-        .unwrap_or(0);
+    let verdict = unsafe { maps::EXE_VERDICTS.get(key) }.copied().unwrap_or(0);
     if verdict == EXE_NOT_PYTHON {
         maps::count_system(COUNT_NOT_PYTHON);
         return Decision::Ignore;
@@ -97,7 +95,7 @@ fn in_cgroup_filter() -> bool {
             return false;
         }
         // SAFETY: map lookup by value.
-        if unsafe { maps::CGROUP_ALLOW.get(&id) }.is_some() {
+        if unsafe { maps::CGROUP_ALLOW.get(id) }.is_some() {
             return true;
         }
     }
