@@ -47,11 +47,11 @@ def fail(kind, message):
 def parse_args(argv):
     args = {"handler": None, "event": None, "invocations": 1, "marks_fd": None,
             "serve": None, "wait_before_bind": False, "control_fd": None, "warmup": False,
-            "zygote": False, "defer": [], "answers": False}
+            "zygote": False, "defer": [], "answers": False, "init_use": False}
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--wait-before-bind", "--warmup", "--zygote", "--answers"):
+        if a in ("--wait-before-bind", "--warmup", "--zygote", "--answers", "--init-use"):
             args[a[2:].replace("-", "_")] = True
             i += 1
             continue
@@ -545,7 +545,9 @@ def main():
         defer.install()
     handler = load_handler(args["handler"])
     mark("init_end")
-    if _MARKS_FD is not None:
+    if args["init_use"] and _MARKS_FD is not None:
+        # After init_end, so init pays nothing; only when recording (a bench
+        # times end to end, which must not include this).
         mark("init_use", " ".join(init_uses(handler)))
     if defer is not None:
         defer.report_init()

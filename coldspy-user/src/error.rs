@@ -89,7 +89,37 @@ pub fn one_line(err: &anyhow::Error) -> String {
             line.push_str(&cause);
         }
     }
-    line.replace('\n', " ")
+    shorten_verifier_log(&line, &std::env::temp_dir()).replace('\n', " ")
+}
+
+/// The kernel verifier's log (thousands of lines when it refuses a
+/// program) goes to a file in `dir`; the line keeps its last words and
+/// names the file.
+fn shorten_verifier_log(line: &str, dir: &std::path::Path) -> String {
+    const MARK: &str = "Verifier output:";
+    let Some(at) = line.find(MARK) else {
+        return line.to_string();
+    };
+    let log = line[at + MARK.len()..].trim();
+    let last = log
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| {
+            !l.is_empty() && !l.starts_with("processed ") && !l.starts_with("verification time")
+        })
+        .unwrap_or("");
+    let path = dir.join(format!("coldspy-verifier-{}.log", std::process::id()));
+    let saved = std::fs::write(&path, log.as_bytes()).is_ok();
+    let mut short = format!("{}the kernel's verifier refused it: {last}", &line[..at]);
+    if saved {
+        short.push_str(&format!(
+            " (its log, {} lines: {})",
+            log.lines().count(),
+            path.display()
+        ));
+    }
+    short
 }
 
 /// Exit status for an error: 77 without privileges, 128 + N when signal N
@@ -107,5 +137,33 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         Some(SetupError::Interrupted { signal, .. }) => 128 + *signal as u8,
         Some(_) => 2,
         None => 1,
+    }
+}
+
+#[cfg(test)]
+mod verifier_tests {
+    #[test]
+    fn a_verifier_log_becomes_its_last_words_and_a_file() {
+        let dir =
+            std::env::temp_dir().join(format!("coldspy-verifier-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = "0: (b7) r0 = 0\n1: (85) call bpf_loop#181\nR1 type=scalar expected=fp\nprocessed 2 insns (limit 1000000)\n";
+        let line = format!("cannot attach the CPU sampler: the BPF_PROG_LOAD syscall returned Permission denied (os error 13). Verifier output: {log}");
+        let short = super::shorten_verifier_log(&line, &dir);
+        assert!(short.starts_with("cannot attach the CPU sampler: the BPF_PROG_LOAD syscall returned Permission denied (os error 13). the kernel's verifier refused it: R1 type=scalar expected=fp"), "{short}");
+        assert!(short.contains("4 lines"), "{short}");
+        assert!(!short.contains("r0 = 0"), "{short}");
+        let saved = std::fs::read_dir(&dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        assert_eq!(std::fs::read_to_string(saved).unwrap(), log.trim());
+        assert_eq!(
+            super::shorten_verifier_log("no log here", &dir),
+            "no log here"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

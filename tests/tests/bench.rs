@@ -15,8 +15,9 @@ use std::process::Command;
 static PY312: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| coldspy_tests::python_of("pyenv-3.12"));
 
-/// Timing oracles and the page-cache drop take turns: a drop in the middle
-/// of a timed comparison would slow one side only.
+/// The tests of this file take turns: a drop of the page cache, or another
+/// test's starts, in the middle of a timed comparison would slow one side
+/// only (the hyperfine oracle failed at ±5 % with them running beside it).
 static TIMED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn bench(args: &[&str]) -> (std::process::Output, Option<Value>, String) {
@@ -190,6 +191,7 @@ fn the_example_pair_shows_the_init_gain_of_a_lazy_import() {
 
 #[test]
 fn bad_input_is_one_clear_line() {
+    let _turn = TIMED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = scratch("bench-bad");
     let raises = write(
         &dir,
@@ -241,6 +243,7 @@ fn bad_input_is_one_clear_line() {
 
 #[test]
 fn a_hanging_start_is_killed_counted_and_not_averaged_in() {
+    let _turn = TIMED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = scratch("bench-hang");
     let hang = write(&dir, "hang.py", "import os, time\nif os.environ.get('COLDSPY_TEST_HANG'):\n    time.sleep(30)\n\ndef handler(event, context):\n    return 1\n");
     let out = Command::new(coldspy_tests::coldspy_bin())
@@ -413,6 +416,7 @@ fn defer_verifies_an_unused_import_and_says_what_breaks_otherwise() {
 /// lazy-import filter on sid's 3.15 (the `from` import is deferred too).
 #[test]
 fn the_runner_defers_with_a_lazy_loader_before_3_15_and_pep_810_on_3_15() {
+    let _turn = TIMED.lock().unwrap_or_else(|e| e.into_inner());
     let root = coldspy_tests::sid_root();
     let inside = format!("/tmp/coldspy-e2e-defer-{}", std::process::id());
     let host_dir = root.join(inside.trim_start_matches('/'));

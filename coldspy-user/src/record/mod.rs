@@ -199,7 +199,8 @@ fn target_of(args: &RecordArgs) -> anyhow::Result<(Target, Option<crate::runner:
             preflight::check_not_old_cpython([python.as_path(), real.as_path()])?;
             let spec = crate::runner::RunnerSpec::new(&python, handler)
                 .event(args.event.clone())
-                .invocations(args.invocations);
+                .invocations(args.invocations)
+                .init_use(true);
             let pipe = crate::runner::MarksPipe::new()?;
             let argv = spec.argv(&crate::runner::runner_path()?, pipe.write_fd());
             marks = Some(pipe);

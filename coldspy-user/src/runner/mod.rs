@@ -61,6 +61,9 @@ pub struct RunnerSpec {
     pub defer: Vec<String>,
     /// Report a digest of each answer (the return value as JSON).
     pub answers: bool,
+    /// Report the modules the handler's top-level code names (`init_use`
+    /// mark, after init): for recordings, not timed runs.
+    pub init_use: bool,
 }
 
 impl RunnerSpec {
@@ -76,7 +79,14 @@ impl RunnerSpec {
             control_fd: None,
             defer: Vec::new(),
             answers: false,
+            init_use: false,
         }
+    }
+
+    /// Reports what the handler's top-level code names (`init_use` mark).
+    pub fn init_use(mut self, init_use: bool) -> Self {
+        self.init_use = init_use;
+        self
     }
 
     /// Defers these modules' imports (none: the function unchanged).
@@ -132,6 +142,9 @@ impl RunnerSpec {
         }
         if self.answers {
             argv.push("--answers".into());
+        }
+        if self.init_use {
+            argv.push("--init-use".into());
         }
         if let Some(port) = self.serve {
             argv.extend(["--serve".into(), port.to_string()]);
