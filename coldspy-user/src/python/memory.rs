@@ -25,6 +25,13 @@ pub enum MemoryError {
         /// The length.
         len: usize,
     },
+    /// What was read is not what the field holds (a code object freed and
+    /// reused while it was read: a file name with control characters).
+    #[error("the object at {addr:#x} changed while it was read")]
+    Inconsistent {
+        /// The object.
+        addr: u64,
+    },
 }
 
 /// An address space that can be read: a process ([`ProcessMemory`]), or a

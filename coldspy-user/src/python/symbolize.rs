@@ -128,6 +128,12 @@ impl<M: ReadMemory> Symbolizer<M> {
             function.clone()
         };
         let file = self.read_unicode(self.memory.read_u64(addr + code.filename as u64)?)?;
+        // A file name is never empty and holds no control character: such a
+        // string is a code object freed and reused under us. Counted as
+        // unsymbolized (`<unknown>`), never shown as a file.
+        if file.is_empty() || file.chars().any(char::is_control) {
+            return Err(MemoryError::Inconsistent { addr });
+        }
         let firstlineno = self.memory.read_i32(addr + code.firstlineno as u64)?.max(0) as u32;
         let table = self.memory.read_u64(addr + code.linetable as u64)?;
         let linetable = self.read_bytes_object(table)?;
@@ -332,6 +338,19 @@ mod tests {
             assert_eq!(frame.file, "/srv/app.py");
             assert_eq!(frame.line, line, "byte offset {offset}");
         }
+    }
+
+    #[test]
+    fn a_file_name_with_control_characters_is_not_a_file() {
+        // Seen in real recordings: a code object freed and reused while read
+        // gave import sites like "\x02:1"; they must be `<unknown>`, not files.
+        for garbage in ["\u{2}", "", "/srv/\u{1b}[31mapp.py"] {
+            let mut symbolizer = Symbolizer::with_memory(code_image(garbage), layout());
+            assert!(symbolizer.frame(raw(0)).is_none(), "{garbage:?}");
+        }
+        let mut symbolizer =
+            Symbolizer::with_memory(code_image("<frozen importlib._bootstrap>"), layout());
+        assert!(symbolizer.frame(raw(0)).is_some());
     }
 
     #[test]
