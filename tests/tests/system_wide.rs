@@ -532,3 +532,62 @@ fn the_fleet_table_the_daemon_appends_merges_like_its_profiles() {
         "table and JSON merge alike"
     );
 }
+
+/// `--max-window`: a process running longer is written in windows, each a
+/// whole profile, numbered, the last one at its exit; together they hold
+/// its samples (memory stays bounded by a window).
+#[test]
+fn a_long_process_is_written_in_windows() {
+    require_root();
+    let _serial = serial();
+    let dir = scratch("all-windows");
+    let mut tree = CgroupTree::new("windows");
+    let group = tree.group("fn");
+    let daemon = Daemon::start(
+        &dir.join("out"),
+        &["--cgroup", group.to_str().unwrap(), "--max-window", "1"],
+    );
+    let python = core_interpreters()[1].command[0].clone();
+    let spin = "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 3.5:\n    pass\n";
+    let child = node::spawn_in(&group, &[], &[python, "-c".to_string(), spin.to_string()]);
+    let pid = child.id();
+    assert!(node::finish(child).0.success());
+    std::thread::sleep(Duration::from_secs(2));
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+    let index = node::index_of(&dir.join("out"));
+    let windows: Vec<&Value> = index
+        .iter()
+        .filter(|l| l["pid"].as_u64() == Some(pid as u64))
+        .collect();
+    // Windows are cut by the once-a-second housekeeping: 1–2 s each here.
+    assert!(
+        windows.len() >= 2,
+        "a 3.5 s process in 1 s windows: {windows:?}"
+    );
+    let numbers: Vec<u64> = windows
+        .iter()
+        .map(|w| w["window"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        (0..windows.len() as u64).collect::<Vec<_>>(),
+        "{windows:?}"
+    );
+    let mut samples = 0;
+    for window in &windows {
+        let profile = read_json(std::path::Path::new(window["path"].as_str().unwrap()));
+        samples += profile["stats"]["samples"].as_u64().unwrap();
+    }
+    // 200 Hz for 3.5 s on a shared machine: most of the 700 samples.
+    assert!(
+        samples > 200,
+        "{samples} samples over {} windows",
+        windows.len()
+    );
+    assert_eq!(
+        windows.last().unwrap()["partial"],
+        false,
+        "the last ends at the exit"
+    );
+}

@@ -333,7 +333,8 @@ impl Node {
         labels.insert("parent_pid".to_string(), parent.to_string());
         let python = recording.python.clone();
         let command = recording.command.clone();
-        let mut collector = Collector::default();
+        let mut collector = Collector::bounded();
+        collector.event_time(event.ktime_ns);
         collector.add_process(child, Symbolizer::new(child, layout));
         self.counters.profiled += 1;
         self.recordings.insert(
@@ -381,7 +382,8 @@ impl Node {
             log::warn!("pid {pid}: cannot make it a target: {e}");
             return;
         }
-        let mut collector = Collector::default();
+        let mut collector = Collector::bounded();
+        collector.event_time(exec_ns);
         collector.add_process(pid, Symbolizer::new(pid, interpreter.layout));
         self.counters.profiled += 1;
         self.recordings.insert(
@@ -581,6 +583,7 @@ impl Node {
     ) -> Finished {
         let (lost_samples, lost_events) = probes.lost_counts();
         trace.start_ns = recording.window_start_ns;
+        let samples = trace.sample_count();
         let meta = &mut trace.meta;
         meta.coldspy_version = env!("CARGO_PKG_VERSION").to_string();
         meta.host = super::host_name();
@@ -597,10 +600,7 @@ impl Node {
         meta.lost_events = lost_events.saturating_sub(recording.lost_at_start.1);
         meta.pid = pid;
         meta.pids = vec![pid];
-        meta.processes = vec![crate::model::profile::ProcessSamples {
-            pid,
-            samples: trace.samples.len() as u64,
-        }];
+        meta.processes = vec![crate::model::profile::ProcessSamples { pid, samples }];
         meta.command = recording.command;
         meta.python_version = recording.python.version;
         meta.python_executable = recording.python.executable;

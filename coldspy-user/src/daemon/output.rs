@@ -115,7 +115,7 @@ impl Writer {
     ) {
         let trace = &finished.trace;
         if trace.meta.labels.contains_key("parent_pid")
-            && trace.samples.is_empty()
+            && trace.sample_count() == 0
             && trace.imports.is_empty()
         {
             self.written.empty_children += 1;
@@ -135,7 +135,7 @@ impl Writer {
             "init_us": summary.init_us,
             "exec_us": summary.exec_us,
             "duration_us": summary.duration_us,
-            "samples": trace.samples.len(),
+            "samples": trace.sample_count(),
             "lost_samples": trace.meta.lost_samples,
             "window": finished.window,
             "partial": finished.partial,

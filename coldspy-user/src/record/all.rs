@@ -36,7 +36,8 @@ pub struct AllArgs {
     #[arg(long = "label-env", value_name = "NAME", requires = "all")]
     pub label_env: Vec<String>,
     /// With --all: a process running longer than this is written in windows
-    /// of this many seconds (bounds the memory a long-lived process takes).
+    /// of this many seconds, cut at the daemon's once-a-second check (bounds
+    /// the memory a long-lived process takes).
     #[arg(long, default_value_t = 60.0, value_parser = crate::sys::seconds::positive_seconds, requires = "all")]
     pub max_window: f64,
     /// With --all: also append every finished process to the Parquet fleet
