@@ -403,7 +403,7 @@ pub fn sampler_program() -> &'static str {
         Ok("loop") => return "coldspy_sample_loop",
         _ => {}
     }
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let release = crate::sys::proc::kernel_release();
     let mut numbers = release
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|n| n.parse::<u32>().ok());

@@ -75,11 +75,9 @@ pub fn container_id(cgroup: &str) -> Option<String> {
 
 /// The environment of a process (NUL-separated `/proc/PID/environ`).
 fn environment(pid: u32) -> BTreeMap<String, String> {
-    let bytes = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-    bytes
-        .split(|&b| b == 0)
+    crate::sys::proc::nul_separated(pid, "environ")
+        .iter()
         .filter_map(|entry| {
-            let entry = String::from_utf8_lossy(entry);
             let (name, value) = entry.split_once('=')?;
             Some((name.to_string(), value.to_string()))
         })

@@ -38,27 +38,6 @@ const NICE: i32 = -10;
 /// How often windows are cut and the status file is rewritten.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
 
-/// The host name, read once.
-pub(crate) fn host_name() -> String {
-    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HOST.get_or_init(|| read_trimmed("/proc/sys/kernel/hostname"))
-        .clone()
-}
-
-/// The kernel release, read once.
-pub(crate) fn kernel_release() -> String {
-    static KERNEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    KERNEL
-        .get_or_init(|| read_trimmed("/proc/sys/kernel/osrelease"))
-        .clone()
-}
-
-fn read_trimmed(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
 /// Runs `coldspy record --all` until SIGINT or SIGTERM.
 pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     crate::record::preflight::check_privileges()?;

@@ -238,7 +238,7 @@ impl Node {
             // A former target exec'd something the hook ignored.
             return;
         }
-        let command = command_line(pid);
+        let command = crate::sys::proc::cmdline(pid);
         let verdict = self.verdicts.get(&key).copied();
         let wanted = self.wanted(&command);
         if !wanted {
@@ -586,8 +586,8 @@ impl Node {
         let samples = trace.sample_count();
         let meta = &mut trace.meta;
         meta.coldspy_version = env!("CARGO_PKG_VERSION").to_string();
-        meta.host = super::host_name();
-        meta.kernel = super::kernel_release();
+        meta.host = crate::sys::proc::host_name();
+        meta.kernel = crate::sys::proc::kernel_release();
         meta.started_at = humantime::format_rfc3339_millis(
             std::time::SystemTime::now()
                 - std::time::Duration::from_nanos(monotonic_ns().saturating_sub(trace.start_ns)),
@@ -623,19 +623,6 @@ impl Node {
 /// Removes a process from the kernel's targets (it runs on unrecorded).
 fn forget_target(probes: &mut Probes, pid: u32) {
     let _ = probes.targets.remove(&pid);
-}
-
-/// The command line of a process (empty if gone).
-fn command_line(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|bytes| {
-            bytes
-                .split(|&b| b == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 impl RecordSink for Node {

@@ -625,16 +625,11 @@ fn fill_meta(
     lost_samples: u64,
     lost_events: u64,
 ) {
-    let read = |p: &str| {
-        std::fs::read_to_string(p)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
     let by_pid = trace.samples_by_pid();
     let meta = &mut trace.meta;
     meta.coldspy_version = env!("CARGO_PKG_VERSION").to_string();
-    meta.host = read("/proc/sys/kernel/hostname");
-    meta.kernel = read("/proc/sys/kernel/osrelease");
+    meta.host = crate::sys::proc::host_name();
+    meta.kernel = crate::sys::proc::kernel_release();
     meta.started_at = humantime::format_rfc3339_seconds(
         std::time::SystemTime::now()
             - Duration::from_nanos(monotonic_ns().saturating_sub(trace.start_ns)),
@@ -659,14 +654,7 @@ fn fill_meta(
     meta.pids = pids;
     meta.command = match target {
         Target::Launch(_, argv) => argv.clone(),
-        Target::Pid(pid) => std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| {
-                b.split(|&c| c == 0)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| String::from_utf8_lossy(s).into_owned())
-                    .collect()
-            })
-            .unwrap_or_default(),
+        Target::Pid(pid) => crate::sys::proc::cmdline(*pid),
     };
     if let Some(interpreter) = interpreter {
         meta.python_version = interpreter.version.to_string();

@@ -1,6 +1,48 @@
-//! Process relations read from `/proc`: the descendants of a process.
+//! What `/proc` says of processes and of this host: fields of `stat` and
+//! `status`, command lines and environments, descendants, host name and
+//! kernel release.
 
 use std::collections::{BTreeMap, VecDeque};
+
+/// The NUL-separated strings of `/proc/PID/<file>` (`cmdline`, `environ`);
+/// empty when the process is gone.
+pub fn nul_separated(pid: u32, file: &str) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/{file}"))
+        .map(|bytes| {
+            bytes
+                .split(|&b| b == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The command line of a process (empty if gone).
+pub fn cmdline(pid: u32) -> Vec<String> {
+    nul_separated(pid, "cmdline")
+}
+
+/// This host's name, read once.
+pub fn host_name() -> String {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| read_trimmed("/proc/sys/kernel/hostname"))
+        .clone()
+}
+
+/// The running kernel's release (`uname -r`), read once.
+pub fn kernel_release() -> String {
+    static RELEASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RELEASE
+        .get_or_init(|| read_trimmed("/proc/sys/kernel/osrelease"))
+        .clone()
+}
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
 
 /// Field `n` (0 = the state) after the command name of a `/proc/PID/stat`
 /// text; the name may itself contain spaces and parentheses.
