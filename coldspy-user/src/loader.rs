@@ -81,6 +81,19 @@ pub struct SystemMaps {
     pub counts: PerCpuArray<MapData, u64>,
 }
 
+impl SystemMaps {
+    /// Resumes (SIGCONT) every process a hook holds and forgets it: the
+    /// daemon stopping, or its guardian after the daemon died.
+    pub fn resume_held(&mut self) {
+        let held: Vec<u32> = self.held.keys().filter_map(Result::ok).collect();
+        for pid in held {
+            // SAFETY: plain kill(2).
+            unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+            let _ = self.held.remove(&pid);
+        }
+    }
+}
+
 /// How `record --all` loads the programs.
 #[derive(Debug, Clone, Copy)]
 pub struct SystemWide {

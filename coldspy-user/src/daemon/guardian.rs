@@ -88,12 +88,7 @@ fn guard(keep: &[RawFd], pipe: RawFd, maps: &mut SystemMaps) -> ! {
     let _ = maps.heartbeat.set(0, 0, 0);
     // Twice: a hook that read a fresh heartbeat just before may still add one.
     for _ in 0..2 {
-        let held: Vec<u32> = maps.held.keys().filter_map(Result::ok).collect();
-        for pid in held {
-            // SAFETY: plain kill(2).
-            unsafe { libc::kill(pid as i32, libc::SIGCONT) };
-            let _ = maps.held.remove(&pid);
-        }
+        maps.resume_held();
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     // SAFETY: leave without running the daemon's destructors or atexit handlers.

@@ -95,6 +95,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         writer: Arc::new(Mutex::new(writer)),
         max_window_ns: (all.max_window * 1e9) as u64,
         started: std::time::Instant::now(),
+        to_table: all.table.is_some(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -126,6 +127,9 @@ struct Daemon {
     writer: Arc<Mutex<Writer>>,
     max_window_ns: u64,
     started: std::time::Instant,
+    /// `--table`: finished processes also become fleet-table starts (known
+    /// here so that finishing one never waits for the writer's lock).
+    to_table: bool,
 }
 
 impl Daemon {
@@ -236,7 +240,9 @@ impl Daemon {
         }
         // What the hooks held before seeing the stale heartbeat.
         self.step(probes, tasks);
-        release_all_held(probes);
+        if let Some(system) = probes.system.as_mut() {
+            system.resume_held();
+        }
         for done in self.node.end_all(probes) {
             self.finish(tasks, done);
         }
@@ -245,7 +251,7 @@ impl Daemon {
     /// Builds and writes a finished recording on the blocking pool.
     fn finish(&self, tasks: &mut tokio::task::JoinSet<()>, done: Finished) {
         let writer = Arc::clone(&self.writer);
-        let to_table = self.writer.lock().expect("writer lock").has_table();
+        let to_table = self.to_table;
         tasks.spawn_blocking(move || {
             let mut profile = crate::model::build::build_profile(&done.trace);
             crate::analysis::analyze(&mut profile, crate::analysis::ScoreKind::Runtime);
@@ -333,19 +339,6 @@ fn beat(probes: &mut Probes) {
         if let Err(e) = system.heartbeat.set(0, monotonic_ns(), 0) {
             log::warn!("heartbeat: {e}");
         }
-    }
-}
-
-/// Resumes every process a hook holds.
-fn release_all_held(probes: &mut Probes) {
-    let Some(system) = probes.system.as_mut() else {
-        return;
-    };
-    let held: Vec<u32> = system.held.keys().filter_map(Result::ok).collect();
-    for pid in held {
-        // SAFETY: plain kill(2).
-        unsafe { libc::kill(pid as i32, libc::SIGCONT) };
-        let _ = system.held.remove(&pid);
     }
 }
 

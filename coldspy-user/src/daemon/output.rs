@@ -188,11 +188,6 @@ impl Writer {
             ))
     }
 
-    /// Whether finished processes go to a fleet table too.
-    pub(super) fn has_table(&self) -> bool {
-        self.table.is_some()
-    }
-
     /// Adds one start to the current window's table writer.
     fn append_to_table(&mut self, start: &crate::fleet_core::StartRecord) {
         let Some(table) = self.table.as_mut() else {
