@@ -189,28 +189,26 @@ impl KernelBtf {
     }
 }
 
-/// Offset of `task_struct->thread.fsbase` in the running kernel, if its
-/// BTF says (x86_64).
-pub fn task_fsbase_offset() -> Option<u32> {
-    KernelBtf::from_sys_fs()
-        .ok()?
-        .offset_of("task_struct", &["thread", "fsbase"])
-}
+impl KernelBtf {
+    /// Offset of `task_struct->thread.fsbase`, if this BTF says (x86_64).
+    pub fn task_fsbase_offset(&self) -> Option<u32> {
+        self.offset_of("task_struct", &["thread", "fsbase"])
+    }
 
-/// The offsets from the current task to its executable's identity, for
-/// `record --all`: `task_struct.mm`, `mm_struct.exe_file`, `file.f_inode`,
-/// `inode.i_ino`, `inode.i_sb`, `super_block.s_dev`; `None` if the BTF
-/// lacks one.
-pub fn exe_identity_chain() -> Option<[u32; 6]> {
-    let btf = KernelBtf::from_sys_fs().ok()?;
-    Some([
-        btf.offset_of("task_struct", &["mm"])?,
-        btf.offset_of("mm_struct", &["exe_file"])?,
-        btf.offset_of("file", &["f_inode"])?,
-        btf.offset_of("inode", &["i_ino"])?,
-        btf.offset_of("inode", &["i_sb"])?,
-        btf.offset_of("super_block", &["s_dev"])?,
-    ])
+    /// The offsets from the current task to its executable's identity, for
+    /// `record --all`: `task_struct.mm`, `mm_struct.exe_file`, `file.f_inode`,
+    /// `inode.i_ino`, `inode.i_sb`, `super_block.s_dev`; `None` if the BTF
+    /// lacks one.
+    pub fn exe_identity_chain(&self) -> Option<[u32; 6]> {
+        Some([
+            self.offset_of("task_struct", &["mm"])?,
+            self.offset_of("mm_struct", &["exe_file"])?,
+            self.offset_of("file", &["f_inode"])?,
+            self.offset_of("inode", &["i_ino"])?,
+            self.offset_of("inode", &["i_sb"])?,
+            self.offset_of("super_block", &["s_dev"])?,
+        ])
+    }
 }
 
 #[cfg(test)]

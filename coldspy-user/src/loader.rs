@@ -372,15 +372,20 @@ fn load_object(system: Option<SystemWide>) -> Result<Ebpf, LoadError> {
     let exec_filename = field("sched", "sched_process_exec", "filename", 8);
     let self_tgid = std::process::id();
     // Without it, 3.9/3.10 threads other than the GIL holder are not told apart.
+    // Read once for every offset this load needs.
     let btf_begun = std::time::Instant::now();
-    let fsbase = crate::kernel_btf::task_fsbase_offset().unwrap_or(u32::MAX);
+    let btf = crate::kernel_btf::KernelBtf::from_sys_fs().ok();
+    let fsbase = btf
+        .as_ref()
+        .and_then(|btf| btf.task_fsbase_offset())
+        .unwrap_or(u32::MAX);
     log::debug!(
         "kernel BTF read for task_struct offsets in {} ms",
         btf_begun.elapsed().as_millis()
     );
     let (system_wide, cgroup_filter, exe_chain) = match system {
         Some(system) => {
-            let chain = crate::kernel_btf::exe_identity_chain().ok_or_else(|| {
+            let chain = btf.as_ref().and_then(|btf| btf.exe_identity_chain()).ok_or_else(|| {
                 LoadError::System(format!(
                     "record --all needs the kernel's BTF ({}) to name task_struct.mm, mm_struct.exe_file, file.f_inode, inode.i_ino/i_sb and super_block.s_dev; this kernel's does not",
                     crate::kernel_btf::VMLINUX_BTF
