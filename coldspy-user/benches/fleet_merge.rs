@@ -329,23 +329,8 @@ fn readme_sql_for_spark() -> String {
 }
 
 /// coldspy's ranking in the SQL's order: (function, package, starts, total, median, used).
-fn our_ranking(merged: &Path) -> Vec<(String, String, u64, u64, f64, u64)> {
-    let mut groups: Vec<serde_json::Value> = groups(merged).as_array().unwrap().clone();
-    groups.sort_by_key(|g| g["key"].as_str().unwrap().to_string());
-    let mut rows = Vec::new();
-    for g in &groups {
-        for p in g["packages"].as_array().unwrap() {
-            rows.push((
-                g["key"].as_str().unwrap().to_string(),
-                p["package"].as_str().unwrap().to_string(),
-                p["starts_imported"].as_u64().unwrap(),
-                p["total_us"].as_u64().unwrap(),
-                p["median_us"].as_f64().unwrap(),
-                p["used_starts"].as_u64().unwrap(),
-            ));
-        }
-    }
-    rows
+fn our_ranking(merged: &Path) -> Vec<coldspy_tests::RankingRow> {
+    coldspy_tests::merged_ranking(&groups(merged))
 }
 
 /// The README's SQL once in Spark on `table`, pinned to one core like the

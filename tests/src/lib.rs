@@ -479,3 +479,28 @@ impl Frame {
         self.function == function && self.file.ends_with(file_suffix) && lines.contains(&self.line)
     }
 }
+
+/// One row of the fleet ranking: (function, package, starts imported, total
+/// µs, median µs, starts used).
+pub type RankingRow = (String, String, u64, u64, f64, u64);
+
+/// `coldspy merge`'s ranking (the `groups` of a merged file) in the order of
+/// the README's fleet SQL: function, then rank within it.
+pub fn merged_ranking(groups: &Value) -> Vec<RankingRow> {
+    let mut groups: Vec<&Value> = groups.as_array().unwrap().iter().collect();
+    groups.sort_by_key(|g| g["key"].as_str().unwrap().to_string());
+    let mut rows = Vec::new();
+    for g in groups {
+        for p in g["packages"].as_array().unwrap() {
+            rows.push((
+                g["key"].as_str().unwrap().to_string(),
+                p["package"].as_str().unwrap().to_string(),
+                p["starts_imported"].as_u64().unwrap(),
+                p["total_us"].as_u64().unwrap(),
+                p["median_us"].as_f64().unwrap(),
+                p["used_starts"].as_u64().unwrap(),
+            ));
+        }
+    }
+    rows
+}

@@ -213,21 +213,7 @@ fn duckdb_runs_the_readme_sql_and_agrees_with_coldspy_merge() {
     assert!(rows.len() > 10, "{rows:?}");
 
     // coldspy's ranking, in the SQL's order (function, then rank).
-    let mut ours = Vec::new();
-    let mut groups: Vec<&Value> = table_m["groups"].as_array().unwrap().iter().collect();
-    groups.sort_by_key(|g| g["key"].as_str().unwrap().to_string());
-    for g in groups {
-        for p in g["packages"].as_array().unwrap() {
-            ours.push((
-                g["key"].as_str().unwrap().to_string(),
-                p["package"].as_str().unwrap().to_string(),
-                p["starts_imported"].as_u64().unwrap(),
-                p["total_us"].as_u64().unwrap(),
-                p["median_us"].as_f64().unwrap(),
-                p["used_starts"].as_u64().unwrap(),
-            ));
-        }
-    }
+    let ours = coldspy_tests::merged_ranking(&table_m["groups"]);
     assert_eq!(ours.len(), rows.len());
     for (o, d) in ours.iter().zip(&rows) {
         assert_eq!(
