@@ -205,25 +205,36 @@ impl OutputFile {
                 file.write_all(bytes).map_err(fail)?;
                 file.flush().map_err(fail)?;
             }
-            Destination::Regular(p) => {
-                let tmp = tmp_path_for(p, "tmp");
-                let result = (|| {
-                    let mut file = create_private(&tmp)?;
-                    file.write_all(bytes)?;
-                    file.sync_all()?;
-                    drop(file);
-                    give_to_invoking_user(&tmp);
-                    std::fs::rename(&tmp, p)
-                })();
-                if let Err(source) = result {
-                    // Never leave a partial file behind (a full disk stays full otherwise).
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(fail(source));
-                }
-            }
+            Destination::Regular(p) => replace_whole(p, bytes, true).map_err(fail)?,
         }
         Ok(path)
     }
+}
+
+/// Replaces `path` with `bytes` through a temporary file beside it (mode
+/// 0600, created new) renamed into place, so a reader sees the old file or
+/// the whole new one; the temporary file never stays behind (a full disk
+/// stays full otherwise). `durable`: the data reaches the disk before the
+/// rename and the file goes to the invoking `sudo` user, as `record -o`
+/// wants; the system-wide daemon writes hundreds a minute and skips both.
+pub fn replace_whole(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+    let tmp = tmp_path_for(path, "tmp");
+    let result = (|| {
+        let mut file = create_private(&tmp)?;
+        file.write_all(bytes)?;
+        if durable {
+            file.sync_all()?;
+        }
+        drop(file);
+        if durable {
+            give_to_invoking_user(&tmp);
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Where a profile goes when its own path fails after recording:
