@@ -32,8 +32,9 @@ use std::time::Duration;
 const DRAIN_PERIOD: Duration = Duration::from_millis(10);
 /// How often a long step refreshes the heartbeat.
 const BEAT_WITHIN_STEP: Duration = Duration::from_millis(100);
-/// The daemon's nice value: processes wait for it while held, so it runs
-/// before ordinary work (a burst of starts competes with it for the CPU).
+/// The nice value of the daemon's event loop: processes wait for it while
+/// held, so it runs before ordinary work (a burst of starts competes with
+/// it for the CPU). Its blocking pool runs at 0.
 const NICE: i32 = -10;
 /// How often windows are cut and the status file is rewritten.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(1);
@@ -99,6 +100,13 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // Only the loop that releases held processes runs at NICE: building
+        // and writing finished profiles on the blocking pool must not
+        // preempt the function instances starting meanwhile.
+        .on_thread_start(|| {
+            // SAFETY: setpriority on the calling thread (Linux: per thread).
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 0) };
+        })
         .build()
         .context("starting the event loop")?;
     let served = runtime.block_on(daemon.serve(&mut probes));
