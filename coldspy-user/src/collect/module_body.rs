@@ -50,11 +50,14 @@ impl ModuleNames {
 
 /// The caller a body's import is charged to: the innermost frame outside
 /// importlib's own machinery (`import_module`, the bootstrap, `util`'s
-/// lazy loader), i.e. the statement that asked for the module.
+/// lazy loader) and outside a module's lazy `__getattr__` (PEP 562, as
+/// scipy, dateutil and `lazy_loader` packages have): the statement that
+/// asked for the module (`from scipy import stats`).
 pub fn asking_frame(callers: &[Option<Frame>]) -> Option<usize> {
-    callers
-        .iter()
-        .position(|f| f.as_ref().is_some_and(|f| !is_import_machinery(&f.file)))
+    callers.iter().position(|f| {
+        f.as_ref()
+            .is_some_and(|f| !is_import_machinery(&f.file) && f.function != "__getattr__")
+    })
 }
 
 /// Whether `file` is importlib's machinery.
@@ -170,6 +173,16 @@ mod tests {
             frame("/venv/awslambdaric/bootstrap.py"),
         ];
         assert_eq!(asking_frame(&lambda), Some(3));
+        let mut lazy = frame("/venv/scipy/__init__.py");
+        lazy.as_mut().unwrap().function = "__getattr__".into();
+        let from_import = [
+            frame("<frozen importlib._bootstrap>"),
+            frame("/usr/lib/python3.12/importlib/__init__.py"),
+            lazy,
+            frame("<frozen importlib._bootstrap>"),
+            frame("/app/app.py"),
+        ];
+        assert_eq!(asking_frame(&from_import), Some(4));
         assert_eq!(names.kind(1, "<string>", &lambda), BodyKind::NotModule);
         assert_eq!(
             asking_frame(&[None, frame("<frozen importlib._bootstrap>")]),
