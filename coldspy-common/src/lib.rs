@@ -10,6 +10,7 @@
 
 pub mod diag;
 pub mod import_event;
+pub mod invocation;
 pub mod lifecycle;
 pub mod limits;
 pub mod module_exec;

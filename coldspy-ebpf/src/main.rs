@@ -1,6 +1,7 @@
 //! coldspy's eBPF programs: CPU sampling of Python stacks ([`sampler`]),
 //! file opens ([`openat`]), process lifecycle ([`lifecycle`]), import
-//! edges ([`imports`]) and module bodies ([`module_exec`]). Maps shared between them live in [`maps`].
+//! edges ([`imports`]), module bodies ([`module_exec`]) and a runtime's
+//! handler calls ([`handler_watch`]). Maps shared between them live in [`maps`].
 #![no_std]
 #![no_main]
 // A binary crate: nothing is reachable from outside, so `pub` inside it
@@ -8,6 +9,7 @@
 #![allow(unreachable_pub)]
 
 mod globals;
+mod handler_watch;
 mod imports;
 mod lifecycle;
 mod maps;

@@ -8,15 +8,18 @@ use crate::collect::decode::{self, Event};
 use crate::collect::module_body::{asking_frame, BodyKind, ModuleNames};
 use crate::loader::Probes;
 use crate::model::import_tree::MAIN_MODULE;
+use crate::model::runtime::Runtime;
 use crate::model::profile::Frame;
 use crate::model::samples::SampleAggregator;
 use crate::model::trace::{
-    ImportEdge, Trace, TraceImportEdge, TraceOpen, TraceSample, TRACE_FORMAT_AGGREGATED,
+    ImportEdge, PhaseMark, Trace, TraceImportEdge, TraceOpen, TraceSample,
+    TRACE_FORMAT_AGGREGATED,
 };
 use crate::python::symbolize::Symbolizer;
 use coldspy_common::{
     import_event::{ImportEvent, EVENT_KIND_IMPORT_START},
     lifecycle::LifecycleEvent,
+    invocation::{InvocationEvent, EVENT_KIND_INVOCATION_START},
     module_exec::{ModuleExecEvent, EVENT_KIND_MODULE_EXEC_START},
     sample::{SampleEvent, SAMPLE_TRUNCATED},
 };
@@ -30,6 +33,8 @@ pub trait RecordSink {
     fn import(&mut self, event: &ImportEvent);
     /// A module body's start or end.
     fn module_body(&mut self, event: &ModuleExecEvent);
+    /// A handler call's start or end.
+    fn invocation(&mut self, event: &InvocationEvent);
     /// A CPU sample.
     fn sample(&mut self, sample: &SampleEvent);
 }
@@ -72,6 +77,7 @@ pub fn drain_data(probes: &mut Probes, sink: &mut impl RecordSink) -> Vec<Lifecy
             }),
             Some(Event::Import(import)) => sink.import(&import),
             Some(Event::ModuleBody(body)) => sink.module_body(&body),
+            Some(Event::Invocation(call)) => sink.invocation(&call),
             Some(Event::Lifecycle(event)) => lifecycle.push(event),
             None => {}
         }
@@ -98,9 +104,25 @@ impl RecordSink for Collector {
         self.module_body_edge(event);
     }
 
+    fn invocation(&mut self, event: &InvocationEvent) {
+        self.invocation_mark(event);
+    }
+
     fn sample(&mut self, sample: &SampleEvent) {
         Collector::sample(self, sample);
     }
+}
+
+/// A module a known FaaS runtime's loader started running: its handler
+/// function is defined in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandlerModule {
+    /// The process.
+    pub pid: u32,
+    /// The runtime that loads it.
+    pub runtime: Runtime,
+    /// The module's code object (alive while its body runs).
+    pub module_code: u64,
 }
 
 /// Builds the trace of one recording.
@@ -117,6 +139,9 @@ pub struct Collector {
     body_stacks: HashMap<u32, Vec<Option<String>>>,
     /// Module names of files, found on disk once.
     module_names: ModuleNames,
+    /// Modules a known FaaS runtime started loading, not yet taken by
+    /// [`Collector::take_handler_modules`].
+    handler_modules: Vec<HandlerModule>,
     /// Samples dropped because their process had no symbolizer.
     pub samples_without_python: u64,
     /// Groups samples as they come; without it each sample is kept in
@@ -327,6 +352,16 @@ impl Collector {
             };
             stack.push(Some(module.clone()));
             let asking = asking_frame(&callers).and_then(|i| callers[i].clone());
+            if let Some(runtime) = asking
+                .as_ref()
+                .and_then(|f| Runtime::loader_of(&module, &f.file, &f.function))
+            {
+                self.handler_modules.push(HandlerModule {
+                    pid: event.pid,
+                    runtime,
+                    module_code: event.code_addr,
+                });
+            }
             let site = asking.map(|frame| self.intern(frame));
             (ImportEdge::BodyStart, module, site, Some(file))
         } else {
@@ -347,6 +382,29 @@ impl Collector {
             site,
             file,
         });
+    }
+
+    /// Keeps a handler call's edge as an `invoke_start` / `invoke_end` mark
+    /// of its thread.
+    pub fn invocation_mark(&mut self, event: &InvocationEvent) {
+        let name = if event.kind == EVENT_KIND_INVOCATION_START {
+            "invoke_start"
+        } else {
+            "invoke_end"
+        };
+        self.event_time(event.ktime_ns);
+        self.trace.phases.push(PhaseMark {
+            name: name.to_string(),
+            ts_ns: event.ktime_ns,
+            detail: String::new(),
+            tid: Some(event.tid),
+        });
+    }
+
+    /// Handler modules seen since the last call: a known runtime's loader
+    /// started running them (the recorder then watches the handler's calls).
+    pub fn take_handler_modules(&mut self) -> Vec<HandlerModule> {
+        std::mem::take(&mut self.handler_modules)
     }
 
     /// [`Collector::finish`], and the samples one by one if they were kept

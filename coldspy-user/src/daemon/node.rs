@@ -19,6 +19,7 @@ use coldspy_common::import_event::ImportEvent;
 use coldspy_common::lifecycle::{
     LifecycleEvent, EVENT_KIND_ENTRY, EVENT_KIND_EXEC, EVENT_KIND_EXIT, EVENT_KIND_FORK,
 };
+use coldspy_common::invocation::InvocationEvent;
 use coldspy_common::module_exec::ModuleExecEvent;
 use coldspy_common::offsets::{TargetConfig, TARGET_FOLLOW_CHILDREN, TARGET_STOP_AT_ENTRY};
 use coldspy_common::sample::SampleEvent;
@@ -659,6 +660,12 @@ impl RecordSink for Node {
             }
             Some(_) => {}
             None => self.orphan(Orphan::ModuleBody(Box::new(*event))),
+        }
+    }
+
+    fn invocation(&mut self, event: &InvocationEvent) {
+        if let Some(recording) = self.recordings.get_mut(&event.pid) {
+            recording.collector.invocation_mark(event);
         }
     }
 

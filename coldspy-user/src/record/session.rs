@@ -324,7 +324,9 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
     let still_running = child
         .filter(|held| !ended.signalled && held.try_wait().is_none() && options.duration.is_some());
     let (mut trace, kept_samples) = session.finish(target, &options, start_ns, end_ns);
-    trace.phases = phases;
+    // The runtime watch's marks are in already.
+    trace.phases.extend(phases);
+    trace.phases.sort_by_key(|m| m.ts_ns);
     Ok(Recorded {
         trace,
         kept_samples,

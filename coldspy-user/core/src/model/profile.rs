@@ -86,6 +86,11 @@ pub struct Meta {
     /// How import start/end were observed (`usdt`, `uprobe-callmethod`, …), or `none`.
     #[serde(default)]
     pub import_route: String,
+    /// How the phases were found: `runner` (coldspy's handler runner),
+    /// `runtime:NAME` (a FaaS runtime coldspy recognized by its loader:
+    /// `awslambdaric`, `functions-framework`, `openfaas`) or `script`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phase_rule: String,
     /// Where the interpreter layout came from (`table:3.12`, `debug-offsets`, …).
     #[serde(default)]
     pub layout_source: String,

@@ -387,6 +387,7 @@ mod tests {
                         name: name.into(),
                         ts_ns: ts_ns.max(t),
                         detail: String::new(),
+                        tid: None,
                     });
                 }
                 _ => trace.opens.push(TraceOpen {

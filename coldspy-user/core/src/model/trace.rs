@@ -237,4 +237,8 @@ pub struct PhaseMark {
     /// invocation), the space-separated modules whose code first ran in it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The thread of a handler call seen by the runtime watch
+    /// (`invoke_start` / `invoke_end`); none for the runner's marks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<u32>,
 }
