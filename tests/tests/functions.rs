@@ -42,16 +42,6 @@ const KNOWN_GAPS: &[(&str, &str, &str)] = &[
         "`from rich.table import Table` comes after app.py:12 loaded rich: its own import is under the 1 ms threshold, so the key's \"with app.py:12\" is reported as app.py:12's finding only",
     ),
     (
-        "data_at_import",
-        "key app.py:7",
-        "import_time_io (a dependency json-loading 9 MB at import) is not a pattern yet (issue 13 D)",
-    ),
-    (
-        "data_at_import",
-        "top app.py:7",
-        "as above",
-    ),
-    (
         "heavy_subpackages",
         "key app.py:11",
         "`from scipy import special, stats` loads scipy.stats through scipy's __getattr__ and importlib.import_module, which is not timed (issue 13 item 9): scipy.stats has no import record of its own",
@@ -373,7 +363,7 @@ fn image_known_gaps_only() {
 }
 
 #[test]
-fn data_at_import_known_gaps_only() {
+fn data_at_import_flags_vendor_pkg_reading_data_at_import() {
     check_function("data_at_import");
 }
 

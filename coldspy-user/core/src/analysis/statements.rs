@@ -128,11 +128,12 @@ impl Finding {
     }
 }
 
-fn ms(us: u64) -> String {
+/// `12.3 ms`.
+pub fn ms(us: u64) -> String {
     format!("{:.1} ms", us as f64 / 1000.0)
 }
 
-/// All statement rows and findings of a profile, costliest saving first.
+/// All statement rows and findings of a profile, unordered ([`rank`] orders them).
 pub fn find(profile: &Profile, tree: &Tree, usage: &Usage) -> Vec<Finding> {
     let statements = roots(tree);
     let lazy = python_at_least(&profile.meta.python_version, 3, 15);
@@ -155,7 +156,13 @@ pub fn find(profile: &Profile, tree: &Tree, usage: &Usage) -> Vec<Finding> {
         out.push(finding);
         out.extend(inside);
     }
-    out.sort_by_key(|f| {
+    out
+}
+
+/// Orders findings: those with something to change first, largest saving
+/// first, then the other rows by cost.
+pub fn rank(findings: &mut [Finding]) {
+    findings.sort_by_key(|f| {
         (
             f.pattern.is_none(),
             std::cmp::Reverse(if f.pattern.is_some() {
@@ -165,7 +172,6 @@ pub fn find(profile: &Profile, tree: &Tree, usage: &Usage) -> Vec<Finding> {
             }),
         )
     });
-    out
 }
 
 /// The program's statements: records imported from a first-party file
@@ -184,7 +190,8 @@ fn roots(tree: &Tree) -> Vec<usize> {
     (0..tree.records.len()).filter(|&i| is_root[i]).collect()
 }
 
-fn site_of(tree: &Tree, i: usize) -> Option<Site> {
+/// The site of record `i`'s import statement.
+pub fn site_of(tree: &Tree, i: usize) -> Option<Site> {
     tree.records[i].site.as_ref().map(|s| Site {
         file: s.file.clone(),
         line: s.line,
@@ -193,7 +200,7 @@ fn site_of(tree: &Tree, i: usize) -> Option<Site> {
 }
 
 /// The row of record `i`: its cost, the packages under it, the evidence.
-fn statement(
+pub fn statement(
     tree: &Tree,
     usage: &Usage,
     i: usize,

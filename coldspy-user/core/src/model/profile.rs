@@ -253,7 +253,8 @@ pub struct ModuleRecord {
     /// Analysis: inefficiency score 0–100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
-    /// Analysis: `never_used`, `rarely_used`, `feature_redundancy`, `library_choice`.
+    /// Analysis: `never_used`, `rarely_used`, `feature_redundancy`,
+    /// `library_choice`, `unused_subpackage`, `import_time_io`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     /// Analysis: one-line advice.
