@@ -78,23 +78,8 @@ const KNOWN_GAPS: &[(&str, &str, &str)] = &[
     ),
     (
         "rare_branch",
-        "key app.py:11",
-        "with the default event only, openpyxl never runs: never_used, not rarely_used",
-    ),
-    (
-        "rare_branch",
-        "top app.py:11",
-        "as above",
-    ),
-    (
-        "rare_branch",
         "key app.py:12",
         "openpyxl.styles is imported by openpyxl itself before app.py:12 runs: no statement of its own",
-    ),
-    (
-        "rare_branch",
-        "keep openpyxl",
-        "\"Remove the import openpyxl\": the rarely taken xlsx branch (to_xlsx) needs it; one event cannot show that",
     ),
 ];
 
@@ -348,7 +333,7 @@ fn ml_inference_flags_boto3_and_keeps_sklearn() {
 }
 
 #[test]
-fn rare_branch_known_gaps_only() {
+fn rare_branch_moves_openpyxl_into_to_xlsx_and_never_removes_it() {
     check_function("rare_branch");
 }
 

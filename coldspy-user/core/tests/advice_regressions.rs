@@ -437,3 +437,27 @@ fn data_read_inside_a_used_dependency_names_its_line_and_the_users_statement() {
         .changes()
         .all(|f| !f.advice.as_deref().unwrap_or("").contains("Remove")));
 }
+
+#[test]
+fn rare_branch_a_module_named_only_in_a_branch_no_event_took_is_moved_not_removed() {
+    // boto3 never runs in the recorded invocations; a function of the
+    // handler (`export`, line 40) names it: some request needs it.
+    let mut profile = function(60, true);
+    let row = profile
+        .modules
+        .iter_mut()
+        .find(|m| m.name == "boto3")
+        .unwrap();
+    row.code_use = Some("export:40".into());
+    let (pattern, advice) = advice_of(&profile, "boto3");
+    assert_eq!(pattern.as_deref(), Some("rarely_used"));
+    let advice = advice.unwrap();
+    assert!(
+        advice.starts_with("Move the `import boto3` at /srv/fn/handler.py:10 into export (/srv/fn/handler.py:40), the function that names it"),
+        "{advice}"
+    );
+    assert!(!advice.contains("Remove"), "{advice}");
+    // Without the name, the same evidence says never used.
+    let (pattern, _) = advice_of(&function(60, true), "boto3");
+    assert_eq!(pattern.as_deref(), Some("never_used"));
+}

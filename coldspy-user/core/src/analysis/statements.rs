@@ -148,7 +148,10 @@ pub fn find(profile: &Profile, tree: &Tree, usage: &Usage) -> Vec<Finding> {
         };
         let mut finding = statement(tree, usage, i, site.clone(), site.clone(), true);
         finding.pattern_and_advice(profile, usage, lazy);
-        let inside = if matches!(finding.verdict, Verdict::Used | Verdict::Rare) {
+        // Moving a rarely used import covers what it brings.
+        let inside = if matches!(finding.verdict, Verdict::Used | Verdict::Rare)
+            && finding.pattern != Some(Pattern::RarelyUsed)
+        {
             inside_dependency(tree, usage, &finding, i)
         } else {
             Vec::new()
@@ -300,6 +303,7 @@ impl Finding {
                     .top_caller(&self.module)
                     .and_then(|f| profile.cct.frames.get(f))
                     .map(|f| format!("into {} ({}:{})", f.shown_name(), f.file, f.line))
+                    .or_else(|| self.named_at(usage))
                     .unwrap_or_else(|| "into the function that uses it".to_string());
                 let keyword = if lazy {
                     format!(", or write `lazy import {}` (PEP 810)", self.module)
@@ -340,6 +344,18 @@ impl Finding {
                 }
             }
         }
+    }
+}
+
+impl Finding {
+    /// "into to_xlsx (app.py:26), …": the function of the handler that
+    /// names the module in code no recorded invocation ran.
+    fn named_at(&self, usage: &Usage) -> Option<String> {
+        let (function, line) = usage.code_named(&self.module)?.rsplit_once(':')?;
+        Some(format!(
+            "into {function} ({}:{line}), the function that names it (if most requests call {function}, this saves nothing)",
+            self.site.file
+        ))
     }
 }
 
