@@ -12,6 +12,7 @@ pub mod diag;
 pub mod import_event;
 pub mod lifecycle;
 pub mod limits;
+pub mod module_exec;
 pub mod offsets;
 pub mod open_event;
 pub mod sample;

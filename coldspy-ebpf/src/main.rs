@@ -1,6 +1,6 @@
 //! coldspy's eBPF programs: CPU sampling of Python stacks ([`sampler`]),
-//! file opens ([`openat`]), process lifecycle ([`lifecycle`]) and import
-//! edges ([`imports`]). Maps shared between them live in [`maps`].
+//! file opens ([`openat`]), process lifecycle ([`lifecycle`]), import
+//! edges ([`imports`]) and module bodies ([`module_exec`]). Maps shared between them live in [`maps`].
 #![no_std]
 #![no_main]
 // A binary crate: nothing is reachable from outside, so `pub` inside it
@@ -11,6 +11,7 @@ mod globals;
 mod imports;
 mod lifecycle;
 mod maps;
+mod module_exec;
 mod openat;
 mod pystack;
 mod sampler;

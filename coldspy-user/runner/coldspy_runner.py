@@ -142,6 +142,19 @@ def init_uses(handler):
         return []
     bound = {}
     used = set()
+    names = vars(module) if module is not None else {}
+
+    def defined_in(name):
+        # Where the bound object lives: `from pydantic import Field` binds
+        # pydantic.fields.Field, loaded by pydantic's lazy __getattr__.
+        value = names.get(name)
+        if value is None:
+            return set()
+        if isinstance(value, type(sys)):
+            where = getattr(value, "__name__", None)
+        else:
+            where = getattr(value, "__module__", None)
+        return {where} if isinstance(where, str) else set()
 
     def visit(node, top):
         if isinstance(node, ast.Import):
@@ -156,7 +169,8 @@ def init_uses(handler):
         if isinstance(node, ast.ImportFrom):
             if node.module and not node.level:
                 for alias in node.names:
-                    bound.setdefault(alias.asname or alias.name, set()).add(node.module)
+                    name = alias.asname or alias.name
+                    bound.setdefault(name, set()).update({node.module} | defined_in(name))
             return
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             # Decorators and defaults run at definition; bodies do not.

@@ -57,6 +57,7 @@ impl Builder {
             module: module.into(),
             failed: false,
             site: Some(site),
+            file: None,
         };
         self.trace
             .imports

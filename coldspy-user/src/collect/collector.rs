@@ -5,7 +5,9 @@
 //! recording's length, and the profile is the same.
 
 use crate::collect::decode::{self, Event};
+use crate::collect::module_body::{asking_frame, BodyKind, ModuleNames};
 use crate::loader::Probes;
+use crate::model::import_tree::MAIN_MODULE;
 use crate::model::profile::Frame;
 use crate::model::samples::SampleAggregator;
 use crate::model::trace::{
@@ -15,6 +17,7 @@ use crate::python::symbolize::Symbolizer;
 use coldspy_common::{
     import_event::{ImportEvent, EVENT_KIND_IMPORT_START},
     lifecycle::LifecycleEvent,
+    module_exec::{ModuleExecEvent, EVENT_KIND_MODULE_EXEC_START},
     sample::{SampleEvent, SAMPLE_TRUNCATED},
 };
 use std::collections::HashMap;
@@ -25,6 +28,8 @@ pub trait RecordSink {
     fn open(&mut self, open: TraceOpen);
     /// An import start or end.
     fn import(&mut self, event: &ImportEvent);
+    /// A module body's start or end.
+    fn module_body(&mut self, event: &ModuleExecEvent);
     /// A CPU sample.
     fn sample(&mut self, sample: &SampleEvent);
 }
@@ -66,6 +71,7 @@ pub fn drain_data(probes: &mut Probes, sink: &mut impl RecordSink) -> Vec<Lifecy
                 path: decode::c_string(&open.path),
             }),
             Some(Event::Import(import)) => sink.import(&import),
+            Some(Event::ModuleBody(body)) => sink.module_body(&body),
             Some(Event::Lifecycle(event)) => lifecycle.push(event),
             None => {}
         }
@@ -88,6 +94,10 @@ impl RecordSink for Collector {
         self.import_edge(event);
     }
 
+    fn module_body(&mut self, event: &ModuleExecEvent) {
+        self.module_body_edge(event);
+    }
+
     fn sample(&mut self, sample: &SampleEvent) {
         Collector::sample(self, sample);
     }
@@ -102,6 +112,11 @@ pub struct Collector {
     frame_index: HashMap<Frame, u32>,
     /// Module names of imports in flight, per thread (end edges carry none).
     import_stacks: HashMap<u32, Vec<String>>,
+    /// Module bodies in flight, per thread: the name each start edge
+    /// carried, `None` for a body that made no edge.
+    body_stacks: HashMap<u32, Vec<Option<String>>>,
+    /// Module names of files, found on disk once.
+    module_names: ModuleNames,
     /// Samples dropped because their process had no symbolizer.
     pub samples_without_python: u64,
     /// Groups samples as they come; without it each sample is kept in
@@ -282,6 +297,55 @@ impl Collector {
             module,
             failed: !start && event.result == 0,
             site,
+            file: None,
+        });
+    }
+
+    /// Keeps one module body start or end as a body edge (the import tree
+    /// decides whether it is an import of its own).
+    pub fn module_body_edge(&mut self, event: &ModuleExecEvent) {
+        let stack = self.body_stacks.entry(event.tid).or_default();
+        let (edge, module, site, file) = if event.kind == EVENT_KIND_MODULE_EXEC_START {
+            let Some(symbolizer) = self.symbolizers.get_mut(&event.pid) else {
+                stack.push(None);
+                return;
+            };
+            let count = (event.caller_count as usize).min(event.callers.len());
+            let callers: Vec<Option<Frame>> = event.callers[..count]
+                .iter()
+                .filter(|f| f.code_addr != 0)
+                .map(|&raw| symbolizer.frame(raw))
+                .collect();
+            let file = decode::c_string(&event.path);
+            let module = match self.module_names.kind(event.pid, &file, &callers) {
+                BodyKind::Main => MAIN_MODULE.to_string(),
+                BodyKind::Module(name) => name,
+                BodyKind::NotModule => {
+                    stack.push(None);
+                    return;
+                }
+            };
+            stack.push(Some(module.clone()));
+            let asking = asking_frame(&callers).and_then(|i| callers[i].clone());
+            let site = asking.map(|frame| self.intern(frame));
+            (ImportEdge::BodyStart, module, site, Some(file))
+        } else {
+            // An end without its start (attached mid-body) is dropped.
+            let Some(Some(module)) = stack.pop() else {
+                return;
+            };
+            (ImportEdge::BodyEnd, module, None, None)
+        };
+        self.event_time(event.ktime_ns);
+        self.trace.imports.push(TraceImportEdge {
+            edge,
+            pid: event.pid,
+            tid: event.tid,
+            ts_ns: event.ktime_ns,
+            module,
+            failed: edge == ImportEdge::BodyEnd && event.code_addr == 0,
+            site,
+            file,
         });
     }
 

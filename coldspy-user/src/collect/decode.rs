@@ -5,17 +5,20 @@ use coldspy_common::{
     lifecycle::{
         LifecycleEvent, EVENT_KIND_ENTRY, EVENT_KIND_EXEC, EVENT_KIND_EXIT, EVENT_KIND_FORK,
     },
+    module_exec::{ModuleExecEvent, EVENT_KIND_MODULE_EXEC_END, EVENT_KIND_MODULE_EXEC_START},
     open_event::{OpenEvent, EVENT_KIND_OPEN},
     sample::SampleEvent,
 };
 
 /// An event from the `EVENTS` ring buffer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Event {
     /// A finished `openat`.
     Open(OpenEvent),
     /// An import edge.
     Import(ImportEvent),
+    /// A module body's start or end.
+    ModuleBody(Box<ModuleExecEvent>),
     /// Exec, fork, exit or entry stop.
     Lifecycle(LifecycleEvent),
 }
@@ -39,6 +42,9 @@ pub fn event(bytes: &[u8]) -> Option<Event> {
     match kind {
         EVENT_KIND_OPEN => read(bytes).map(Event::Open),
         EVENT_KIND_IMPORT_START | EVENT_KIND_IMPORT_END => read(bytes).map(Event::Import),
+        EVENT_KIND_MODULE_EXEC_START | EVENT_KIND_MODULE_EXEC_END => {
+            read(bytes).map(|e| Event::ModuleBody(Box::new(e)))
+        }
         EVENT_KIND_EXEC | EVENT_KIND_FORK | EVENT_KIND_EXIT | EVENT_KIND_ENTRY => {
             read(bytes).map(Event::Lifecycle)
         }

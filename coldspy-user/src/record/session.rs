@@ -160,14 +160,14 @@ impl Session {
             return;
         }
         let on_host = path_in_process(interpreter.pid, &interpreter.binary);
-        let Some((_, offset)) = interpreter.import_probe_point() else {
+        let Some((_, points)) = interpreter.import_probe_point() else {
             eprintln!(
                 "coldspy: warning: {} exports no import-path function; recording CPU samples only",
                 interpreter.binary.display()
             );
             return;
         };
-        match self.probes.attach_import_probes(&on_host, offset) {
+        match self.probes.attach_import_probes(&on_host, &points) {
             Ok(()) => {
                 self.import_route
                     .get_or_insert_with(|| interpreter.import_route());
@@ -182,8 +182,8 @@ impl Session {
         let Some(plan) = prearm::plan(program) else {
             return TARGET_STOP_ON_EXEC;
         };
-        if let Some((binary, offset)) = plan.import_probe.as_ref().filter(|_| self.track_imports) {
-            if self.probes.attach_import_probes(binary, *offset).is_err() {
+        if let Some((binary, points)) = plan.import_probe.as_ref().filter(|_| self.track_imports) {
+            if self.probes.attach_import_probes(binary, points).is_err() {
                 return TARGET_STOP_ON_EXEC;
             }
         }

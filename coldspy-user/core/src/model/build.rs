@@ -2,7 +2,7 @@
 //! import samples, the CCT, per-module rows and the phases.
 
 use crate::model::cct::CctBuilder;
-use crate::model::import_tree::ImportTree;
+use crate::model::import_tree::{pull_body_starts, ImportTree};
 use crate::model::modules::ModuleFiles;
 use crate::model::profile::{
     Cct, FileOpen, Frame, ImportFile, ImportSite, ModuleRecord, Profile, Stats,
@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 /// Builds the profile of a trace. Pure: the same trace gives the same profile.
 pub fn build_profile(trace: &Trace) -> Profile {
-    let mut tree = ImportTree::build(&trace.imports, trace.start_ns, trace.end_ns);
+    let edges = pull_body_starts(&trace.imports, &trace.opens);
+    let mut tree = ImportTree::build(&edges, trace.start_ns, trace.end_ns);
     attach_sites(trace, &mut tree);
     let files = attribute_files(trace, &mut tree);
     let module_files = ModuleFiles::from_imports(&tree.records);
@@ -52,17 +53,12 @@ pub fn build_profile(trace: &Trace) -> Profile {
     profile
 }
 
-/// Import sites: the innermost frame at each start edge.
+/// Import sites: the frame each record's start edge names (the import
+/// statement, or the caller of a body that stands for an import).
 fn attach_sites(trace: &Trace, tree: &mut ImportTree) {
-    let mut start_edges = trace
-        .imports
-        .iter()
-        .filter(|e| e.edge == crate::model::trace::ImportEdge::Start);
-    for record in &mut tree.records {
-        let Some(edge) = start_edges.next() else {
-            break;
-        };
-        record.site = edge
+    // Edges keep their index when their time moves (pull_body_starts).
+    for (record, &edge) in tree.records.iter_mut().zip(&tree.start_edges) {
+        record.site = trace.imports[edge]
             .site
             .and_then(|i| trace.frames.get(i as usize))
             .map(|f| ImportSite {
@@ -364,6 +360,7 @@ mod tests {
             module: m.into(),
             failed: false,
             site: Some(0),
+            file: None,
         };
         trace.imports = vec![
             edge(ImportEdge::Start, 110 * ms, "slow"),

@@ -333,7 +333,18 @@ pub struct ImportRecord {
     /// (the record `parent` names); absent at depth 0 and in older profiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_index: Option<usize>,
+    /// How the import was seen, when not by the import statement's probe:
+    /// `module_body` for an import that only its module's top-level code
+    /// shows (`importlib.import_module`, a loader's `exec_module`, a lazy
+    /// loader); its time starts when that code starts (finding and loading
+    /// the code, ~0.1 ms, are not in it) and `python -X importtime` has no
+    /// line for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
+
+/// [`ImportRecord::via`] of an import seen by its module body only.
+pub const VIA_MODULE_BODY: &str = "module_body";
 
 /// Errors reading a profile file.
 #[derive(Debug, thiserror::Error)]
