@@ -129,7 +129,7 @@ impl Evidence {
         };
         let sampled = if self.init_named {
             format!("the handler module's top-level code calls it at init; {sampled}")
-        } else if self.code_named && self.seen == 0 && !self.exact_first.is_some_and(|k| k > 0) {
+        } else if self.code_named && self.seen == 0 && self.exact_first.is_none_or(|k| k == 0) {
             format!("{sampled}; a function of the handler names it, in code the recorded invocations did not run")
         } else {
             sampled
