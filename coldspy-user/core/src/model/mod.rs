@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod cct;
+pub mod code_use;
 pub mod import_tree;
 pub mod modules;
 pub mod phases;

@@ -258,7 +258,8 @@ pub struct ModuleRecord {
     /// Analysis: inefficiency score 0–100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
-    /// Analysis: `never_used`, `rarely_used`, `feature_redundancy`, `library_choice`.
+    /// Analysis: `never_used`, `rarely_used`, `feature_redundancy`,
+    /// `library_choice`, `unused_subpackage`, `import_time_io`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     /// Analysis: one-line advice.
@@ -276,6 +277,12 @@ pub struct ModuleRecord {
     /// Read statically from the handler's source by the runner; left out when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub init_use: bool,
+    /// With `--handler`: the first function body of the handler module
+    /// that names this module, `function:line` (`to_xlsx:26`): code that
+    /// needs it exists, whether or not a recorded invocation ran it. Read
+    /// statically by the runner after init; absent when none does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_use: Option<String>,
 }
 
 /// Where an import statement ran: the innermost Python frame at the import's start.
