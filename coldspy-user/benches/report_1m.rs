@@ -36,6 +36,7 @@ fn synthetic_trace(samples: usize) -> Trace {
             failed: false,
             site: None,
             file: None,
+            loader: None,
         };
         trace.imports.push(start(m, t));
         trace.opens.push(TraceOpen {

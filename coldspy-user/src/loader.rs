@@ -8,6 +8,7 @@ use aya::programs::{PerfEvent, Program, TracePoint, UProbe};
 use aya::{Ebpf, EbpfLoader};
 use coldspy_common::offsets::TargetConfig;
 use coldspy_common::system_wide::ExeKey;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 
 /// Errors loading or attaching the programs.
@@ -65,6 +66,10 @@ pub struct Probes {
     entry_probes: Vec<((u64, u64), u64)>,
     /// Import probes attached so far: (file identity, offset).
     import_probes: Vec<((u64, u64), u64)>,
+    /// `HANDLER_REFCOUNTS`: watched code object → its last count.
+    handler_refcounts: BpfHashMap<MapData, u64, u64>,
+    /// The handler watchpoints set (one per thread; closed with the probes).
+    handler_watches: Vec<std::os::fd::OwnedFd>,
 }
 
 /// The maps the `record --all` daemon shares with the exec hook (see
@@ -172,11 +177,16 @@ impl Probes {
             let program: &mut UProbe = program(&mut ebpf, name)?;
             program.load().map_err(|source| attach_err(name, source))?;
         }
+        let watch: &mut PerfEvent = program(&mut ebpf, "coldspy_handler_watch")?;
+        watch
+            .load()
+            .map_err(|source| attach_err("coldspy_handler_watch", source))?;
         log::debug!(
             "uprobe programs loaded in {} ms; all programs ready {} ms after the start of loading",
             step.elapsed().as_millis(),
             begun.elapsed().as_millis()
         );
+        let handler_refcounts = map(&mut ebpf, "HANDLER_REFCOUNTS", BpfHashMap::try_from)?;
         Ok(Self {
             targets: map(&mut ebpf, "TARGETS", BpfHashMap::try_from)?,
             samples: map(&mut ebpf, "SAMPLES", RingBuf::try_from)?,
@@ -198,6 +208,8 @@ impl Probes {
             logger,
             entry_probes: Vec::new(),
             import_probes: Vec::new(),
+            handler_refcounts,
+            handler_watches: Vec::new(),
         })
     }
 
@@ -266,6 +278,47 @@ impl Probes {
             self.import_probes.push((identity, offset));
         }
         Ok(())
+    }
+
+    /// Watches the calls of a handler function: a write watchpoint over its
+    /// code object's reference count (`refcnt` now) on every thread of
+    /// `pid`, inherited by the threads and processes they start. Returns
+    /// the threads watched.
+    pub fn watch_handler(
+        &mut self,
+        pid: u32,
+        code_addr: u64,
+        refcnt: u64,
+    ) -> Result<usize, LoadError> {
+        self.handler_refcounts
+            .insert(code_addr, refcnt, 0)
+            .map_err(|source| LoadError::Map {
+                what: "HANDLER_REFCOUNTS".into(),
+                source,
+            })?;
+        let program: &mut PerfEvent = program(&mut self.ebpf, "coldspy_handler_watch")?;
+        let program_fd = program
+            .fd()
+            .map_err(|source| attach_err("coldspy_handler_watch", source))?
+            .as_fd()
+            .as_raw_fd();
+        let mut watched = 0;
+        for tid in crate::sys::proc::threads(pid) {
+            match crate::sys::watchpoint::watch_writes(tid, code_addr, program_fd) {
+                Ok(fd) => {
+                    self.handler_watches.push(fd);
+                    watched += 1;
+                }
+                // A thread that ended meanwhile.
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                Err(e) => {
+                    return Err(LoadError::System(format!(
+                        "cannot set a watchpoint in thread {tid}: {e}"
+                    )))
+                }
+            }
+        }
+        Ok(watched)
     }
 
     /// Inserts or replaces a target.

@@ -58,6 +58,7 @@ impl Builder {
             failed: false,
             site: Some(site),
             file: None,
+            loader: None,
         };
         self.trace
             .imports

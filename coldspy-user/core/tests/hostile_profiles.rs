@@ -150,6 +150,7 @@ fn profile() -> impl Strategy<Value = Profile> {
                         failed: false,
                         parent_index: None,
                         via: None,
+                        loader: None,
                     })
                     .collect();
                 p

@@ -8,18 +8,17 @@ use crate::collect::decode::{self, Event};
 use crate::collect::module_body::{asking_frame, BodyKind, ModuleNames};
 use crate::loader::Probes;
 use crate::model::import_tree::MAIN_MODULE;
-use crate::model::runtime::Runtime;
 use crate::model::profile::Frame;
+use crate::model::runtime::Runtime;
 use crate::model::samples::SampleAggregator;
 use crate::model::trace::{
-    ImportEdge, PhaseMark, Trace, TraceImportEdge, TraceOpen, TraceSample,
-    TRACE_FORMAT_AGGREGATED,
+    ImportEdge, PhaseMark, Trace, TraceImportEdge, TraceOpen, TraceSample, TRACE_FORMAT_AGGREGATED,
 };
 use crate::python::symbolize::Symbolizer;
 use coldspy_common::{
     import_event::{ImportEvent, EVENT_KIND_IMPORT_START},
-    lifecycle::LifecycleEvent,
     invocation::{InvocationEvent, EVENT_KIND_INVOCATION_START},
+    lifecycle::LifecycleEvent,
     module_exec::{ModuleExecEvent, EVENT_KIND_MODULE_EXEC_START},
     sample::{SampleEvent, SAMPLE_TRUNCATED},
 };
@@ -323,6 +322,7 @@ impl Collector {
             failed: !start && event.result == 0,
             site,
             file: None,
+            loader: None,
         });
     }
 
@@ -330,7 +330,7 @@ impl Collector {
     /// decides whether it is an import of its own).
     pub fn module_body_edge(&mut self, event: &ModuleExecEvent) {
         let stack = self.body_stacks.entry(event.tid).or_default();
-        let (edge, module, site, file) = if event.kind == EVENT_KIND_MODULE_EXEC_START {
+        let (edge, module, site, file, loader) = if event.kind == EVENT_KIND_MODULE_EXEC_START {
             let Some(symbolizer) = self.symbolizers.get_mut(&event.pid) else {
                 stack.push(None);
                 return;
@@ -352,10 +352,13 @@ impl Collector {
             };
             stack.push(Some(module.clone()));
             let asking = asking_frame(&callers).and_then(|i| callers[i].clone());
-            if let Some(runtime) = asking
-                .as_ref()
-                .and_then(|f| Runtime::loader_of(&module, &f.file, &f.function))
-            {
+            // Any caller: a wrapper of the loader (a test's oracle) may sit
+            // between the runtime's frame and the body.
+            let runtime = callers
+                .iter()
+                .flatten()
+                .find_map(|f| Runtime::loader_of(&module, &f.file, &f.function));
+            if let Some(runtime) = runtime {
                 self.handler_modules.push(HandlerModule {
                     pid: event.pid,
                     runtime,
@@ -363,13 +366,14 @@ impl Collector {
                 });
             }
             let site = asking.map(|frame| self.intern(frame));
-            (ImportEdge::BodyStart, module, site, Some(file))
+            let loader = runtime.map(|r| r.name().to_string());
+            (ImportEdge::BodyStart, module, site, Some(file), loader)
         } else {
             // An end without its start (attached mid-body) is dropped.
             let Some(Some(module)) = stack.pop() else {
                 return;
             };
-            (ImportEdge::BodyEnd, module, None, None)
+            (ImportEdge::BodyEnd, module, None, None, None)
         };
         self.event_time(event.ktime_ns);
         self.trace.imports.push(TraceImportEdge {
@@ -381,6 +385,7 @@ impl Collector {
             failed: edge == ImportEdge::BodyEnd && event.code_addr == 0,
             site,
             file,
+            loader,
         });
     }
 
@@ -399,6 +404,14 @@ impl Collector {
             detail: String::new(),
             tid: Some(event.tid),
         });
+    }
+
+    /// The code object of function `name` defined in a handler module (see
+    /// [`Symbolizer::nested_function_code`]).
+    pub fn handler_code(&self, module: &HandlerModule, name: &str, code_type: u64) -> Option<u64> {
+        self.symbolizers
+            .get(&module.pid)?
+            .nested_function_code(module.module_code, name, code_type)
     }
 
     /// Handler modules seen since the last call: a known runtime's loader

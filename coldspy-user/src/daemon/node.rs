@@ -16,10 +16,10 @@ use crate::python::interpreter::{FindError, Interpreter};
 use crate::python::symbolize::Symbolizer;
 use crate::sys::monotonic_ns;
 use coldspy_common::import_event::ImportEvent;
+use coldspy_common::invocation::InvocationEvent;
 use coldspy_common::lifecycle::{
     LifecycleEvent, EVENT_KIND_ENTRY, EVENT_KIND_EXEC, EVENT_KIND_EXIT, EVENT_KIND_FORK,
 };
-use coldspy_common::invocation::InvocationEvent;
 use coldspy_common::module_exec::ModuleExecEvent;
 use coldspy_common::offsets::{TargetConfig, TARGET_FOLLOW_CHILDREN, TARGET_STOP_AT_ENTRY};
 use coldspy_common::sample::SampleEvent;

@@ -146,6 +146,42 @@ impl<M: ReadMemory> Symbolizer<M> {
         })
     }
 
+    /// The code object of the function `name` defined at the top level of
+    /// the module whose code object is `module_code` (CPython 3.11+, where
+    /// `co_consts` is the first field after the object header), checked to
+    /// be a tuple of constants holding a code object of that name.
+    pub fn nested_function_code(
+        &self,
+        module_code: u64,
+        name: &str,
+        code_type: u64,
+    ) -> Option<u64> {
+        const CO_CONSTS: u64 = 24;
+        const TUPLE_SIZE: u64 = 16;
+        const TUPLE_ITEMS: u64 = 24;
+        const TYPE_NAME: u64 = 24;
+        let object_type = self.layout.kernel.object_type as u64;
+        let consts = self.memory.read_u64(module_code + CO_CONSTS).ok()?;
+        let tuple_type = self.memory.read_u64(consts + object_type).ok()?;
+        let type_name = self.memory.read_u64(tuple_type + TYPE_NAME).ok()?;
+        if self.memory.read_vec(type_name, 6).ok()? != b"tuple\0" {
+            return None;
+        }
+        let count = self.memory.read_u64(consts + TUPLE_SIZE).ok()?.min(1 << 16) as usize;
+        let items = self.memory.read_vec(consts + TUPLE_ITEMS, count * 8).ok()?;
+        items
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .filter(|&item| self.memory.read_u64(item + object_type).ok() == Some(code_type))
+            .find(|&item| {
+                self.memory
+                    .read_u64(item + self.layout.code.name as u64)
+                    .ok()
+                    .and_then(|s| self.read_unicode(s).ok())
+                    .is_some_and(|n| n == name)
+            })
+    }
+
     /// Reads a `str` object.
     pub fn read_unicode(&self, addr: u64) -> Result<String, MemoryError> {
         let s = &self.layout.strings;

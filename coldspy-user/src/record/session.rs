@@ -488,6 +488,7 @@ impl Session {
     /// One drain: lifecycle events handled; whether the main process exited.
     fn handle_events(&mut self) -> anyhow::Result<bool> {
         let events = self.collector.drain(&mut self.probes);
+        self.watch_handlers();
         let mut main_exited = false;
         for event in &events {
             match event.kind {
@@ -498,6 +499,50 @@ impl Session {
             }
         }
         Ok(main_exited)
+    }
+
+    /// Sets the handler watch for each handler module a known runtime
+    /// started loading (while its body runs, its code object is alive).
+    fn watch_handlers(&mut self) {
+        for module in self.collector.take_handler_modules() {
+            let Some(interpreter) = &self.interpreter else {
+                continue;
+            };
+            let pid = module.pid;
+            let runtime = module.runtime.name();
+            if (interpreter.version.major, interpreter.version.minor) < (3, 11) {
+                log::info!("pid {pid}: {runtime} recognized; handler calls are watched on CPython 3.11+ only");
+                continue;
+            }
+            let environ = crate::sys::proc::nul_separated(pid, "environ");
+            let env = |name: &str| {
+                environ
+                    .iter()
+                    .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=').map(String::from))
+            };
+            let command = crate::sys::proc::cmdline(pid);
+            let Some(function) = module.runtime.handler_function(&command, env) else {
+                continue;
+            };
+            let Some(code) =
+                self.collector
+                    .handler_code(&module, &function, interpreter.code_type_addr)
+            else {
+                eprintln!("coldspy: warning: {runtime}: no function {function} in the handler module; invocations are not counted");
+                continue;
+            };
+            use crate::python::memory::ReadMemory;
+            let refcnt = crate::python::memory::ProcessMemory { pid }
+                .read_u64(code)
+                .unwrap_or(0)
+                & 0xffff_ffff;
+            match self.probes.watch_handler(pid, code, refcnt) {
+                Ok(threads) => log::info!(
+                    "pid {pid}: {runtime}: watching the calls of {function} ({threads} threads)"
+                ),
+                Err(e) => eprintln!("coldspy: warning: {runtime}: handler calls not watched: {e}"),
+            }
+        }
     }
 
     /// The trace of the session, with its metadata.

@@ -10,6 +10,7 @@ pub mod path;
 pub mod pipe;
 pub mod proc;
 pub mod seconds;
+pub mod watchpoint;
 
 pub use clock::monotonic_ns;
 pub use output::OutputFile;

@@ -102,6 +102,19 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     found
 }
 
+/// The thread ids of a process (`/proc/PID/task`), empty if it is gone.
+pub fn threads(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut tids: Vec<u32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    tids.sort_unstable();
+    tids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,3 +143,4 @@ mod tests {
         assert!(found.contains(&child.id()), "{found:?}");
     }
 }
+

@@ -121,6 +121,7 @@ mod tests {
             failed: false,
             parent_index,
             via: None,
+            loader: None,
         }
     }
 

@@ -263,6 +263,7 @@ mod tests {
             failed: false,
             site: Some(0),
             file: None,
+            loader: None,
         };
         trace.imports = vec![
             edge(ImportEdge::Start, 110 * ms, "slow"),

@@ -40,6 +40,7 @@ mod tests {
             name: "code_use".into(),
             ts_ns: 0,
             detail: "openpyxl=to_xlsx:26 json=handler:40 bad broken=f:x".into(),
+            tid: None,
         });
         let mut profile = Profile::empty();
         for name in ["openpyxl", "zipfile", "broken"] {

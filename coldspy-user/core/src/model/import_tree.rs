@@ -68,6 +68,7 @@ impl Pairing {
             failed: false,
             parent_index: stack.last().copied(),
             via: via.map(str::to_string),
+            loader: edge.loader.clone(),
         });
         self.start_edges.push(edge_index);
         self.start_ns_of.push(edge.ts_ns);
@@ -282,6 +283,7 @@ mod tests {
             failed: false,
             site: None,
             file: None,
+            loader: None,
         }
     }
 

@@ -118,6 +118,7 @@ mod tests {
             failed: false,
             parent_index: None,
             via: None,
+            loader: None,
         }
     }
 

@@ -95,8 +95,13 @@ fn runner_invocations(marks: &[PhaseMark]) -> Vec<(u64, u64)> {
 /// import (µs): the first import a known runtime's loader asked for.
 fn runtime_init(tree: &ImportTree) -> Option<(Runtime, u64)> {
     tree.records.iter().find_map(|r| {
-        let site = r.site.as_ref()?;
-        let runtime = Runtime::loader_of(&r.module, &site.file, &site.function)?;
+        let runtime = match &r.loader {
+            Some(name) => Runtime::from_name(name)?,
+            None => {
+                let site = r.site.as_ref()?;
+                Runtime::loader_of(&r.module, &site.file, &site.function)?
+            }
+        };
         Some((runtime, r.end_us))
     })
 }

@@ -346,6 +346,10 @@ pub struct ImportRecord {
     /// line for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
+    /// The FaaS runtime whose loader imported this module (`awslambdaric`,
+    /// `functions-framework`): the function's handler module.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loader: Option<String>,
 }
 
 /// [`ImportRecord::via`] of an import seen by its module body only.

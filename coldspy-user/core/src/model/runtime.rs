@@ -29,6 +29,17 @@ impl Runtime {
         }
     }
 
+    /// The runtime of a [`Runtime::name`].
+    pub fn from_name(name: &str) -> Option<Runtime> {
+        [
+            Runtime::AwsLambdaRic,
+            Runtime::FunctionsFramework,
+            Runtime::OpenFaas,
+        ]
+        .into_iter()
+        .find(|r| r.name() == name)
+    }
+
     /// The runtime whose loader imported `module` from the frame
     /// (`file`, `function`) that asked for it, if any.
     pub fn loader_of(module: &str, file: &str, function: &str) -> Option<Runtime> {
@@ -92,24 +103,51 @@ mod tests {
 
     #[test]
     fn loaders_and_handlers_are_recognized() {
-        let lambda = Runtime::loader_of("app", "/v/site-packages/awslambdaric/bootstrap.py", "_get_handler");
+        let lambda = Runtime::loader_of(
+            "app",
+            "/v/site-packages/awslambdaric/bootstrap.py",
+            "_get_handler",
+        );
         assert_eq!(lambda, Some(Runtime::AwsLambdaRic));
         let none = |_: &str| None;
         let cmd = args("/v/bin/python -m awslambdaric pkg/app.handler");
-        assert_eq!(Runtime::AwsLambdaRic.handler_function(&cmd, none).as_deref(), Some("handler"));
+        assert_eq!(
+            Runtime::AwsLambdaRic
+                .handler_function(&cmd, none)
+                .as_deref(),
+            Some("handler")
+        );
         let env = |n: &str| (n == "_HANDLER").then(|| "app.lambda_handler".to_string());
         assert_eq!(
-            Runtime::AwsLambdaRic.handler_function(&args("/bootstrap"), env).as_deref(),
+            Runtime::AwsLambdaRic
+                .handler_function(&args("/bootstrap"), env)
+                .as_deref(),
             Some("lambda_handler")
         );
         let gcf = Runtime::loader_of("main", "/v/functions_framework/__init__.py", "create_app");
         assert_eq!(gcf, Some(Runtime::FunctionsFramework));
         let cmd = args("python -m functions_framework --target=hello --source=main.py");
-        assert_eq!(Runtime::FunctionsFramework.handler_function(&cmd, none).as_deref(), Some("hello"));
+        assert_eq!(
+            Runtime::FunctionsFramework
+                .handler_function(&cmd, none)
+                .as_deref(),
+            Some("hello")
+        );
         let cmd = args("python -m functions_framework --target hi");
-        assert_eq!(Runtime::FunctionsFramework.handler_function(&cmd, none).as_deref(), Some("hi"));
-        assert_eq!(Runtime::loader_of("function.handler", "/home/app/index.py", "<module>"), Some(Runtime::OpenFaas));
+        assert_eq!(
+            Runtime::FunctionsFramework
+                .handler_function(&cmd, none)
+                .as_deref(),
+            Some("hi")
+        );
+        assert_eq!(
+            Runtime::loader_of("function.handler", "/home/app/index.py", "<module>"),
+            Some(Runtime::OpenFaas)
+        );
         assert_eq!(Runtime::loader_of("app", "/x/app_runner.py", "main"), None);
-        assert_eq!(Runtime::loader_of("handler", "/home/app/index.py", "<module>"), None);
+        assert_eq!(
+            Runtime::loader_of("handler", "/home/app/index.py", "<module>"),
+            None
+        );
     }
 }

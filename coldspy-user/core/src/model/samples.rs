@@ -366,6 +366,7 @@ mod tests {
                         failed: rng.below(10) == 0,
                         site: Some(rng.below(trace.frames.len() as u64) as u32),
                         file: None,
+                        loader: None,
                     });
                 }
                 92..=95 if handler => {
@@ -477,6 +478,7 @@ mod tests {
             failed: false,
             site: Some(0),
             file: None,
+            loader: None,
         };
         raw.imports = vec![
             edge(ImportEdge::Start, 110 * ms),

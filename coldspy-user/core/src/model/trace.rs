@@ -224,6 +224,10 @@ pub struct TraceImportEdge {
     /// Body starts: the file whose code runs (`co_filename`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// Body starts: the FaaS runtime whose loader is among the callers
+    /// ([`crate::model::runtime::Runtime::name`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loader: Option<String>,
 }
 
 /// A phase boundary reported by coldspy's handler runner.
