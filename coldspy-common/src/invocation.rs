@@ -27,6 +27,9 @@ pub struct InvocationEvent {
     pub code_addr: u64,
     /// Its reference count after the write that fired the watchpoint.
     pub refcnt: u64,
+    /// The innermost Python frame at the edge: the runtime's frame that
+    /// calls the handler.
+    pub caller: crate::sample::RawFrame,
 }
 
 #[cfg(test)]
@@ -36,6 +39,6 @@ mod tests {
 
     #[test]
     fn size_is_pinned() {
-        assert_eq!(size_of::<InvocationEvent>(), 40);
+        assert_eq!(size_of::<InvocationEvent>(), 64);
     }
 }

@@ -102,6 +102,7 @@ pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
         (*event).ktime_ns = bpf_ktime_get_ns();
         (*event).code_addr = code;
         (*event).refcnt = refcnt;
+        (*event).caller = pystack::innermost_frame(cfg, tid);
     }
     entry.submit(0);
     0

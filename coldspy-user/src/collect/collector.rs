@@ -112,6 +112,22 @@ impl RecordSink for Collector {
     }
 }
 
+/// The runtime whose loader runs a module body, from its callers up to the
+/// enclosing module's top-level code: a wrapper of the loader (a test's
+/// oracle) may sit between the runtime's frame and the body, but a module
+/// the handler module imports is not the handler module.
+fn loader_among(module: &str, callers: &[Option<Frame>]) -> Option<Runtime> {
+    for frame in callers.iter().flatten() {
+        if let Some(runtime) = Runtime::loader_of(module, &frame.file, &frame.function) {
+            return Some(runtime);
+        }
+        if frame.function == "<module>" {
+            return None;
+        }
+    }
+    None
+}
+
 /// A module a known FaaS runtime's loader started running: its handler
 /// function is defined in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -352,12 +368,7 @@ impl Collector {
             };
             stack.push(Some(module.clone()));
             let asking = asking_frame(&callers).and_then(|i| callers[i].clone());
-            // Any caller: a wrapper of the loader (a test's oracle) may sit
-            // between the runtime's frame and the body.
-            let runtime = callers
-                .iter()
-                .flatten()
-                .find_map(|f| Runtime::loader_of(&module, &f.file, &f.function));
+            let runtime = loader_among(&module, &callers);
             if let Some(runtime) = runtime {
                 self.handler_modules.push(HandlerModule {
                     pid: event.pid,
@@ -397,11 +408,20 @@ impl Collector {
         } else {
             "invoke_end"
         };
+        // The caller, as `FILE:FUNCTION`: the phases keep the calls a
+        // runtime's own code made.
+        let caller = self
+            .symbolizers
+            .get_mut(&event.pid)
+            .filter(|_| event.caller.code_addr != 0)
+            .and_then(|s| s.frame(event.caller))
+            .map(|f| format!("{}:{}", f.file, f.function))
+            .unwrap_or_default();
         self.event_time(event.ktime_ns);
         self.trace.phases.push(PhaseMark {
             name: name.to_string(),
             ts_ns: event.ktime_ns,
-            detail: String::new(),
+            detail: caller,
             tid: Some(event.tid),
         });
     }

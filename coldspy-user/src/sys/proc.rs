@@ -143,4 +143,3 @@ mod tests {
         assert!(found.contains(&child.id()), "{found:?}");
     }
 }
-

@@ -6,7 +6,7 @@ use crate::model::import_tree::{pull_body_starts, ImportTree};
 use crate::model::modules::ModuleFiles;
 use crate::model::phases;
 use crate::model::profile::{
-    Cct, FileOpen, Frame, ImportFile, ImportSite, ModuleRecord, Profile, Stats,
+    Cct, FileOpen, Frame, ImportFile, ImportSite, InvocationRecord, ModuleRecord, Profile, Stats,
 };
 use crate::model::trace::Trace;
 use std::collections::HashMap;
@@ -43,6 +43,16 @@ pub fn build_profile(trace: &Trace) -> Profile {
     let mut profile = Profile::empty();
     profile.meta = trace.meta.clone();
     profile.meta.duration_us = duration_us;
+    profile.meta.clock_start_ns = trace.start_ns;
+    profile.invocations = phases
+        .invocations
+        .iter()
+        .map(|i| InvocationRecord {
+            start_us: i.start_ns.saturating_sub(trace.start_ns) / 1000,
+            duration_us: (i.end_ns - i.start_ns) / 1000,
+            tid: i.tid,
+        })
+        .collect();
     profile.meta.phase_rule = phases.rule;
     profile.stats = stats;
     profile.files = files;

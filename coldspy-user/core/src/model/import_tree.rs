@@ -126,6 +126,9 @@ impl Pairing {
                         && names_same_module(&self.records[i].module, &edge.module) =>
                 {
                     self.body_seen[i] = true;
+                    if edge.loader.is_some() {
+                        self.records[i].loader = edge.loader.clone();
+                    }
                     Body::OfImport
                 }
                 _ => Body::Made(self.open(edge_index, edge, end_ns, Some(VIA_MODULE_BODY))),

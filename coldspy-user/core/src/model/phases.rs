@@ -25,8 +25,25 @@ pub struct Phases {
     pub exec_count: u64,
     /// The rule used (`runner`, `runtime:NAME`, `script`).
     pub rule: String,
-    /// The invocations, kernel ns (start, end); empty for `script`.
-    pub invocations: Vec<(u64, u64)>,
+    /// The invocations; empty for `script`.
+    pub invocations: Vec<Invocation>,
+}
+
+/// One invocation, in kernel time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Invocation {
+    /// Start (ns).
+    pub start_ns: u64,
+    /// End (ns, ≥ start).
+    pub end_ns: u64,
+    /// Its thread, for the runtime watch's.
+    pub tid: Option<u32>,
+}
+
+impl Invocation {
+    fn ns(&self) -> u64 {
+        self.end_ns - self.start_ns
+    }
 }
 
 /// The phases of `trace` (see the module documentation for the rules).
@@ -41,7 +58,7 @@ pub fn phases(
         let invocations = runner_invocations(&trace.phases);
         return Phases {
             init_us: since_start(init_end.ts_ns),
-            exec_us: invocations.iter().map(|(s, e)| e - s).sum::<u64>() / 1000,
+            exec_us: invocations.iter().map(Invocation::ns).sum::<u64>() / 1000,
             exec_count: invocations.len() as u64,
             rule: "runner".into(),
             invocations,
@@ -49,11 +66,11 @@ pub fn phases(
     }
     if let Some((runtime, init_us)) = runtime_init(tree) {
         let init_end_ns = trace.start_ns + init_us * 1000;
-        let invocations = handler_calls(&trace.phases, init_end_ns);
+        let invocations = handler_calls(&trace.phases, init_end_ns, runtime);
         let exec_us = if invocations.is_empty() {
             duration_us.saturating_sub(init_us)
         } else {
-            invocations.iter().map(|(s, e)| e - s).sum::<u64>() / 1000
+            invocations.iter().map(Invocation::ns).sum::<u64>() / 1000
         };
         return Phases {
             init_us,
@@ -74,7 +91,7 @@ pub fn phases(
 }
 
 /// The runner's invocations: each `invoke_start` with the next `invoke_end`.
-fn runner_invocations(marks: &[PhaseMark]) -> Vec<(u64, u64)> {
+fn runner_invocations(marks: &[PhaseMark]) -> Vec<Invocation> {
     let mut invocations = Vec::new();
     let mut open: Option<u64> = None;
     for mark in marks {
@@ -82,7 +99,11 @@ fn runner_invocations(marks: &[PhaseMark]) -> Vec<(u64, u64)> {
             "invoke_start" => open = Some(mark.ts_ns),
             "invoke_end" => {
                 if let Some(start) = open.take() {
-                    invocations.push((start, mark.ts_ns.max(start)));
+                    invocations.push(Invocation {
+                        start_ns: start,
+                        end_ns: mark.ts_ns.max(start),
+                        tid: None,
+                    });
                 }
             }
             _ => {}
@@ -107,20 +128,31 @@ fn runtime_init(tree: &ImportTree) -> Option<(Runtime, u64)> {
 }
 
 /// Handler calls (marks with a thread), paired per thread, that start
-/// after init: the watch is set while the handler module is imported, so
-/// a reference its own definition takes is no call.
-fn handler_calls(marks: &[PhaseMark], init_end_ns: u64) -> Vec<(u64, u64)> {
+/// after init from the runtime's own code (the mark's detail is the
+/// caller's `FILE:FUNCTION`): the watch is set while the handler module is
+/// imported, so a reference its own definition takes is no call, nor is
+/// one that other code (`inspect`, a monitoring tool) takes.
+fn handler_calls(marks: &[PhaseMark], init_end_ns: u64, runtime: Runtime) -> Vec<Invocation> {
     let mut open: HashMap<u32, u64> = HashMap::new();
     let mut calls = Vec::new();
     for mark in marks {
         let Some(tid) = mark.tid else { continue };
         match mark.name.as_str() {
             "invoke_start" => {
-                open.insert(tid, mark.ts_ns);
+                let file = mark.detail.rsplit_once(':').map_or("", |(f, _)| f);
+                if runtime.calls_from(file) {
+                    open.insert(tid, mark.ts_ns);
+                } else {
+                    open.remove(&tid);
+                }
             }
             "invoke_end" => {
                 if let Some(start) = open.remove(&tid).filter(|&s| s >= init_end_ns) {
-                    calls.push((start, mark.ts_ns.max(start)));
+                    calls.push(Invocation {
+                        start_ns: start,
+                        end_ns: mark.ts_ns.max(start),
+                        tid: Some(tid),
+                    });
                 }
             }
             _ => {}
@@ -175,7 +207,7 @@ pub fn phase_samples(trace: &Trace, phases: &Phases) -> (u64, u64) {
             || phases
                 .invocations
                 .iter()
-                .any(|&(s, e)| (s..=e).contains(&group.first_ns))
+                .any(|i| (i.start_ns..=i.end_ns).contains(&group.first_ns))
         {
             exec += group.count;
         }
@@ -198,7 +230,7 @@ mod tests {
         PhaseMark {
             name: name.into(),
             ts_ns,
-            detail: String::new(),
+            detail: "/v/awslambdaric/bootstrap.py:handle_event_request".into(),
             tid,
         }
     }
@@ -216,7 +248,17 @@ mod tests {
             mark("invoke_start", 2_000, Some(2)),
             // A runner mark (no thread) is not a handler call.
             mark("invoke_end", 2_100, None),
+            // Code other than the runtime's took a reference: no call.
+            PhaseMark {
+                detail: "/usr/lib/python3.12/inspect.py:signature".into(),
+                ..mark("invoke_start", 3_000, Some(4))
+            },
+            mark("invoke_end", 3_010, Some(4)),
         ];
-        assert_eq!(handler_calls(&marks, 500), [(1_000, 1_500), (1_100, 1_900)]);
+        let calls: Vec<_> = handler_calls(&marks, 500, Runtime::AwsLambdaRic)
+            .iter()
+            .map(|i| (i.start_ns, i.end_ns, i.tid))
+            .collect();
+        assert_eq!(calls, [(1_000, 1_500, Some(2)), (1_100, 1_900, Some(3))]);
     }
 }

@@ -46,6 +46,22 @@ pub struct Profile {
     /// module deferred against the unchanged function. Absent when none ran.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verifications: Vec<super::verification::Verification>,
+    /// Each invocation the phases told apart (`meta.phase_rule` says how),
+    /// in start order. Absent when there were none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invocations: Vec<InvocationRecord>,
+}
+
+/// One invocation of the function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvocationRecord {
+    /// Start, µs since the target started.
+    pub start_us: u64,
+    /// How long it ran, µs.
+    pub duration_us: u64,
+    /// The thread that ran it, when known (the runtime watch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<u32>,
 }
 
 /// What was profiled, where and how.
@@ -91,6 +107,11 @@ pub struct Meta {
     /// `awslambdaric`, `functions-framework`, `openfaas`) or `script`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub phase_rule: String,
+    /// `CLOCK_MONOTONIC` (ns) at the profile's time 0 (the target's start,
+    /// or the attach): add `start_us` × 1000 to compare with a log stamped
+    /// with `time.monotonic_ns()`. 0 in profiles made before it existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub clock_start_ns: u64,
     /// Where the interpreter layout came from (`table:3.12`, `debug-offsets`, …).
     #[serde(default)]
     pub layout_source: String,
@@ -355,6 +376,11 @@ pub struct ImportRecord {
 /// [`ImportRecord::via`] of an import seen by its module body only.
 pub const VIA_MODULE_BODY: &str = "module_body";
 
+/// For `skip_serializing_if`.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Errors reading a profile file.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileReadError {
@@ -418,6 +444,7 @@ impl Profile {
             modules: Vec::new(),
             imports: Vec::new(),
             verifications: Vec::new(),
+            invocations: Vec::new(),
         }
     }
 

@@ -55,6 +55,17 @@ impl Runtime {
         None
     }
 
+    /// Whether a frame in `file` is the runtime's own code that calls the
+    /// handler (its invoke loop or request dispatch): a reference to the
+    /// handler's code taken anywhere else is no call.
+    pub fn calls_from(self, file: &str) -> bool {
+        match self {
+            Runtime::AwsLambdaRic => file.ends_with("/awslambdaric/bootstrap.py"),
+            Runtime::FunctionsFramework => file.contains("/functions_framework/"),
+            Runtime::OpenFaas => file.ends_with("/index.py"),
+        }
+    }
+
     /// The name of the handler function the runtime calls, from the
     /// process's command line and environment (`env(NAME)`).
     pub fn handler_function(

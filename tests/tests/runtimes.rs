@@ -1,0 +1,355 @@
+//! Functions as FaaS runtimes really load them: the real PyPI packages of
+//! AWS Lambda's runtime interface client (`awslambdaric`, driven by a local
+//! Runtime API stub), Google's `functions-framework` (gunicorn, real HTTP
+//! requests on 127.0.0.1) and an OpenFaaS python3-http style Flask +
+//! waitress `index.py`, each loading a copy of `examples/handler.py`
+//! (harnesses in `tests/runtimes/`, venv from `tests/runtimes/prepare.sh`).
+//! `coldspy record` wraps the runtime process (`COLDSPY_RUNTIME_WRAP`).
+//!
+//! Oracles: the stub's and the HTTP client's timestamps of each invocation
+//! (`CLOCK_MONOTONIC`, as `meta.clock_start_ns`), the runtime's own first
+//! `GET /next` (the end of Lambda's init), and, in the oracle variant, a
+//! `sitecustomize` that timestamps the loader's `exec_module` of the handler
+//! file and each handler call (sys.monitoring). The oracle's own callbacks
+//! take references to the handler's code object, so in that variant each
+//! call costs coldspy's watch four more watchpoint traps: there a call's
+//! span is checked to contain the oracle's, and the excess is reported.
+
+// A test/bench/bin target sees every dependency of its package; the
+// lint is meant for the library targets (workspace Cargo.toml).
+#![allow(unused_crate_dependencies)]
+
+use coldspy_tests::{coldspy_bin, read_json, repo_root, require_root, scratch};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// One runtime under test.
+struct Runtime {
+    /// Driver directory and file stem (`lambda/run_lambda.py`).
+    name: &'static str,
+    /// `meta.phase_rule` expected.
+    rule: &'static str,
+    /// The handler module's record name.
+    module: &'static str,
+    /// The handler file (relative to tests/runtimes).
+    file: &'static str,
+}
+
+const LAMBDA: Runtime = Runtime {
+    name: "lambda",
+    rule: "runtime:awslambdaric",
+    module: "app",
+    file: "lambda/app.py",
+};
+const GCF: Runtime = Runtime {
+    name: "gcf",
+    rule: "runtime:functions-framework",
+    module: "main",
+    file: "gcf/main.py",
+};
+const OPENFAAS: Runtime = Runtime {
+    name: "openfaas",
+    rule: "runtime:openfaas",
+    module: "function.handler",
+    file: "openfaas/function/handler.py",
+};
+
+/// The runtimes' venv (made once by `prepare.sh`, idempotent).
+fn prepare() -> PathBuf {
+    let script = repo_root().join("tests/runtimes/prepare.sh");
+    let out = Command::new("bash").arg(&script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "tests/runtimes/prepare.sh failed (run `cargo xtask setup`):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    script
+}
+
+/// Runs `runtime`'s driver for `events` invocations under `coldspy record`
+/// (extra `record` flags in `record`); returns (profile, driver summary).
+fn run(runtime: &Runtime, events: u32, oracle: bool, record: &str) -> (Value, Value) {
+    prepare();
+    let dir = scratch(&format!(
+        "{}-{}",
+        runtime.name,
+        if oracle { "oracle" } else { "plain" }
+    ));
+    let profile = dir.join("profile.json");
+    let summary = dir.join("summary.json");
+    let driver = repo_root().join(format!("tests/runtimes/{0}/run_{0}.py", runtime.name));
+    let wrap = format!(
+        "{} -v record {record} -o {} --",
+        coldspy_bin().display(),
+        profile.display()
+    );
+    let mut command = Command::new("python3");
+    command
+        .arg(&driver)
+        .args(["--events", &events.to_string()])
+        .arg("--summary")
+        .arg(&summary)
+        .arg("--out-dir")
+        .arg(dir.join("out"))
+        .env("COLDSPY_RUNTIME_WRAP", wrap);
+    if oracle {
+        command.arg("--oracle");
+    }
+    let out = command.output().unwrap();
+    let summary_value = read_json(&summary);
+    assert!(
+        out.status.success() && summary_value["ok"] == true,
+        "{} driver failed:\n{}\n{}",
+        runtime.name,
+        String::from_utf8_lossy(&out.stderr),
+        ["runtime.stderr", "server.stderr"]
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(dir.join("out").join(f)).ok())
+            .collect::<String>()
+    );
+    let log = ["runtime.stderr", "server.stderr"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(dir.join("out").join(f)).ok())
+        .collect::<String>();
+    for line in log.lines().filter(|l| l.contains("coldspy")) {
+        eprintln!("{}: {line}", runtime.name);
+    }
+    (read_json(&profile), summary_value)
+}
+
+/// (start, end) ns of each invocation coldspy saw, in start order.
+fn invocations(profile: &Value) -> Vec<(u64, u64)> {
+    let clock = profile["meta"]["clock_start_ns"].as_u64().unwrap();
+    profile["invocations"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|i| {
+                    let start = clock + i["start_us"].as_u64().unwrap() * 1000;
+                    (start, start + i["duration_us"].as_u64().unwrap() * 1000)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// (start, end) ns of each invocation as the stub or the HTTP client saw it.
+fn client_windows(summary: &Value) -> Vec<(u64, u64)> {
+    let list = summary["invocations"]
+        .as_array()
+        .or_else(|| summary["requests"].as_array())
+        .expect("the summary lists the invocations");
+    list.iter()
+        .map(|i| {
+            let at = |a: &str, b: &str| i[a].as_u64().or_else(|| i[b].as_u64()).unwrap();
+            (
+                at("handout_mono_ns", "start_mono_ns"),
+                at("response_mono_ns", "end_mono_ns"),
+            )
+        })
+        .collect()
+}
+
+/// The handler module's import record.
+fn handler_record<'a>(profile: &'a Value, runtime: &Runtime) -> &'a Value {
+    profile["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["module"] == runtime.module && r["loader"].is_string())
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: no handler module {} loaded by the runtime",
+                runtime.name, runtime.module
+            )
+        })
+}
+
+/// A plain run: the handler module is the root of the function's imports,
+/// loaded by the runtime; its statements are the handler file's lines 10,
+/// 11, 12; the phases follow the runtime's rule; every invocation is seen,
+/// once, inside the window in which the runtime's client saw it.
+fn check_plain(runtime: &Runtime) {
+    require_root();
+    const EVENTS: u32 = 5;
+    let (profile, summary) = run(runtime, EVENTS, false, "");
+    let name = runtime.name;
+    assert_eq!(profile["meta"]["phase_rule"], runtime.rule, "{name}");
+    let handler = handler_record(&profile, runtime);
+    assert_eq!(
+        handler["depth"], 0,
+        "{name}: the handler module is an import root"
+    );
+    let index = profile["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|r| std::ptr::eq(r, handler))
+        .unwrap();
+    let file = repo_root().join("tests/runtimes").join(runtime.file);
+    for (module, line) in [("boto3", 10), ("markdown", 11), ("tqdm", 12)] {
+        let record = profile["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["module"] == module)
+            .unwrap_or_else(|| panic!("{name}: no import of {module}"));
+        assert_eq!(
+            record["parent_index"], index,
+            "{name}: {module} is imported by the handler module"
+        );
+        assert_eq!(
+            record["site"]["file"],
+            file.display().to_string(),
+            "{name}: {module}"
+        );
+        assert_eq!(record["site"]["line"], line, "{name}: {module}");
+    }
+    let stats = &profile["stats"];
+    assert_eq!(
+        stats["init_us"], handler["end_us"],
+        "{name}: init ends when the handler is imported"
+    );
+    assert_eq!(stats["exec_count"], EVENTS, "{name}: exec_count");
+    let ours = invocations(&profile);
+    let windows = client_windows(&summary);
+    assert_eq!(ours.len(), windows.len(), "{name}: {ours:?} vs {windows:?}");
+    for (i, (&(start, end), &(from, to))) in ours.iter().zip(&windows).enumerate() {
+        assert!(
+            from <= start && end <= to,
+            "{name}: invocation {i} at [{start}, {end}] is outside the client's [{from}, {to}]"
+        );
+        eprintln!(
+            "{name}: invocation {i}: {:.3} ms inside the client's {:.3} ms",
+            (end - start) as f64 / 1e6,
+            (to - from) as f64 / 1e6
+        );
+    }
+    let init_end_ns = profile["meta"]["clock_start_ns"].as_u64().unwrap()
+        + stats["init_us"].as_u64().unwrap() * 1000;
+    let ready_ns = summary["init_done"]["mono_ns"]
+        .as_u64()
+        .or_else(|| summary["ready"]["mono_ns"].as_u64());
+    if let Some(ready_ns) = ready_ns {
+        assert!(
+            init_end_ns <= ready_ns,
+            "{name}: init ends after the runtime was ready"
+        );
+    }
+}
+
+/// The oracle run: the handler import's time equals the loader's own
+/// (within 5 %), and each handler call the oracle timed is inside exactly
+/// one invocation coldspy saw, of its thread.
+fn check_oracle(runtime: &Runtime) {
+    require_root();
+    let (profile, summary) = run(runtime, 3, true, "");
+    let name = runtime.name;
+    let oracle = &summary["oracle"];
+    let handler = handler_record(&profile, runtime);
+    let ours_us = handler["cumulative_us"].as_f64().unwrap();
+    let theirs_us = oracle["handler_import_ms"].as_f64().unwrap() * 1000.0;
+    let error = (ours_us - theirs_us).abs() / theirs_us;
+    eprintln!(
+        "{name}: handler import {ours_us:.0} us vs the loader's {theirs_us:.0} us ({:.2} %)",
+        100.0 * error
+    );
+    assert!(
+        error <= 0.05,
+        "{name}: handler import {ours_us} us vs {theirs_us} us"
+    );
+    let ours = invocations(&profile);
+    let calls = oracle["calls"].as_array().unwrap();
+    assert_eq!(ours.len(), calls.len(), "{name}: {ours:?} vs {calls:?}");
+    for call in calls {
+        let (from, to) = (
+            call["start_mono_ns"].as_u64().unwrap(),
+            call["end_mono_ns"].as_u64().unwrap(),
+        );
+        let containing: Vec<_> = ours
+            .iter()
+            .filter(|&&(s, e)| s <= from && to <= e)
+            .collect();
+        assert_eq!(
+            containing.len(),
+            1,
+            "{name}: oracle call [{from}, {to}] in {ours:?}"
+        );
+        let (s, e) = containing[0];
+        eprintln!(
+            "{name}: call {:.3} ms (oracle), {:.3} ms (coldspy)",
+            (to - from) as f64 / 1e6,
+            (e - s) as f64 / 1e6
+        );
+    }
+}
+
+#[test]
+fn lambda_handler_import_and_invocations_are_exact() {
+    check_plain(&LAMBDA);
+}
+
+#[test]
+fn lambda_handler_calls_contain_the_oracle_calls() {
+    check_oracle(&LAMBDA);
+}
+
+#[test]
+fn functions_framework_handler_import_and_invocations_are_exact() {
+    check_plain(&GCF);
+}
+
+#[test]
+fn functions_framework_handler_calls_contain_the_oracle_calls() {
+    check_oracle(&GCF);
+}
+
+#[test]
+fn openfaas_handler_import_and_invocations_are_exact() {
+    check_plain(&OPENFAAS);
+}
+
+#[test]
+fn openfaas_handler_calls_contain_the_oracle_calls() {
+    check_oracle(&OPENFAAS);
+}
+
+/// With enough invocations to be evidence (100 at 1 kHz), the bundled
+/// example's advice under awslambdaric names its own statements: boto3 at
+/// line 10 and tqdm at line 12, never markdown (line 11, used every call).
+#[test]
+fn lambda_advice_names_the_handler_lines() {
+    require_root();
+    let (profile, _) = run(&LAMBDA, 100, false, "--rate 1000");
+    let dir = scratch("lambda-advice");
+    let path = dir.join("p.json");
+    std::fs::write(&path, serde_json::to_vec(&profile).unwrap()).unwrap();
+    let out = Command::new(coldspy_bin())
+        .arg("report")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // The advice is the "what to change" section, before the statements
+    // that need no change.
+    let advice = text
+        .split("your other import statements")
+        .next()
+        .unwrap_or("");
+    let app = repo_root().join("tests/runtimes/lambda/app.py");
+    for line in [10, 12] {
+        let site = format!("{}:{line}", app.display());
+        assert!(advice.contains(&site), "no advice at {site}:\n{text}");
+    }
+    let markdown = format!("{}:11", app.display());
+    assert!(
+        !advice.contains(&markdown),
+        "markdown (used) is advised:\n{text}"
+    );
+}
