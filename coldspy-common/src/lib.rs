@@ -10,8 +10,10 @@
 
 pub mod diag;
 pub mod import_event;
+pub mod invocation;
 pub mod lifecycle;
 pub mod limits;
+pub mod module_exec;
 pub mod offsets;
 pub mod open_event;
 pub mod sample;

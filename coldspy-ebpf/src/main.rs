@@ -1,6 +1,7 @@
 //! coldspy's eBPF programs: CPU sampling of Python stacks ([`sampler`]),
-//! file opens ([`openat`]), process lifecycle ([`lifecycle`]) and import
-//! edges ([`imports`]). Maps shared between them live in [`maps`].
+//! file opens ([`openat`]), process lifecycle ([`lifecycle`]), import
+//! edges ([`imports`]), module bodies ([`module_exec`]) and a runtime's
+//! handler calls ([`handler_watch`]). Maps shared between them live in [`maps`].
 #![no_std]
 #![no_main]
 // A binary crate: nothing is reachable from outside, so `pub` inside it
@@ -8,9 +9,11 @@
 #![allow(unreachable_pub)]
 
 mod globals;
+mod handler_watch;
 mod imports;
 mod lifecycle;
 mod maps;
+mod module_exec;
 mod openat;
 mod pystack;
 mod sampler;

@@ -35,6 +35,7 @@ fn synthetic_trace(samples: usize) -> Trace {
             module: module.into(),
             failed: false,
             site: None,
+            file: None,
         };
         trace.imports.push(start(m, t));
         trace.opens.push(TraceOpen {

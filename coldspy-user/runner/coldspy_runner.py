@@ -142,6 +142,19 @@ def init_uses(handler):
         return []
     bound = {}
     used = set()
+    names = vars(module) if module is not None else {}
+
+    def defined_in(name):
+        # Where the bound object lives: `from pydantic import Field` binds
+        # pydantic.fields.Field, loaded by pydantic's lazy __getattr__.
+        value = names.get(name)
+        if value is None:
+            return set()
+        if isinstance(value, type(sys)):
+            where = getattr(value, "__name__", None)
+        else:
+            where = getattr(value, "__module__", None)
+        return {where} if isinstance(where, str) else set()
 
     def visit(node, top):
         if isinstance(node, ast.Import):
@@ -156,7 +169,8 @@ def init_uses(handler):
         if isinstance(node, ast.ImportFrom):
             if node.module and not node.level:
                 for alias in node.names:
-                    bound.setdefault(alias.asname or alias.name, set()).add(node.module)
+                    name = alias.asname or alias.name
+                    bound.setdefault(name, set()).update({node.module} | defined_in(name))
             return
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             # Decorators and defaults run at definition; bodies do not.
@@ -173,6 +187,56 @@ def init_uses(handler):
     for statement in tree.body:
         visit(statement, True)
     return sorted(used)
+
+
+def code_uses(handler):
+    """Where the handler module's function bodies name an imported module:
+    `module=function:line`, the first such line per module. Static: a module
+    no recorded invocation ran but that a function names (an export taken by
+    a few requests a month) is needed by some request, so it is advised to
+    move into that function, never to be removed. Read after init."""
+    import ast
+    module = sys.modules.get(getattr(handler, "__module__", None) or "")
+    path = getattr(module, "__file__", None)
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, TypeError, ValueError):
+        return []
+    bound = {}
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    bound.setdefault(alias.asname, set()).add(alias.name)
+                else:
+                    top = alias.name.split(".")[0]
+                    bound.setdefault(top, set()).update({top, alias.name})
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                # `from a import b`: b is a name of a, or the sub-module a.b.
+                bound.setdefault(alias.asname or alias.name, set()).update(
+                    {node.module, "%s.%s" % (node.module, alias.name)})
+    first = {}
+
+    def body(function, prefix):
+        name = prefix + function.name
+        for child in function.body:
+            for node in ast.walk(child):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                    for m in bound.get(node.id, ()):
+                        if m not in first or node.lineno < first[m][1]:
+                            first[m] = (name, node.lineno)
+
+    def scope(nodes, prefix):
+        for node in nodes:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body(node, prefix)
+            elif isinstance(node, ast.ClassDef):
+                scope(node.body, prefix + node.name + ".")
+
+    scope(tree.body, "")
+    return sorted("%s=%s:%d" % (m, f, line) for m, (f, line) in first.items())
 
 
 def load_event(path):
@@ -549,6 +613,7 @@ def main():
         # After init_end, so init pays nothing; only when recording (a bench
         # times end to end, which must not include this).
         mark("init_use", " ".join(init_uses(handler)))
+        mark("code_use", " ".join(code_uses(handler)))
     if defer is not None:
         defer.report_init()
     if args["zygote"]:

@@ -1,6 +1,7 @@
 //! Loads coldspy's eBPF programs, attaches them, and owns their lifetime:
 //! dropping a [`Probes`] detaches everything.
 
+use crate::python::interpreter::ImportProbePoints;
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use aya::programs::{PerfEvent, Program, TracePoint, UProbe};
@@ -165,6 +166,8 @@ impl Probes {
             "coldspy_entry",
             "coldspy_import_enter",
             "coldspy_import_exit",
+            "coldspy_module_exec_enter",
+            "coldspy_module_exec_exit",
         ] {
             let program: &mut UProbe = program(&mut ebpf, name)?;
             program.load().map_err(|source| attach_err(name, source))?;
@@ -221,25 +224,47 @@ impl Probes {
         Ok(())
     }
 
-    /// Attaches the import probes (entry and return) at file offset `offset`
-    /// of `binary`, for every process (the programs filter on `TARGETS`).
-    /// Once per file, whatever path names it.
-    pub fn attach_import_probes(&mut self, binary: &Path, offset: u64) -> Result<(), LoadError> {
-        let key = (file_identity(binary)?, offset);
-        if self.import_probes.contains(&key) {
-            return Ok(());
+    /// Attaches the import probes (entry and return) at `points` of
+    /// `binary`, for every process (the programs filter on `TARGETS`): on
+    /// the function that calls `_find_and_load` and, when exported, on
+    /// `PyEval_EvalCode` (module bodies). Once per file, whatever path names it.
+    pub fn attach_import_probes(
+        &mut self,
+        binary: &Path,
+        points: &ImportProbePoints,
+    ) -> Result<(), LoadError> {
+        let identity = file_identity(binary)?;
+        let pairs = [
+            (
+                Some(points.find_and_load),
+                ["coldspy_import_enter", "coldspy_import_exit"],
+            ),
+            (
+                points.module_body,
+                ["coldspy_module_exec_enter", "coldspy_module_exec_exit"],
+            ),
+        ];
+        for (offset, names) in pairs {
+            let Some(offset) = offset else { continue };
+            // Each pair once per file: a retry after a failure does not
+            // attach the pair that succeeded a second time.
+            if self.import_probes.contains(&(identity, offset)) {
+                continue;
+            }
+            for name in names {
+                let program: &mut UProbe = program(&mut self.ebpf, name)?;
+                program
+                    .attach(
+                        aya::programs::uprobe::UProbeAttachLocation::AbsoluteOffset(offset),
+                        binary,
+                        aya::programs::uprobe::UProbeScope::AllProcesses,
+                    )
+                    .map_err(|source| {
+                        attach_err(&format!("{name} on {}", binary.display()), source)
+                    })?;
+            }
+            self.import_probes.push((identity, offset));
         }
-        for name in ["coldspy_import_enter", "coldspy_import_exit"] {
-            let program: &mut UProbe = program(&mut self.ebpf, name)?;
-            program
-                .attach(
-                    aya::programs::uprobe::UProbeAttachLocation::AbsoluteOffset(offset),
-                    binary,
-                    aya::programs::uprobe::UProbeScope::AllProcesses,
-                )
-                .map_err(|source| attach_err(&format!("{name} on {}", binary.display()), source))?;
-        }
-        self.import_probes.push(key);
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 import ctypes
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -53,6 +54,9 @@ class Group:
     """A runtime process in its own process group, always killed on exit."""
 
     def __init__(self, argv, cwd, env, stdout_path, stderr_path):
+        # A profiler's command prefix (`coldspy record -o F --`), from the
+        # environment so that every driver takes it the same way.
+        argv = shlex.split(os.environ.get("COLDSPY_RUNTIME_WRAP", "")) + list(argv)
         self.argv = argv
         self.stdout_f = open(stdout_path, "wb")
         self.stderr_f = open(stderr_path, "wb")

@@ -57,6 +57,7 @@ impl Builder {
             module: module.into(),
             failed: false,
             site: Some(site),
+            file: None,
         };
         self.trace
             .imports
@@ -70,6 +71,18 @@ impl Builder {
             path: file.into(),
         });
         self.trace.imports.push(edge(ImportEdge::End, end_ms * MS));
+    }
+
+    /// An `openat` of `path` at `at_ms` on the main thread.
+    fn open(&mut self, path: &str, at_ms: u64) {
+        self.trace.opens.push(TraceOpen {
+            pid: 7,
+            tid: 7,
+            enter_ns: at_ms * MS,
+            exit_ns: at_ms * MS + 5_000,
+            ret: 3,
+            path: path.into(),
+        });
     }
 
     fn samples(&mut self, from_ms: u64, count: u64, stack: &[u32]) {
@@ -274,4 +287,178 @@ fn never_used_states_its_confidence() {
         evidence.contains("not seen in 60 samples: under 5 % of run time at 95 % confidence"),
         "{evidence}"
     );
+}
+
+/// A function whose handler imports a first-party package, `geokit` (line
+/// 7), that json-loads a data file at import (its line 16, 130 ms), and a
+/// library, `heavy` (line 8), whose 100 ms import computes and opens only
+/// code; both run on every call.
+fn data_function() -> Profile {
+    let mut b = Builder::new();
+    let runner = b.frame(frame("load", RUNNER, 75));
+    let runner_json = b.frame(frame("main", RUNNER, 20));
+    let h7 = b.frame(frame("<module>", HANDLER, 7));
+    let h8 = b.frame(frame("<module>", HANDLER, 8));
+    let geokit = "/srv/fn/geokit/__init__.py";
+    let geokit_16 = b.frame(frame("<module>", geokit, 16));
+    let json_load = b.frame(frame("load", &format!("{STDLIB}/json/__init__.py"), 293));
+    let heavy = format!("{SITE}/heavy/__init__.py");
+    let heavy_body = b.frame(frame("<module>", &heavy, 30));
+    let handle = b.frame(frame("handler", HANDLER, 12));
+    let country = b.frame(frame("country", geokit, 22));
+    let crunch = b.frame(frame("crunch", &heavy, 40));
+    b.import(
+        "json",
+        runner_json,
+        &format!("{STDLIB}/json/__init__.py"),
+        1,
+        4,
+    );
+    b.import("handler", runner, HANDLER, 5, 300);
+    b.import("geokit", h7, geokit, 6, 150);
+    b.open("/srv/fn/geokit/data", 7);
+    b.open("/srv/fn/geokit/data/countries.json", 8);
+    b.open("/srv/fn/geokit/data/postal_codes.json", 19);
+    b.samples(20, 26, &[json_load, geokit_16, h7, runner]);
+    b.import("heavy", h8, &heavy, 151, 260);
+    b.open(
+        &format!("{SITE}/heavy/__pycache__/__init__.cpython-312.pyc"),
+        152,
+    );
+    b.open(
+        &format!("{SITE}/heavy/_speedups.cpython-312-x86_64-linux-gnu.so"),
+        153,
+    );
+    b.open(&format!("{SITE}/heavy-1.0.dist-info/METADATA"), 154);
+    b.samples(155, 20, &[heavy_body, h8, runner]);
+    b.samples(310, 30, &[country, handle, runner]);
+    b.samples(460, 30, &[crunch, handle, runner]);
+    b.finish(620)
+}
+
+#[test]
+fn data_read_at_import_is_advised_at_the_users_statement_as_load_on_first_use() {
+    let profile = data_function();
+    let analysis = analysis::analyze_profile(&profile, ScoreKind::Runtime);
+    let f = analysis
+        .changes()
+        .find(|f| f.module == "geokit")
+        .unwrap_or_else(|| panic!("no finding for geokit: {:?}", analysis.findings));
+    assert_eq!(f.pattern.map(|p| p.as_str()), Some("import_time_io"));
+    assert_eq!(f.site.to_string(), "/srv/fn/handler.py:7");
+    assert!(f.first_party);
+    let advice = f.advice.as_deref().unwrap();
+    for part in [
+        "geokit/__init__.py:16 calls json.load (26 of the 26 samples of its body)",
+        "after opening geokit/data/postal_codes.json (and 1 other data file)",
+        "geokit is used",
+        "keep the import and load that data on first use",
+    ] {
+        assert!(advice.contains(part), "{part:?} in {advice}");
+    }
+    assert!(!advice.contains("Remove"), "{advice}");
+    // The time after opening the data files, not the whole import.
+    assert!(
+        (125_000..=145_000).contains(&f.saving_us),
+        "{}",
+        f.saving_us
+    );
+    assert_eq!(
+        analysis.changes().next().map(|f| f.module.as_str()),
+        Some("geokit")
+    );
+}
+
+#[test]
+fn an_import_that_computes_and_opens_only_code_and_metadata_is_not_import_time_io() {
+    let profile = data_function();
+    let analysis = analysis::analyze_profile(&profile, ScoreKind::Runtime);
+    let io: Vec<_> = analysis
+        .changes()
+        .filter(|f| f.pattern.map(|p| p.as_str()) == Some("import_time_io"))
+        .map(|f| f.module.as_str())
+        .collect();
+    assert_eq!(io, ["geokit"]);
+    for path in [
+        "/srv/fn/geokit/data/postal_codes.json",
+        "/v/lib/python3.12/site-packages/nltk/corpus/words.txt.gz",
+    ] {
+        assert!(analysis::data_read::looks_like_data(path), "{path}");
+    }
+    for path in [
+        "/v/lib/python3.12/site-packages/heavy/__init__.py",
+        "/v/lib/python3.12/site-packages/heavy/__pycache__/x.cpython-312.pyc",
+        "/v/lib/python3.12/site-packages/skimage/__init__.pyi",
+        "/v/lib/python3.12/site-packages/numpy.libs/libgfortran.so.5.0.0",
+        "/v/lib/python3.12/site-packages/heavy-1.0.dist-info/METADATA",
+        "/v/lib/python3.12/site-packages/Markdown-3.7.dist-info",
+        "/proc/self/maps",
+        "/etc/hosts",
+    ] {
+        assert!(!analysis::data_read::looks_like_data(path), "{path}");
+    }
+}
+
+#[test]
+fn data_read_inside_a_used_dependency_names_its_line_and_the_users_statement() {
+    let mut b = Builder::new();
+    let runner = b.frame(frame("load", RUNNER, 75));
+    let h9 = b.frame(frame("<module>", HANDLER, 9));
+    let handle = b.frame(frame("handler", HANDLER, 12));
+    let pkg = format!("{SITE}/pkg/__init__.py");
+    let tables = format!("{SITE}/pkg/tables/__init__.py");
+    let pkg_3 = b.frame(frame("<module>", &pkg, 3));
+    let tables_5 = b.frame(frame("<module>", &tables, 5));
+    let unpickle = b.frame(frame("load", &format!("{SITE}/pkg/_io.py"), 10));
+    let lookup = b.frame(frame("lookup", &tables, 30));
+    b.import("handler", runner, HANDLER, 1, 200);
+    b.import("pkg", h9, &pkg, 2, 120);
+    b.import("pkg.tables", pkg_3, &tables, 3, 110);
+    b.open(&format!("{SITE}/pkg/tables/words.pickle"), 5);
+    b.samples(6, 20, &[unpickle, tables_5, pkg_3, h9, runner]);
+    b.samples(210, 40, &[lookup, handle, runner]);
+    let profile = b.finish(420);
+    let analysis = analysis::analyze_profile(&profile, ScoreKind::Runtime);
+    let f = analysis
+        .changes()
+        .find(|f| f.module == "pkg.tables")
+        .unwrap_or_else(|| panic!("no finding for pkg.tables: {:?}", analysis.findings));
+    assert_eq!(f.pattern.map(|p| p.as_str()), Some("import_time_io"));
+    assert!(!f.first_party);
+    assert_eq!(f.site.to_string(), format!("{tables}:5"));
+    assert_eq!(f.via.to_string(), "/srv/fn/handler.py:9");
+    let advice = f.advice.as_deref().unwrap();
+    assert!(
+        advice.contains("pkg/tables/__init__.py:5 calls pkg._io.load (20 of the 20 samples"),
+        "{advice}"
+    );
+    assert!(advice.contains("Not a statement of yours"), "{advice}");
+    // pkg and pkg.tables are used: never "remove".
+    assert!(analysis
+        .changes()
+        .all(|f| !f.advice.as_deref().unwrap_or("").contains("Remove")));
+}
+
+#[test]
+fn rare_branch_a_module_named_only_in_a_branch_no_event_took_is_moved_not_removed() {
+    // boto3 never runs in the recorded invocations; a function of the
+    // handler (`export`, line 40) names it: some request needs it.
+    let mut profile = function(60, true);
+    let row = profile
+        .modules
+        .iter_mut()
+        .find(|m| m.name == "boto3")
+        .unwrap();
+    row.code_use = Some("export:40".into());
+    let (pattern, advice) = advice_of(&profile, "boto3");
+    assert_eq!(pattern.as_deref(), Some("rarely_used"));
+    let advice = advice.unwrap();
+    assert!(
+        advice.starts_with("Move the `import boto3` at /srv/fn/handler.py:10 into export (/srv/fn/handler.py:40), the function that names it"),
+        "{advice}"
+    );
+    assert!(!advice.contains("Remove"), "{advice}");
+    // Without the name, the same evidence says never used.
+    let (pattern, _) = advice_of(&function(60, true), "boto3");
+    assert_eq!(pattern.as_deref(), Some("never_used"));
 }

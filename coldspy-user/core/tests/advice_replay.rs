@@ -74,6 +74,7 @@ fn fabricated(imports: &[Import], stacks: &[(Stack, u64)]) -> Profile {
             }),
             failed: false,
             parent_index: open.last().copied(),
+            via: None,
         });
         open.push(i);
         p.modules.push(ModuleRecord {

@@ -149,6 +149,7 @@ fn profile() -> impl Strategy<Value = Profile> {
                         site: None,
                         failed: false,
                         parent_index: None,
+                        via: None,
                     })
                     .collect();
                 p

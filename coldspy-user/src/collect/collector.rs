@@ -5,16 +5,22 @@
 //! recording's length, and the profile is the same.
 
 use crate::collect::decode::{self, Event};
+use crate::collect::module_body::{asking_frame, BodyKind, ModuleNames};
 use crate::loader::Probes;
+use crate::model::import_tree::MAIN_MODULE;
+use crate::model::runtime::Runtime;
 use crate::model::profile::Frame;
 use crate::model::samples::SampleAggregator;
 use crate::model::trace::{
-    ImportEdge, Trace, TraceImportEdge, TraceOpen, TraceSample, TRACE_FORMAT_AGGREGATED,
+    ImportEdge, PhaseMark, Trace, TraceImportEdge, TraceOpen, TraceSample,
+    TRACE_FORMAT_AGGREGATED,
 };
 use crate::python::symbolize::Symbolizer;
 use coldspy_common::{
     import_event::{ImportEvent, EVENT_KIND_IMPORT_START},
     lifecycle::LifecycleEvent,
+    invocation::{InvocationEvent, EVENT_KIND_INVOCATION_START},
+    module_exec::{ModuleExecEvent, EVENT_KIND_MODULE_EXEC_START},
     sample::{SampleEvent, SAMPLE_TRUNCATED},
 };
 use std::collections::HashMap;
@@ -25,6 +31,10 @@ pub trait RecordSink {
     fn open(&mut self, open: TraceOpen);
     /// An import start or end.
     fn import(&mut self, event: &ImportEvent);
+    /// A module body's start or end.
+    fn module_body(&mut self, event: &ModuleExecEvent);
+    /// A handler call's start or end.
+    fn invocation(&mut self, event: &InvocationEvent);
     /// A CPU sample.
     fn sample(&mut self, sample: &SampleEvent);
 }
@@ -66,6 +76,8 @@ pub fn drain_data(probes: &mut Probes, sink: &mut impl RecordSink) -> Vec<Lifecy
                 path: decode::c_string(&open.path),
             }),
             Some(Event::Import(import)) => sink.import(&import),
+            Some(Event::ModuleBody(body)) => sink.module_body(&body),
+            Some(Event::Invocation(call)) => sink.invocation(&call),
             Some(Event::Lifecycle(event)) => lifecycle.push(event),
             None => {}
         }
@@ -88,9 +100,29 @@ impl RecordSink for Collector {
         self.import_edge(event);
     }
 
+    fn module_body(&mut self, event: &ModuleExecEvent) {
+        self.module_body_edge(event);
+    }
+
+    fn invocation(&mut self, event: &InvocationEvent) {
+        self.invocation_mark(event);
+    }
+
     fn sample(&mut self, sample: &SampleEvent) {
         Collector::sample(self, sample);
     }
+}
+
+/// A module a known FaaS runtime's loader started running: its handler
+/// function is defined in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandlerModule {
+    /// The process.
+    pub pid: u32,
+    /// The runtime that loads it.
+    pub runtime: Runtime,
+    /// The module's code object (alive while its body runs).
+    pub module_code: u64,
 }
 
 /// Builds the trace of one recording.
@@ -102,6 +134,14 @@ pub struct Collector {
     frame_index: HashMap<Frame, u32>,
     /// Module names of imports in flight, per thread (end edges carry none).
     import_stacks: HashMap<u32, Vec<String>>,
+    /// Module bodies in flight, per thread: the name each start edge
+    /// carried, `None` for a body that made no edge.
+    body_stacks: HashMap<u32, Vec<Option<String>>>,
+    /// Module names of files, found on disk once.
+    module_names: ModuleNames,
+    /// Modules a known FaaS runtime started loading, not yet taken by
+    /// [`Collector::take_handler_modules`].
+    handler_modules: Vec<HandlerModule>,
     /// Samples dropped because their process had no symbolizer.
     pub samples_without_python: u64,
     /// Groups samples as they come; without it each sample is kept in
@@ -282,7 +322,89 @@ impl Collector {
             module,
             failed: !start && event.result == 0,
             site,
+            file: None,
         });
+    }
+
+    /// Keeps one module body start or end as a body edge (the import tree
+    /// decides whether it is an import of its own).
+    pub fn module_body_edge(&mut self, event: &ModuleExecEvent) {
+        let stack = self.body_stacks.entry(event.tid).or_default();
+        let (edge, module, site, file) = if event.kind == EVENT_KIND_MODULE_EXEC_START {
+            let Some(symbolizer) = self.symbolizers.get_mut(&event.pid) else {
+                stack.push(None);
+                return;
+            };
+            let count = (event.caller_count as usize).min(event.callers.len());
+            let callers: Vec<Option<Frame>> = event.callers[..count]
+                .iter()
+                .filter(|f| f.code_addr != 0)
+                .map(|&raw| symbolizer.frame(raw))
+                .collect();
+            let file = decode::c_string(&event.path);
+            let module = match self.module_names.kind(event.pid, &file, &callers) {
+                BodyKind::Main => MAIN_MODULE.to_string(),
+                BodyKind::Module(name) => name,
+                BodyKind::NotModule => {
+                    stack.push(None);
+                    return;
+                }
+            };
+            stack.push(Some(module.clone()));
+            let asking = asking_frame(&callers).and_then(|i| callers[i].clone());
+            if let Some(runtime) = asking
+                .as_ref()
+                .and_then(|f| Runtime::loader_of(&module, &f.file, &f.function))
+            {
+                self.handler_modules.push(HandlerModule {
+                    pid: event.pid,
+                    runtime,
+                    module_code: event.code_addr,
+                });
+            }
+            let site = asking.map(|frame| self.intern(frame));
+            (ImportEdge::BodyStart, module, site, Some(file))
+        } else {
+            // An end without its start (attached mid-body) is dropped.
+            let Some(Some(module)) = stack.pop() else {
+                return;
+            };
+            (ImportEdge::BodyEnd, module, None, None)
+        };
+        self.event_time(event.ktime_ns);
+        self.trace.imports.push(TraceImportEdge {
+            edge,
+            pid: event.pid,
+            tid: event.tid,
+            ts_ns: event.ktime_ns,
+            module,
+            failed: edge == ImportEdge::BodyEnd && event.code_addr == 0,
+            site,
+            file,
+        });
+    }
+
+    /// Keeps a handler call's edge as an `invoke_start` / `invoke_end` mark
+    /// of its thread.
+    pub fn invocation_mark(&mut self, event: &InvocationEvent) {
+        let name = if event.kind == EVENT_KIND_INVOCATION_START {
+            "invoke_start"
+        } else {
+            "invoke_end"
+        };
+        self.event_time(event.ktime_ns);
+        self.trace.phases.push(PhaseMark {
+            name: name.to_string(),
+            ts_ns: event.ktime_ns,
+            detail: String::new(),
+            tid: Some(event.tid),
+        });
+    }
+
+    /// Handler modules seen since the last call: a known runtime's loader
+    /// started running them (the recorder then watches the handler's calls).
+    pub fn take_handler_modules(&mut self) -> Vec<HandlerModule> {
+        std::mem::take(&mut self.handler_modules)
     }
 
     /// [`Collector::finish`], and the samples one by one if they were kept

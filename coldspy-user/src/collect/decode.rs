@@ -2,20 +2,26 @@
 
 use coldspy_common::{
     import_event::{ImportEvent, EVENT_KIND_IMPORT_END, EVENT_KIND_IMPORT_START},
+    invocation::{InvocationEvent, EVENT_KIND_INVOCATION_END, EVENT_KIND_INVOCATION_START},
     lifecycle::{
         LifecycleEvent, EVENT_KIND_ENTRY, EVENT_KIND_EXEC, EVENT_KIND_EXIT, EVENT_KIND_FORK,
     },
+    module_exec::{ModuleExecEvent, EVENT_KIND_MODULE_EXEC_END, EVENT_KIND_MODULE_EXEC_START},
     open_event::{OpenEvent, EVENT_KIND_OPEN},
     sample::SampleEvent,
 };
 
 /// An event from the `EVENTS` ring buffer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Event {
     /// A finished `openat`.
     Open(OpenEvent),
     /// An import edge.
     Import(ImportEvent),
+    /// A handler call's start or end (the runtime watch).
+    Invocation(InvocationEvent),
+    /// A module body's start or end.
+    ModuleBody(Box<ModuleExecEvent>),
     /// Exec, fork, exit or entry stop.
     Lifecycle(LifecycleEvent),
 }
@@ -39,6 +45,12 @@ pub fn event(bytes: &[u8]) -> Option<Event> {
     match kind {
         EVENT_KIND_OPEN => read(bytes).map(Event::Open),
         EVENT_KIND_IMPORT_START | EVENT_KIND_IMPORT_END => read(bytes).map(Event::Import),
+        EVENT_KIND_INVOCATION_START | EVENT_KIND_INVOCATION_END => {
+            read(bytes).map(Event::Invocation)
+        }
+        EVENT_KIND_MODULE_EXEC_START | EVENT_KIND_MODULE_EXEC_END => {
+            read(bytes).map(|e| Event::ModuleBody(Box::new(e)))
+        }
         EVENT_KIND_EXEC | EVENT_KIND_FORK | EVENT_KIND_EXIT | EVENT_KIND_ENTRY => {
             read(bytes).map(Event::Lifecycle)
         }

@@ -4,5 +4,6 @@
 
 pub mod collector;
 pub mod decode;
+pub mod module_body;
 
 pub use collector::Collector;

@@ -19,6 +19,8 @@ use coldspy_common::import_event::ImportEvent;
 use coldspy_common::lifecycle::{
     LifecycleEvent, EVENT_KIND_ENTRY, EVENT_KIND_EXEC, EVENT_KIND_EXIT, EVENT_KIND_FORK,
 };
+use coldspy_common::invocation::InvocationEvent;
+use coldspy_common::module_exec::ModuleExecEvent;
 use coldspy_common::offsets::{TargetConfig, TARGET_FOLLOW_CHILDREN, TARGET_STOP_AT_ENTRY};
 use coldspy_common::sample::SampleEvent;
 use coldspy_common::system_wide::{ExeKey, EXE_NOT_PYTHON, EXE_SHARED_PYTHON, EXE_STATIC_PYTHON};
@@ -103,6 +105,7 @@ struct Pending {
 enum Orphan {
     Open(TraceOpen),
     Import(ImportEvent),
+    ModuleBody(Box<ModuleExecEvent>),
     Sample(Box<SampleEvent>),
 }
 
@@ -111,6 +114,7 @@ impl Orphan {
         match self {
             Orphan::Open(o) => o.pid,
             Orphan::Import(i) => i.pid,
+            Orphan::ModuleBody(b) => b.pid,
             Orphan::Sample(s) => s.pid,
         }
     }
@@ -195,6 +199,9 @@ impl Node {
                         recording.collector.trace.opens.push(o)
                     }
                     Orphan::Import(i) if i.ktime_ns >= start => recording.collector.import_edge(&i),
+                    Orphan::ModuleBody(b) if b.ktime_ns >= start => {
+                        recording.collector.module_body_edge(&b)
+                    }
                     Orphan::Sample(s) if s.ktime_ns >= start => recording.collector.sample(&s),
                     _ => {}
                 }
@@ -414,11 +421,11 @@ impl Node {
         if !self.filters.track_imports {
             return "none".to_string();
         }
-        let Some((_, offset)) = interpreter.import_probe_point() else {
+        let Some((_, points)) = interpreter.import_probe_point() else {
             return "none".to_string();
         };
         let on_host = path_in_process(interpreter.pid, &interpreter.binary);
-        match probes.attach_import_probes(&on_host, offset) {
+        match probes.attach_import_probes(&on_host, &points) {
             Ok(()) => interpreter.import_route(),
             Err(e) => {
                 log::warn!("no import timing for {}: {e}", on_host.display());
@@ -643,6 +650,22 @@ impl RecordSink for Node {
             }
             Some(_) => {}
             None => self.orphan(Orphan::Import(*event)),
+        }
+    }
+
+    fn module_body(&mut self, event: &ModuleExecEvent) {
+        match self.recordings.get_mut(&event.pid) {
+            Some(recording) if event.ktime_ns >= recording.image_start_ns => {
+                recording.collector.module_body_edge(event)
+            }
+            Some(_) => {}
+            None => self.orphan(Orphan::ModuleBody(Box::new(*event))),
+        }
+    }
+
+    fn invocation(&mut self, event: &InvocationEvent) {
+        if let Some(recording) = self.recordings.get_mut(&event.pid) {
+            recording.collector.invocation_mark(event);
         }
     }
 

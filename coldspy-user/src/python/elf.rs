@@ -58,6 +58,7 @@ pub const INTERESTING_SYMBOLS: &[&str] = &[
     "PyObject_CallMethodObjArgs",
     "_PyObject_CallMethodIdObjArgs",
     "PyImport_ImportModuleLevelObject",
+    "PyEval_EvalCode",
     "Py_BytesMain",
 ];
 

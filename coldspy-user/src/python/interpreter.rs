@@ -234,19 +234,24 @@ impl Interpreter {
         })
     }
 
-    /// The exported function the import probes attach to, and its file offset
-    /// in [`Self::binary`]: importlib's `_find_and_load` is called through it.
-    pub fn import_probe_point(&self) -> Option<(&'static str, u64)> {
+    /// The exported function the import probes attach to, and the file
+    /// offsets of the probes in [`Self::binary`].
+    pub fn import_probe_point(&self) -> Option<(&'static str, ImportProbePoints)> {
         import_probe_point(&self.elf, self.version)
     }
 
     /// How import start and end are observed on this build: the uprobe
     /// pair on the exported function that calls importlib's
-    /// `_find_and_load` (`uprobe:<symbol>`), or `none`.
+    /// `_find_and_load` (`uprobe:<symbol>`), with `+PyEval_EvalCode` when
+    /// module bodies are probed too, or `none`.
     pub fn import_route(&self) -> String {
-        self.import_probe_point()
-            .map(|(symbol, _)| format!("uprobe:{symbol}"))
-            .unwrap_or_else(|| "none".to_string())
+        match self.import_probe_point() {
+            Some((symbol, points)) if points.module_body.is_some() => {
+                format!("uprobe:{symbol}+PyEval_EvalCode")
+            }
+            Some((symbol, _)) => format!("uprobe:{symbol}"),
+            None => "none".to_string(),
+        }
     }
 
     /// The thread ids of the interpreter's thread states (`native_thread_id`,
@@ -294,16 +299,38 @@ impl Interpreter {
     }
 }
 
+/// Where the import probes go in an interpreter binary (file offsets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportProbePoints {
+    /// The function through which importlib's `_find_and_load` is called.
+    pub find_and_load: u64,
+    /// `PyEval_EvalCode`, which runs every module body (imports that bypass
+    /// the import statement are seen by it); `None` when not exported.
+    pub module_body: Option<u64>,
+}
+
 /// The exported function through which a CPython `version` calls importlib's
-/// `_find_and_load`, and its file offset in `elf`.
-pub fn import_probe_point(elf: &ElfInfo, version: PythonVersion) -> Option<(&'static str, u64)> {
+/// `_find_and_load`, and the probes' file offsets in `elf`.
+pub fn import_probe_point(
+    elf: &ElfInfo,
+    version: PythonVersion,
+) -> Option<(&'static str, ImportProbePoints)> {
     let symbol = if (version.major, version.minor) >= (3, 11) {
         "PyObject_CallMethodObjArgs"
     } else {
         "_PyObject_CallMethodIdObjArgs"
     };
-    let offset = elf.file_offset(elf.symbol(symbol)?)?;
-    Some((symbol, offset))
+    let find_and_load = elf.file_offset(elf.symbol(symbol)?)?;
+    let module_body = elf
+        .symbol("PyEval_EvalCode")
+        .and_then(|addr| elf.file_offset(addr));
+    Some((
+        symbol,
+        ImportProbePoints {
+            find_and_load,
+            module_body,
+        },
+    ))
 }
 
 /// The interpreter's version: `Py_Version` (3.11+), else the `PY_VERSION`

@@ -7,7 +7,7 @@
 //! real mappings and attaches whatever is missing.
 
 use crate::python::elf::ElfInfo;
-use crate::python::interpreter::import_probe_point;
+use crate::python::interpreter::{import_probe_point, ImportProbePoints};
 use crate::python::version::PythonVersion;
 use std::path::{Path, PathBuf};
 
@@ -90,7 +90,7 @@ pub(super) struct Plan {
     /// Static or shared.
     pub kind: Prearmed,
     /// The binary with `_PyRuntime` and the import probe offset in it.
-    pub import_probe: Option<(PathBuf, u64)>,
+    pub import_probe: Option<(PathBuf, ImportProbePoints)>,
     /// For a shared build: the executable and the file offset of its entry.
     pub entry_probe: Option<(PathBuf, u64)>,
 }

@@ -160,14 +160,14 @@ impl Session {
             return;
         }
         let on_host = path_in_process(interpreter.pid, &interpreter.binary);
-        let Some((_, offset)) = interpreter.import_probe_point() else {
+        let Some((_, points)) = interpreter.import_probe_point() else {
             eprintln!(
                 "coldspy: warning: {} exports no import-path function; recording CPU samples only",
                 interpreter.binary.display()
             );
             return;
         };
-        match self.probes.attach_import_probes(&on_host, offset) {
+        match self.probes.attach_import_probes(&on_host, &points) {
             Ok(()) => {
                 self.import_route
                     .get_or_insert_with(|| interpreter.import_route());
@@ -182,8 +182,8 @@ impl Session {
         let Some(plan) = prearm::plan(program) else {
             return TARGET_STOP_ON_EXEC;
         };
-        if let Some((binary, offset)) = plan.import_probe.as_ref().filter(|_| self.track_imports) {
-            if self.probes.attach_import_probes(binary, *offset).is_err() {
+        if let Some((binary, points)) = plan.import_probe.as_ref().filter(|_| self.track_imports) {
+            if self.probes.attach_import_probes(binary, points).is_err() {
                 return TARGET_STOP_ON_EXEC;
             }
         }
@@ -324,7 +324,9 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
     let still_running = child
         .filter(|held| !ended.signalled && held.try_wait().is_none() && options.duration.is_some());
     let (mut trace, kept_samples) = session.finish(target, &options, start_ns, end_ns);
-    trace.phases = phases;
+    // The runtime watch's marks are in already.
+    trace.phases.extend(phases);
+    trace.phases.sort_by_key(|m| m.ts_ns);
     Ok(Recorded {
         trace,
         kept_samples,

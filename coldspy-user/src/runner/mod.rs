@@ -255,6 +255,7 @@ pub fn parse_marks(text: &str) -> (Vec<PhaseMark>, Option<RunnerError>) {
                 name: name.to_string(),
                 ts_ns,
                 detail: parts.next().unwrap_or("").to_string(),
+                tid: None,
             });
         }
     }
@@ -324,6 +325,7 @@ mod tests {
                 name: "init_end".into(),
                 ts_ns: 20,
                 detail: String::new(),
+                tid: None,
             }
         );
         let error = error.unwrap();

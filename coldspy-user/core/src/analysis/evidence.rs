@@ -29,6 +29,9 @@ pub struct Evidence {
     pub invocations: u64,
     /// The handler module's top-level code names it (it runs at init).
     pub init_named: bool,
+    /// A function body of the handler module names it: code that needs
+    /// it exists, whether or not a recorded invocation ran it.
+    pub code_named: bool,
 }
 
 /// The verdict the evidence supports.
@@ -63,6 +66,7 @@ impl Evidence {
             exact_first: usage.exact(prefix),
             invocations: usage.invocations,
             init_named: usage.init_named(prefix),
+            code_named: usage.code_named(prefix).is_some(),
         }
     }
 
@@ -93,6 +97,11 @@ impl Evidence {
             };
         }
         if self.exact_first == Some(0) || self.total >= MIN_SAMPLES {
+            // Not run by the recorded requests, but a function needs it (a
+            // branch they did not take): rarely used, never "remove".
+            if self.code_named {
+                return Verdict::Rare;
+            }
             Verdict::Unused
         } else {
             Verdict::Unknown
@@ -120,6 +129,8 @@ impl Evidence {
         };
         let sampled = if self.init_named {
             format!("the handler module's top-level code calls it at init; {sampled}")
+        } else if self.code_named && self.seen == 0 && self.exact_first.is_none_or(|k| k == 0) {
+            format!("{sampled}; a function of the handler names it, in code the recorded invocations did not run")
         } else {
             sampled
         };
@@ -146,6 +157,7 @@ mod tests {
             exact_first,
             invocations: 3,
             init_named: false,
+            code_named: false,
         }
     }
 
@@ -183,5 +195,20 @@ mod tests {
         assert_eq!(named.verdict(), Verdict::Used);
         assert!(named.describe().contains("top-level code calls it at init"));
         assert_eq!(e(0, 500, Some(0)).verdict(), Verdict::Unused);
+    }
+
+    #[test]
+    fn rare_branch_a_module_a_function_names_but_no_invocation_ran_is_rare_not_unused() {
+        // rare_branch: openpyxl is named in to_xlsx, which the default event
+        // never takes: "move it into to_xlsx", never "remove".
+        let mut named = e(0, 500, Some(0));
+        named.code_named = true;
+        assert_eq!(named.verdict(), Verdict::Rare);
+        assert!(named
+            .describe()
+            .contains("a function of the handler names it"));
+        named.exact_first = None;
+        named.total = 5;
+        assert_eq!(named.verdict(), Verdict::Unknown, "5 samples say nothing");
     }
 }

@@ -7,9 +7,12 @@
 //! Data flows one way: [`origin`] (where code comes from), [`tree`] (the
 //! import tree with parent indices), [`usage`] (what the application's work
 //! touched, sampled and exact) and [`evidence`] (what that supports) feed
-//! [`statements`], which feeds [`packages`]; [`score`] and [`patterns`] are
-//! leaves.
+//! [`statements`]; [`data_findings`] adds the imports that read data
+//! ([`data_read`] measures them) to the statements' findings, which feed
+//! [`packages`]; [`score`] and [`patterns`] are leaves.
 
+pub mod data_findings;
+pub mod data_read;
 pub mod evidence;
 /// Where code comes from (kept at the crate root: the model uses it too).
 pub use crate::origin;
@@ -68,7 +71,9 @@ pub fn analyze_profile(profile: &Profile, kind: ScoreKind) -> Analysis {
     let tree = tree::Tree::new(profile);
     let application = application(&tree);
     let usage = usage::Usage::build(profile);
-    let findings = statements::find(profile, &tree, &usage);
+    let mut findings = statements::find(profile, &tree, &usage);
+    data_findings::add(profile, &tree, &usage, &mut findings);
+    statements::rank(&mut findings);
     let packages = packages::table(profile, &tree, &application, &usage, &findings, kind);
     Analysis {
         packages,

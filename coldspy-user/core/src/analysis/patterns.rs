@@ -1,6 +1,6 @@
 //! The patterns of wasted start-up time: never used, rarely used, feature
-//! redundancy, library choice, and an unused sub-package inside a used
-//! dependency. Curated knowledge (which packages are features without use in
+//! redundancy, library choice, an unused sub-package inside a used
+//! dependency, and data read at import. Curated knowledge (which packages are features without use in
 //! a function, which have faster equivalents) lives in `data/knowledge.json`:
 //! it adds a reason or a replacement to a measured finding, never a verdict.
 
@@ -21,6 +21,9 @@ pub enum Pattern {
     /// A heavy sub-package (or dependency) of a used package whose code never
     /// ran: the statement to change is inside the dependency.
     UnusedSubpackage,
+    /// An import that spends its time reading data files (a package
+    /// `__init__` json-loading a table): load the data on first use.
+    ImportTimeIo,
 }
 
 impl Pattern {
@@ -32,6 +35,7 @@ impl Pattern {
             Pattern::FeatureRedundancy => "feature_redundancy",
             Pattern::LibraryChoice => "library_choice",
             Pattern::UnusedSubpackage => "unused_subpackage",
+            Pattern::ImportTimeIo => "import_time_io",
         }
     }
 }

@@ -128,11 +128,12 @@ impl Finding {
     }
 }
 
-fn ms(us: u64) -> String {
+/// `12.3 ms`.
+pub fn ms(us: u64) -> String {
     format!("{:.1} ms", us as f64 / 1000.0)
 }
 
-/// All statement rows and findings of a profile, costliest saving first.
+/// All statement rows and findings of a profile, unordered ([`rank`] orders them).
 pub fn find(profile: &Profile, tree: &Tree, usage: &Usage) -> Vec<Finding> {
     let statements = roots(tree);
     let lazy = python_at_least(&profile.meta.python_version, 3, 15);
@@ -147,7 +148,10 @@ pub fn find(profile: &Profile, tree: &Tree, usage: &Usage) -> Vec<Finding> {
         };
         let mut finding = statement(tree, usage, i, site.clone(), site.clone(), true);
         finding.pattern_and_advice(profile, usage, lazy);
-        let inside = if matches!(finding.verdict, Verdict::Used | Verdict::Rare) {
+        // Moving a rarely used import covers what it brings.
+        let inside = if matches!(finding.verdict, Verdict::Used | Verdict::Rare)
+            && finding.pattern != Some(Pattern::RarelyUsed)
+        {
             inside_dependency(tree, usage, &finding, i)
         } else {
             Vec::new()
@@ -155,7 +159,13 @@ pub fn find(profile: &Profile, tree: &Tree, usage: &Usage) -> Vec<Finding> {
         out.push(finding);
         out.extend(inside);
     }
-    out.sort_by_key(|f| {
+    out
+}
+
+/// Orders findings: those with something to change first, largest saving
+/// first, then the other rows by cost.
+pub fn rank(findings: &mut [Finding]) {
+    findings.sort_by_key(|f| {
         (
             f.pattern.is_none(),
             std::cmp::Reverse(if f.pattern.is_some() {
@@ -165,7 +175,6 @@ pub fn find(profile: &Profile, tree: &Tree, usage: &Usage) -> Vec<Finding> {
             }),
         )
     });
-    out
 }
 
 /// The program's statements: records imported from a first-party file
@@ -184,7 +193,8 @@ fn roots(tree: &Tree) -> Vec<usize> {
     (0..tree.records.len()).filter(|&i| is_root[i]).collect()
 }
 
-fn site_of(tree: &Tree, i: usize) -> Option<Site> {
+/// The site of record `i`'s import statement.
+pub fn site_of(tree: &Tree, i: usize) -> Option<Site> {
     tree.records[i].site.as_ref().map(|s| Site {
         file: s.file.clone(),
         line: s.line,
@@ -193,7 +203,7 @@ fn site_of(tree: &Tree, i: usize) -> Option<Site> {
 }
 
 /// The row of record `i`: its cost, the packages under it, the evidence.
-fn statement(
+pub fn statement(
     tree: &Tree,
     usage: &Usage,
     i: usize,
@@ -293,6 +303,7 @@ impl Finding {
                     .top_caller(&self.module)
                     .and_then(|f| profile.cct.frames.get(f))
                     .map(|f| format!("into {} ({}:{})", f.shown_name(), f.file, f.line))
+                    .or_else(|| self.named_at(usage))
                     .unwrap_or_else(|| "into the function that uses it".to_string());
                 let keyword = if lazy {
                     format!(", or write `lazy import {}` (PEP 810)", self.module)
@@ -333,6 +344,18 @@ impl Finding {
                 }
             }
         }
+    }
+}
+
+impl Finding {
+    /// "into to_xlsx (app.py:26), …": the function of the handler that
+    /// names the module in code no recorded invocation ran.
+    fn named_at(&self, usage: &Usage) -> Option<String> {
+        let (function, line) = usage.code_named(&self.module)?.rsplit_once(':')?;
+        Some(format!(
+            "into {function} ({}:{line}), the function that names it (if most requests call {function}, this saves nothing)",
+            self.site.file
+        ))
     }
 }
 

@@ -120,6 +120,7 @@ mod tests {
             site: None,
             failed: false,
             parent_index,
+            via: None,
         }
     }
 

@@ -30,6 +30,9 @@ pub struct Usage {
     callers: HashMap<String, HashMap<usize, u64>>,
     /// Modules the handler module's top-level code names (`init_use`).
     init_named: HashSet<String>,
+    /// Modules a function body of the handler module names, and where
+    /// (`code_use`: `function:line`).
+    code_named: HashMap<String, String>,
 }
 
 impl Usage {
@@ -57,7 +60,19 @@ impl Usage {
             .filter(|m| m.init_use)
             .map(|m| m.name.clone())
             .collect();
+        usage.code_named = profile
+            .modules
+            .iter()
+            .filter_map(|m| Some((m.name.clone(), m.code_use.clone()?)))
+            .collect();
         usage
+    }
+
+    /// Where a function body of the handler module names `prefix` itself
+    /// (`to_xlsx:26`); a name of the package says nothing of its other
+    /// sub-modules, and a sub-module named says nothing of the package.
+    pub fn code_named(&self, prefix: &str) -> Option<&str> {
+        self.code_named.get(prefix).map(String::as_str)
     }
 
     /// Whether the handler module's top-level code names `prefix` or a

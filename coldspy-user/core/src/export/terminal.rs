@@ -42,6 +42,7 @@ fn short_pattern(pattern: Option<crate::analysis::patterns::Pattern>) -> &'stati
         Some(Pattern::FeatureRedundancy) => "feature",
         Some(Pattern::LibraryChoice) => "choice",
         Some(Pattern::UnusedSubpackage) => "sub",
+        Some(Pattern::ImportTimeIo) => "io",
         None => "-",
     }
 }
@@ -164,7 +165,7 @@ impl Terminal {
         writeln!(out, "  cumulative time of the top module's import")?;
         writeln!(
             out,
-            "pattern: unused, rare (rarely used), feature (redundancy), choice (library choice)"
+            "pattern: unused, rare (rarely used), feature (redundancy), choice (library choice),\n  sub (unused sub-package), io (data read at import)"
         )?;
         Ok(())
     }

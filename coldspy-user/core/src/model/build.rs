@@ -2,8 +2,9 @@
 //! import samples, the CCT, per-module rows and the phases.
 
 use crate::model::cct::CctBuilder;
-use crate::model::import_tree::ImportTree;
+use crate::model::import_tree::{pull_body_starts, ImportTree};
 use crate::model::modules::ModuleFiles;
+use crate::model::phases;
 use crate::model::profile::{
     Cct, FileOpen, Frame, ImportFile, ImportSite, ModuleRecord, Profile, Stats,
 };
@@ -12,7 +13,8 @@ use std::collections::HashMap;
 
 /// Builds the profile of a trace. Pure: the same trace gives the same profile.
 pub fn build_profile(trace: &Trace) -> Profile {
-    let mut tree = ImportTree::build(&trace.imports, trace.start_ns, trace.end_ns);
+    let edges = pull_body_starts(&trace.imports, &trace.opens);
+    let mut tree = ImportTree::build(&edges, trace.start_ns, trace.end_ns);
     attach_sites(trace, &mut tree);
     let files = attribute_files(trace, &mut tree);
     let module_files = ModuleFiles::from_imports(&tree.records);
@@ -28,12 +30,12 @@ pub fn build_profile(trace: &Trace) -> Profile {
     apply_init_use(trace, &mut modules);
     let mut stats = counted.stats;
     let duration_us = trace.end_ns.saturating_sub(trace.start_ns) / 1000;
-    let (init_us, exec_us, exec_count) =
-        phases(trace, &tree, counted.first_run_time_sample_ns, duration_us);
+    let phases = phases::phases(trace, &tree, counted.first_run_time_sample_ns, duration_us);
+    let (init_us, exec_us, exec_count) = (phases.init_us, phases.exec_us, phases.exec_count);
     stats.init_us = init_us;
     stats.exec_us = exec_us;
     stats.exec_count = exec_count;
-    (stats.init_samples, stats.exec_samples) = phase_samples(trace, init_us);
+    (stats.init_samples, stats.exec_samples) = phases::phase_samples(trace, &phases);
     stats.file_count = files.len() as u64;
     stats.unsymbolized_frames = trace.unsymbolized_frames;
     stats.read_failures = trace.read_failures.clone();
@@ -41,6 +43,7 @@ pub fn build_profile(trace: &Trace) -> Profile {
     let mut profile = Profile::empty();
     profile.meta = trace.meta.clone();
     profile.meta.duration_us = duration_us;
+    profile.meta.phase_rule = phases.rule;
     profile.stats = stats;
     profile.files = files;
     profile.cct = Cct {
@@ -52,17 +55,12 @@ pub fn build_profile(trace: &Trace) -> Profile {
     profile
 }
 
-/// Import sites: the innermost frame at each start edge.
+/// Import sites: the frame each record's start edge names (the import
+/// statement, or the caller of a body that stands for an import).
 fn attach_sites(trace: &Trace, tree: &mut ImportTree) {
-    let mut start_edges = trace
-        .imports
-        .iter()
-        .filter(|e| e.edge == crate::model::trace::ImportEdge::Start);
-    for record in &mut tree.records {
-        let Some(edge) = start_edges.next() else {
-            break;
-        };
-        record.site = edge
+    // Edges keep their index when their time moves (pull_body_starts).
+    for (record, &edge) in tree.records.iter_mut().zip(&tree.start_edges) {
+        record.site = trace.imports[edge]
             .site
             .and_then(|i| trace.frames.get(i as usize))
             .map(|f| ImportSite {
@@ -143,7 +141,7 @@ fn count_samples(trace: &Trace, tree: &ImportTree, frames: &[Frame]) -> SampleCo
                 if let Some(module) = frames[stack[0]].module.clone() {
                     *counted.own_samples.entry(module).or_default() += n;
                 }
-                let program_work = stack.iter().any(|&f| is_user_code(&frames[f].file));
+                let program_work = stack.iter().any(|&f| phases::is_user_code(&frames[f].file));
                 if group.tid == main_tid && program_work {
                     let first = &mut counted.first_run_time_sample_ns;
                     *first = Some(first.map_or(group.first_ns, |t| t.min(group.first_ns)));
@@ -226,106 +224,6 @@ fn apply_init_use(trace: &Trace, modules: &mut [ModuleRecord]) {
         row.init_use = named.contains(row.name.as_str());
     }
 }
-
-/// Init, exec and invocation count.
-///
-/// With the handler runner's marks: init ends at `init_end`, exec is the sum
-/// of invocations. For a plain script: init ends with the last top-level
-/// import of the main thread that started before the program's own work
-/// began, that is before its first non-import sample with a frame of the
-/// program or a library (not the interpreter's start-up code), or its first
-/// top-level import made from inside such a function (a lazy import); exec
-/// is the rest of the recording.
-fn phases(
-    trace: &Trace,
-    tree: &ImportTree,
-    first_run_time_sample_ns: Option<u64>,
-    duration_us: u64,
-) -> (u64, u64, u64) {
-    let since_start = |ns: u64| ns.saturating_sub(trace.start_ns) / 1000;
-    if let Some(init_end) = trace.phases.iter().find(|m| m.name == "init_end") {
-        let mut exec_ns = 0;
-        let mut count = 0;
-        let mut open: Option<u64> = None;
-        for mark in &trace.phases {
-            match mark.name.as_str() {
-                "invoke_start" => open = Some(mark.ts_ns),
-                "invoke_end" => {
-                    if let Some(start) = open.take() {
-                        exec_ns += mark.ts_ns.saturating_sub(start);
-                        count += 1;
-                    }
-                }
-                _ => {}
-            }
-        }
-        return (since_start(init_end.ts_ns), exec_ns / 1000, count);
-    }
-    let main_tid = trace.meta.pid;
-    // Run-time work has begun at the first non-import sample, or at the first
-    // top-level import made from inside a function (a lazy import).
-    let first_lazy_import_us = tree
-        .records
-        .iter()
-        .filter(|r| r.tid == main_tid && r.depth == 0)
-        .filter(|r| {
-            r.site
-                .as_ref()
-                .is_some_and(|s| s.function != "<module>" && is_user_code(&s.file))
-        })
-        .map(|r| r.start_us)
-        .min();
-    let cutoff_us = first_run_time_sample_ns
-        .map(since_start)
-        .into_iter()
-        .chain(first_lazy_import_us)
-        .min()
-        .unwrap_or(u64::MAX);
-    let init_us = tree
-        .records
-        .iter()
-        .filter(|r| r.tid == main_tid && r.depth == 0 && r.start_us < cutoff_us)
-        .map(|r| r.end_us)
-        .max()
-        .unwrap_or(0);
-    (init_us, duration_us.saturating_sub(init_us), 0)
-}
-
-/// Samples with Python frames in the init phase and in the exec phase: with
-/// the runner's marks, exec means inside an invocation; for a script, after init.
-fn phase_samples(trace: &Trace, init_us: u64) -> (u64, u64) {
-    let init_end_ns = trace.start_ns + init_us * 1000;
-    let invocations: Vec<(u64, u64)> = trace
-        .phases
-        .iter()
-        .filter(|m| m.name == "invoke_start")
-        .zip(trace.phases.iter().filter(|m| m.name == "invoke_end"))
-        .map(|(s, e)| (s.ts_ns, e.ts_ns))
-        .collect();
-    let has_marks = trace.phases.iter().any(|m| m.name == "init_end");
-    let mut init = 0;
-    let mut exec = 0;
-    for group in trace.sample_groups().filter(|g| !g.stack.is_empty()) {
-        if group.first_ns <= init_end_ns {
-            init += group.count;
-        } else if !has_marks
-            || invocations
-                .iter()
-                .any(|&(s, e)| (s..=e).contains(&group.first_ns))
-        {
-            exec += group.count;
-        }
-    }
-    (init, exec)
-}
-
-/// Whether a file is the program's own code or a third-party library, as
-/// opposed to the interpreter's start-up machinery (frozen importlib, the
-/// standard library), whose function-level imports are not lazy imports.
-fn is_user_code(file: &str) -> bool {
-    crate::origin::of_file(file) != crate::origin::Origin::Stdlib
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,6 +262,7 @@ mod tests {
             module: m.into(),
             failed: false,
             site: Some(0),
+            file: None,
         };
         trace.imports = vec![
             edge(ImportEdge::Start, 110 * ms, "slow"),

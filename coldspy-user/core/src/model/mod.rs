@@ -6,9 +6,12 @@
 
 pub mod build;
 pub mod cct;
+pub mod code_use;
 pub mod import_tree;
 pub mod modules;
+pub mod phases;
 pub mod profile;
+pub mod runtime;
 pub mod samples;
 pub mod trace;
 pub mod verification;

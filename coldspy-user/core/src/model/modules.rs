@@ -117,6 +117,7 @@ mod tests {
             site: None,
             failed: false,
             parent_index: None,
+            via: None,
         }
     }
 

@@ -86,6 +86,11 @@ pub struct Meta {
     /// How import start/end were observed (`usdt`, `uprobe-callmethod`, …), or `none`.
     #[serde(default)]
     pub import_route: String,
+    /// How the phases were found: `runner` (coldspy's handler runner),
+    /// `runtime:NAME` (a FaaS runtime coldspy recognized by its loader:
+    /// `awslambdaric`, `functions-framework`, `openfaas`) or `script`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phase_rule: String,
     /// Where the interpreter layout came from (`table:3.12`, `debug-offsets`, …).
     #[serde(default)]
     pub layout_source: String,
@@ -253,7 +258,8 @@ pub struct ModuleRecord {
     /// Analysis: inefficiency score 0–100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
-    /// Analysis: `never_used`, `rarely_used`, `feature_redundancy`, `library_choice`.
+    /// Analysis: `never_used`, `rarely_used`, `feature_redundancy`,
+    /// `library_choice`, `unused_subpackage`, `import_time_io`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     /// Analysis: one-line advice.
@@ -271,6 +277,12 @@ pub struct ModuleRecord {
     /// Read statically from the handler's source by the runner; left out when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub init_use: bool,
+    /// With `--handler`: the first function body of the handler module
+    /// that names this module, `function:line` (`to_xlsx:26`): code that
+    /// needs it exists, whether or not a recorded invocation ran it. Read
+    /// statically by the runner after init; absent when none does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_use: Option<String>,
 }
 
 /// Where an import statement ran: the innermost Python frame at the import's start.
@@ -326,7 +338,18 @@ pub struct ImportRecord {
     /// (the record `parent` names); absent at depth 0 and in older profiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_index: Option<usize>,
+    /// How the import was seen, when not by the import statement's probe:
+    /// `module_body` for an import that only its module's top-level code
+    /// shows (`importlib.import_module`, a loader's `exec_module`, a lazy
+    /// loader); its time starts when that code starts (finding and loading
+    /// the code, ~0.1 ms, are not in it) and `python -X importtime` has no
+    /// line for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
+
+/// [`ImportRecord::via`] of an import seen by its module body only.
+pub const VIA_MODULE_BODY: &str = "module_body";
 
 /// Errors reading a profile file.
 #[derive(Debug, thiserror::Error)]

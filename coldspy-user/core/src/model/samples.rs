@@ -365,6 +365,7 @@ mod tests {
                         module: module.into(),
                         failed: rng.below(10) == 0,
                         site: Some(rng.below(trace.frames.len() as u64) as u32),
+                        file: None,
                     });
                 }
                 92..=95 if handler => {
@@ -386,6 +387,7 @@ mod tests {
                         name: name.into(),
                         ts_ns: ts_ns.max(t),
                         detail: String::new(),
+                        tid: None,
                     });
                 }
                 _ => trace.opens.push(TraceOpen {
@@ -474,6 +476,7 @@ mod tests {
             module: "a".into(),
             failed: false,
             site: Some(0),
+            file: None,
         };
         raw.imports = vec![
             edge(ImportEdge::Start, 110 * ms),

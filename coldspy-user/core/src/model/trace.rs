@@ -191,6 +191,14 @@ pub enum ImportEdge {
     Start,
     /// The import ended (successfully or not).
     End,
+    /// A module's top-level code started (`PyEval_EvalCode`): the body of
+    /// an import already started, of an import no import edge shows
+    /// (`importlib.import_module`, `exec_module`, lazy loaders), or, when
+    /// `module` is `__main__`, the program's own top-level code. The
+    /// import tree decides which ([`crate::model::import_tree`]).
+    BodyStart,
+    /// That top-level code ended.
+    BodyEnd,
 }
 
 /// One edge of a module import.
@@ -209,9 +217,13 @@ pub struct TraceImportEdge {
     /// The import raised (end edges only).
     #[serde(default)]
     pub failed: bool,
-    /// The innermost Python frame at the start (index into [`Trace::frames`]).
+    /// The innermost Python frame at the start (index into [`Trace::frames`]);
+    /// for a body start, the innermost caller outside importlib's machinery.
     #[serde(default)]
     pub site: Option<u32>,
+    /// Body starts: the file whose code runs (`co_filename`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// A phase boundary reported by coldspy's handler runner.
@@ -225,4 +237,8 @@ pub struct PhaseMark {
     /// invocation), the space-separated modules whose code first ran in it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The thread of a handler call seen by the runtime watch
+    /// (`invoke_start` / `invoke_end`); none for the runner's marks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<u32>,
 }

@@ -1,0 +1,41 @@
+//! Calls of a FaaS runtime's handler function, seen by a hardware watchpoint
+//! on the reference count of the handler's code object: every call of a
+//! Python function takes a reference to its code object when its frame is
+//! made (CPython 3.11+) and drops it when the frame goes, so the watchpoint
+//! fires at each call's start and end without any change to the program.
+
+/// Kind tag of a handler call's start in the `EVENTS` ring buffer.
+pub const EVENT_KIND_INVOCATION_START: u32 = 6;
+/// Kind tag of a handler call's end.
+pub const EVENT_KIND_INVOCATION_END: u32 = 7;
+
+/// One edge of a handler call on one thread.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct InvocationEvent {
+    /// [`EVENT_KIND_INVOCATION_START`] or [`EVENT_KIND_INVOCATION_END`].
+    pub kind: u32,
+    /// Process id (tgid).
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// Explicit padding.
+    pub _pad: u32,
+    /// `bpf_ktime_get_ns()` at the edge.
+    pub ktime_ns: u64,
+    /// The handler's code object (`PyCodeObject*`).
+    pub code_addr: u64,
+    /// Its reference count after the write that fired the watchpoint.
+    pub refcnt: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::size_of;
+
+    #[test]
+    fn size_is_pinned() {
+        assert_eq!(size_of::<InvocationEvent>(), 40);
+    }
+}

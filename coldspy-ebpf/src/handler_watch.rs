@@ -1,0 +1,108 @@
+//! Handler calls of a FaaS runtime: a perf_event program on a hardware
+//! write watchpoint over the handler's code object's reference count
+//! (userspace sets one per thread of the runtime, inherited by new threads
+//! and forks). A call takes a reference when its frame is made and drops it
+//! when the frame goes; both happen while the handler's frame is not on the
+//! thread's stack, so a write with the handler's frame on the stack (its own
+//! code reading `f_code`, logging's `findCaller`) is no call edge. Whether
+//! the count went up or down tells start from end.
+
+use crate::{maps, pystack};
+use aya_ebpf::{
+    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user},
+    macros::{map, perf_event},
+    maps::HashMap,
+    programs::PerfEventContext,
+};
+use coldspy_common::{
+    invocation::{InvocationEvent, EVENT_KIND_INVOCATION_END, EVENT_KIND_INVOCATION_START},
+    limits::MAX_TARGETS,
+    offsets::{TargetConfig, TARGET_PYTHON_READY},
+};
+
+/// Handler code object → its reference count after the last write seen.
+#[map]
+static HANDLER_REFCOUNTS: HashMap<u64, u64> = HashMap::with_max_entries(MAX_TARGETS, 0);
+
+/// Frames searched for the handler's own frame.
+const HANDLER_SEARCH_FRAMES: usize = 64;
+
+#[inline(always)]
+fn read_u64(addr: u64) -> u64 {
+    // SAFETY: bpf_probe_read_user checks the address; a fault reads 0.
+    unsafe { bpf_probe_read_user(addr as *const u64) }.unwrap_or(0)
+}
+
+/// Whether a frame running `code` is on the current thread's stack.
+#[inline(always)]
+fn on_stack(cfg: &TargetConfig, tid: u32, code: u64) -> bool {
+    let layout = &cfg.layout;
+    let Ok(tstate) = pystack::current_tstate(cfg, tid) else {
+        return false;
+    };
+    if tstate == 0 {
+        return false;
+    }
+    let Ok(mut frame) = pystack::follow(tstate, &layout.tstate_to_frame) else {
+        return false;
+    };
+    for _ in 0..HANDLER_SEARCH_FRAMES {
+        if frame == 0 {
+            return false;
+        }
+        if read_u64(frame + layout.frame_code as u64) & layout.code_ptr_mask == code {
+            return true;
+        }
+        frame = read_u64(frame + layout.frame_previous as u64);
+    }
+    false
+}
+
+/// The watchpoint fired: the handler's code object's count was written.
+#[perf_event]
+pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tgid = (pid_tgid >> 32) as u32;
+    let tid = pid_tgid as u32;
+    let Some(cfg) = maps::current_target(tgid) else {
+        return 0;
+    };
+    // SAFETY: map value pointer valid for this run.
+    let cfg = unsafe { &*cfg };
+    if cfg.flags & TARGET_PYTHON_READY == 0 {
+        return 0;
+    }
+    // SAFETY: the perf_event context; `addr` is the watched address.
+    let code = unsafe { (*ctx.ctx).addr };
+    // 3.12+ keep immortality in the high half: the count is the low half.
+    let refcnt = read_u64(code) & 0xffff_ffff;
+    // SAFETY: map lookups; values are copied.
+    let Some(&last) = (unsafe { HANDLER_REFCOUNTS.get(code) }) else {
+        return 0;
+    };
+    let _ = HANDLER_REFCOUNTS.insert(code, refcnt, 0);
+    if refcnt == last || on_stack(cfg, tid, code) {
+        return 0;
+    }
+    let Some(mut entry) = maps::EVENTS.reserve::<InvocationEvent>(0) else {
+        maps::count_lost(maps::LOST_EVENTS);
+        return 0;
+    };
+    let event = entry.as_mut_ptr();
+    // SAFETY: reserved record of the right size; every field is written.
+    unsafe {
+        (*event).kind = if refcnt > last {
+            EVENT_KIND_INVOCATION_START
+        } else {
+            EVENT_KIND_INVOCATION_END
+        };
+        (*event).pid = tgid;
+        (*event).tid = tid;
+        (*event)._pad = 0;
+        (*event).ktime_ns = bpf_ktime_get_ns();
+        (*event).code_addr = code;
+        (*event).refcnt = refcnt;
+    }
+    entry.submit(0);
+    0
+}

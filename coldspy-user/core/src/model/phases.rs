@@ -1,0 +1,217 @@
+//! The phases of a recording: init (until the function is ready), exec (its
+//! invocations) and their count, by the first rule that applies:
+//! - `runner`: coldspy's handler runner marked them (`init_end`,
+//!   `invoke_start`, `invoke_end`);
+//! - `runtime:NAME`: a FaaS runtime coldspy knows loaded the handler module
+//!   ([`crate::model::runtime`]): init ends when that import ends, and each
+//!   handler call the watch saw (marks with a thread) is an invocation;
+//! - `script`: init ends with the last top-level import of the main thread
+//!   made before run-time work began (the first non-import sample, or a lazy
+//!   import from a function); exec is the rest, with no count.
+
+use crate::model::import_tree::ImportTree;
+use crate::model::runtime::Runtime;
+use crate::model::trace::{PhaseMark, Trace};
+use std::collections::HashMap;
+
+/// What [`phases`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phases {
+    /// Init, µs since the start.
+    pub init_us: u64,
+    /// Exec: the invocations' total, or everything after init (`script`).
+    pub exec_us: u64,
+    /// Invocations seen (0 when none can be told apart).
+    pub exec_count: u64,
+    /// The rule used (`runner`, `runtime:NAME`, `script`).
+    pub rule: String,
+    /// The invocations, kernel ns (start, end); empty for `script`.
+    pub invocations: Vec<(u64, u64)>,
+}
+
+/// The phases of `trace` (see the module documentation for the rules).
+pub fn phases(
+    trace: &Trace,
+    tree: &ImportTree,
+    first_run_time_sample_ns: Option<u64>,
+    duration_us: u64,
+) -> Phases {
+    let since_start = |ns: u64| ns.saturating_sub(trace.start_ns) / 1000;
+    if let Some(init_end) = trace.phases.iter().find(|m| m.name == "init_end") {
+        let invocations = runner_invocations(&trace.phases);
+        return Phases {
+            init_us: since_start(init_end.ts_ns),
+            exec_us: invocations.iter().map(|(s, e)| e - s).sum::<u64>() / 1000,
+            exec_count: invocations.len() as u64,
+            rule: "runner".into(),
+            invocations,
+        };
+    }
+    if let Some((runtime, init_us)) = runtime_init(tree) {
+        let init_end_ns = trace.start_ns + init_us * 1000;
+        let invocations = handler_calls(&trace.phases, init_end_ns);
+        let exec_us = if invocations.is_empty() {
+            duration_us.saturating_sub(init_us)
+        } else {
+            invocations.iter().map(|(s, e)| e - s).sum::<u64>() / 1000
+        };
+        return Phases {
+            init_us,
+            exec_us,
+            exec_count: invocations.len() as u64,
+            rule: format!("runtime:{}", runtime.name()),
+            invocations,
+        };
+    }
+    let init_us = script_init_us(trace, tree, first_run_time_sample_ns);
+    Phases {
+        init_us,
+        exec_us: duration_us.saturating_sub(init_us),
+        exec_count: 0,
+        rule: "script".into(),
+        invocations: Vec::new(),
+    }
+}
+
+/// The runner's invocations: each `invoke_start` with the next `invoke_end`.
+fn runner_invocations(marks: &[PhaseMark]) -> Vec<(u64, u64)> {
+    let mut invocations = Vec::new();
+    let mut open: Option<u64> = None;
+    for mark in marks {
+        match mark.name.as_str() {
+            "invoke_start" => open = Some(mark.ts_ns),
+            "invoke_end" => {
+                if let Some(start) = open.take() {
+                    invocations.push((start, mark.ts_ns.max(start)));
+                }
+            }
+            _ => {}
+        }
+    }
+    invocations
+}
+
+/// The runtime that imported the handler module, and the end of that
+/// import (µs): the first import a known runtime's loader asked for.
+fn runtime_init(tree: &ImportTree) -> Option<(Runtime, u64)> {
+    tree.records.iter().find_map(|r| {
+        let site = r.site.as_ref()?;
+        let runtime = Runtime::loader_of(&r.module, &site.file, &site.function)?;
+        Some((runtime, r.end_us))
+    })
+}
+
+/// Handler calls (marks with a thread), paired per thread, that start
+/// after init: the watch is set while the handler module is imported, so
+/// a reference its own definition takes is no call.
+fn handler_calls(marks: &[PhaseMark], init_end_ns: u64) -> Vec<(u64, u64)> {
+    let mut open: HashMap<u32, u64> = HashMap::new();
+    let mut calls = Vec::new();
+    for mark in marks {
+        let Some(tid) = mark.tid else { continue };
+        match mark.name.as_str() {
+            "invoke_start" => {
+                open.insert(tid, mark.ts_ns);
+            }
+            "invoke_end" => {
+                if let Some(start) = open.remove(&tid).filter(|&s| s >= init_end_ns) {
+                    calls.push((start, mark.ts_ns.max(start)));
+                }
+            }
+            _ => {}
+        }
+    }
+    calls.sort_unstable();
+    calls
+}
+
+/// The script rule's init (see the module documentation).
+fn script_init_us(trace: &Trace, tree: &ImportTree, first_run_time_sample_ns: Option<u64>) -> u64 {
+    let since_start = |ns: u64| ns.saturating_sub(trace.start_ns) / 1000;
+    let main_tid = trace.meta.pid;
+    // Run-time work has begun at the first non-import sample, or at the first
+    // top-level import made from inside a function (a lazy import).
+    let first_lazy_import_us = tree
+        .records
+        .iter()
+        .filter(|r| r.tid == main_tid && r.depth == 0)
+        .filter(|r| {
+            r.site
+                .as_ref()
+                .is_some_and(|s| s.function != "<module>" && is_user_code(&s.file))
+        })
+        .map(|r| r.start_us)
+        .min();
+    let cutoff_us = first_run_time_sample_ns
+        .map(since_start)
+        .into_iter()
+        .chain(first_lazy_import_us)
+        .min()
+        .unwrap_or(u64::MAX);
+    tree.records
+        .iter()
+        .filter(|r| r.tid == main_tid && r.depth == 0 && r.start_us < cutoff_us)
+        .map(|r| r.end_us)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Samples with Python frames in the init phase and in the exec phase:
+/// with invocations, exec means inside one; for a script, after init.
+pub fn phase_samples(trace: &Trace, phases: &Phases) -> (u64, u64) {
+    let init_end_ns = trace.start_ns + phases.init_us * 1000;
+    let counted = phases.rule == "runner" || !phases.invocations.is_empty();
+    let mut init = 0;
+    let mut exec = 0;
+    for group in trace.sample_groups().filter(|g| !g.stack.is_empty()) {
+        if group.first_ns <= init_end_ns {
+            init += group.count;
+        } else if !counted
+            || phases
+                .invocations
+                .iter()
+                .any(|&(s, e)| (s..=e).contains(&group.first_ns))
+        {
+            exec += group.count;
+        }
+    }
+    (init, exec)
+}
+
+/// Whether a file is the program's own code or a third-party library, as
+/// opposed to the interpreter's start-up machinery (frozen importlib, the
+/// standard library), whose function-level imports are not lazy imports.
+pub(crate) fn is_user_code(file: &str) -> bool {
+    crate::origin::of_file(file) != crate::origin::Origin::Stdlib
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark(name: &str, ts_ns: u64, tid: Option<u32>) -> PhaseMark {
+        PhaseMark {
+            name: name.into(),
+            ts_ns,
+            detail: String::new(),
+            tid,
+        }
+    }
+
+    #[test]
+    fn handler_calls_pair_per_thread_after_init() {
+        let marks = [
+            // The handler's definition (during init): no call.
+            mark("invoke_start", 100, Some(1)),
+            mark("invoke_end", 150, Some(1)),
+            mark("invoke_start", 1_000, Some(2)),
+            mark("invoke_start", 1_100, Some(3)),
+            mark("invoke_end", 1_500, Some(2)),
+            mark("invoke_end", 1_900, Some(3)),
+            mark("invoke_start", 2_000, Some(2)),
+            // A runner mark (no thread) is not a handler call.
+            mark("invoke_end", 2_100, None),
+        ];
+        assert_eq!(handler_calls(&marks, 500), [(1_000, 1_500), (1_100, 1_900)]);
+    }
+}
