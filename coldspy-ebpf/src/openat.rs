@@ -62,6 +62,6 @@ pub fn coldspy_openat_exit(ctx: TracePointContext) -> u32 {
             path[0] = 0;
         }
     }
-    entry.submit(0);
+    entry.submit(maps::DATA_RING_SUBMIT);
     0
 }

@@ -67,7 +67,7 @@ fn sample(ctx: PerfEventContext, use_bpf_loop: bool) -> u32 {
             causes = walk.causes;
         }
     }
-    entry.submit(0);
+    entry.submit(maps::DATA_RING_SUBMIT);
     maps::count_read_failures(&ctx, tgid, causes);
     0
 }

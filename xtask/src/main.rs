@@ -5,6 +5,7 @@
 mod bench;
 mod bench_memory;
 mod bench_node;
+mod bench_overhead;
 mod criu;
 mod demo;
 mod setup;

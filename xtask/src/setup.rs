@@ -412,6 +412,36 @@ fn write_env_json(with_sid: bool) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The pinned py-spy that `cargo xtask bench overhead` runs beside coldspy.
+const PY_SPY: &str = "py-spy==0.4.3";
+
+/// Optional, for `cargo xtask bench overhead` only: a venv with py-spy
+/// (a binary wheel); returns the `py-spy` executable.
+pub fn py_spy() -> Result<PathBuf> {
+    let dir = venv_dir("py-spy");
+    step("setup", &format!("venv py-spy ({PY_SPY})"), || {
+        let stamp_file = dir.join(".coldspy-stamp");
+        if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == PY_SPY) {
+            return Ok(((), "already built".into()));
+        }
+        let python = python_of("pyenv-3.12")
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("/usr/bin/python3.11"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(cache_dir())?;
+        exec(Command::new(&python).args(["-m", "venv"]).arg(&dir))?;
+        exec(Command::new(dir.join("bin/pip")).args([
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            PY_SPY,
+        ]))?;
+        std::fs::write(&stamp_file, PY_SPY)?;
+        Ok(((), "built".into()))
+    })?;
+    Ok(dir.join("bin/py-spy"))
+}
+
 /// The pinned PySpark of `cargo xtask bench fleet` (its own venv: the wheel
 /// is 300 MB, so the test venvs do not carry it).
 const PYSPARK: &str = "pyspark==3.5.5";
