@@ -104,6 +104,6 @@ pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
         (*event).refcnt = refcnt;
         (*event).caller = pystack::innermost_frame(cfg, tid);
     }
-    entry.submit(0);
+    entry.submit(maps::DATA_RING_SUBMIT);
     0
 }

@@ -156,7 +156,7 @@ pub fn coldspy_import_enter(ctx: ProbeContext) -> u32 {
             name[0] = 0;
         }
     }
-    entry.submit(0);
+    entry.submit(maps::DATA_RING_SUBMIT);
     0
 }
 
@@ -198,6 +198,6 @@ pub fn coldspy_import_exit(ctx: RetProbeContext) -> u32 {
         (*event).site = RawFrame::default();
         (*event).name[0] = 0;
     }
-    entry.submit(0);
+    entry.submit(maps::DATA_RING_SUBMIT);
     0
 }

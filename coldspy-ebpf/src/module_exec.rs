@@ -179,7 +179,7 @@ pub fn coldspy_module_exec_enter(ctx: ProbeContext) -> u32 {
         (*event).caller_count = walk_callers(cfg, tid, &mut (*event).callers);
         (*event).path_len = read_filename(cfg, code, &mut (*event).path);
     }
-    entry.submit(0);
+    entry.submit(maps::DATA_RING_SUBMIT);
     0
 }
 
@@ -221,6 +221,6 @@ pub fn coldspy_module_exec_exit(ctx: RetProbeContext) -> u32 {
         (*event).caller_count = 0;
         (*event).path[0] = 0;
     }
-    entry.submit(0);
+    entry.submit(maps::DATA_RING_SUBMIT);
     0
 }
