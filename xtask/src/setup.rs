@@ -133,6 +133,11 @@ pub fn run(args: &SetupArgs) -> Result<PathBuf> {
         "function corpus venv (examples/functions)",
         functions_venv,
     )?;
+    step(
+        "setup",
+        "FaaS runtimes venv (tests/runtimes: awslambdaric, functions-framework, waitress)",
+        runtimes_venv,
+    )?;
     if !args.core {
         step("setup", "Debian sid chroot (CPython 3.13-3.15)", sid_chroot)?;
         step("setup", "CRIU 4.1 (prebake)", crate::criu::build)?;
@@ -298,6 +303,18 @@ fn functions_venv() -> Result<((), String)> {
     )?;
     let what = if existed { "up to date" } else { "built" };
     Ok(((), format!("{what} at {}", dir.display())))
+}
+
+/// The venv of the runtime harnesses (`tests/runtimes/prepare.sh`, its
+/// default place; idempotent).
+fn runtimes_venv() -> Result<((), String)> {
+    let python = python_of("pyenv-3.12").expect("pyenv-3.12 is a set-up interpreter");
+    let text = output(
+        Command::new("bash")
+            .arg(repo_root().join("tests/runtimes/prepare.sh"))
+            .env("PYTHON", &python),
+    )?;
+    Ok(((), text.lines().last().unwrap_or("done").to_string()))
 }
 
 /// The sid chroot root.
