@@ -353,3 +353,98 @@ fn lambda_advice_names_the_handler_lines() {
         "markdown (used) is advised:\n{text}"
     );
 }
+
+/// Waits until `ready(contents of path)` or the timeout passes.
+fn wait_for_file(path: &std::path::Path, ready: impl Fn(&str) -> bool, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if std::fs::read_to_string(path).is_ok_and(|s| ready(&s)) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what} ({})", path.display());
+}
+
+/// `record --pid` on a warm awslambdaric process (initialized, blocked on
+/// its next event) records the next 3 invocations and stops by itself.
+#[test]
+fn record_pid_on_a_warm_lambda_runtime_records_the_next_three_invocations() {
+    require_root();
+    prepare();
+    let dir = scratch("lambda-warm");
+    let (ready, control, summary) = (
+        dir.join("ready.json"),
+        dir.join("control"),
+        dir.join("summary.json"),
+    );
+    let driver = repo_root().join("tests/runtimes/lambda/run_lambda.py");
+    let mut runtime = Command::new("python3")
+        .arg(&driver)
+        .args(["--events", "3", "--keep-warm", "--timeout", "90"])
+        .arg("--ready-file")
+        .arg(&ready)
+        .arg("--control-file")
+        .arg(&control)
+        .arg("--summary")
+        .arg(&summary)
+        .arg("--out-dir")
+        .arg(dir.join("out"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_file(&ready, |s| s.contains("runtime_pid"), "the warm runtime");
+    let pid = read_json(&ready)["runtime_pid"].as_u64().unwrap();
+    let log = dir.join("record.log");
+    let profile = dir.join("profile.json");
+    let mut record = Command::new(coldspy_bin())
+        .args([
+            "-v",
+            "record",
+            "--invocations",
+            "3",
+            "--pid",
+            &pid.to_string(),
+            "-o",
+        ])
+        .arg(&profile)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_file(
+        &log,
+        |s| s.contains("watching the calls of handler"),
+        "the handler watch",
+    );
+    std::fs::write(&control, "3").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = record.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "record did not stop after 3 invocations"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(runtime.wait().unwrap().success(), "the driver failed");
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let profile = read_json(&profile);
+    assert_eq!(profile["meta"]["phase_rule"], "runtime:awslambdaric");
+    assert_eq!(profile["stats"]["exec_count"], 3);
+    let ours = invocations(&profile);
+    let windows = client_windows(&read_json(&summary));
+    assert_eq!(ours.len(), windows.len(), "{ours:?} vs {windows:?}");
+    for (&(start, end), &(from, to)) in ours.iter().zip(&windows) {
+        assert!(
+            from <= start && end <= to,
+            "[{start}, {end}] outside the stub's [{from}, {to}]"
+        );
+    }
+}

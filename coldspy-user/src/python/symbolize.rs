@@ -182,6 +182,48 @@ impl<M: ReadMemory> Symbolizer<M> {
             })
     }
 
+    /// The code object of the function held in local variable `local` of
+    /// the interpreter frame `frame` running `code` (CPython 3.11-3.13:
+    /// `localsplus` at 72 in the frame, `co_localsplusnames` 16 bytes
+    /// before `co_filename`; 3.14+: at 80, tagged references), if it is a
+    /// function whose code object is named `name`.
+    pub fn function_code_in_local(
+        &self,
+        frame: u64,
+        code: u64,
+        local: &str,
+        name: &str,
+        code_type: u64,
+        minor: u8,
+    ) -> Option<u64> {
+        const FUNC_CODE: u64 = 48;
+        let localsplus = if minor >= 14 { 80 } else { 72 };
+        let names = self
+            .memory
+            .read_u64(code + self.layout.code.filename as u64 - 16)
+            .ok()?;
+        let count = self.memory.read_u64(names + 16).ok()?.min(4096) as usize;
+        let items = self.memory.read_vec(names + 24, count * 8).ok()?;
+        let index = items
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .position(|s| self.read_unicode(s).is_ok_and(|n| n == local))?;
+        let mask = self.layout.kernel.code_ptr_mask;
+        let function = self
+            .memory
+            .read_u64(frame + localsplus + 8 * index as u64)
+            .ok()?
+            & mask;
+        let found = self.memory.read_u64(function + FUNC_CODE).ok()?;
+        let object_type = self.layout.kernel.object_type as u64;
+        (self.memory.read_u64(found + object_type).ok()? == code_type).then_some(())?;
+        let found_name = self
+            .memory
+            .read_u64(found + self.layout.code.name as u64)
+            .ok()?;
+        (self.read_unicode(found_name).ok()? == name).then_some(found)
+    }
+
     /// Reads a `str` object.
     pub fn read_unicode(&self, addr: u64) -> Result<String, MemoryError> {
         let s = &self.layout.strings;

@@ -13,6 +13,7 @@ pub(crate) mod preflight;
 mod session;
 mod summary;
 pub mod verify;
+mod warm;
 
 use crate::sys::output::commit_or_fallback;
 use crate::sys::{resolve, OutputFile};
@@ -73,9 +74,13 @@ pub struct RecordArgs {
     /// With --handler: the event (a JSON file; default `{}`).
     #[arg(long, requires = "handler")]
     pub event: Option<PathBuf>,
-    /// With --handler: how many invocations after init.
-    #[arg(long, default_value_t = 1, requires = "handler")]
-    pub invocations: u32,
+    /// How many invocations: with --handler, the runner makes them after
+    /// init (default 1); with a FaaS runtime coldspy recognizes
+    /// (awslambdaric, functions-framework, OpenFaaS; --pid: a warm
+    /// awslambdaric), recording stops once the runtime has made this many
+    /// handler calls.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub invocations: Option<u32>,
     /// With --handler: the interpreter.
     #[arg(long, default_value = "python3", requires = "handler")]
     pub python: String,
@@ -127,6 +132,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         marks,
         subprocesses: args.subprocesses,
         keep_samples: args.save_trace.is_some(),
+        stop_after_invocations: args.invocations.filter(|_| args.handler.is_none()),
     };
     let recorded = session::record(&target, options)?;
     if let (true, Some(signal)) = (
@@ -199,7 +205,7 @@ fn target_of(args: &RecordArgs) -> anyhow::Result<(Target, Option<crate::runner:
             preflight::check_not_old_cpython([python.as_path(), real.as_path()])?;
             let spec = crate::runner::RunnerSpec::new(&python, handler)
                 .event(args.event.clone())
-                .invocations(args.invocations)
+                .invocations(args.invocations.unwrap_or(1))
                 .init_use(true);
             let pipe = crate::runner::MarksPipe::new()?;
             let argv = spec.argv(&crate::runner::runner_path()?, pipe.write_fd());

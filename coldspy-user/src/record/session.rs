@@ -48,6 +48,8 @@ pub(super) struct Options {
     /// Keep every sample one by one as well (for `--save-trace`), not
     /// only grouped as they come (memory bounded, the same profile).
     pub keep_samples: bool,
+    /// Stop after this many handler calls of a watched FaaS runtime.
+    pub stop_after_invocations: Option<u32>,
 }
 
 /// What a recording produced.
@@ -108,6 +110,8 @@ struct Session {
     import_route: Option<String>,
     /// Whether to attach the import probes.
     track_imports: bool,
+    /// The FaaS runtime whose handler calls are watched, once they are.
+    watched: Option<crate::model::runtime::Runtime>,
 }
 
 impl Session {
@@ -285,6 +289,7 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
         interpreter: None,
         import_route: None,
         track_imports: options.track_imports,
+        watched: None,
     };
     let (start_ns, child, mut marks) = match (target, attached) {
         (Target::Launch(program, argv), _) => {
@@ -301,6 +306,7 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
                 0
             };
             session.configure(interpreter, follow)?;
+            session.watch_warm(*pid);
             if options.subprocesses {
                 // After the parent follows its children, so that a fork
                 // racing this walk is caught by the kernel instead.
@@ -310,7 +316,7 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
         }
         (Target::Pid(_), None) => unreachable!("attach checked above"),
     };
-    let ended = session.follow(child.as_ref(), &signal, options.duration, &mut marks)?;
+    let ended = session.follow(child.as_ref(), &signal, &options, &mut marks)?;
     let end_ns = monotonic_ns();
     session.collector.drain(&mut session.probes);
     let marks_text = marks.map(MarksReader::finish).unwrap_or_default();
@@ -321,8 +327,11 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
     let exit_code = ended.exit_code;
     // --duration ended the recording while the command runs on: the caller
     // writes the profile, then waits for it.
-    let still_running = child
-        .filter(|held| !ended.signalled && held.try_wait().is_none() && options.duration.is_some());
+    let still_running = child.filter(|held| {
+        !ended.signalled
+            && held.try_wait().is_none()
+            && (options.duration.is_some() || options.stop_after_invocations.is_some())
+    });
     let (mut trace, kept_samples) = session.finish(target, &options, start_ns, end_ns);
     // The runtime watch's marks are in already.
     trace.phases.extend(phases);
@@ -411,9 +420,10 @@ impl Session {
         &mut self,
         child: Option<&HeldChild>,
         signal: &AtomicI32,
-        duration: Option<Duration>,
+        options: &Options,
         marks: &mut Option<MarksReader>,
     ) -> anyhow::Result<Ended> {
+        let duration = options.duration;
         let started = Instant::now();
         let mut stop_deadline: Option<Instant> = None;
         let mut ended = Ended {
@@ -470,7 +480,9 @@ impl Session {
                 }
                 break;
             }
-            if duration.is_some_and(|d| started.elapsed() >= d) {
+            if duration.is_some_and(|d| started.elapsed() >= d)
+                || self.invocations_done(options.stop_after_invocations)
+            {
                 break;
             }
             if let Some(reader) = marks {
@@ -531,17 +543,75 @@ impl Session {
                 eprintln!("coldspy: warning: {runtime}: no function {function} in the handler module; invocations are not counted");
                 continue;
             };
-            use crate::python::memory::ReadMemory;
-            let refcnt = crate::python::memory::ProcessMemory { pid }
-                .read_u64(code)
-                .unwrap_or(0)
-                & 0xffff_ffff;
-            match self.probes.watch_handler(pid, code, refcnt) {
-                Ok(threads) => log::info!(
-                    "pid {pid}: {runtime}: watching the calls of {function} ({threads} threads)"
-                ),
-                Err(e) => eprintln!("coldspy: warning: {runtime}: handler calls not watched: {e}"),
+            self.watch(pid, module.runtime, &function, code);
+        }
+    }
+
+    /// Watches the calls of the handler whose code object is `code`.
+    fn watch(
+        &mut self,
+        pid: u32,
+        runtime: crate::model::runtime::Runtime,
+        function: &str,
+        code: u64,
+    ) {
+        use crate::python::memory::ReadMemory;
+        let refcnt = crate::python::memory::ProcessMemory { pid }
+            .read_u64(code)
+            .unwrap_or(0)
+            & 0xffff_ffff;
+        let name = runtime.name();
+        match self.probes.watch_handler(pid, code, refcnt) {
+            Ok(threads) => {
+                log::info!(
+                    "pid {pid}: {name}: watching the calls of {function} ({threads} threads)"
+                );
+                self.watched = Some(runtime);
             }
+            Err(e) => eprintln!("coldspy: warning: {name}: handler calls not watched: {e}"),
+        }
+    }
+
+    /// Attached to a warm FaaS runtime: watches its handler's calls from
+    /// now on (the import that would show the handler happened long ago).
+    fn watch_warm(&mut self, pid: u32) {
+        let command = crate::sys::proc::cmdline(pid);
+        let Some(runtime) = crate::model::runtime::Runtime::of_command(&command) else {
+            return;
+        };
+        let Some(interpreter) = &self.interpreter else {
+            return;
+        };
+        if (interpreter.version.major, interpreter.version.minor) < (3, 11) {
+            eprintln!(
+                "coldspy: warning: {}: handler calls are watched on CPython 3.11+ only",
+                runtime.name()
+            );
+            return;
+        }
+        let environ = crate::sys::proc::nul_separated(pid, "environ");
+        let env = |name: &str| {
+            environ
+                .iter()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=').map(String::from))
+        };
+        let Some(function) = runtime.handler_function(&command, env) else {
+            return;
+        };
+        match super::warm::handler_code(interpreter, runtime, &function) {
+            Ok(code) => self.watch(pid, runtime, &function, code),
+            Err(why) => eprintln!("coldspy: warning: invocations are not counted: {why}"),
+        }
+    }
+
+    /// Whether the handler calls asked for (`--invocations`) were seen.
+    fn invocations_done(&self, wanted: Option<u32>) -> bool {
+        match (wanted, self.watched) {
+            (Some(n), Some(runtime)) => {
+                crate::model::phases::count_handler_calls(&self.collector.trace.phases, runtime)
+                    >= n as usize
+            }
+            _ => false,
         }
     }
 

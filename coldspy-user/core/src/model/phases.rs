@@ -80,6 +80,17 @@ pub fn phases(
             invocations,
         };
     }
+    if let Some(runtime) = attached_runtime(&trace.phases) {
+        // Attached to a warm runtime: its init is over; only calls count.
+        let invocations = handler_calls(&trace.phases, 0, runtime);
+        return Phases {
+            init_us: 0,
+            exec_us: invocations.iter().map(Invocation::ns).sum::<u64>() / 1000,
+            exec_count: invocations.len() as u64,
+            rule: format!("runtime:{}", runtime.name()),
+            invocations,
+        };
+    }
     let init_us = script_init_us(trace, tree, first_run_time_sample_ns);
     Phases {
         init_us,
@@ -125,6 +136,28 @@ fn runtime_init(tree: &ImportTree) -> Option<(Runtime, u64)> {
         };
         Some((runtime, r.end_us))
     })
+}
+
+/// The runtime whose code made the first handler call the watch saw (a
+/// recording attached to a warm runtime has no handler import).
+fn attached_runtime(marks: &[PhaseMark]) -> Option<Runtime> {
+    let runtimes = [
+        Runtime::AwsLambdaRic,
+        Runtime::FunctionsFramework,
+        Runtime::OpenFaas,
+    ];
+    marks
+        .iter()
+        .filter(|m| m.tid.is_some() && m.name == "invoke_start")
+        .find_map(|m| {
+            let file = m.detail.rsplit_once(':').map_or("", |(f, _)| f);
+            runtimes.into_iter().find(|r| r.calls_from(file))
+        })
+}
+
+/// How many handler calls of `runtime` the marks hold (any time).
+pub fn count_handler_calls(marks: &[PhaseMark], runtime: Runtime) -> usize {
+    handler_calls(marks, 0, runtime).len()
 }
 
 /// Handler calls (marks with a thread), paired per thread, that start

@@ -29,6 +29,41 @@ impl Runtime {
         }
     }
 
+    /// The runtime a command line starts (`python -m awslambdaric …`,
+    /// `python -m functions_framework …`, `functions-framework …`).
+    pub fn of_command(command: &[String]) -> Option<Runtime> {
+        // `python -m NAME`, or a console script NAME.
+        let named = |what: &str| {
+            let module = command
+                .iter()
+                .position(|a| a == "-m")
+                .and_then(|i| command.get(i + 1))
+                .is_some_and(|m| m == what);
+            let script = command
+                .iter()
+                .take(2)
+                .any(|a| a.rsplit('/').next() == Some(what));
+            module || script
+        };
+        if named("awslambdaric") {
+            Some(Runtime::AwsLambdaRic)
+        } else if named("functions_framework") || named("functions-framework") {
+            Some(Runtime::FunctionsFramework)
+        } else {
+            None
+        }
+    }
+
+    /// Where a warm process of this runtime holds the handler function:
+    /// (file suffix, function of the invoke loop, its local variable).
+    /// `None` when coldspy cannot find it in a warm process.
+    pub fn handler_local(self) -> Option<(&'static str, &'static str, &'static str)> {
+        match self {
+            Runtime::AwsLambdaRic => Some(("/awslambdaric/bootstrap.py", "run", "request_handler")),
+            _ => None,
+        }
+    }
+
     /// The runtime of a [`Runtime::name`].
     pub fn from_name(name: &str) -> Option<Runtime> {
         [
@@ -156,6 +191,14 @@ mod tests {
             Some(Runtime::OpenFaas)
         );
         assert_eq!(Runtime::loader_of("app", "/x/app_runner.py", "main"), None);
+        assert_eq!(
+            Runtime::of_command(&args("/v/bin/python3 -m awslambdaric app.handler")),
+            Some(Runtime::AwsLambdaRic)
+        );
+        assert_eq!(
+            Runtime::of_command(&args("python3 app.py awslambdaric")),
+            None
+        );
         assert_eq!(
             Runtime::loader_of("handler", "/home/app/index.py", "<module>"),
             None
