@@ -238,7 +238,6 @@ fn analyse_and_write(
     bool,
 )> {
     let mut profile = crate::model::build::build_profile(&recorded.trace);
-    crate::model::code_use::apply(&recorded.trace, &mut profile);
     let analysis = crate::analysis::analyze(&mut profile, crate::analysis::ScoreKind::Runtime);
     let to_stdout = output.is_stdout();
     let verify = verify_options(args, recorded)?;

@@ -62,6 +62,7 @@ pub fn build_profile(trace: &Trace) -> Profile {
     };
     profile.modules = modules;
     profile.imports = tree.records;
+    crate::model::code_use::apply(trace, &mut profile);
     profile
 }
 
