@@ -57,7 +57,7 @@ fn info_names_version_build_layout_route_and_threads() {
     assert_eq!(field(&text, "layout:"), "table:3.9");
     assert_eq!(
         field(&text, "import route:"),
-        "uprobe:_PyObject_CallMethodIdObjArgs"
+        "uprobe:_PyObject_CallMethodIdObjArgs+PyEval_EvalCode"
     );
     assert!(
         field(&text, "python threads:").starts_with("3 by thread_id"),
@@ -73,7 +73,7 @@ fn info_names_version_build_layout_route_and_threads() {
     assert!(field(&text, "layout:").starts_with("debug-offsets:3.14."));
     assert_eq!(
         field(&text, "import route:"),
-        "uprobe:PyObject_CallMethodObjArgs"
+        "uprobe:PyObject_CallMethodObjArgs+PyEval_EvalCode"
     );
     assert!(field(&text, "root:").contains("sid"), "{text}");
     assert!(
