@@ -17,7 +17,7 @@ use aya_ebpf::{
 use coldspy_common::{
     invocation::{InvocationEvent, EVENT_KIND_INVOCATION_END, EVENT_KIND_INVOCATION_START},
     limits::MAX_TARGETS,
-    offsets::{TargetConfig, TARGET_PYTHON_READY},
+    offsets::TargetConfig,
 };
 
 /// Handler code object → its reference count after the last write seen.
@@ -64,14 +64,9 @@ pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
     let tid = pid_tgid as u32;
-    let Some(cfg) = maps::current_target(tgid) else {
+    let Some(cfg) = maps::python_target(tgid) else {
         return 0;
     };
-    // SAFETY: map value pointer valid for this run.
-    let cfg = unsafe { &*cfg };
-    if cfg.flags & TARGET_PYTHON_READY == 0 {
-        return 0;
-    }
     // SAFETY: the perf_event context; `addr` is the watched address.
     let code = unsafe { (*ctx.ctx).addr };
     // 3.12+ keep immortality in the high half: the count is the low half.

@@ -17,7 +17,7 @@ use aya_ebpf::{
 use coldspy_common::{
     import_event::{ImportEvent, EVENT_KIND_IMPORT_END, EVENT_KIND_IMPORT_START},
     limits::{MAX_IMPORTING_THREADS, MAX_IMPORT_DEPTH, MAX_TARGETS},
-    offsets::{TargetConfig, IMPORT_NAME_IDENTIFIER, TARGET_PYTHON_READY},
+    offsets::{TargetConfig, IMPORT_NAME_IDENTIFIER},
     sample::RawFrame,
 };
 
@@ -87,14 +87,9 @@ pub fn coldspy_import_enter(ctx: ProbeContext) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
     let tid = pid_tgid as u32;
-    let Some(cfg) = maps::current_target(tgid) else {
+    let Some(cfg) = maps::python_target(tgid) else {
         return 0;
     };
-    // SAFETY: map value pointer valid for this run.
-    let cfg = unsafe { &*cfg };
-    if cfg.flags & TARGET_PYTHON_READY == 0 {
-        return 0;
-    }
     let Some(method) = ctx.arg::<u64>(1) else {
         return 0;
     };

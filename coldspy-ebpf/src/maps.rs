@@ -115,6 +115,15 @@ pub fn current_target(tgid: u32) -> Option<*mut TargetConfig> {
     TARGETS.get_ptr_mut(tgid)
 }
 
+/// The config of `tgid` if it is a target whose Python layout is set
+/// (`TARGET_PYTHON_READY`): what every Python-reading probe starts with.
+#[inline(always)]
+pub fn python_target(tgid: u32) -> Option<&'static TargetConfig> {
+    // SAFETY: a map value pointer, valid for this program run.
+    let cfg = unsafe { &*current_target(tgid)? };
+    (cfg.flags & coldspy_common::offsets::TARGET_PYTHON_READY != 0).then_some(cfg)
+}
+
 /// `record --all`: the daemon's verdict on each executable file seen
 /// (`coldspy_common::system_wide::EXE_*`); absent = not seen yet.
 #[map]

@@ -23,7 +23,7 @@ use coldspy_common::{
         ModuleExecEvent, EVENT_KIND_MODULE_EXEC_END, EVENT_KIND_MODULE_EXEC_START,
         MODULE_EXEC_CALLERS,
     },
-    offsets::{TargetConfig, NO_OFFSET, TARGET_PYTHON_READY},
+    offsets::{TargetConfig, NO_OFFSET},
     sample::{code_key, RawFrame},
 };
 
@@ -142,14 +142,9 @@ pub fn coldspy_module_exec_enter(ctx: ProbeContext) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
     let tid = pid_tgid as u32;
-    let Some(cfg) = maps::current_target(tgid) else {
+    let Some(cfg) = maps::python_target(tgid) else {
         return 0;
     };
-    // SAFETY: map value pointer valid for this run.
-    let cfg = unsafe { &*cfg };
-    if cfg.flags & TARGET_PYTHON_READY == 0 {
-        return 0;
-    }
     let code = ctx.arg::<u64>(0).unwrap_or(0);
     let Some(stack) = exec_stack(tid) else {
         return 0;

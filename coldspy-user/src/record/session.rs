@@ -526,14 +526,7 @@ impl Session {
                 log::info!("pid {pid}: {runtime} recognized; handler calls are watched on CPython 3.11+ only");
                 continue;
             }
-            let environ = crate::sys::proc::nul_separated(pid, "environ");
-            let env = |name: &str| {
-                environ
-                    .iter()
-                    .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=').map(String::from))
-            };
-            let command = crate::sys::proc::cmdline(pid);
-            let Some(function) = module.runtime.handler_function(&command, env) else {
+            let Some(function) = handler_function_of(pid, module.runtime) else {
                 continue;
             };
             let Some(code) =
@@ -589,13 +582,7 @@ impl Session {
             );
             return;
         }
-        let environ = crate::sys::proc::nul_separated(pid, "environ");
-        let env = |name: &str| {
-            environ
-                .iter()
-                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=').map(String::from))
-        };
-        let Some(function) = runtime.handler_function(&command, env) else {
+        let Some(function) = handler_function_of(pid, runtime) else {
             return;
         };
         match super::warm::handler_code(interpreter, runtime, &function) {
@@ -640,6 +627,18 @@ impl Session {
         trace.meta.import_route = self.import_route.unwrap_or_else(|| "none".to_string());
         (trace, kept)
     }
+}
+
+/// The handler function a runtime process will call, from its command
+/// line and environment.
+fn handler_function_of(pid: u32, runtime: crate::model::runtime::Runtime) -> Option<String> {
+    let environ = crate::sys::proc::nul_separated(pid, "environ");
+    let env = |name: &str| {
+        environ
+            .iter()
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=').map(String::from))
+    };
+    runtime.handler_function(&crate::sys::proc::cmdline(pid), env)
 }
 
 static SIGNAL_SLOT: std::sync::OnceLock<Arc<AtomicI32>> = std::sync::OnceLock::new();
