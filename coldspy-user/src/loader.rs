@@ -68,8 +68,9 @@ pub struct Probes {
     import_probes: Vec<((u64, u64), u64)>,
     /// `HANDLER_REFCOUNTS`: watched code object → its last count.
     handler_refcounts: BpfHashMap<MapData, u64, u64>,
-    /// The handler watchpoints set (one per thread; closed with the probes).
-    handler_watches: Vec<std::os::fd::OwnedFd>,
+    /// The handler watchpoints set: (process, code object, one per thread;
+    /// closed with the probes or once the process ended).
+    handler_watches: Vec<(u32, u64, std::os::fd::OwnedFd)>,
 }
 
 /// The maps the `record --all` daemon shares with the exec hook (see
@@ -306,7 +307,7 @@ impl Probes {
         for tid in crate::sys::proc::threads(pid) {
             match crate::sys::watchpoint::watch_writes(tid, code_addr, program_fd) {
                 Ok(fd) => {
-                    self.handler_watches.push(fd);
+                    self.handler_watches.push((pid, code_addr, fd));
                     watched += 1;
                 }
                 // A thread that ended meanwhile.
@@ -319,6 +320,27 @@ impl Probes {
             }
         }
         Ok(watched)
+    }
+
+    /// Closes the handler watchpoints of processes that ended, and forgets
+    /// the code objects no live process watches (a long-running daemon).
+    pub fn drop_ended_handler_watches(&mut self) {
+        let alive = |pid: u32| crate::sys::proc::is_process(pid);
+        let before = self.handler_watches.len();
+        self.handler_watches.retain(|&(pid, _, _)| alive(pid));
+        if self.handler_watches.len() == before {
+            return;
+        }
+        let watched: Vec<u64> = self.handler_watches.iter().map(|w| w.1).collect();
+        let stale: Vec<u64> = self
+            .handler_refcounts
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|code| !watched.contains(code))
+            .collect();
+        for code in stale {
+            let _ = self.handler_refcounts.remove(&code);
+        }
     }
 
     /// Inserts or replaces a target.

@@ -19,6 +19,7 @@
 // lint is meant for the library targets (workspace Cargo.toml).
 #![allow(unused_crate_dependencies)]
 
+use coldspy_tests::node::{self, CgroupTree, Daemon};
 use coldspy_tests::{coldspy_bin, read_json, repo_root, require_root, scratch};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -440,6 +441,60 @@ fn record_pid_on_a_warm_lambda_runtime_records_the_next_three_invocations() {
     assert_eq!(profile["stats"]["exec_count"], 3);
     let ours = invocations(&profile);
     let windows = client_windows(&read_json(&summary));
+    assert_eq!(ours.len(), windows.len(), "{ours:?} vs {windows:?}");
+    for (&(start, end), &(from, to)) in ours.iter().zip(&windows) {
+        assert!(
+            from <= start && end <= to,
+            "[{start}, {end}] outside the stub's [{from}, {to}]"
+        );
+    }
+}
+
+/// `record --all` on a node where awslambdaric starts in a watched cgroup:
+/// the runtime process's profile takes the runtime's phase rule, and each
+/// of its invocations is seen, once, inside the stub's window (the daemon
+/// watches the handler as `record` does).
+#[test]
+fn record_all_counts_a_lambda_runtimes_invocations() {
+    require_root();
+    prepare();
+    const EVENTS: u32 = 5;
+    let dir = scratch("lambda-all");
+    let mut tree = CgroupTree::new("lambda-all");
+    let group = tree.group("fn");
+    let daemon = Daemon::start(&dir.join("profiles"), &["--cgroup", group.to_str().unwrap()]);
+    let summary = dir.join("summary.json");
+    let driver = repo_root().join("tests/runtimes/lambda/run_lambda.py");
+    let argv: Vec<String> = [
+        "python3".to_string(),
+        driver.display().to_string(),
+        "--events".to_string(),
+        EVENTS.to_string(),
+        "--summary".to_string(),
+        summary.display().to_string(),
+        "--out-dir".to_string(),
+        dir.join("out").display().to_string(),
+    ]
+    .into();
+    let (status, stderr) = node::finish(node::spawn_in(&group, &[], &argv));
+    assert!(status.success(), "the driver failed: {stderr}");
+    let summary = read_json(&summary);
+    let pid = summary["pid"].as_u64().unwrap() as u32;
+    let index = daemon.wait_for(&[pid], std::time::Duration::from_secs(60));
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+    let line = index
+        .iter()
+        .find(|l| l["pid"].as_u64() == Some(pid as u64))
+        .unwrap();
+    let profile = read_json(std::path::Path::new(line["path"].as_str().unwrap()));
+    assert_eq!(
+        profile["meta"]["phase_rule"], LAMBDA.rule,
+        "{log}"
+    );
+    assert_eq!(profile["stats"]["exec_count"], EVENTS, "{log}");
+    let ours = invocations(&profile);
+    let windows = client_windows(&summary);
     assert_eq!(ours.len(), windows.len(), "{ours:?} vs {windows:?}");
     for (&(start, end), &(from, to)) in ours.iter().zip(&windows) {
         assert!(

@@ -173,6 +173,7 @@ impl Daemon {
                 _ = drain_tick.tick() => {}
                 _ = heartbeat.tick() => beat(probes),
                 _ = housekeeping.tick() => {
+                    probes.drop_ended_handler_watches();
                     for done in self.node.cut_windows(probes, self.max_window_ns) {
                         self.finish(&mut tasks, done);
                     }
@@ -224,6 +225,7 @@ impl Daemon {
             }
         }
         let late = drain_data(probes, &mut self.node);
+        self.node.watch_handlers(probes);
         for event in late.iter().chain(&exits) {
             self.handle(probes, tasks, event);
         }

@@ -91,6 +91,9 @@ struct PythonFacts {
     layout_source: String,
     import_route: String,
     layout: Option<crate::python::offsets::VersionLayout>,
+    /// What watching a recognized runtime's handler needs: the version and
+    /// the address of the code type.
+    watch: Option<(crate::python::version::PythonVersion, u64)>,
 }
 
 /// A process seen at exec whose interpreter is not readable yet (a shared
@@ -205,6 +208,21 @@ impl Node {
                     Orphan::Sample(s) if s.ktime_ns >= start => recording.collector.sample(&s),
                     _ => {}
                 }
+            }
+        }
+    }
+
+    /// Watches the handler calls of each recognized FaaS runtime whose
+    /// handler module started loading since the last call.
+    pub(super) fn watch_handlers(&mut self, probes: &mut Probes) {
+        for recording in self.recordings.values_mut() {
+            if let Some((version, code_type_addr)) = recording.python.watch {
+                crate::record::handler_watch::watch_loaded_handlers(
+                    &mut recording.collector,
+                    probes,
+                    version,
+                    code_type_addr,
+                );
             }
         }
     }
@@ -408,6 +426,7 @@ impl Node {
                     layout_source: interpreter.layout_source.clone(),
                     import_route,
                     layout: Some(interpreter.layout),
+                    watch: Some((interpreter.version, interpreter.code_type_addr)),
                 },
                 lost_at_start: probes.lost_counts(),
             },

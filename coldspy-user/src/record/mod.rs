@@ -7,6 +7,7 @@
 //! ([`session`]).
 
 pub mod all;
+pub(crate) mod handler_watch;
 mod launch;
 mod prearm;
 pub(crate) mod preflight;

@@ -516,52 +516,16 @@ impl Session {
     /// Sets the handler watch for each handler module a known runtime
     /// started loading (while its body runs, its code object is alive).
     fn watch_handlers(&mut self) {
-        for module in self.collector.take_handler_modules() {
-            let Some(interpreter) = &self.interpreter else {
-                continue;
-            };
-            let pid = module.pid;
-            let runtime = module.runtime.name();
-            if (interpreter.version.major, interpreter.version.minor) < (3, 11) {
-                log::info!("pid {pid}: {runtime} recognized; handler calls are watched on CPython 3.11+ only");
-                continue;
-            }
-            let Some(function) = handler_function_of(pid, module.runtime) else {
-                continue;
-            };
-            let Some(code) =
-                self.collector
-                    .handler_code(&module, &function, interpreter.code_type_addr)
-            else {
-                eprintln!("coldspy: warning: {runtime}: no function {function} in the handler module; invocations are not counted");
-                continue;
-            };
-            self.watch(pid, module.runtime, &function, code);
-        }
-    }
-
-    /// Watches the calls of the handler whose code object is `code`.
-    fn watch(
-        &mut self,
-        pid: u32,
-        runtime: crate::model::runtime::Runtime,
-        function: &str,
-        code: u64,
-    ) {
-        use crate::python::memory::ReadMemory;
-        let refcnt = crate::python::memory::ProcessMemory { pid }
-            .read_u64(code)
-            .unwrap_or(0)
-            & 0xffff_ffff;
-        let name = runtime.name();
-        match self.probes.watch_handler(pid, code, refcnt) {
-            Ok(threads) => {
-                log::info!(
-                    "pid {pid}: {name}: watching the calls of {function} ({threads} threads)"
-                );
-                self.watched = Some(runtime);
-            }
-            Err(e) => eprintln!("coldspy: warning: {name}: handler calls not watched: {e}"),
+        let Some(interpreter) = &self.interpreter else {
+            return;
+        };
+        if let Some(runtime) = super::handler_watch::watch_loaded_handlers(
+            &mut self.collector,
+            &mut self.probes,
+            interpreter.version,
+            interpreter.code_type_addr,
+        ) {
+            self.watched = Some(runtime);
         }
     }
 
@@ -575,18 +539,22 @@ impl Session {
         let Some(interpreter) = &self.interpreter else {
             return;
         };
-        if (interpreter.version.major, interpreter.version.minor) < (3, 11) {
+        if !super::handler_watch::watchable(interpreter.version) {
             eprintln!(
                 "coldspy: warning: {}: handler calls are watched on CPython 3.11+ only",
                 runtime.name()
             );
             return;
         }
-        let Some(function) = handler_function_of(pid, runtime) else {
+        let Some(function) = super::handler_watch::handler_function_of(pid, runtime) else {
             return;
         };
         match super::warm::handler_code(interpreter, runtime, &function) {
-            Ok(code) => self.watch(pid, runtime, &function, code),
+            Ok(code) => {
+                if super::handler_watch::watch(&mut self.probes, pid, runtime, &function, code) {
+                    self.watched = Some(runtime);
+                }
+            }
             Err(why) => eprintln!("coldspy: warning: invocations are not counted: {why}"),
         }
     }
@@ -627,18 +595,6 @@ impl Session {
         trace.meta.import_route = self.import_route.unwrap_or_else(|| "none".to_string());
         (trace, kept)
     }
-}
-
-/// The handler function a runtime process will call, from its command
-/// line and environment.
-fn handler_function_of(pid: u32, runtime: crate::model::runtime::Runtime) -> Option<String> {
-    let environ = crate::sys::proc::nul_separated(pid, "environ");
-    let env = |name: &str| {
-        environ
-            .iter()
-            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=').map(String::from))
-    };
-    runtime.handler_function(&crate::sys::proc::cmdline(pid), env)
 }
 
 static SIGNAL_SLOT: std::sync::OnceLock<Arc<AtomicI32>> = std::sync::OnceLock::new();

@@ -10,7 +10,8 @@ Endpoints (those awslambdaric 4.2.x calls):
 Every event is logged as one JSON line with time.monotonic_ns() and time.time_ns():
   next_request  a GET .../next arrived (the first one = the runtime finished init,
                 i.e. awslambdaric.bootstrap.run() returned from _get_handler())
-  handout       the event's response was written and flushed to the runtime
+  handout       the event is about to be written to the runtime (its mono_ns is taken
+                just before the write; the window starts there)
   response      POST .../{id}/response fully read (body included, "kind": "response")
   error         POST .../{id}/error fully read ("kind": "error")
   init_error    POST .../init/error
@@ -201,10 +202,13 @@ class RuntimeApiStub:
             "Lambda-Runtime-Invoked-Function-Arn": self.function_arn,
             "Lambda-Runtime-Trace-Id": "Root=1-00000000-%024x;Parent=%016x;Sampled=0" % (seq, seq),
         }
+        # The handout time is taken before the event leaves: once it is sent the
+        # runtime may run the handler before this thread is scheduled again.
+        before_mono, before_wall = time.monotonic_ns(), time.time_ns()
         h._send(200, self.events[seq], headers)
-        rec = self.log("handout", seq=seq, request_id=rid)
+        self.log("handout", seq=seq, request_id=rid, sent_from_mono_ns=before_mono)
         inv = {"seq": seq, "request_id": rid,
-               "handout_mono_ns": rec["mono_ns"], "handout_wall_ns": rec["wall_ns"]}
+               "handout_mono_ns": before_mono, "handout_wall_ns": before_wall}
         with self.lock:
             self.invocations.append(inv)
             self.by_id[rid] = inv
