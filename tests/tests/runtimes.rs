@@ -462,7 +462,10 @@ fn record_all_counts_a_lambda_runtimes_invocations() {
     let dir = scratch("lambda-all");
     let mut tree = CgroupTree::new("lambda-all");
     let group = tree.group("fn");
-    let daemon = Daemon::start(&dir.join("profiles"), &["--cgroup", group.to_str().unwrap()]);
+    let daemon = Daemon::start(
+        &dir.join("profiles"),
+        &["--cgroup", group.to_str().unwrap()],
+    );
     let summary = dir.join("summary.json");
     let driver = repo_root().join("tests/runtimes/lambda/run_lambda.py");
     let argv: Vec<String> = [
@@ -488,10 +491,7 @@ fn record_all_counts_a_lambda_runtimes_invocations() {
         .find(|l| l["pid"].as_u64() == Some(pid as u64))
         .unwrap();
     let profile = read_json(std::path::Path::new(line["path"].as_str().unwrap()));
-    assert_eq!(
-        profile["meta"]["phase_rule"], LAMBDA.rule,
-        "{log}"
-    );
+    assert_eq!(profile["meta"]["phase_rule"], LAMBDA.rule, "{log}");
     assert_eq!(profile["stats"]["exec_count"], EVENTS, "{log}");
     let ours = invocations(&profile);
     let windows = client_windows(&summary);
