@@ -61,6 +61,10 @@ fn on_stack(cfg: &TargetConfig, tid: u32, code: u64) -> bool {
 /// The watchpoint fired: the handler's code object's count was written.
 #[perf_event]
 pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
+    // A call's end is timed as early as the trap allows, its start as late
+    // (below): the program's own work stays outside the span it marks.
+    // SAFETY: a helper without arguments.
+    let trapped_ns = unsafe { bpf_ktime_get_ns() };
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
     let tid = pid_tgid as u32;
@@ -86,7 +90,8 @@ pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
     let event = entry.as_mut_ptr();
     // SAFETY: reserved record of the right size; every field is written.
     unsafe {
-        (*event).kind = if refcnt > last {
+        let starts = refcnt > last;
+        (*event).kind = if starts {
             EVENT_KIND_INVOCATION_START
         } else {
             EVENT_KIND_INVOCATION_END
@@ -94,10 +99,14 @@ pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
         (*event).pid = tgid;
         (*event).tid = tid;
         (*event)._pad = 0;
-        (*event).ktime_ns = bpf_ktime_get_ns();
         (*event).code_addr = code;
         (*event).refcnt = refcnt;
         (*event).caller = pystack::innermost_frame(cfg, tid);
+        (*event).ktime_ns = if starts {
+            bpf_ktime_get_ns()
+        } else {
+            trapped_ns
+        };
     }
     entry.submit(maps::DATA_RING_SUBMIT);
     0

@@ -110,3 +110,42 @@ fn report_and_diff_run_on_profiles() {
         "the CCT view shows the handler calling markdown:\n{view}"
     );
 }
+
+/// Issue 13, failure 8's other side: a sub-package of a used package that
+/// sampling alone did not see is no finding. The fixture is the bundled
+/// example under awslambdaric (100 invocations at 1 kHz, no `--handler`, so
+/// no exact code use) with the one sample in `markdown/postprocessors.py`
+/// taken out: markdown renders every event, and its postprocessors run in
+/// every call, briefly enough to go unseen (as they did in a CI run, where
+/// "markdown.postprocessors … its code never ran" was advised).
+#[test]
+fn a_sub_package_of_a_used_package_unseen_by_sampling_alone_is_no_finding() {
+    let path = coldspy_tests::repo_root().join("tests/fixtures/lambda_markdown.trace.json");
+    let trace: Trace = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut p = build_profile(&trace);
+    let analysis = analyze(&mut p, ScoreKind::Runtime);
+    let changes: Vec<_> = analysis.changes().collect();
+    assert!(
+        changes.iter().any(|f| f.module == "boto3"),
+        "boto3 (never used) is still advised: {:?}",
+        changes.iter().map(|f| &f.module).collect::<Vec<_>>()
+    );
+    for f in &changes {
+        assert!(
+            !f.module.starts_with("markdown"),
+            "{} is advised from sampling alone: {:?}",
+            f.module,
+            f.advice
+        );
+    }
+    let markdown = analysis
+        .findings
+        .iter()
+        .find(|f| f.module == "markdown")
+        .expect("the markdown statement");
+    let row = markdown.row();
+    assert!(
+        !row.contains("never ran"),
+        "sampling cannot say a sub-package never ran: {row}"
+    );
+}

@@ -11,9 +11,9 @@ every module execution by a path-based loader).
 - import_start / import_end: around the loader's exec_module() of that file. Every
   path the runtimes use goes through it: importlib.import_module (awslambdaric),
   spec.loader.exec_module (functions-framework) and the import statement (index.py).
-- call_start / call_end: sys.monitoring (3.12+) PY_START and PY_RETURN/PY_UNWIND
-  events set on the handler's code object only (set_local_events), so no wrapper
-  frame is added around the calls. Older Pythons: nothing (no call oracle).
+- call_start / call_end: the handler's own timing of each call, from its first
+  line to its last (it calls `_timed(started)`, which this replaces with a
+  logger; see _watch_calls). Any CPython version; a call that raises logs nothing.
 Each line: {"event", "pid", "tid", "mono_ns", "wall_ns", ...}.
 """
 import os
@@ -26,7 +26,10 @@ _FUNC = os.environ.get("COLDSPY_ORACLE_FUNC", "")
 
 
 def _emit(event, extra=""):
-    m, w = time.monotonic_ns(), time.time_ns()
+    _write(event, time.monotonic_ns(), time.time_ns(), extra)
+
+
+def _write(event, m, w, extra=""):
     try:
         import _thread
         tid = _thread.get_native_id()
@@ -49,37 +52,24 @@ def _log_fd():
 
 
 def _watch_calls(module):
-    mon = getattr(sys, "monitoring", None)
-    func = getattr(module, _FUNC, None)
-    code = getattr(func, "__code__", None)
-    if mon is None or code is None:
+    """Makes the handler module log its own timing of each call: its
+    `_timed(started)` (a no-op, called by the handler's last line with the
+    time of its first) is replaced with a logger. Nothing takes a reference
+    to the handler's code object (coldspy's watch traps on those), and the
+    call's frame is the handler's own, called by the runtime as in a plain
+    run; the write happens after the span it logs."""
+    if not callable(getattr(module, "_timed", None)):
         return
-    tool = 4  # ids 0-5; 0 debugger, 1 coverage, 2 profiler, 5 optimizer by convention
-    try:
-        mon.use_tool_id(tool, "coldspy-oracle")
-    except ValueError:
-        return
-    ev = mon.events
+    mono, wall = time.monotonic_ns, time.time_ns
 
-    def on_start(c, offset):
-        if c is code:
-            _emit("call_start", ', "qualname": "%s"' % c.co_qualname)
+    def timed(started):
+        ended = mono()
+        ended_wall = wall()
+        started_wall = ended_wall - (ended - started)
+        _write("call_start", started, started_wall, ', "qualname": "%s"' % _FUNC)
+        _write("call_end", ended, ended_wall, ', "how": "return"')
 
-    def on_return(c, offset, retval):
-        if c is code:
-            _emit("call_end", ', "how": "return"')
-
-    def on_unwind(c, offset, exc):
-        if c is code:
-            _emit("call_end", ', "how": "unwind"')
-
-    mon.register_callback(tool, ev.PY_START, on_start)
-    mon.register_callback(tool, ev.PY_RETURN, on_return)
-    mon.register_callback(tool, ev.PY_UNWIND, on_unwind)
-    # PY_UNWIND cannot be a local event in 3.12; it is global but cheap here
-    # (only raised when a Python frame unwinds with an exception).
-    mon.set_local_events(tool, code, ev.PY_START | ev.PY_RETURN)
-    mon.set_events(tool, ev.PY_UNWIND)
+    module._timed = timed
 
 
 def _install():
