@@ -325,9 +325,13 @@ impl Probes {
     /// Closes the handler watchpoints of processes that ended, and forgets
     /// the code objects no live process watches (a long-running daemon).
     pub fn drop_ended_handler_watches(&mut self) {
-        let alive = |pid: u32| crate::sys::proc::is_process(pid);
+        // One /proc read per process, not per watched thread.
+        let mut ended: Vec<u32> = self.handler_watches.iter().map(|w| w.0).collect();
+        ended.sort_unstable();
+        ended.dedup();
+        ended.retain(|&pid| !crate::sys::proc::is_process(pid));
         let before = self.handler_watches.len();
-        self.handler_watches.retain(|&(pid, _, _)| alive(pid));
+        self.handler_watches.retain(|w| !ended.contains(&w.0));
         if self.handler_watches.len() == before {
             return;
         }

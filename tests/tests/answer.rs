@@ -7,32 +7,23 @@
 // lint is meant for the library targets (workspace Cargo.toml).
 #![allow(unused_crate_dependencies)]
 
-use coldspy_tests::{coldspy_bin, repo_root, require_root, scratch, venv_python};
+use coldspy_tests::{coldspy, repo_root, require_root, scratch, venv_python};
 use std::collections::BTreeSet;
-use std::process::Command;
 
 /// Records with `args` (after `record -o P`), then returns `coldspy report P`.
 fn record_and_report(label: &str, args: &[String]) -> String {
     require_root();
     let dir = scratch(label);
-    let profile = dir.join("p.json");
-    let out = Command::new(coldspy_bin())
-        .arg("record")
-        .arg("-o")
-        .arg(&profile)
-        .args(args)
-        .output()
-        .unwrap();
+    let profile = dir.join("p.json").display().to_string();
+    let mut record = vec!["record", "-o", &profile];
+    record.extend(args.iter().map(String::as_str));
+    let out = coldspy(&record);
     assert!(
         out.status.success(),
         "{label}: record failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new(coldspy_bin())
-        .arg("report")
-        .arg(&profile)
-        .output()
-        .unwrap();
+    let out = coldspy(&["report", &profile]);
     assert!(out.status.success(), "{label}: report failed");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
