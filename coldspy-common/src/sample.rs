@@ -51,6 +51,10 @@ pub struct SampleEvent {
     pub depth: u32,
     /// Explicit padding.
     pub _pad: u32,
+    /// The thread's user-space instruction pointer at the sample (the
+    /// interrupted one, or where it entered the kernel): which native
+    /// library it was running, e.g. an extension module; 0 if unknown.
+    pub user_ip: u64,
     /// The stack, innermost frame first.
     pub frames: [RawFrame; MAX_FRAMES],
 }
@@ -63,7 +67,8 @@ mod tests {
     #[test]
     fn sizes_are_pinned() {
         assert_eq!(size_of::<RawFrame>(), 24);
-        assert_eq!(offset_of!(SampleEvent, frames), 32);
-        assert_eq!(size_of::<SampleEvent>(), 32 + 24 * MAX_FRAMES);
+        assert_eq!(offset_of!(SampleEvent, user_ip), 32);
+        assert_eq!(offset_of!(SampleEvent, frames), 40);
+        assert_eq!(size_of::<SampleEvent>(), 40 + 24 * MAX_FRAMES);
     }
 }

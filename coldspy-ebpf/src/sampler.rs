@@ -3,9 +3,11 @@
 
 use crate::{globals, maps, pystack};
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns},
+    bindings::BPF_F_USER_STACK,
+    helpers::{bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns, generated},
     macros::perf_event,
     programs::PerfEventContext,
+    EbpfContext,
 };
 use coldspy_common::{
     offsets::TARGET_PYTHON_READY,
@@ -52,6 +54,16 @@ fn sample(ctx: PerfEventContext, use_bpf_loop: bool) -> u32 {
         (*event).tid = tid;
         (*event).cpu = bpf_get_smp_processor_id();
         (*event)._pad = 0;
+        (*event).user_ip = 0;
+        // One entry of the user stack: the user registers' instruction
+        // pointer (no frame-pointer walk), so native work in an extension
+        // module is attributed to it.
+        let _ = generated::bpf_get_stack(
+            ctx.as_ptr(),
+            core::ptr::addr_of_mut!((*event).user_ip).cast(),
+            8,
+            u64::from(BPF_F_USER_STACK),
+        );
         if cfg.flags & TARGET_PYTHON_READY == 0 {
             (*event).depth = 0;
             (*event).flags = SAMPLE_NOT_READY;

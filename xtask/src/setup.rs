@@ -20,8 +20,9 @@ pub struct SetupArgs {
 /// Debian packages the project uses: the distribution CPython (a stripped,
 /// static build with USDT probes), venv support, bpftrace (overhead bench),
 /// hyperfine (bench oracle), debootstrap (the sid chroot), util-linux's setpriv,
-/// chromium (opens the HTML report in a test) and golang-go (`go tool pprof`
-/// reads the pprof output in a test).
+/// chromium (opens the HTML report in a test), golang-go (`go tool pprof`
+/// reads the pprof output in a test) and linux-perf (`perf`, the oracle of
+/// the native-leaf test).
 const APT_PACKAGES: &[&str] = &[
     "python3.11",
     "python3.11-venv",
@@ -31,6 +32,7 @@ const APT_PACKAGES: &[&str] = &[
     "util-linux",
     "chromium",
     "golang-go",
+    "linux-perf",
 ];
 
 /// CPythons from Debian sid installed into the chroot.

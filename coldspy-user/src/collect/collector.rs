@@ -6,8 +6,10 @@
 
 use crate::collect::decode::{self, Event};
 use crate::collect::module_body::{asking_frame, BodyKind, ModuleNames};
+use crate::collect::native::NativeMaps;
 use crate::loader::Probes;
 use crate::model::import_tree::MAIN_MODULE;
+use crate::model::modules::NATIVE_FUNCTION;
 use crate::model::profile::Frame;
 use crate::model::runtime::Runtime;
 use crate::model::samples::SampleAggregator;
@@ -146,6 +148,8 @@ pub struct Collector {
     /// The trace so far.
     pub trace: Trace,
     symbolizers: HashMap<u32, Symbolizer>,
+    /// Per process: its executable mappings, for native leaf frames.
+    native: HashMap<u32, NativeMaps>,
     frame_index: HashMap<Frame, u32>,
     /// Module names of imports in flight, per thread (end edges carry none).
     import_stacks: HashMap<u32, Vec<String>>,
@@ -167,6 +171,19 @@ pub struct Collector {
     /// With the aggregator, every sample one by one as well (`--save-trace`),
     /// apart from the trace: see [`Collector::finish_keeping`].
     kept: Option<Vec<TraceSample>>,
+}
+
+/// The innermost frame of a sample whose user instruction pointer was in
+/// a package's native library `file` (an extension module, a library its
+/// wheel vendors): the work of that package that no Python frame shows.
+pub fn native_frame(file: &str) -> Frame {
+    Frame {
+        function: NATIVE_FUNCTION.into(),
+        qualname: String::new(),
+        file: file.into(),
+        line: 0,
+        module: None,
+    }
 }
 
 /// The frame that stands where a code object could not be read (freed
@@ -258,14 +275,24 @@ impl Collector {
         let depth = (sample.depth as usize).min(sample.frames.len());
         // Only interpreters are targets: a wrapper (sh, env) that a sample
         // lands in is followed, never counted.
-        let Some(symbolizer) = self.symbolizers.get_mut(&sample.pid) else {
+        if !self.symbolizers.contains_key(&sample.pid) {
             self.samples_without_python += 1;
             return;
-        };
+        }
         let mut stack = std::mem::take(&mut self.scratch);
         stack.clear();
-        stack.reserve_exact(depth);
-        if depth > 0 {
+        stack.reserve_exact(depth + 1);
+        let native = self
+            .native
+            .entry(sample.pid)
+            .or_insert_with(|| NativeMaps::new(sample.pid))
+            .package_file(sample.user_ip, sample.ktime_ns);
+        if let Some(file) = native {
+            let index = self.intern(native_frame(&file));
+            stack.push(index);
+        }
+        let symbolizer = self.symbolizers.get_mut(&sample.pid);
+        if let Some(symbolizer) = symbolizer.filter(|_| depth > 0) {
             let mut frames = Vec::with_capacity(depth);
             // Slots with no code object are skipped frames (C-stack shims).
             for raw in sample.frames[..depth].iter().filter(|f| f.code_addr != 0) {

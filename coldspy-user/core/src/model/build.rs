@@ -3,7 +3,7 @@
 
 use crate::model::cct::CctBuilder;
 use crate::model::import_tree::{pull_body_starts, ImportTree};
-use crate::model::modules::ModuleFiles;
+use crate::model::modules::{ModuleFiles, NATIVE_FUNCTION};
 use crate::model::phases;
 use crate::model::profile::{
     Cct, FileOpen, Frame, ImportFile, ImportSite, InvocationRecord, ModuleRecord, Profile, Stats,
@@ -135,13 +135,23 @@ fn count_samples(trace: &Trace, tree: &ImportTree, frames: &[Frame]) -> SampleCo
             counted.stats.native_samples += n;
             continue;
         }
+        stack.clear();
+        stack.extend(group.stack.iter().map(|&i| i as usize));
+        if stack.len() == 1 && frames[stack[0]].function == NATIVE_FUNCTION {
+            // No Python frame, but a package's native library ran: in the
+            // CCT as that package's work, counted as a native sample.
+            counted.stats.native_samples += n;
+            counted.cct.add_n(&stack, false, n);
+            if let Some(module) = frames[stack[0]].module.clone() {
+                *counted.own_samples.entry(module).or_default() += n;
+            }
+            continue;
+        }
         counted.stats.samples += n;
         if group.truncated {
             counted.stats.truncated_samples += n;
         }
         let import = tree.innermost_at(group.tid, group.first_ns);
-        stack.clear();
-        stack.extend(group.stack.iter().map(|&i| i as usize));
         counted.cct.add_n(&stack, import.is_some(), n);
         match import {
             Some(i) => {
@@ -317,5 +327,39 @@ mod tests {
         assert_eq!(p.cct.frames[1].module.as_deref(), Some("slow"));
         assert_eq!(p.cct.root.total, 3);
         assert_eq!(p.imports[0].site.as_ref().map(|s| s.line), Some(1));
+    }
+
+    #[test]
+    fn a_package_native_leaf_is_its_modules_work_with_or_without_python_frames() {
+        let ms = 1_000_000;
+        let so = "/v/lib/python3.12/site-packages/ext/_fast.cpython-312-x86_64-linux-gnu.so";
+        let mut trace = Trace {
+            start_ns: 100 * ms,
+            end_ns: 200 * ms,
+            ..Trace::default()
+        };
+        trace.meta.pid = 7;
+        trace.frames = vec![
+            frame("<module>", "/app/main.py", 1),
+            frame(NATIVE_FUNCTION, so, 0),
+        ];
+        let sample = |ts, stack: Vec<u32>| TraceSample {
+            ts_ns: ts,
+            pid: 7,
+            tid: 7,
+            stack,
+            truncated: false,
+        };
+        // Innermost first: called from main.py, then on a thread with no
+        // Python frame (the GIL released), then neither.
+        trace.samples = vec![
+            sample(120 * ms, vec![1, 0]),
+            sample(130 * ms, vec![1]),
+            sample(140 * ms, vec![]),
+        ];
+        let p = build_profile(&trace);
+        assert_eq!((p.stats.samples, p.stats.native_samples), (1, 2));
+        assert_eq!(p.cct.root.total, 2, "the Python-less one is in the CCT too");
+        assert_eq!(p.cct.frames[1].module.as_deref(), Some("ext._fast"));
     }
 }

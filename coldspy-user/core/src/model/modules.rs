@@ -49,7 +49,7 @@ impl ModuleFiles {
         {
             return Some(name.to_string());
         }
-        module_from_path(file)
+        module_from_path(file).or_else(|| native_module_from_path(file))
     }
 }
 
@@ -91,10 +91,78 @@ pub fn module_from_path(path: &str) -> Option<String> {
     Some(rest.replace('/', "."))
 }
 
+/// The name of a frame that stands for native code: the sampled
+/// instruction was in a package's shared library (see
+/// [`native_module_from_path`]), outside any Python frame.
+pub const NATIVE_FUNCTION: &str = "<native>";
+
+/// The module a package's native library belongs to, from its path below
+/// `site-packages` or `dist-packages`: an extension module
+/// (`igraph/_igraph.abi3.so` is `igraph._igraph`) or a library a wheel
+/// vendors (`numpy.libs/libscipy_openblas64_-….so` is `numpy`). `None` for
+/// anything else (the interpreter, the C library, the standard library's
+/// own extensions): their work is not a package's.
+pub fn native_module_from_path(path: &str) -> Option<String> {
+    let rest = ["/site-packages/", "/dist-packages/"]
+        .iter()
+        .find_map(|marker| path.rsplit_once(marker).map(|(_, r)| r))?;
+    let (dirs, file) = rest.rsplit_once('/').unwrap_or(("", rest));
+    if !(file.ends_with(".so") || file.contains(".so.")) {
+        return None;
+    }
+    let mut parts: Vec<&str> = dirs.split('/').filter(|p| !p.is_empty()).collect();
+    if let Some(vendor) = parts.first().and_then(|p| p.strip_suffix(".libs")) {
+        return (!vendor.is_empty()).then(|| vendor.to_string());
+    }
+    // `_igraph.cpython-312-x86_64-linux-gnu.so`, `_igraph.abi3.so`: the stem.
+    let stem = file.split('.').next().filter(|s| !s.is_empty())?;
+    parts.push(stem);
+    Some(parts.join("."))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::profile::ImportFile;
+
+    #[test]
+    fn a_package_native_library_names_its_module() {
+        let sp = "/v/lib/python3.12/site-packages";
+        assert_eq!(
+            native_module_from_path(&format!(
+                "{sp}/pydantic_core/_pydantic_core.cpython-312-x86_64-linux-gnu.so"
+            ))
+            .as_deref(),
+            Some("pydantic_core._pydantic_core")
+        );
+        assert_eq!(
+            native_module_from_path(&format!("{sp}/igraph/_igraph.abi3.so")).as_deref(),
+            Some("igraph._igraph")
+        );
+        assert_eq!(
+            native_module_from_path(&format!("{sp}/numpy.libs/libgfortran-040039e1.so.5.0.0"))
+                .as_deref(),
+            Some("numpy")
+        );
+        assert_eq!(
+            native_module_from_path(
+                "/usr/lib/python3.12/lib-dynload/_json.cpython-312-x86_64-linux-gnu.so"
+            ),
+            None
+        );
+        assert_eq!(
+            native_module_from_path("/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            None
+        );
+        assert_eq!(native_module_from_path(&format!("{sp}/pkg/mod.py")), None);
+        // A frame on such a file is resolved through the same fallback.
+        let m = ModuleFiles::default();
+        assert_eq!(
+            m.module_of(&format!("{sp}/igraph/_igraph.abi3.so"))
+                .as_deref(),
+            Some("igraph._igraph")
+        );
+    }
 
     fn import(module: &str, paths: &[&str]) -> ImportRecord {
         ImportRecord {
