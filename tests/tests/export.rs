@@ -273,8 +273,17 @@ fn html_report_loads_sorts_and_renders_in_headless_chromium() {
     assert_eq!(rows.len(), packages, "one row per package");
     assert!(descending(&rows, 1), "sorted by score, highest first");
     assert!(
-        dom.contains(r#"<ul id="changes"><li><b>never_used</b> <code>boto3</code> at "#),
+        dom.contains(r#"<ul id="changes"><li><b>[1] never_used</b> <code>boto3</code> at "#),
         "what to change leads with the boto3 import"
+    );
+    // The timeline on top: before the list, the boto3 statement marked [1].
+    let timeline = dom.find(r#"<svg id="timeline""#).expect("the timeline");
+    assert!(timeline < dom.find(r#"<ul id="changes">"#).unwrap());
+    let marked = &dom[timeline..];
+    assert!(
+        marked.contains(r#"<rect class="statement finding never_used""#)
+            && marked.contains("[1] never_used: boto3 at handler.py:10"),
+        "the boto3 finding is marked on the timeline"
     );
     let all_samples = cct_total(&dom);
     assert!(all_samples > 0, "the CCT explorer shows the samples");

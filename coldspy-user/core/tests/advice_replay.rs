@@ -447,3 +447,132 @@ fn failure_8_unused_heavy_subpackage_of_a_used_package_is_a_finding_at_the_depen
         .unwrap()
         .contains("inside the dependency"));
 }
+
+/// A function whose run-time work is all inside `pydantic_core`'s compiled
+/// extension: the handler calls it, no Python frame of the package runs.
+fn native_validation(with_native_leaf: bool) -> Profile {
+    let init = &*format!("{SP}/pydantic_core/__init__.py").leak();
+    let so = &*format!("{SP}/pydantic_core/_pydantic_core.cpython-312-x86_64-linux-gnu.so").leak();
+    let imports = [
+        ("pydantic_core", 0, init, (APP, 3), 40, 10),
+        ("pydantic_core._pydantic_core", 1, so, (init, 6), 30, 30),
+    ];
+    let mut call: Vec<(&str, &str, &str)> =
+        vec![("<module>", APP, "handler"), ("handler", APP, "handler")];
+    if with_native_leaf {
+        call.push(("<native>", so, "pydantic_core._pydantic_core"));
+    }
+    fabricated(&imports, &[(&call, 60)])
+}
+
+#[test]
+fn failure_5_native_work_in_an_extension_is_use_of_its_package() {
+    let a = analyze_profile(&native_validation(true), ScoreKind::Runtime);
+    let core = a
+        .findings
+        .iter()
+        .find(|f| f.module == "pydantic_core")
+        .unwrap();
+    assert_eq!(
+        (core.verdict, core.pattern),
+        (Verdict::Used, None),
+        "{}",
+        core.row()
+    );
+    assert_eq!(a.changes().count(), 0);
+    // What the sampler's native leaf prevents: without it the same samples
+    // say the package never ran.
+    let a = analyze_profile(&native_validation(false), ScoreKind::Runtime);
+    let core = a
+        .findings
+        .iter()
+        .find(|f| f.module == "pydantic_core")
+        .unwrap();
+    assert_eq!(core.verdict, Verdict::Unused);
+}
+
+#[test]
+fn failure_6_an_import_every_invocation_runs_is_not_rarely_used() {
+    // markdown in 1 of 40 samples (2.5 %, under the 5 % rarity share), but
+    // the runner saw its code run in the first of 20 invocations: moving
+    // its import into the handler would move its cost into every call.
+    let exact = |first_markdown_call: u64| {
+        let mut p = handler_mode(1);
+        // 39 more samples of the handler's own code.
+        let busy: &[(&str, &str, &str)] = &[
+            ("<module>", RUNNER, "coldspy_runner"),
+            ("invoke", RUNNER, "coldspy_runner"),
+            ("handler", APP, "handler"),
+        ];
+        let more = fabricated(&[], &[(busy, 39)]);
+        let offset = p.cct.frames.len();
+        p.cct.frames.extend(more.cct.frames);
+        let mut node = more.cct.root.children[0].clone();
+        fn shift(n: &mut coldspy_core::model::profile::CctNode, by: usize) {
+            n.frame = n.frame.map(|f| f + by);
+            n.children.iter_mut().for_each(|c| shift(c, by));
+        }
+        shift(&mut node, offset);
+        p.cct.root.total += node.total;
+        p.cct.root.children.push(node);
+        p.stats.exec_count = 20;
+        for m in &mut p.modules {
+            m.exact_use = Some(match m.name.as_str() {
+                "handler" => 1,
+                n if n.starts_with("markdown") => first_markdown_call,
+                _ => 0,
+            });
+        }
+        analyze_profile(&p, ScoreKind::Runtime)
+    };
+    let a = exact(1);
+    let md = a.findings.iter().find(|f| f.module == "markdown").unwrap();
+    assert!(md.evidence.share() < 0.05, "{}", md.row());
+    assert_eq!(
+        (md.verdict, md.pattern),
+        (Verdict::Used, None),
+        "{}",
+        md.row()
+    );
+    // The rule is live: first run in the 7th call is rarely used, with the edit.
+    let a = exact(7);
+    let md = a.changes().find(|f| f.module == "markdown").expect("rare");
+    assert_eq!(md.pattern.map(|p| p.as_str()), Some("rarely_used"));
+    assert!(md
+        .advice
+        .as_deref()
+        .unwrap()
+        .starts_with("Move the `import markdown`"));
+}
+
+#[test]
+fn failure_10_measurement_comes_first_and_knowledge_adds_the_replacement() {
+    // pytz is a library_choice entry (zoneinfo). Imported by the handler and
+    // never run: measured never_used ("remove"), not "replace"; imported and
+    // run: the entry adds its replacement.
+    let pytz = &*format!("{SP}/pytz/__init__.py").leak();
+    let imports = [("pytz", 0, pytz, (APP, 4), 30, 30)];
+    let own: &[(&str, &str, &str)] = &[("<module>", APP, "handler"), ("handler", APP, "handler")];
+    let a = analyze_profile(&fabricated(&imports, &[(own, 60)]), ScoreKind::Runtime);
+    let f = a.changes().find(|f| f.module == "pytz").expect("pytz");
+    assert_eq!(f.pattern.map(|p| p.as_str()), Some("never_used"));
+    assert!(f
+        .advice
+        .as_deref()
+        .unwrap()
+        .starts_with("Remove the `import pytz`"));
+    let uses: &[(&str, &str, &str)] = &[
+        ("<module>", APP, "handler"),
+        ("handler", APP, "handler"),
+        ("timezone", pytz, "pytz"),
+    ];
+    let a = analyze_profile(
+        &fabricated(&imports, &[(own, 40), (uses, 20)]),
+        ScoreKind::Runtime,
+    );
+    let f = a.changes().find(|f| f.module == "pytz").expect("pytz");
+    assert_eq!(f.pattern.map(|p| p.as_str()), Some("library_choice"));
+    let advice = f.advice.as_deref().unwrap();
+    assert!(advice.starts_with("Replace pytz with zoneinfo"), "{advice}");
+    assert!(advice.contains("source: "), "{advice}");
+}

@@ -1,5 +1,6 @@
 //! One self-contained HTML report that works offline (no CDN): global
-//! stats, the sortable ranked table with each package's modules, a CCT
+//! stats, a timeline of where the cold start goes with the findings marked
+//! on it ([`super::timeline`]), "what to change", the sortable ranked table with each package's modules, a CCT
 //! explorer with module and import-sample filters, the flame graph and an
 //! import waterfall. Data, script and styles are all inline.
 
@@ -78,7 +79,8 @@ pub(crate) fn escape(s: &str) -> String {
 fn changes_list(profile: &Profile, analysis: &Analysis) -> String {
     let items: String = analysis
         .changes()
-        .map(|f| {
+        .enumerate()
+        .map(|(k, f)| {
             let site = f.site.to_string();
             let verified = profile
                 .verifications
@@ -87,7 +89,8 @@ fn changes_list(profile: &Profile, analysis: &Analysis) -> String {
                 .map(|v| format!("<br><i class=\"verified\">{}</i>", escape(&v.summary)))
                 .unwrap_or_default();
             format!(
-                "<li><b>{}</b> <code>{}</code> at {}: saves about {:.1} ms<br>{}{verified}</li>",
+                "<li><b>[{}] {}</b> <code>{}</code> at {}: saves about {:.1} ms<br>{}{verified}</li>",
+                k + 1,
                 escape(f.pattern.map(|p| p.as_str()).unwrap_or("")),
                 escape(&f.module),
                 escape(&site),
@@ -100,6 +103,19 @@ fn changes_list(profile: &Profile, analysis: &Analysis) -> String {
         return String::new();
     }
     format!("<h2>What to change, by import statement</h2><ul id=\"changes\">{items}</ul>\n")
+}
+
+/// The timeline at the top of the page (nothing when the profile has no timing).
+fn timeline_section(profile: &Profile, analysis: &Analysis) -> String {
+    let svg = super::timeline::svg(profile, analysis);
+    if svg.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<h2>Where the cold start goes</h2><div class=\"legend\">phases: start-up, init, each invocation · files read (red: data, not code) · \
+         each import statement of the program, the imports it made inside it · [n] a finding of the list below</div>\
+         <div id=\"timeline-box\">{svg}</div>\n"
+    )
 }
 
 impl Exporter for Html {
@@ -123,7 +139,7 @@ impl Exporter for Html {
             out,
             r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style></head><body>
 <h1>{title}</h1><div class="stats">{stats}</div>
-{changes}<h2>Modules ranked by inefficiency score (click a header to sort, a package to expand)</h2>
+{timeline}{changes}<h2>Modules ranked by inefficiency score (click a header to sort, a package to expand)</h2>
 <table id="ranked"></table>
 <h2>Calling-context tree</h2>
 <div class="controls"><label>module <input id="mod" placeholder="e.g. botocore"></label>
@@ -139,6 +155,7 @@ impl Exporter for Html {
 "#,
             stats = escape(&String::from_utf8_lossy(&stats)).replace('\n', "<br>"),
             changes = changes_list(profile, analysis),
+            timeline = timeline_section(profile, analysis),
         )
     }
 }

@@ -9,6 +9,7 @@ pub mod pprof;
 pub mod speedscope;
 pub mod stacks;
 pub mod terminal;
+pub mod timeline;
 
 use crate::analysis::Analysis;
 use crate::model::profile::Profile;
