@@ -90,6 +90,80 @@ fn ms(us: u64) -> String {
     format!("{:.1} ms", us as f64 / 1000.0)
 }
 
+/// The SVG being drawn: its text and the time axis' scale.
+struct Canvas {
+    s: String,
+    span_us: u64,
+}
+
+impl Canvas {
+    /// The x of time `us`.
+    fn x(&self, us: u64) -> f64 {
+        LABEL_W + us.min(self.span_us) as f64 / self.span_us as f64 * PLOT_W
+    }
+
+    /// The width of `[a, b]`, at least a pixel.
+    fn width(&self, a: u64, b: u64) -> f64 {
+        (self.x(b) - self.x(a)).max(1.0)
+    }
+
+    /// A bar of a lane or row at `y` (`inner`: the thinner bar inside a row).
+    #[allow(clippy::too_many_arguments)]
+    fn bar(&mut self, class: &str, y: f64, a: u64, b: u64, fill: &str, inner: bool, title: &str) {
+        let (dy, h) = if inner {
+            (3.0, ROW_H - 9.0)
+        } else {
+            (0.0, ROW_H - 3.0)
+        };
+        let extra = if class == "sub" {
+            r##" fill-opacity="0.45" stroke="#555" stroke-width="0.5""##
+        } else {
+            ""
+        };
+        let _ = write!(
+            self.s,
+            r#"<rect class="{class}" x="{:.1}" y="{}" width="{:.1}" height="{h}" fill="{fill}"{extra}><title>{}</title></rect>"#,
+            self.x(a),
+            y + dy,
+            self.width(a, b),
+            esc(title)
+        );
+    }
+
+    /// A lane's or row's label.
+    fn label(&mut self, y: f64, mark: &str, name: &str, site: &str) {
+        let _ = write!(
+            self.s,
+            r##"<text class="label" x="4" y="{}"><tspan font-weight="bold">{}</tspan>{} <tspan fill="#666">{}</tspan></text>"##,
+            y + ROW_H - 5.0,
+            esc(mark),
+            esc(name),
+            esc(site)
+        );
+    }
+
+    /// The time axis: round ticks with grid lines down to `height`.
+    fn axis(&mut self, height: f64) {
+        let step = tick_step_us(self.span_us);
+        let mut t = 0;
+        while t <= self.span_us {
+            let text = if t == 0 {
+                "0".to_string()
+            } else {
+                format!("{} ms", t as f64 / 1000.0)
+            };
+            let _ = write!(
+                self.s,
+                r##"<line x1="{0:.1}" y1="14" x2="{0:.1}" y2="{1}" stroke="#e4e4e4"/><text class="tick" x="{0:.1}" y="11" text-anchor="middle">{2}</text>"##,
+                self.x(t),
+                height - 4.0,
+                text
+            );
+            t += step;
+        }
+    }
+}
+
 /// The timeline as an `<svg id="timeline">` element, or an empty string
 /// when the profile has no timing at all.
 pub fn svg(profile: &Profile, analysis: &Analysis) -> String {
@@ -103,193 +177,175 @@ pub fn svg(profile: &Profile, analysis: &Analysis) -> String {
         .max()
         .unwrap_or(0);
     let last_import = rows.iter().map(|r| r.import.end_us).max().unwrap_or(0);
-    let span = init_end.max(last_call).max(last_import);
-    if span == 0 {
+    let span_us = init_end.max(last_call).max(last_import);
+    if span_us == 0 {
         return String::new();
     }
-    let x = |us: u64| LABEL_W + us.min(span) as f64 / span as f64 * PLOT_W;
-    let width = |a: u64, b: u64| (x(b) - x(a)).max(1.0);
     let lanes = 2.0; // phases, then files read
     let height = 28.0 + (lanes + rows.len() as f64) * ROW_H + 8.0;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="{}" height="{height}" font-size="11">"#,
-        LABEL_W + PLOT_W + 10.0
-    );
-    // Axis.
-    let step = tick_step_us(span);
-    let mut t = 0;
-    while t <= span {
-        let _ = write!(
-            s,
-            r##"<line x1="{0:.1}" y1="14" x2="{0:.1}" y2="{1}" stroke="#e4e4e4"/><text class="tick" x="{0:.1}" y="11" text-anchor="middle">{2}</text>"##,
-            x(t),
-            height - 4.0,
-            if t == 0 {
-                "0".to_string()
-            } else {
-                format!("{} ms", t as f64 / 1000.0)
-            }
-        );
-        t += step;
-    }
-    // Lane 1: start-up, init, each invocation.
-    let y = 20.0;
+    let mut c = Canvas {
+        s: format!(
+            r#"<svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="{}" height="{height}" font-size="11">"#,
+            LABEL_W + PLOT_W + 10.0
+        ),
+        span_us,
+    };
+    c.axis(height);
     let first_app = rows.first().map_or(init_end, |r| r.import.start_us);
-    let _ = write!(s, r#"<text x="4" y="{}">phases</text>"#, y + ROW_H - 5.0);
-    let startup = first_app.min(init_end.max(first_app));
-    if startup > 0 {
-        let _ = write!(
-            s,
-            r##"<rect class="phase startup" x="{:.1}" y="{y}" width="{:.1}" height="{}" fill="#c9c9c9"><title>interpreter start-up ({} modules of its own and the runner's, {} of their imports): {}</title></rect>"##,
-            x(0),
-            width(0, startup),
-            ROW_H - 3.0,
+    phases(&mut c, profile, analysis, first_app.min(init_end));
+    files(&mut c, profile);
+    for (n, row) in rows.iter().enumerate() {
+        statement(
+            &mut c,
+            profile,
+            &changes,
+            row,
+            20.0 + (lanes + n as f64) * ROW_H,
+        );
+    }
+    c.s.push_str("</svg>");
+    c.s
+}
+
+/// Lane 1: the interpreter's start-up (to `startup_end`), init, each invocation.
+fn phases(c: &mut Canvas, profile: &Profile, analysis: &Analysis, startup_end: u64) {
+    let y = 20.0;
+    let init_end = profile.stats.init_us;
+    c.label(y, "", "phases", "");
+    if startup_end > 0 {
+        let title = format!(
+            "interpreter start-up ({} modules of its own and the runner's, {} of their imports): {}",
             analysis.startup.modules,
             ms(analysis.startup.cumulative_us),
-            ms(startup)
+            ms(startup_end)
         );
+        c.bar("phase startup", y, 0, startup_end, "#c9c9c9", false, &title);
     }
-    if init_end > startup {
-        let _ = write!(
-            s,
-            r##"<rect class="phase init" x="{:.1}" y="{y}" width="{:.1}" height="{}" fill="#7fa7d9"><title>init (the program's imports and module-level code): {}</title></rect>"##,
-            x(startup),
-            width(startup, init_end),
-            ROW_H - 3.0,
-            ms(init_end.saturating_sub(startup))
+    if init_end > startup_end {
+        let title = format!(
+            "init (the program's imports and module-level code): {}",
+            ms(init_end - startup_end)
+        );
+        c.bar(
+            "phase init",
+            y,
+            startup_end,
+            init_end,
+            "#7fa7d9",
+            false,
+            &title,
         );
     }
     for (k, call) in profile.invocations.iter().enumerate() {
-        let _ = write!(
-            s,
-            r##"<rect class="phase invocation" x="{:.1}" y="{y}" width="{:.1}" height="{}" fill="#5bb56b"><title>invocation {}: {}</title></rect>"##,
-            x(call.start_us),
-            width(call.start_us, call.start_us + call.duration_us),
-            ROW_H - 3.0,
-            k + 1,
-            ms(call.duration_us)
+        let end = call.start_us + call.duration_us;
+        let title = format!("invocation {}: {}", k + 1, ms(call.duration_us));
+        c.bar(
+            "phase invocation",
+            y,
+            call.start_us,
+            end,
+            "#5bb56b",
+            false,
+            &title,
         );
     }
-    // Lane 2: files read (data files in red: I/O beyond code).
+}
+
+/// Lane 2: the files read (data files in red: I/O beyond code).
+fn files(c: &mut Canvas, profile: &Profile) {
     let y = 20.0 + ROW_H;
-    let _ = write!(
-        s,
-        r#"<text x="4" y="{}">files read</text>"#,
-        y + ROW_H - 5.0
-    );
-    for file in profile.files.iter().filter(|f| f.ok && f.ts_us <= span) {
+    c.label(y, "", "files read", "");
+    let span_us = c.span_us;
+    for file in profile.files.iter().filter(|f| f.ok && f.ts_us <= span_us) {
         let data = looks_like_data(&file.path);
-        let _ = write!(
-            s,
-            r##"<rect class="{}" x="{:.1}" y="{y}" width="{:.1}" height="{}" fill="{}"><title>{}: {}</title></rect>"##,
-            if data { "io data" } else { "io" },
-            x(file.ts_us),
-            width(file.ts_us, file.ts_us + file.duration_us),
-            ROW_H - 3.0,
-            if data { "#d9534f" } else { "#b8b8b8" },
-            esc(&file.path),
-            ms(file.duration_us)
-        );
+        let (class, fill) = if data {
+            ("io data", "#d9534f")
+        } else {
+            ("io", "#b8b8b8")
+        };
+        let title = format!("{}: {}", file.path, ms(file.duration_us));
+        let end = file.ts_us + file.duration_us;
+        c.bar(class, y, file.ts_us, end, fill, false, &title);
     }
-    // One row per statement: its bar, the imports it made inside it.
-    for (n, row) in rows.iter().enumerate() {
-        let y = 20.0 + (lanes + n as f64) * ROW_H;
-        let r = row.import;
-        let site = r
-            .site
-            .as_ref()
-            .map(|s| {
-                let file = s.file.rsplit('/').next().unwrap_or(&s.file);
-                format!("{file}:{}", s.line)
-            })
-            .unwrap_or_default();
-        let (class, fill, mark) = match row.change {
-            Some((k, f)) => {
-                let pattern = f.pattern.map(|p| p.as_str()).unwrap_or("");
-                (
-                    format!("statement finding {pattern}"),
-                    "#e8837e",
-                    format!("[{k}] "),
-                )
-            }
-            None => ("statement".to_string(), "#8fb8de", String::new()),
-        };
-        let _ = write!(
-            s,
-            r##"<text class="label" x="4" y="{}"><tspan font-weight="bold">{}</tspan>{} <tspan fill="#666">{}</tspan></text>"##,
-            y + ROW_H - 5.0,
-            esc(&mark),
-            esc(&r.module),
-            esc(&site)
-        );
-        let title = match row.change {
-            Some((k, f)) => format!(
-                "[{k}] {}: {} at {site}: {} ({} of its own module-level code); saves about {}",
-                f.pattern.map(|p| p.as_str()).unwrap_or(""),
+}
+
+/// One statement's row at `y`: its bar, the imports it made inside it, and
+/// the findings inside dependencies that it reached.
+fn statement(c: &mut Canvas, profile: &Profile, changes: &[(usize, &Finding)], row: &Row, y: f64) {
+    let r = row.import;
+    let site = r
+        .site
+        .as_ref()
+        .map(|s| {
+            let file = s.file.rsplit('/').next().unwrap_or(&s.file);
+            format!("{file}:{}", s.line)
+        })
+        .unwrap_or_default();
+    let cost = format!(
+        "{} ({} of its own module-level code)",
+        ms(r.cumulative_us),
+        ms(r.self_us)
+    );
+    match row.change {
+        Some((k, f)) => {
+            let pattern = f.pattern.map(|p| p.as_str()).unwrap_or("");
+            c.label(y, &format!("[{k}] "), &r.module, &site);
+            let title = format!(
+                "[{k}] {pattern}: {} at {site}: {cost}; saves about {}",
                 r.module,
-                ms(r.cumulative_us),
-                ms(r.self_us),
                 ms(f.saving_us)
-            ),
-            None => format!(
-                "{} at {site}: {} ({} of its own module-level code)",
-                r.module,
-                ms(r.cumulative_us),
-                ms(r.self_us)
-            ),
-        };
-        let _ = write!(
-            s,
-            r##"<rect class="{class}" x="{:.1}" y="{y}" width="{:.1}" height="{}" fill="{fill}"><title>{}</title></rect>"##,
-            x(r.start_us),
-            width(r.start_us, r.end_us),
-            ROW_H - 3.0,
-            esc(&title)
-        );
-        // Its direct sub-imports, lighter, inside its bar; a finding inside
-        // a dependency reached from this statement is marked on it.
-        for sub in profile
-            .imports
-            .iter()
-            .filter(|i| i.parent_index == Some(row.record))
-        {
-            let _ = write!(
-                s,
-                r##"<rect class="sub" x="{:.1}" y="{}" width="{:.1}" height="{}" fill="#ffffff" fill-opacity="0.45" stroke="#555" stroke-width="0.5"><title>{} ({})</title></rect>"##,
-                x(sub.start_us),
-                y + 3.0,
-                width(sub.start_us, sub.end_us),
-                ROW_H - 9.0,
-                esc(&sub.module),
-                ms(sub.cumulative_us)
+            );
+            let class = format!("statement finding {pattern}");
+            c.bar(&class, y, r.start_us, r.end_us, "#e8837e", false, &title);
+        }
+        None => {
+            c.label(y, "", &r.module, &site);
+            let title = format!("{} at {site}: {cost}", r.module);
+            c.bar(
+                "statement",
+                y,
+                r.start_us,
+                r.end_us,
+                "#8fb8de",
+                false,
+                &title,
             );
         }
-        for (k, f) in changes.iter().filter(|(_, f)| !f.first_party) {
-            let inner = profile
-                .imports
-                .iter()
-                .enumerate()
-                .find(|(i, r)| is_statement_of(r, f) && descends_from(profile, *i, row.record));
-            if let Some((_, inner)) = inner {
-                let pattern = f.pattern.map(|p| p.as_str()).unwrap_or("");
-                let _ = write!(
-                    s,
-                    r##"<rect class="finding inside {pattern}" x="{:.1}" y="{}" width="{:.1}" height="{}" fill="#c0392b"><title>[{k}] {pattern}: {} ({}), imported inside the dependency at {}</title></rect>"##,
-                    x(inner.start_us),
-                    y + 3.0,
-                    width(inner.start_us, inner.end_us),
-                    ROW_H - 9.0,
-                    esc(&f.module),
-                    ms(inner.cumulative_us),
-                    esc(&f.site.to_string())
-                );
-            }
+    }
+    for sub in profile
+        .imports
+        .iter()
+        .filter(|i| i.parent_index == Some(row.record))
+    {
+        let title = format!("{} ({})", sub.module, ms(sub.cumulative_us));
+        c.bar("sub", y, sub.start_us, sub.end_us, "#ffffff", true, &title);
+    }
+    for (k, f) in changes.iter().filter(|(_, f)| !f.first_party) {
+        let inner = profile
+            .imports
+            .iter()
+            .enumerate()
+            .find(|(i, r)| is_statement_of(r, f) && descends_from(profile, *i, row.record));
+        if let Some((_, inner)) = inner {
+            let pattern = f.pattern.map(|p| p.as_str()).unwrap_or("");
+            let title = format!(
+                "[{k}] {pattern}: {} ({}), imported inside the dependency at {}",
+                f.module,
+                ms(inner.cumulative_us),
+                f.site
+            );
+            let class = format!("finding inside {pattern}");
+            c.bar(
+                &class,
+                y,
+                inner.start_us,
+                inner.end_us,
+                "#c0392b",
+                true,
+                &title,
+            );
         }
     }
-    s.push_str("</svg>");
-    s
 }
 
 /// Whether import record `i` was made, directly or not, inside record `ancestor`.
