@@ -1,4 +1,4 @@
-//! The function corpus (`examples/functions`: twelve realistic functions on
+//! The function corpus (`examples/functions`: thirteen realistic functions on
 //! real PyPI libraries, each with an answer key written before anything was
 //! measured) recorded end to end with `coldspy record --handler`, and the
 //! analysis checked against each `answer.json`:
@@ -209,7 +209,8 @@ fn checks(name: &str, profile: &Profile, analysis: &Analysis) -> Vec<(String, bo
         if k["primary"] == true {
             // First of its kind: of the app's own statements, or of the
             // findings inside dependencies for a sub-package pattern.
-            let inside = coldspy_pattern(k["pattern"].as_str().unwrap()) == "unused_subpackage";
+            let inside = coldspy_pattern(k["pattern"].as_str().unwrap()) == "unused_subpackage"
+                || k["inside_dependency"] == true;
             let first = changes.iter().find(|f| f.first_party != inside);
             let ok = first.is_some_and(|f| matches(name, f, k));
             let seen = first.map(|f| shown(f)).unwrap_or_else(|| "none".into());
@@ -329,6 +330,14 @@ fn failure_9_image_names_skimage_io_loaded_through_lazy_loader() {
 #[test]
 fn failure_11_data_at_import_flags_vendor_pkg_reading_data_at_import() {
     check_function("data_at_import");
+}
+
+/// Issue 13, failure 11 (and D): CPU-heavy module-level code at import,
+/// inside a used dependency (ua-parser compiling 1175 regexes), is named at
+/// the dependency's body with the app's statement that reached it.
+#[test]
+fn failure_11_ua_beacon_names_ua_parser_compiling_its_regexes_at_import() {
+    check_function("ua_beacon");
 }
 
 /// Runs `coldspy bench` with the corpus interpreter; returns the exit

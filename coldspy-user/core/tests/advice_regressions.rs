@@ -463,3 +463,38 @@ fn rare_branch_a_module_named_only_in_a_branch_no_event_took_is_moved_not_remove
     let (pattern, _) = advice_of(&function(60, true), "boto3");
     assert_eq!(pattern.as_deref(), Some("never_used"));
 }
+
+/// Issue 13, failure 11: `heavy` (handler.py:8) spends its 109 ms import
+/// running its body (20 samples at 200 Hz at its line 30), opening only
+/// code and metadata; it runs on every call. Named, with its lines, as
+/// module-level computation, never "remove"; geokit stays a data read.
+#[test]
+fn failure_11_cpu_heavy_module_level_code_at_import_is_named_with_its_lines() {
+    let mut profile = data_function();
+    profile.meta.sample_hz = 200;
+    let analysis = analysis::analyze_profile(&profile, ScoreKind::Runtime);
+    let pattern_of = |module: &str| {
+        analysis
+            .changes()
+            .find(|f| f.module == module)
+            .and_then(|f| f.pattern.map(|p| p.as_str()))
+    };
+    assert_eq!(pattern_of("geokit"), Some("import_time_io"));
+    assert_eq!(pattern_of("heavy"), Some("import_time_compute"));
+    let f = analysis.changes().find(|f| f.module == "heavy").unwrap();
+    assert_eq!(f.site.to_string(), "/srv/fn/handler.py:8");
+    let advice = f.advice.as_deref().unwrap();
+    for part in [
+        "runs its module-level code on the CPU at import",
+        "its body (heavy/__init__.py:30) ran for about 100.0 ms (20 samples; most at line 30)",
+        "heavy is used",
+        "keep the import",
+        "nothing when every call does",
+    ] {
+        assert!(advice.contains(part), "{part:?} in {advice}");
+    }
+    assert!(!advice.contains("Remove"), "{advice}");
+    // Without a sampling rate there is no time to estimate: no verdict.
+    let analysis = analysis::analyze_profile(&data_function(), ScoreKind::Runtime);
+    assert!(analysis.changes().all(|f| f.module != "heavy"));
+}

@@ -161,8 +161,7 @@ fn overlap(a: u64, b: u64, c: u64, d: u64) -> u64 {
 /// the callee it ran in most of them; nested imports are not counted.
 fn hot_line(profile: &Profile, file: &str) -> Option<HotLine> {
     let frames = &profile.cct.frames;
-    let mut lines: HashMap<u32, (u64, HashMap<usize, u64>)> = HashMap::new();
-    collect(&profile.cct.root, frames, file, &mut lines);
+    let lines = body_lines(profile, file);
     let of: u64 = lines.values().map(|(n, _)| n).sum();
     let (&line, (samples, callees)) = lines
         .iter()
@@ -182,6 +181,17 @@ fn hot_line(profile: &Profile, file: &str) -> Option<HotLine> {
         samples: *samples,
         of,
     })
+}
+
+/// Per line of `file`'s module body: its import-time samples outside nested
+/// imports, and of those, the samples per callee frame.
+pub(super) fn body_lines(
+    profile: &Profile,
+    file: &str,
+) -> HashMap<u32, (u64, HashMap<usize, u64>)> {
+    let mut lines = HashMap::new();
+    collect(&profile.cct.root, &profile.cct.frames, file, &mut lines);
+    lines
 }
 
 /// Adds, per line of every `<module>` frame of `file`, its import-time
@@ -231,7 +241,7 @@ fn nested_imports(node: &CctNode, frames: &[Frame]) -> u64 {
 }
 
 /// `json.load`: the callee's module and name.
-fn callee_name(frame: &Frame) -> String {
+pub(super) fn callee_name(frame: &Frame) -> String {
     match &frame.module {
         Some(m) => format!("{m}.{}", frame.shown_name()),
         None => frame.shown_name().to_string(),

@@ -11,6 +11,7 @@
 //! ([`data_read`] measures them) to the statements' findings, which feed
 //! [`packages`]; [`score`] and [`patterns`] are leaves.
 
+pub mod compute;
 pub mod data_findings;
 pub mod data_read;
 pub mod evidence;

@@ -1,6 +1,6 @@
 //! The patterns of wasted start-up time: never used, rarely used, feature
 //! redundancy, library choice, an unused sub-package inside a used
-//! dependency, and data read at import. Curated knowledge (which packages are features without use in
+//! dependency, data read at import and module-level computation at import. Curated knowledge (which packages are features without use in
 //! a function, which have faster equivalents) lives in `data/knowledge.json`:
 //! it adds a reason or a replacement to a measured finding, never a verdict.
 
@@ -24,6 +24,9 @@ pub enum Pattern {
     /// An import that spends its time reading data files (a package
     /// `__init__` json-loading a table): load the data on first use.
     ImportTimeIo,
+    /// An import that spends its time running its module-level code on the
+    /// CPU (a table built, a thousand regexes compiled): compute on first use.
+    ImportTimeCompute,
 }
 
 impl Pattern {
@@ -36,6 +39,7 @@ impl Pattern {
             Pattern::LibraryChoice => "library_choice",
             Pattern::UnusedSubpackage => "unused_subpackage",
             Pattern::ImportTimeIo => "import_time_io",
+            Pattern::ImportTimeCompute => "import_time_compute",
         }
     }
 }

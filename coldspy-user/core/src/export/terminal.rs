@@ -43,6 +43,7 @@ fn short_pattern(pattern: Option<crate::analysis::patterns::Pattern>) -> &'stati
         Some(Pattern::LibraryChoice) => "choice",
         Some(Pattern::UnusedSubpackage) => "sub",
         Some(Pattern::ImportTimeIo) => "io",
+        Some(Pattern::ImportTimeCompute) => "compute",
         None => "-",
     }
 }

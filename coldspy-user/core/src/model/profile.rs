@@ -280,7 +280,7 @@ pub struct ModuleRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
     /// Analysis: `never_used`, `rarely_used`, `feature_redundancy`,
-    /// `library_choice`, `unused_subpackage`, `import_time_io`.
+    /// `library_choice`, `unused_subpackage`, `import_time_io`, `import_time_compute`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     /// Analysis: one-line advice.
