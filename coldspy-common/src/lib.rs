@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 #![no_std]
 
+pub mod connect_event;
 pub mod diag;
 pub mod import_event;
 pub mod invocation;

@@ -15,6 +15,10 @@ static EXIT_GROUP_DEAD_OFFSET: u32 = u32::MAX;
 #[unsafe(no_mangle)]
 static OPENAT_FILENAME_OFFSET: u32 = 24;
 
+/// Offset of `uservaddr` in the `sys_enter_connect` record.
+#[unsafe(no_mangle)]
+static CONNECT_ADDR_OFFSET: u32 = 24;
+
 /// Offset of `ret` in the `sys_exit_openat` record.
 #[unsafe(no_mangle)]
 static OPENAT_RET_OFFSET: u32 = 16;
@@ -82,6 +86,12 @@ pub fn self_tgid() -> u32 {
 #[inline(always)]
 pub fn openat_filename_offset() -> usize {
     read(&OPENAT_FILENAME_OFFSET) as usize
+}
+
+/// See [`CONNECT_ADDR_OFFSET`].
+#[inline(always)]
+pub fn connect_addr_offset() -> usize {
+    read(&CONNECT_ADDR_OFFSET) as usize
 }
 
 /// See [`OPENAT_RET_OFFSET`].

@@ -8,6 +8,7 @@
 // only says "used by sibling modules"; the lint is for the library crates.
 #![allow(unreachable_pub)]
 
+mod connect;
 mod globals;
 mod handler_watch;
 mod imports;

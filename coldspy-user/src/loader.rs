@@ -473,6 +473,7 @@ fn load_object(system: Option<SystemWide>) -> Result<Ebpf, LoadError> {
     };
     let openat_filename = field("syscalls", "sys_enter_openat", "filename", 24);
     let openat_ret = field("syscalls", "sys_exit_openat", "ret", 16);
+    let connect_addr = field("syscalls", "sys_enter_connect", "uservaddr", 24);
     let exec_filename = field("sched", "sched_process_exec", "filename", 8);
     let self_tgid = std::process::id();
     // Without it, 3.9/3.10 threads other than the GIL holder are not told apart.
@@ -507,6 +508,7 @@ fn load_object(system: Option<SystemWide>) -> Result<Ebpf, LoadError> {
         .override_global("EXIT_GROUP_DEAD_OFFSET", &group_dead, true)
         .override_global("OPENAT_FILENAME_OFFSET", &openat_filename, true)
         .override_global("OPENAT_RET_OFFSET", &openat_ret, true)
+        .override_global("CONNECT_ADDR_OFFSET", &connect_addr, true)
         .override_global("EXEC_FILENAME_LOC_OFFSET", &exec_filename, true)
         .override_global("SELF_TGID", &self_tgid, true)
         .override_global("TASK_FSBASE_OFFSET", &fsbase, true)
@@ -560,7 +562,7 @@ fn attach_sampler(ebpf: &mut Ebpf, sample_hz: u64) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// The lifecycle tracepoints, and the file-open ones with `track_files`
+/// The lifecycle tracepoints, and the file-open and connect ones with `track_files`
 /// (loaded either way: the object's programs are all verified up front).
 fn attach_tracepoints(ebpf: &mut Ebpf, track_files: bool) -> Result<(), LoadError> {
     for (name, category, event) in [
@@ -578,6 +580,25 @@ fn attach_tracepoints(ebpf: &mut Ebpf, track_files: bool) -> Result<(), LoadErro
         program
             .attach(category, event)
             .map_err(|source| attach_err(&format!("tracepoint {category}:{event}"), source))?;
+    }
+    if track_files {
+        // Network connections: the walk of the sampler's variant.
+        let name = match sampler_program() {
+            "coldspy_sample_loop" => "coldspy_connect_loop",
+            _ => "coldspy_connect",
+        };
+        let begun = std::time::Instant::now();
+        let program: &mut TracePoint = program(ebpf, name)?;
+        program
+            .load()
+            .map_err(|source| attach_err("sys_enter_connect", source))?;
+        program
+            .attach("syscalls", "sys_enter_connect")
+            .map_err(|source| attach_err("tracepoint syscalls:sys_enter_connect", source))?;
+        log::debug!(
+            "connect probe ({name}) verified and attached in {} ms",
+            begun.elapsed().as_millis()
+        );
     }
     Ok(())
 }

@@ -14,10 +14,12 @@ use crate::model::profile::Frame;
 use crate::model::runtime::Runtime;
 use crate::model::samples::SampleAggregator;
 use crate::model::trace::{
-    ImportEdge, PhaseMark, Trace, TraceImportEdge, TraceOpen, TraceSample, TRACE_FORMAT_AGGREGATED,
+    ImportEdge, PhaseMark, Trace, TraceConnect, TraceImportEdge, TraceOpen, TraceSample,
+    TRACE_FORMAT_AGGREGATED,
 };
 use crate::python::symbolize::Symbolizer;
 use coldspy_common::{
+    connect_event::ConnectEvent,
     import_event::{ImportEvent, EVENT_KIND_IMPORT_START},
     invocation::{InvocationEvent, EVENT_KIND_INVOCATION_START},
     lifecycle::LifecycleEvent,
@@ -38,6 +40,8 @@ pub trait RecordSink {
     fn invocation(&mut self, event: &InvocationEvent);
     /// A CPU sample.
     fn sample(&mut self, sample: &SampleEvent);
+    /// A network connection started.
+    fn connect(&mut self, event: &ConnectEvent);
 }
 
 /// Reads everything available from the three ring buffers (`CONTROL`,
@@ -80,6 +84,7 @@ pub fn drain_data(probes: &mut Probes, sink: &mut impl RecordSink) -> Vec<Lifecy
             Some(Event::ModuleBody(body)) => sink.module_body(&body),
             Some(Event::Invocation(call)) => sink.invocation(&call),
             Some(Event::Lifecycle(event)) => lifecycle.push(event),
+            Some(Event::Connect(event)) => sink.connect(&event),
             None => {}
         }
     }
@@ -111,6 +116,10 @@ impl RecordSink for Collector {
 
     fn sample(&mut self, sample: &SampleEvent) {
         Collector::sample(self, sample);
+    }
+
+    fn connect(&mut self, event: &ConnectEvent) {
+        Collector::connect(self, event);
     }
 }
 
@@ -330,6 +339,27 @@ impl Collector {
         }
     }
 
+    /// Keeps a network connection with the Python stack that made it.
+    pub fn connect(&mut self, event: &ConnectEvent) {
+        let Some(symbolizer) = self.symbolizers.get_mut(&event.pid) else {
+            return;
+        };
+        let depth = (event.depth as usize).min(event.frames.len());
+        let frames: Vec<Frame> = event.frames[..depth]
+            .iter()
+            .filter(|f| f.code_addr != 0)
+            .map(|raw| symbolizer.frame(*raw).unwrap_or_else(unknown_frame))
+            .collect();
+        let stack = frames.into_iter().map(|f| self.intern(f)).collect();
+        self.trace.connects.push(TraceConnect {
+            pid: event.pid,
+            tid: event.tid,
+            ts_ns: event.ktime_ns,
+            address: decode::socket_address(&event.addr),
+            stack,
+        });
+    }
+
     /// Keeps one import start or end.
     pub fn import_edge(&mut self, event: &ImportEvent) {
         let start = event.kind == EVENT_KIND_IMPORT_START;
@@ -482,6 +512,7 @@ impl Collector {
     pub fn finish(mut self, end_ns: u64) -> Trace {
         self.trace.samples.sort_by_key(|s| s.ts_ns);
         self.trace.opens.sort_by_key(|o| o.enter_ns);
+        self.trace.connects.sort_by_key(|c| c.ts_ns);
         self.trace.imports.sort_by_key(|e| e.ts_ns);
         self.trace.end_ns = end_ns;
         if let Some(mut aggregator) = self.aggregator.take() {

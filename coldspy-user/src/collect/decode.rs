@@ -1,6 +1,7 @@
 //! Decoding raw ring-buffer records into typed events.
 
 use coldspy_common::{
+    connect_event::{ConnectEvent, EVENT_KIND_CONNECT},
     import_event::{ImportEvent, EVENT_KIND_IMPORT_END, EVENT_KIND_IMPORT_START},
     invocation::{InvocationEvent, EVENT_KIND_INVOCATION_END, EVENT_KIND_INVOCATION_START},
     lifecycle::{
@@ -24,6 +25,8 @@ pub enum Event {
     ModuleBody(Box<ModuleExecEvent>),
     /// Exec, fork, exit or entry stop.
     Lifecycle(LifecycleEvent),
+    /// A network connection started.
+    Connect(Box<ConnectEvent>),
 }
 
 /// Reads a `T` from the start of `bytes`, if it is long enough.
@@ -51,10 +54,26 @@ pub fn event(bytes: &[u8]) -> Option<Event> {
         EVENT_KIND_MODULE_EXEC_START | EVENT_KIND_MODULE_EXEC_END => {
             read(bytes).map(|e| Event::ModuleBody(Box::new(e)))
         }
+        EVENT_KIND_CONNECT => read(bytes).map(|e| Event::Connect(Box::new(e))),
         EVENT_KIND_EXEC | EVENT_KIND_FORK | EVENT_KIND_EXIT | EVENT_KIND_ENTRY => {
             read(bytes).map(Event::Lifecycle)
         }
         _ => None,
+    }
+}
+
+/// `127.0.0.1:8080` or `[::1]:443` from a `struct sockaddr_in`/`sockaddr_in6`.
+pub fn socket_address(addr: &[u8; coldspy_common::connect_event::SOCKADDR_BYTES]) -> String {
+    use coldspy_common::connect_event::AF_INET6;
+    let family = u16::from_ne_bytes([addr[0], addr[1]]);
+    let port = u16::from_be_bytes([addr[2], addr[3]]);
+    if family == AF_INET6 {
+        let mut ip = [0u8; 16];
+        ip.copy_from_slice(&addr[8..24]);
+        format!("[{}]:{port}", std::net::Ipv6Addr::from(ip))
+    } else {
+        let ip = std::net::Ipv4Addr::new(addr[4], addr[5], addr[6], addr[7]);
+        format!("{ip}:{port}")
     }
 }
 
@@ -79,5 +98,19 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(event(&99u32.to_le_bytes()).is_none());
+    }
+
+    #[test]
+    fn socket_addresses_read_as_written() {
+        let mut v4 = [0u8; 28];
+        v4[..2].copy_from_slice(&2u16.to_ne_bytes());
+        v4[2..4].copy_from_slice(&8080u16.to_be_bytes());
+        v4[4..8].copy_from_slice(&[127, 0, 0, 1]);
+        assert_eq!(socket_address(&v4), "127.0.0.1:8080");
+        let mut v6 = [0u8; 28];
+        v6[..2].copy_from_slice(&10u16.to_ne_bytes());
+        v6[2..4].copy_from_slice(&443u16.to_be_bytes());
+        v6[23] = 1;
+        assert_eq!(socket_address(&v6), "[::1]:443");
     }
 }

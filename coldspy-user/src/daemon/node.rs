@@ -15,6 +15,7 @@ use crate::python::elf::{path_in_process, ElfInfo};
 use crate::python::interpreter::{FindError, Interpreter};
 use crate::python::symbolize::Symbolizer;
 use crate::sys::monotonic_ns;
+use coldspy_common::connect_event::ConnectEvent;
 use coldspy_common::import_event::ImportEvent;
 use coldspy_common::invocation::InvocationEvent;
 use coldspy_common::lifecycle::{
@@ -685,6 +686,15 @@ impl RecordSink for Node {
     fn invocation(&mut self, event: &InvocationEvent) {
         if let Some(recording) = self.recordings.get_mut(&event.pid) {
             recording.collector.invocation_mark(event);
+        }
+    }
+
+    fn connect(&mut self, event: &ConnectEvent) {
+        // A connection of a process not (or no longer) recorded is dropped.
+        if let Some(recording) = self.recordings.get_mut(&event.pid) {
+            if event.ktime_ns >= recording.image_start_ns {
+                recording.collector.connect(event);
+            }
         }
     }
 

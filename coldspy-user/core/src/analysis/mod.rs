@@ -15,6 +15,7 @@ pub mod compute;
 pub mod data_findings;
 pub mod data_read;
 pub mod evidence;
+pub mod network;
 /// Where code comes from (kept at the crate root: the model uses it too).
 pub use crate::origin;
 pub mod packages;
@@ -74,6 +75,7 @@ pub fn analyze_profile(profile: &Profile, kind: ScoreKind) -> Analysis {
     let usage = usage::Usage::build(profile);
     let mut findings = statements::find(profile, &tree, &usage);
     data_findings::add(profile, &tree, &usage, &mut findings);
+    network::add(profile, &mut findings);
     statements::rank(&mut findings);
     let packages = packages::table(profile, &tree, &application, &usage, &findings, kind);
     Analysis {

@@ -1,6 +1,6 @@
 //! The patterns of wasted start-up time: never used, rarely used, feature
 //! redundancy, library choice, an unused sub-package inside a used
-//! dependency, data read at import and module-level computation at import. Curated knowledge (which packages are features without use in
+//! dependency, data read at import, module-level computation at import and network at init. Curated knowledge (which packages are features without use in
 //! a function, which have faster equivalents) lives in `data/knowledge.json`:
 //! it adds a reason or a replacement to a measured finding, never a verdict.
 
@@ -27,6 +27,8 @@ pub enum Pattern {
     /// An import that spends its time running its module-level code on the
     /// CPU (a table built, a thousand regexes compiled): compute on first use.
     ImportTimeCompute,
+    /// A network connection opened during init: the cold start waits for it.
+    NetworkAtInit,
 }
 
 impl Pattern {
@@ -40,7 +42,14 @@ impl Pattern {
             Pattern::UnusedSubpackage => "unused_subpackage",
             Pattern::ImportTimeIo => "import_time_io",
             Pattern::ImportTimeCompute => "import_time_compute",
+            Pattern::NetworkAtInit => "network_at_init",
         }
+    }
+
+    /// Whether findings of this pattern carry a measured saving (a network
+    /// exchange's length is not measured).
+    pub fn measures_saving(self) -> bool {
+        self != Pattern::NetworkAtInit
     }
 }
 

@@ -89,12 +89,16 @@ fn changes_list(profile: &Profile, analysis: &Analysis) -> String {
                 .map(|v| format!("<br><i class=\"verified\">{}</i>", escape(&v.summary)))
                 .unwrap_or_default();
             format!(
-                "<li><b>[{}] {}</b> <code>{}</code> at {}: saves about {:.1} ms<br>{}{verified}</li>",
+                "<li><b>[{}] {}</b> <code>{}</code> at {}: {}<br>{}{verified}</li>",
                 k + 1,
                 escape(f.pattern.map(|p| p.as_str()).unwrap_or("")),
                 escape(&f.module),
                 escape(&site),
-                f.saving_us as f64 / 1000.0,
+                if f.pattern.is_some_and(|p| p.measures_saving()) {
+                    format!("saves about {:.1} ms", f.saving_us as f64 / 1000.0)
+                } else {
+                    "saving not measured".to_string()
+                },
                 escape(f.advice.as_deref().unwrap_or("")),
             )
         })

@@ -44,6 +44,7 @@ fn short_pattern(pattern: Option<crate::analysis::patterns::Pattern>) -> &'stati
         Some(Pattern::UnusedSubpackage) => "sub",
         Some(Pattern::ImportTimeIo) => "io",
         Some(Pattern::ImportTimeCompute) => "compute",
+        Some(Pattern::NetworkAtInit) => "network",
         None => "-",
     }
 }
@@ -203,21 +204,17 @@ pub fn write_changes(
         // The headline fits 100 columns (the site is shortened); the
         // indented detail may run on.
         let pattern = f.pattern.map(|p| p.as_str()).unwrap_or("");
-        let head = format!(
-            "  {pattern}: `{}` at : saves about {} ms",
-            f.module,
-            ms(f.saving_us)
-        );
+        let saving = if f.pattern.is_some_and(|p| p.measures_saving()) {
+            format!("saves about {} ms", ms(f.saving_us))
+        } else {
+            "saving not measured".to_string()
+        };
+        let head = format!("  {pattern}: `{}` at : {saving}", f.module);
         let site = tail(
             &f.site.to_string(),
             98usize.saturating_sub(head.chars().count()).max(12),
         );
-        writeln!(
-            out,
-            "  {pattern}: `{}` at {site}: saves about {} ms",
-            f.module,
-            ms(f.saving_us)
-        )?;
+        writeln!(out, "  {pattern}: `{}` at {site}: {saving}", f.module)?;
         writeln!(out, "    {}", f.advice.as_deref().unwrap_or(""))?;
         if !f.first_party {
             writeln!(out, "    reached from your statement at {}", f.via)?;

@@ -6,7 +6,8 @@ use crate::model::import_tree::{pull_body_starts, ImportTree};
 use crate::model::modules::{ModuleFiles, NATIVE_FUNCTION};
 use crate::model::phases;
 use crate::model::profile::{
-    Cct, FileOpen, Frame, ImportFile, ImportSite, InvocationRecord, ModuleRecord, Profile, Stats,
+    Cct, ConnectRecord, FileOpen, Frame, ImportFile, ImportSite, InvocationRecord, ModuleRecord,
+    Profile, Stats,
 };
 use crate::model::trace::Trace;
 use std::collections::HashMap;
@@ -56,6 +57,7 @@ pub fn build_profile(trace: &Trace) -> Profile {
     profile.meta.phase_rule = phases.rule;
     profile.stats = stats;
     profile.files = files;
+    profile.connects = connect_records(trace, &frames, init_us);
     profile.cct = Cct {
         frames,
         root: counted.cct.finish(),
@@ -64,6 +66,56 @@ pub fn build_profile(trace: &Trace) -> Profile {
     profile.imports = tree.records;
     crate::model::code_use::apply(trace, &mut profile);
     profile
+}
+
+/// The connections, each with the program's line that made it (its
+/// innermost first-party frame), what that line called, and whether it came
+/// before `init_us`.
+fn connect_records(trace: &Trace, frames: &[Frame], init_us: u64) -> Vec<ConnectRecord> {
+    use crate::origin::{of_file, Origin};
+    let name = |f: &Frame| match &f.module {
+        Some(m) => format!("{m}.{}", f.shown_name()),
+        None => f.shown_name().to_string(),
+    };
+    trace
+        .connects
+        .iter()
+        .map(|c| {
+            let stack: Vec<&Frame> = c
+                .stack
+                .iter()
+                .filter_map(|&i| frames.get(i as usize))
+                .collect();
+            let own = stack
+                .iter()
+                .position(|f| of_file(&f.file) == Origin::FirstParty);
+            let site = own.map(|k| ImportSite {
+                file: stack[k].file.clone(),
+                line: stack[k].line,
+                function: stack[k].function.clone(),
+            });
+            // The frame the program's line called, then the innermost one.
+            let mut calls = Vec::new();
+            if let Some(called) = own.and_then(|k| k.checked_sub(1)) {
+                calls.push(name(stack[called]));
+            }
+            if let Some(inner) = stack.first().filter(|_| own != Some(0)) {
+                let inner = name(inner);
+                if calls.last() != Some(&inner) {
+                    calls.push(inner);
+                }
+            }
+            let ts_us = c.ts_ns.saturating_sub(trace.start_ns) / 1000;
+            ConnectRecord {
+                ts_us,
+                tid: c.tid,
+                address: c.address.clone(),
+                site,
+                calls,
+                at_init: ts_us < init_us,
+            }
+        })
+        .collect()
 }
 
 /// Import sites: the frame each record's start edge names (the import

@@ -50,6 +50,32 @@ pub struct Profile {
     /// in start order. Absent when there were none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invocations: Vec<InvocationRecord>,
+    /// Network connections the target started (IPv4/IPv6 `connect`), in
+    /// time order. Absent when there were none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connects: Vec<ConnectRecord>,
+}
+
+/// A network connection the target started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectRecord {
+    /// Time of the `connect` call (µs since the start).
+    pub ts_us: u64,
+    /// Thread.
+    pub tid: u32,
+    /// The address, `127.0.0.1:8080` or `[::1]:443`.
+    pub address: String,
+    /// The program's own line closest to the call (the innermost
+    /// first-party frame of its stack), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<ImportSite>,
+    /// What that line called on the way (`botocore.client.BaseClient._make_api_call`),
+    /// and the innermost frame (`socket.create_connection`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<String>,
+    /// Made during init (before the first invocation, or the first
+    /// run-time sample of a script).
+    pub at_init: bool,
 }
 
 /// One invocation of the function.
@@ -445,6 +471,7 @@ impl Profile {
             imports: Vec::new(),
             verifications: Vec::new(),
             invocations: Vec::new(),
+            connects: Vec::new(),
         }
     }
 

@@ -37,6 +37,9 @@ pub struct Trace {
     pub sample_table: Option<SampleTable>,
     /// File opens in time order.
     pub opens: Vec<TraceOpen>,
+    /// Network connections started (IPv4/IPv6 `connect`), in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connects: Vec<TraceConnect>,
     /// Import starts and ends in time order.
     pub imports: Vec<TraceImportEdge>,
     /// Phase marks from coldspy's handler runner, in time order.
@@ -164,6 +167,21 @@ pub struct TraceSample {
     /// The stack was cut at the maximum depth.
     #[serde(default)]
     pub truncated: bool,
+}
+
+/// One `connect` call on an IPv4 or IPv6 socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceConnect {
+    /// Process.
+    pub pid: u32,
+    /// Thread.
+    pub tid: u32,
+    /// Kernel time (ns) of the call.
+    pub ts_ns: u64,
+    /// The address, `127.0.0.1:8080` or `[::1]:8080`.
+    pub address: String,
+    /// The Python stack that made it: indices into [`Trace::frames`], innermost first.
+    pub stack: Vec<u32>,
 }
 
 /// One `openat` call.
