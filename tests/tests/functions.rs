@@ -1,4 +1,4 @@
-//! The function corpus (`examples/functions`: thirteen realistic functions on
+//! The function corpus (`examples/functions`: fourteen realistic functions on
 //! real PyPI libraries, each with an answer key written before anything was
 //! measured) recorded end to end with `coldspy record --handler`, and the
 //! analysis checked against each `answer.json`:
@@ -338,6 +338,14 @@ fn failure_11_data_at_import_flags_vendor_pkg_reading_data_at_import() {
 #[test]
 fn failure_11_ua_beacon_names_ua_parser_compiling_its_regexes_at_import() {
     check_function("ua_beacon");
+}
+
+/// Issue 13, failure 11 (and D): a network connection at init (boto3's SSM
+/// GetParameter at module level) is named at the program's line, with the
+/// address, from the stack the kernel read at the `connect` call.
+#[test]
+fn failure_11_ssm_config_names_its_network_connection_at_init() {
+    check_function("ssm_config");
 }
 
 /// Runs `coldspy bench` with the corpus interpreter; returns the exit

@@ -576,3 +576,88 @@ fn failure_10_measurement_comes_first_and_knowledge_adds_the_replacement() {
     assert!(advice.starts_with("Replace pytz with zoneinfo"), "{advice}");
     assert!(advice.contains("source: "), "{advice}");
 }
+
+/// A handler that fetches its configuration at init: `boto3` (line 11)
+/// brings `urllib3` (60 ms), whose code runs only at init, in the
+/// `connect` the kernel saw from line 20; no invocation runs it (exact).
+fn config_at_init(with_connect: bool) -> Profile {
+    use coldspy_core::model::profile::{ConnectRecord, ImportSite};
+    let boto3 = &*format!("{SP}/boto3/__init__.py").leak();
+    let botocore = &*format!("{SP}/botocore/__init__.py").leak();
+    let imports = [
+        ("handler", 0, APP, (RUNNER, 75), 200, 1),
+        ("boto3", 1, boto3, (APP, 11), 150, 10),
+        ("botocore", 2, botocore, (boto3, 5), 140, 80),
+        (
+            "urllib3",
+            3,
+            &*format!("{SP}/urllib3/__init__.py").leak(),
+            (botocore, 9),
+            60,
+            60,
+        ),
+    ];
+    let calls: &[(&str, &str, &str)] = &[
+        ("<module>", RUNNER, "coldspy_runner"),
+        ("invoke", RUNNER, "coldspy_runner"),
+        ("handler", APP, "handler"),
+        (
+            "call",
+            &*format!("{SP}/botocore/client.py").leak(),
+            "botocore.client",
+        ),
+    ];
+    let mut p = fabricated(&imports, &[(calls, 40)]);
+    p.stats.exec_count = 3;
+    for m in &mut p.modules {
+        m.exact_use = Some(match m.name.as_str() {
+            "handler" | "botocore" => 1,
+            _ => 0,
+        });
+        // `boto3.client(...)` at the handler's top level.
+        m.init_use = m.name == "boto3";
+    }
+    if with_connect {
+        p.connects.push(ConnectRecord {
+            ts_us: 180_000,
+            tid: 1,
+            address: "10.0.0.5:443".into(),
+            site: Some(ImportSite {
+                file: APP.into(),
+                line: 20,
+                function: "<module>".into(),
+            }),
+            calls: vec!["botocore.client._api_call".into()],
+            modules: vec!["botocore.client".into(), "urllib3.connection".into()],
+            at_init: true,
+        });
+    }
+    p
+}
+
+#[test]
+fn failure_11_a_network_connection_at_init_is_named_at_its_line_and_its_stack_is_use() {
+    let a = analyze_profile(&config_at_init(true), ScoreKind::Runtime);
+    let net = a
+        .changes()
+        .find(|f| f.pattern.map(|p| p.as_str()) == Some("network_at_init"))
+        .expect("the connection at init");
+    assert_eq!(net.site.to_string(), format!("{APP}:20"));
+    let advice = net.advice.as_deref().unwrap();
+    assert!(
+        advice.contains("connects to 10.0.0.5:443 at init through botocore.client._api_call"),
+        "{advice}"
+    );
+    // urllib3 ran at init (on the connection's stack): not "never ran".
+    assert!(
+        a.changes().all(|f| f.module != "urllib3"),
+        "{:?}",
+        a.changes().map(|f| &f.module).collect::<Vec<_>>()
+    );
+    // Without the connection the same data says urllib3 never ran.
+    let a = analyze_profile(&config_at_init(false), ScoreKind::Runtime);
+    assert!(a.changes().any(|f| f.module == "urllib3"));
+    assert!(a
+        .changes()
+        .all(|f| f.pattern.map(|p| p.as_str()) != Some("network_at_init")));
+}

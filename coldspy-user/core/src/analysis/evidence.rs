@@ -29,6 +29,8 @@ pub struct Evidence {
     pub invocations: u64,
     /// The handler module's top-level code names it (it runs at init).
     pub init_named: bool,
+    /// Its code was on the stack of a network connection made at init (it ran then).
+    pub ran_at_init: bool,
     /// A function body of the handler module names it: code that needs
     /// it exists, whether or not a recorded invocation ran it.
     pub code_named: bool,
@@ -66,6 +68,7 @@ impl Evidence {
             exact_first: usage.exact(prefix),
             invocations: usage.invocations,
             init_named: usage.init_named(prefix),
+            ran_at_init: usage.ran_at_init(prefix),
             code_named: usage.code_named(prefix).is_some(),
         }
     }
@@ -84,7 +87,7 @@ impl Evidence {
     /// when no invocation ran it and no sample saw it.
     pub fn verdict(&self) -> Verdict {
         let ran_exactly = self.exact_first.is_some_and(|k| k > 0);
-        if self.init_named && self.seen == 0 && !ran_exactly {
+        if (self.init_named || self.ran_at_init) && self.seen == 0 && !ran_exactly {
             return Verdict::Used;
         }
         if self.seen > 0 || ran_exactly {
@@ -129,6 +132,8 @@ impl Evidence {
         };
         let sampled = if self.init_named {
             format!("the handler module's top-level code calls it at init; {sampled}")
+        } else if self.ran_at_init {
+            format!("its code ran at init, on the stack of a network connection; {sampled}")
         } else if self.code_named && self.seen == 0 && self.exact_first.is_none_or(|k| k == 0) {
             format!("{sampled}; a function of the handler names it, in code the recorded invocations did not run")
         } else {
@@ -157,6 +162,7 @@ mod tests {
             exact_first,
             invocations: 3,
             init_named: false,
+            ran_at_init: false,
             code_named: false,
         }
     }

@@ -30,6 +30,8 @@ pub struct Usage {
     callers: HashMap<String, HashMap<usize, u64>>,
     /// Modules the handler module's top-level code names (`init_use`).
     init_named: HashSet<String>,
+    /// Modules whose code was on the stack of a connection made at init.
+    ran_at_init: HashSet<String>,
     /// Modules a function body of the handler module names, and where
     /// (`code_use`: `function:line`).
     code_named: HashMap<String, String>,
@@ -60,6 +62,12 @@ impl Usage {
             .filter(|m| m.init_use)
             .map(|m| m.name.clone())
             .collect();
+        usage.ran_at_init = profile
+            .connects
+            .iter()
+            .filter(|c| c.at_init)
+            .flat_map(|c| c.modules.iter().cloned())
+            .collect();
         usage.code_named = profile
             .modules
             .iter()
@@ -80,6 +88,16 @@ impl Usage {
     /// sub-modules: `boto3.client()` does not use `boto3.dynamodb`).
     pub fn init_named(&self, prefix: &str) -> bool {
         self.init_named.iter().any(|m| {
+            m == prefix
+                || m.strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    }
+
+    /// Whether code of `prefix` (or a sub-module) was on the stack of a
+    /// network connection made at init: it ran then.
+    pub fn ran_at_init(&self, prefix: &str) -> bool {
+        self.ran_at_init.iter().any(|m| {
             m == prefix
                 || m.strip_prefix(prefix)
                     .is_some_and(|rest| rest.starts_with('.'))

@@ -167,7 +167,7 @@ impl Terminal {
         writeln!(out, "  cumulative time of the top module's import")?;
         writeln!(
             out,
-            "pattern: unused, rare (rarely used), feature (redundancy), choice (library choice),\n  sub (unused sub-package), io (data read at import)"
+            "pattern: unused, rare (rarely used), feature (redundancy), choice (library choice),\n  sub (unused sub-package), io (data read at import),\n  compute (module-level computation at import), network (network at init)"
         )?;
         Ok(())
     }

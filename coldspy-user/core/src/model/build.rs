@@ -106,12 +106,16 @@ fn connect_records(trace: &Trace, frames: &[Frame], init_us: u64) -> Vec<Connect
                 }
             }
             let ts_us = c.ts_ns.saturating_sub(trace.start_ns) / 1000;
+            let mut modules: Vec<String> = stack.iter().filter_map(|f| f.module.clone()).collect();
+            modules.sort();
+            modules.dedup();
             ConnectRecord {
                 ts_us,
                 tid: c.tid,
                 address: c.address.clone(),
                 site,
                 calls,
+                modules,
                 at_init: ts_us < init_us,
             }
         })
@@ -379,6 +383,48 @@ mod tests {
         assert_eq!(p.cct.frames[1].module.as_deref(), Some("slow"));
         assert_eq!(p.cct.root.total, 3);
         assert_eq!(p.imports[0].site.as_ref().map(|s| s.line), Some(1));
+    }
+
+    #[test]
+    fn a_connection_names_the_programs_innermost_line_and_what_it_called() {
+        use crate::model::trace::TraceConnect;
+        let ms = 1_000_000;
+        let sp = "/v/lib/python3.12/site-packages";
+        let mut trace = Trace {
+            start_ns: 100 * ms,
+            end_ns: 300 * ms,
+            ..Trace::default()
+        };
+        trace.meta.pid = 7;
+        trace.frames = vec![
+            frame("create_connection", "/py/lib/python3.12/socket.py", 840),
+            frame("_new_conn", &format!("{sp}/urllib3/connection.py"), 196),
+            frame("<module>", "/srv/fn/app.py", 20),
+            frame("load", "/tmp/coldspy-runner-0/coldspy_runner.py", 75),
+        ];
+        let connect = |ts, stack: Vec<u32>| TraceConnect {
+            pid: 7,
+            tid: 7,
+            ts_ns: ts,
+            address: "127.0.0.1:8080".into(),
+            stack,
+        };
+        // Innermost first; the second has no frame of the program's own.
+        trace.connects = vec![
+            connect(150 * ms, vec![0, 1, 2, 3]),
+            connect(290 * ms, vec![0, 3]),
+        ];
+        let p = build_profile(&trace);
+        let c = &p.connects[0];
+        let site = c.site.as_ref().unwrap();
+        assert_eq!((site.file.as_str(), site.line), ("/srv/fn/app.py", 20));
+        assert_eq!(
+            c.calls,
+            ["urllib3.connection._new_conn", "socket.create_connection"]
+        );
+        assert!(c.modules.contains(&"urllib3.connection".to_string()));
+        assert_eq!(c.ts_us, 50_000);
+        assert!(p.connects[1].site.is_none());
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub struct ConnectRecord {
     /// and the innermost frame (`socket.create_connection`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<String>,
+    /// The modules whose code was on the call's stack (their code ran then).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modules: Vec<String>,
     /// Made during init (before the first invocation, or the first
     /// run-time sample of a script).
     pub at_init: bool,
