@@ -128,6 +128,31 @@ pub fn tracepoint_field_offset(category: &str, name: &str, field: &str) -> Optio
 
 impl Probes {
     /// Loads the programs and attaches the sampler at `sample_hz` on every
+    /// Attaches the network-connection probe (`sys_enter_connect`), where
+    /// the stack walk is a `bpf_loop` (the unrolled one would add ≈ 0.6 s of
+    /// verification to every start): `record` calls it once the command is
+    /// released, so its verification (≈ 8 ms) overlaps the target's exec.
+    pub fn attach_connects(&mut self) -> Result<(), LoadError> {
+        if sampler_program() != "coldspy_sample_loop" {
+            log::debug!("no connect probe: the unrolled stack walk would take too long to verify");
+            return Ok(());
+        }
+        let begun = std::time::Instant::now();
+        let name = "coldspy_connect_loop";
+        let program: &mut TracePoint = program(&mut self.ebpf, name)?;
+        program
+            .load()
+            .map_err(|source| attach_err("sys_enter_connect", source))?;
+        program
+            .attach("syscalls", "sys_enter_connect")
+            .map_err(|source| attach_err("tracepoint syscalls:sys_enter_connect", source))?;
+        log::debug!(
+            "connect probe verified and attached in {} ms",
+            begun.elapsed().as_millis()
+        );
+        Ok(())
+    }
+
     /// CPU, the lifecycle tracepoints and (with `track_files`) the file-open ones.
     pub fn load(sample_hz: u64, track_files: bool) -> Result<Self, LoadError> {
         Self::load_with(sample_hz, track_files, None)
@@ -562,7 +587,7 @@ fn attach_sampler(ebpf: &mut Ebpf, sample_hz: u64) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// The lifecycle tracepoints, and the file-open and connect ones with `track_files`
+/// The lifecycle tracepoints, and the file-open ones with `track_files`
 /// (loaded either way: the object's programs are all verified up front).
 fn attach_tracepoints(ebpf: &mut Ebpf, track_files: bool) -> Result<(), LoadError> {
     for (name, category, event) in [
@@ -580,23 +605,6 @@ fn attach_tracepoints(ebpf: &mut Ebpf, track_files: bool) -> Result<(), LoadErro
         program
             .attach(category, event)
             .map_err(|source| attach_err(&format!("tracepoint {category}:{event}"), source))?;
-    }
-    // Network connections, where the stack walk is a `bpf_loop` (the
-    // unrolled one would add ≈ 0.6 s of verification to every start).
-    if track_files && sampler_program() == "coldspy_sample_loop" {
-        let name = "coldspy_connect_loop";
-        let begun = std::time::Instant::now();
-        let program: &mut TracePoint = program(ebpf, name)?;
-        program
-            .load()
-            .map_err(|source| attach_err("sys_enter_connect", source))?;
-        program
-            .attach("syscalls", "sys_enter_connect")
-            .map_err(|source| attach_err("tracepoint syscalls:sys_enter_connect", source))?;
-        log::debug!(
-            "connect probe ({name}) verified and attached in {} ms",
-            begun.elapsed().as_millis()
-        );
     }
     Ok(())
 }

@@ -65,6 +65,11 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     };
     let mut probes = Probes::load_with(args.rate, !args.no_files, Some(system))
         .context("loading coldspy's eBPF programs")?;
+    if !args.no_files {
+        if let Err(e) = probes.attach_connects() {
+            log::warn!("network connections are not recorded: {e}");
+        }
+    }
     let maps = probes.system.as_mut().context("the system-wide maps")?;
     for id in &cgroup_ids {
         maps.cgroups.insert(id, 1, 0).context("CGROUP_ALLOW")?;

@@ -110,11 +110,23 @@ struct Session {
     import_route: Option<String>,
     /// Whether to attach the import probes.
     track_imports: bool,
+    /// Whether to record file opens and network connections.
+    track_files: bool,
     /// The FaaS runtime whose handler calls are watched, once they are.
     watched: Option<crate::model::runtime::Runtime>,
 }
 
 impl Session {
+    /// The network-connection probe, when files are tracked; a kernel that
+    /// refuses it costs the recording its connections only, said once.
+    fn attach_connects(&mut self) {
+        if self.track_files {
+            if let Err(e) = self.probes.attach_connects() {
+                log::warn!("network connections are not recorded: {e}");
+            }
+        }
+    }
+
     fn configure(&mut self, interpreter: Interpreter, extra_flags: u32) -> anyhow::Result<()> {
         let pid = interpreter.pid;
         self.attach_import_probes(&interpreter);
@@ -289,6 +301,7 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
         interpreter: None,
         import_route: None,
         track_imports: options.track_imports,
+        track_files: options.track_files,
         watched: None,
     };
     let (start_ns, child, mut marks) = match (target, attached) {
@@ -298,6 +311,7 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
             (start_ns, Some(held), marks)
         }
         (Target::Pid(pid), Some(interpreter)) => {
+            session.attach_connects();
             let start_ns = monotonic_ns();
             session.collector.event_time(start_ns);
             let follow = if options.subprocesses {
@@ -411,6 +425,8 @@ impl Session {
                 anyhow::Error::new(e).context(format!("executing {}", program.display()))
             }
         })?;
+        // After the release: its verification overlaps the target's exec.
+        self.attach_connects();
         Ok((start_ns, held, marks))
     }
 
