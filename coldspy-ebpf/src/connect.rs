@@ -8,9 +8,8 @@ use aya_ebpf::{
     macros::tracepoint,
     programs::TracePointContext,
 };
-use coldspy_common::{
-    connect_event::{ConnectEvent, AF_INET, AF_INET6, EVENT_KIND_CONNECT, SOCKADDR_BYTES},
-    offsets::TARGET_PYTHON_READY,
+use coldspy_common::connect_event::{
+    ConnectEvent, AF_INET, AF_INET6, EVENT_KIND_CONNECT, SOCKADDR_BYTES,
 };
 
 /// A `connect` of a target thread, its frames walked by `bpf_loop` (5.17+;
@@ -51,19 +50,10 @@ pub fn coldspy_connect_loop(ctx: TracePointContext) -> u32 {
         (*event).tid = tid;
         (*event).ktime_ns = bpf_ktime_get_ns();
         (*event).addr = addr;
-        if cfg.flags & TARGET_PYTHON_READY == 0 {
-            (*event).depth = 0;
-            (*event).flags = 0;
-        } else {
-            let walk = pystack::walk(
-                cfg,
-                tid,
-                core::ptr::addr_of_mut!((*event).frames),
-                use_bpf_loop,
-            );
-            (*event).depth = walk.depth;
-            (*event).flags = walk.flags;
-        }
+        let frames = core::ptr::addr_of_mut!((*event).frames);
+        let walk = pystack::walk_if_ready(cfg, tid, frames, use_bpf_loop);
+        (*event).depth = walk.depth;
+        (*event).flags = walk.flags;
     }
     entry.submit(maps::DATA_RING_SUBMIT);
     0

@@ -17,8 +17,10 @@ use coldspy_common::{
         FAIL_TRUNCATED,
     },
     limits::{MAX_CACHED_THREADS, MAX_CHAIN, MAX_FRAMES, MAX_THREADS},
-    offsets::{PtrChain, TargetConfig, NO_OFFSET},
-    sample::{code_key, RawFrame, SAMPLE_NO_PYTHON, SAMPLE_READ_ERROR, SAMPLE_TRUNCATED},
+    offsets::{PtrChain, TargetConfig, NO_OFFSET, TARGET_PYTHON_READY},
+    sample::{
+        code_key, RawFrame, SAMPLE_NOT_READY, SAMPLE_NO_PYTHON, SAMPLE_READ_ERROR, SAMPLE_TRUNCATED,
+    },
 };
 
 #[inline(always)]
@@ -154,6 +156,21 @@ fn identity(layout: &coldspy_common::offsets::PyLayout, code: u64) -> u64 {
     let filename = read_u64(code + layout.code_filename as u64).unwrap_or(0);
     let name = read_u64(code + layout.code_name as u64).unwrap_or(0);
     code_key(filename, name)
+}
+
+/// [`walk`], or no frames with `SAMPLE_NOT_READY` while the target's
+/// Python layout is not known yet.
+#[inline(always)]
+pub fn walk_if_ready(
+    cfg: &TargetConfig,
+    tid: u32,
+    frames: *mut [RawFrame; MAX_FRAMES],
+    use_bpf_loop: bool,
+) -> Walk {
+    if cfg.flags & TARGET_PYTHON_READY == 0 {
+        return Walk::empty(SAMPLE_NOT_READY, 0);
+    }
+    walk(cfg, tid, frames, use_bpf_loop)
 }
 
 /// What [`walk`] found besides the frames.

@@ -9,10 +9,7 @@ use aya_ebpf::{
     programs::PerfEventContext,
     EbpfContext,
 };
-use coldspy_common::{
-    offsets::TARGET_PYTHON_READY,
-    sample::{SampleEvent, SAMPLE_NOT_READY},
-};
+use coldspy_common::sample::SampleEvent;
 
 /// Samples the current thread if its process is a target (the frame walk
 /// unrolled: for kernels before 5.17).
@@ -46,9 +43,8 @@ fn sample(ctx: PerfEventContext, use_bpf_loop: bool) -> u32 {
         return 0;
     };
     let event = entry.as_mut_ptr();
-    let mut causes = 0;
     // SAFETY: `event` points at a reserved record of the right size.
-    unsafe {
+    let causes = unsafe {
         (*event).ktime_ns = bpf_ktime_get_ns();
         (*event).pid = tgid;
         (*event).tid = tid;
@@ -64,21 +60,12 @@ fn sample(ctx: PerfEventContext, use_bpf_loop: bool) -> u32 {
             8,
             u64::from(BPF_F_USER_STACK),
         );
-        if cfg.flags & TARGET_PYTHON_READY == 0 {
-            (*event).depth = 0;
-            (*event).flags = SAMPLE_NOT_READY;
-        } else {
-            let walk = pystack::walk(
-                cfg,
-                tid,
-                core::ptr::addr_of_mut!((*event).frames),
-                use_bpf_loop,
-            );
-            (*event).depth = walk.depth;
-            (*event).flags = walk.flags;
-            causes = walk.causes;
-        }
-    }
+        let frames = core::ptr::addr_of_mut!((*event).frames);
+        let walk = pystack::walk_if_ready(cfg, tid, frames, use_bpf_loop);
+        (*event).depth = walk.depth;
+        (*event).flags = walk.flags;
+        walk.causes
+    };
     entry.submit(maps::DATA_RING_SUBMIT);
     maps::count_read_failures(&ctx, tgid, causes);
     0

@@ -354,18 +354,11 @@ mod tests {
             ret: 3,
             path: "/app/__pycache__/slow.cpython-312.pyc".into(),
         }];
-        let sample = |ts, stack: Vec<u32>| TraceSample {
-            ts_ns: ts,
-            pid: 7,
-            tid: 7,
-            stack,
-            truncated: false,
-        };
         trace.samples = vec![
-            sample(120 * ms, vec![1, 0]),
-            sample(130 * ms, vec![1, 0]),
-            sample(160 * ms, vec![2, 0]),
-            sample(170 * ms, vec![]),
+            sample_at(120 * ms, vec![1, 0]),
+            sample_at(130 * ms, vec![1, 0]),
+            sample_at(160 * ms, vec![2, 0]),
+            sample_at(170 * ms, vec![]),
         ];
         let p = build_profile(&trace);
         assert_eq!(p.stats.samples, 3);
@@ -385,23 +378,44 @@ mod tests {
         assert_eq!(p.imports[0].site.as_ref().map(|s| s.line), Some(1));
     }
 
+    /// A trace of process 7 from 100 ms to `end_ms`, with these frames.
+    fn trace_of(end_ms: u64, frames: Vec<Frame>) -> Trace {
+        let ms = 1_000_000;
+        let mut trace = Trace {
+            start_ns: 100 * ms,
+            end_ns: end_ms * ms,
+            frames,
+            ..Trace::default()
+        };
+        trace.meta.pid = 7;
+        trace
+    }
+
+    /// A sample of thread 7 at `ts_ns` (stack innermost first).
+    fn sample_at(ts_ns: u64, stack: Vec<u32>) -> TraceSample {
+        TraceSample {
+            ts_ns,
+            pid: 7,
+            tid: 7,
+            stack,
+            truncated: false,
+        }
+    }
+
     #[test]
     fn a_connection_names_the_programs_innermost_line_and_what_it_called() {
         use crate::model::trace::TraceConnect;
         let ms = 1_000_000;
         let sp = "/v/lib/python3.12/site-packages";
-        let mut trace = Trace {
-            start_ns: 100 * ms,
-            end_ns: 300 * ms,
-            ..Trace::default()
-        };
-        trace.meta.pid = 7;
-        trace.frames = vec![
-            frame("create_connection", "/py/lib/python3.12/socket.py", 840),
-            frame("_new_conn", &format!("{sp}/urllib3/connection.py"), 196),
-            frame("<module>", "/srv/fn/app.py", 20),
-            frame("load", "/tmp/coldspy-runner-0/coldspy_runner.py", 75),
-        ];
+        let mut trace = trace_of(
+            300,
+            vec![
+                frame("create_connection", "/py/lib/python3.12/socket.py", 840),
+                frame("_new_conn", &format!("{sp}/urllib3/connection.py"), 196),
+                frame("<module>", "/srv/fn/app.py", 20),
+                frame("load", "/tmp/coldspy-runner-0/coldspy_runner.py", 75),
+            ],
+        );
         let connect = |ts, stack: Vec<u32>| TraceConnect {
             pid: 7,
             tid: 7,
@@ -431,29 +445,19 @@ mod tests {
     fn a_package_native_leaf_is_its_modules_work_with_or_without_python_frames() {
         let ms = 1_000_000;
         let so = "/v/lib/python3.12/site-packages/ext/_fast.cpython-312-x86_64-linux-gnu.so";
-        let mut trace = Trace {
-            start_ns: 100 * ms,
-            end_ns: 200 * ms,
-            ..Trace::default()
-        };
-        trace.meta.pid = 7;
-        trace.frames = vec![
-            frame("<module>", "/app/main.py", 1),
-            frame(NATIVE_FUNCTION, so, 0),
-        ];
-        let sample = |ts, stack: Vec<u32>| TraceSample {
-            ts_ns: ts,
-            pid: 7,
-            tid: 7,
-            stack,
-            truncated: false,
-        };
+        let mut trace = trace_of(
+            200,
+            vec![
+                frame("<module>", "/app/main.py", 1),
+                frame(NATIVE_FUNCTION, so, 0),
+            ],
+        );
         // Innermost first: called from main.py, then on a thread with no
         // Python frame (the GIL released), then neither.
         trace.samples = vec![
-            sample(120 * ms, vec![1, 0]),
-            sample(130 * ms, vec![1]),
-            sample(140 * ms, vec![]),
+            sample_at(120 * ms, vec![1, 0]),
+            sample_at(130 * ms, vec![1]),
+            sample_at(140 * ms, vec![]),
         ];
         let p = build_profile(&trace);
         assert_eq!((p.stats.samples, p.stats.native_samples), (1, 2));
