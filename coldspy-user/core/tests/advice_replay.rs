@@ -661,3 +661,58 @@ fn failure_11_a_network_connection_at_init_is_named_at_its_line_and_its_stack_is
         .changes()
         .all(|f| f.pattern.map(|p| p.as_str()) != Some("network_at_init")));
 }
+
+/// rich is imported by two statements (the console at line 12, 30 ms; the
+/// table at line 13, 0.4 ms once rich is loaded) and never runs: dropping
+/// the feature needs both lines changed, so both are findings, and the
+/// first names the second.
+#[test]
+fn a_change_names_every_statement_that_imports_the_package() {
+    let console = &*format!("{SP}/rich/console.py").leak();
+    let imports = [
+        (
+            "rich",
+            0,
+            &*format!("{SP}/rich/__init__.py").leak(),
+            (APP, 12),
+            30,
+            5,
+        ),
+        (
+            "rich.console",
+            1,
+            console,
+            (&*format!("{SP}/rich/__init__.py").leak(), 3),
+            25,
+            25,
+        ),
+        (
+            "rich.table",
+            0,
+            &*format!("{SP}/rich/table.py").leak(),
+            (APP, 13),
+            0,
+            0,
+        ),
+    ];
+    let own: &[(&str, &str, &str)] = &[("<module>", APP, "handler"), ("handler", APP, "handler")];
+    let a = analyze_profile(&fabricated(&imports, &[(own, 60)]), ScoreKind::Runtime);
+    let sites: Vec<(String, Option<&str>)> = a
+        .changes()
+        .map(|f| (f.site.to_string(), f.pattern.map(|p| p.as_str())))
+        .collect();
+    assert_eq!(
+        sites,
+        [
+            (format!("{APP}:12"), Some("feature_redundancy")),
+            (format!("{APP}:13"), Some("feature_redundancy")),
+        ]
+    );
+    let lead = a.changes().next().unwrap().advice.as_deref().unwrap();
+    assert!(
+        lead.contains(&format!(
+            "The statement at {APP}:13 (`import rich.table`) imports rich too"
+        )),
+        "{lead}"
+    );
+}

@@ -76,6 +76,7 @@ pub fn analyze_profile(profile: &Profile, kind: ScoreKind) -> Analysis {
     let mut findings = statements::find(profile, &tree, &usage);
     data_findings::add(profile, &tree, &usage, &mut findings);
     network::add(profile, &mut findings);
+    statements::companions(&tree, &usage, &mut findings);
     statements::rank(&mut findings);
     let packages = packages::table(profile, &tree, &application, &usage, &findings, kind);
     Analysis {

@@ -174,6 +174,79 @@ pub fn find(profile: &Profile, tree: &Tree, usage: &Usage) -> Vec<Finding> {
     out
 }
 
+/// The program's other statements that import a package a change removes,
+/// moves or replaces (`from rich.table import Table` beside `from
+/// rich.console import Console`): the saving needs every one of them
+/// changed, however little each costs alone. Each becomes a finding of the
+/// same pattern, and the change names them. The scope is the whole package
+/// for a curated pattern, the module named for a measured one.
+pub fn companions(tree: &Tree, usage: &Usage, findings: &mut Vec<Finding>) {
+    let whole_package = |p: Option<Pattern>| {
+        matches!(
+            p,
+            Some(
+                Pattern::NeverUsed
+                    | Pattern::FeatureRedundancy
+                    | Pattern::RarelyUsed
+                    | Pattern::LibraryChoice
+            )
+        )
+    };
+    let mut added: Vec<(Site, Finding)> = Vec::new();
+    for lead in findings
+        .iter()
+        .filter(|f| f.first_party && whole_package(f.pattern))
+    {
+        // A curated pattern is about the whole package (rich, pkg_resources);
+        // a measured one about the module named (skimage.io, not skimage).
+        let scope = match lead.pattern {
+            Some(Pattern::FeatureRedundancy | Pattern::LibraryChoice) => top_level(&lead.module),
+            _ => lead.module.as_str(),
+        };
+        let top = top_level(&lead.module);
+        for i in roots(tree) {
+            let Some(site) = site_of(tree, i) else {
+                continue;
+            };
+            let module = &tree.records[i].module;
+            let advised = |f: &Finding| f.first_party && f.site == site && f.pattern.is_some();
+            let within = module == scope || module.starts_with(&format!("{scope}."));
+            if !within
+                || site == lead.site
+                || findings.iter().any(advised)
+                || added.iter().any(|(_, f)| f.site == site)
+            {
+                continue;
+            }
+            let mut f = statement(tree, usage, i, site.clone(), site, true);
+            f.verdict = lead.verdict;
+            f.pattern = lead.pattern;
+            f.saving_us = 0;
+            f.advice = Some(format!(
+                "Part of the change at {}: `import {module}` here loads {top} too; change it with that one, or {top} stays loaded and that saving is not made.",
+                lead.site
+            ));
+            added.push((lead.site.clone(), f));
+        }
+    }
+    for (lead, f) in added {
+        findings.retain(|g| !(g.first_party && g.site == f.site && g.pattern.is_none()));
+        if let Some(advice) = findings
+            .iter_mut()
+            .find(|g| g.first_party && g.site == lead)
+            .and_then(|g| g.advice.as_mut())
+        {
+            advice.push_str(&format!(
+                " The statement at {} (`import {}`) imports {} too: change it with this one.",
+                f.site,
+                f.module,
+                top_level(&f.module)
+            ));
+        }
+        findings.push(f);
+    }
+}
+
 /// Orders findings: those with something to change first, largest saving
 /// first, then the other rows by cost.
 pub fn rank(findings: &mut [Finding]) {
