@@ -155,6 +155,12 @@ impl Usage {
     }
 
     fn count(&mut self, node: &CctNode, info: &[FrameInfo], path: &[usize]) {
+        // Native code with no Python frame above it is not the application's
+        // work: a package's deallocators at interpreter shutdown, a worker
+        // thread without the GIL (its caller's thread shows the call).
+        if !path.is_empty() && path.iter().all(|&f| info[f].native) {
+            return;
+        }
         let body = path.iter().rposition(|&f| info[f].is_module_body);
         let after = body.map_or(0, |b| b + 1);
         let app_body = body.is_none_or(|b| info[path[b]].app_body);
@@ -188,6 +194,8 @@ impl Usage {
 }
 
 struct FrameInfo {
+    /// A package's native code (the sampler's `<native>` leaf).
+    native: bool,
     is_module_body: bool,
     app_body: bool,
     import_machinery: bool,
@@ -205,6 +213,7 @@ impl FrameInfo {
             })
             .unwrap_or_default();
         FrameInfo {
+            native: frame.function == crate::model::modules::NATIVE_FUNCTION,
             is_module_body: frame.function == "<module>",
             app_body: matches!(
                 origin::of_file(&frame.file),
@@ -250,6 +259,34 @@ mod tests {
             };
         }
         node
+    }
+
+    #[test]
+    fn native_work_is_use_only_under_a_python_frame() {
+        let so = "/v/lib/python3.12/site-packages/pandas/_libs/lib.cpython-312-x86_64-linux-gnu.so";
+        let mut p = Profile::empty();
+        p.cct = Cct {
+            frames: vec![
+                frame("handler", "/app/app.py", "app"),
+                frame(
+                    crate::model::modules::NATIVE_FUNCTION,
+                    so,
+                    "pandas._libs.lib",
+                ),
+            ],
+            root: CctNode {
+                children: vec![
+                    // Called from the handler: pandas' use.
+                    chain(&[0, 1], 4, 0),
+                    // No Python frame (a deallocator at shutdown): not use.
+                    chain(&[1], 7, 0),
+                ],
+                ..CctNode::default()
+            },
+        };
+        let u = Usage::build(&p);
+        assert_eq!(u.app_samples, 4);
+        assert_eq!(u.sampled("pandas"), 4);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Where the cold start goes, as one SVG picture for the top of the HTML
 //! report: the interpreter's start-up, each import statement of the
 //! program as a bar (its own module-level code, with the imports it made
-//! drawn inside it), the files read, each invocation, and the findings of
+//! drawn inside it), the files read and network connections made, each
+//! invocation, and the findings of
 //! "what to change" marked where they happen, numbered as in that list.
 
 use super::escape::html as esc;
@@ -194,6 +195,7 @@ pub fn svg(profile: &Profile, analysis: &Analysis) -> String {
     let first_app = rows.first().map_or(init_end, |r| r.import.start_us);
     phases(&mut c, profile, analysis, first_app.min(init_end));
     files(&mut c, profile);
+    connects(&mut c, profile, &changes);
     for (n, row) in rows.iter().enumerate() {
         statement(
             &mut c,
@@ -254,7 +256,7 @@ fn phases(c: &mut Canvas, profile: &Profile, analysis: &Analysis, startup_end: u
 /// Lane 2: the files read (data files in red: I/O beyond code).
 fn files(c: &mut Canvas, profile: &Profile) {
     let y = 20.0 + ROW_H;
-    c.label(y, "", "files read", "");
+    c.label(y, "", "files, network", "");
     let span_us = c.span_us;
     for file in profile.files.iter().filter(|f| f.ok && f.ts_us <= span_us) {
         let data = looks_like_data(&file.path);
@@ -266,6 +268,27 @@ fn files(c: &mut Canvas, profile: &Profile) {
         let title = format!("{}: {}", file.path, ms(file.duration_us));
         let end = file.ts_us + file.duration_us;
         c.bar(class, y, file.ts_us, end, fill, false, &title);
+    }
+}
+
+/// On the files lane, each network connection as a tick: its address, the
+/// program's line that made it and, when it is a finding, its number.
+fn connects(c: &mut Canvas, profile: &Profile, changes: &[(usize, &Finding)]) {
+    let y = 20.0 + ROW_H;
+    let span_us = c.span_us;
+    for conn in profile.connects.iter().filter(|k| k.ts_us <= span_us) {
+        let site = conn.site.as_ref().map(|s| format!("{}:{}", s.file, s.line));
+        let number = changes.iter().find(|(_, f)| {
+            f.pattern == Some(crate::analysis::patterns::Pattern::NetworkAtInit)
+                && Some(f.site.to_string()) == site
+        });
+        let title = format!(
+            "{}connect to {}{}",
+            number.map(|(k, _)| format!("[{k}] ")).unwrap_or_default(),
+            conn.address,
+            site.map(|s| format!(" from {s}")).unwrap_or_default()
+        );
+        c.bar("net", y, conn.ts_us, conn.ts_us, "#9b59b6", false, &title);
     }
 }
 
@@ -461,6 +484,41 @@ mod tests {
             marked[0].contains("[1] never_used: botocore"),
             "{}",
             marked[0]
+        );
+    }
+
+    #[test]
+    fn a_network_connection_at_init_is_a_numbered_tick() {
+        use crate::model::profile::{ConnectRecord, ImportSite};
+        let mut p = example();
+        let file = p.imports.iter().find(|r| r.module == "boto3").unwrap();
+        let file = file.site.as_ref().unwrap().file.clone();
+        p.connects.push(ConnectRecord {
+            ts_us: 50_000,
+            tid: p.meta.pid,
+            address: "10.0.0.5:443".into(),
+            site: Some(ImportSite {
+                file: file.clone(),
+                line: 20,
+                function: "<module>".into(),
+            }),
+            calls: Vec::new(),
+            modules: Vec::new(),
+            at_init: true,
+        });
+        let a = analyze_profile(&p, ScoreKind::Runtime);
+        let k = a
+            .changes()
+            .position(|f| f.pattern.map(|p| p.as_str()) == Some("network_at_init"))
+            .unwrap()
+            + 1;
+        let drawn = svg(&p, &a);
+        let ticks = rects(&drawn, "net");
+        assert_eq!(ticks.len(), 1);
+        assert!(
+            ticks[0].contains(&format!("[{k}] connect to 10.0.0.5:443 from {file}:20")),
+            "{}",
+            ticks[0]
         );
     }
 
