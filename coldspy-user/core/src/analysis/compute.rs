@@ -6,7 +6,9 @@
 //! Measured, not guessed: the samples taken in the module's body
 //! (`<module>` frame of its file) while it was imported, nested imports left
 //! out, times the sampling period, must account for at least
-//! [`MIN_COMPUTE_US`] and for half of the import's own time. The evidence
+//! [`MIN_COMPUTE_US`], and for half of the samples taken while it was the
+//! innermost import (samples against samples: on a loaded machine its wall
+//! time grows, its samples do not). The evidence
 //! names the lines they were on and the function the body called in most
 //! of them. An import whose time follows its data files is
 //! [`super::data_read`]'s, not this.
@@ -46,17 +48,17 @@ pub fn of_import(profile: &Profile, tree: &Tree, i: usize) -> Option<Computation
     if data_read::of_import(profile, tree, i).is_some() {
         return None;
     }
-    let file = profile
-        .modules
-        .iter()
-        .find(|m| m.name == r.module)
-        .and_then(|m| m.file.as_deref())?;
+    let row = profile.modules.iter().find(|m| m.name == r.module)?;
+    let file = row.file.as_deref()?;
     let lines = data_read::body_lines(profile, file);
     let samples: u64 = lines.values().map(|(n, _)| n).sum();
     let estimate = samples * 1_000_000 / u64::from(profile.meta.sample_hz);
+    // Half of the samples taken while it was the innermost import: samples
+    // against samples, so a loaded machine (wall time longer than CPU
+    // time) does not hide the computation.
     if samples < MIN_BODY_SAMPLES
         || estimate < MIN_COMPUTE_US
-        || estimate.saturating_mul(2) < r.self_us
+        || samples.saturating_mul(2) < row.import_samples
     {
         return None;
     }
