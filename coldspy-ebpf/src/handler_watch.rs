@@ -33,48 +33,9 @@ fn read_u64(addr: u64) -> u64 {
     unsafe { bpf_probe_read_user(addr as *const u64) }.unwrap_or(0)
 }
 
-/// The search of [`on_stack`], one frame per step.
-struct Search {
-    frame: u64,
-    code: u64,
-    code_offset: u64,
-    previous_offset: u64,
-    mask: u64,
-    found: bool,
-}
-
-/// One frame of the search; `false` ends it.
+/// Whether a frame running `code` is on the current thread's stack.
 #[inline(always)]
-fn search_step(s: &mut Search) -> bool {
-    if s.frame == 0 {
-        return false;
-    }
-    if read_u64(s.frame + s.code_offset) & s.mask == s.code {
-        s.found = true;
-        return false;
-    }
-    s.frame = read_u64(s.frame + s.previous_offset);
-    true
-}
-
-/// `bpf_loop`'s callback: one step; 1 stops the loop.
-#[inline(never)]
-unsafe extern "C" fn search_callback(_index: u64, search: *mut core::ffi::c_void) -> i64 {
-    // SAFETY: `search` is the `Search` that `on_stack` passed.
-    let search = unsafe { &mut *(search as *mut Search) };
-    if search_step(search) {
-        0
-    } else {
-        1
-    }
-}
-
-/// Whether a frame running `code` is on the current thread's stack (its
-/// innermost [`HANDLER_SEARCH_FRAMES`]). With `use_bpf_loop` (kernel 5.17+)
-/// the verifier checks one step instead of every unrolled one: loading the
-/// program took ≈ 70 ms unrolled.
-#[inline(always)]
-fn on_stack(cfg: &TargetConfig, tid: u32, code: u64, use_bpf_loop: bool) -> bool {
+fn on_stack(cfg: &TargetConfig, tid: u32, code: u64) -> bool {
     let layout = &cfg.layout;
     let Ok(tstate) = pystack::current_tstate(cfg, tid) else {
         return false;
@@ -82,53 +43,24 @@ fn on_stack(cfg: &TargetConfig, tid: u32, code: u64, use_bpf_loop: bool) -> bool
     if tstate == 0 {
         return false;
     }
-    let Ok(frame) = pystack::follow(tstate, &layout.tstate_to_frame) else {
+    let Ok(mut frame) = pystack::follow(tstate, &layout.tstate_to_frame) else {
         return false;
     };
-    let mut search = Search {
-        frame,
-        code,
-        code_offset: layout.frame_code as u64,
-        previous_offset: layout.frame_previous as u64,
-        mask: layout.code_ptr_mask,
-        found: false,
-    };
-    if use_bpf_loop {
-        // SAFETY: the callback is a BPF subprogram; `search` lives on this
-        // stack for the whole call.
-        unsafe {
-            aya_ebpf::helpers::generated::bpf_loop(
-                HANDLER_SEARCH_FRAMES as u32,
-                search_callback as *mut core::ffi::c_void,
-                core::ptr::addr_of_mut!(search).cast(),
-                0,
-            )
-        };
-    } else {
-        for _ in 0..HANDLER_SEARCH_FRAMES {
-            if !search_step(&mut search) {
-                break;
-            }
+    for _ in 0..HANDLER_SEARCH_FRAMES {
+        if frame == 0 {
+            return false;
         }
+        if read_u64(frame + layout.frame_code as u64) & layout.code_ptr_mask == code {
+            return true;
+        }
+        frame = read_u64(frame + layout.frame_previous as u64);
     }
-    search.found
+    false
 }
 
-/// The watchpoint fired: the handler's code object's count was written
-/// (the unrolled stack search, for kernels before 5.17).
+/// The watchpoint fired: the handler's code object's count was written.
 #[perf_event]
 pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
-    handler_watch(ctx, false)
-}
-
-/// The same, searching the stack with `bpf_loop` (kernel 5.17+).
-#[perf_event]
-pub fn coldspy_handler_watch_loop(ctx: PerfEventContext) -> u32 {
-    handler_watch(ctx, true)
-}
-
-#[inline(always)]
-fn handler_watch(ctx: PerfEventContext, use_bpf_loop: bool) -> u32 {
     // A call's end is timed as early as the trap allows, its start as late
     // (below): the program's own work stays outside the span it marks.
     // SAFETY: a helper without arguments.
@@ -148,7 +80,7 @@ fn handler_watch(ctx: PerfEventContext, use_bpf_loop: bool) -> u32 {
         return 0;
     };
     let _ = HANDLER_REFCOUNTS.insert(code, refcnt, 0);
-    if refcnt == last || on_stack(cfg, tid, code, use_bpf_loop) {
+    if refcnt == last || on_stack(cfg, tid, code) {
         return 0;
     }
     let Some(mut entry) = maps::EVENTS.reserve::<InvocationEvent>(0) else {

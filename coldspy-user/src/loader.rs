@@ -203,7 +203,7 @@ impl Probes {
             let program: &mut UProbe = program(&mut ebpf, name)?;
             program.load().map_err(|source| attach_err(name, source))?;
         }
-        let watch: &mut PerfEvent = program(&mut ebpf, handler_watch_program())?;
+        let watch: &mut PerfEvent = program(&mut ebpf, "coldspy_handler_watch")?;
         watch
             .load()
             .map_err(|source| attach_err("coldspy_handler_watch", source))?;
@@ -322,7 +322,7 @@ impl Probes {
                 what: "HANDLER_REFCOUNTS".into(),
                 source,
             })?;
-        let program: &mut PerfEvent = program(&mut self.ebpf, handler_watch_program())?;
+        let program: &mut PerfEvent = program(&mut self.ebpf, "coldspy_handler_watch")?;
         let program_fd = program
             .fd()
             .map_err(|source| attach_err("coldspy_handler_watch", source))?
@@ -561,16 +561,6 @@ pub fn sampler_program() -> &'static str {
         "coldspy_sample_loop"
     } else {
         "coldspy_sample"
-    }
-}
-
-/// The handler watch of the sampler's kind: its stack search in a
-/// `bpf_loop` where the sampler's walk is one (verified in a few ms instead
-/// of ≈ 70 ms unrolled).
-fn handler_watch_program() -> &'static str {
-    match sampler_program() {
-        "coldspy_sample_loop" => "coldspy_handler_watch_loop",
-        _ => "coldspy_handler_watch",
     }
 }
 
