@@ -128,11 +128,27 @@ pub fn tracepoint_field_offset(category: &str, name: &str, field: &str) -> Optio
 
 impl Probes {
     /// Loads the programs and attaches the sampler at `sample_hz` on every
+    /// CPU, the lifecycle tracepoints and (with `track_files`) the file-open ones.
+    pub fn load(sample_hz: u64, track_files: bool) -> Result<Self, LoadError> {
+        Self::load_with(sample_hz, track_files, None)
+    }
+
     /// Attaches the network-connection probe (`sys_enter_connect`), where
     /// the stack walk is a `bpf_loop` (the unrolled one would add ≈ 0.6 s of
     /// verification to every start): `record` calls it once the command is
     /// released, so its verification (≈ 8 ms) overlaps the target's exec.
-    pub fn attach_connects(&mut self) -> Result<(), LoadError> {
+    /// Does nothing unless `track_files` (as for the file-open probes).
+    pub fn attach_connects(&mut self, track_files: bool) {
+        if !track_files {
+            return;
+        }
+        // A kernel that refuses it costs the recording its connections only.
+        if let Err(e) = self.try_attach_connects() {
+            log::warn!("network connections are not recorded: {e}");
+        }
+    }
+
+    fn try_attach_connects(&mut self) -> Result<(), LoadError> {
         if sampler_program() != "coldspy_sample_loop" {
             log::debug!("no connect probe: the unrolled stack walk would take too long to verify");
             return Ok(());
@@ -151,11 +167,6 @@ impl Probes {
             begun.elapsed().as_millis()
         );
         Ok(())
-    }
-
-    /// CPU, the lifecycle tracepoints and (with `track_files`) the file-open ones.
-    pub fn load(sample_hz: u64, track_files: bool) -> Result<Self, LoadError> {
-        Self::load_with(sample_hz, track_files, None)
     }
 
     /// As [`Probes::load`], with the exec hook looking at every process of

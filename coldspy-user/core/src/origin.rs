@@ -76,6 +76,14 @@ pub fn is_stdlib_name(module: &str) -> bool {
     stdlib_names().contains(top_level(module))
 }
 
+/// Whether dotted `module` is `package` or one of its sub-modules
+/// (`boto3.dynamodb` is within `boto3`; `boto3x` is not).
+pub fn is_within(module: &str, package: &str) -> bool {
+    module
+        .strip_prefix(package)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
 /// The top-level package of a dotted name.
 pub fn top_level(module: &str) -> &str {
     module.split('.').next().unwrap_or(module)
@@ -84,6 +92,14 @@ pub fn top_level(module: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_module_is_within_its_package_only_at_a_dot() {
+        assert!(is_within("boto3", "boto3"));
+        assert!(is_within("boto3.dynamodb.conditions", "boto3"));
+        assert!(!is_within("boto3x", "boto3"));
+        assert!(!is_within("boto", "boto3"));
+    }
 
     #[test]
     fn files_are_classified_by_path() {

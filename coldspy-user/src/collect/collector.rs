@@ -24,7 +24,7 @@ use coldspy_common::{
     invocation::{InvocationEvent, EVENT_KIND_INVOCATION_START},
     lifecycle::LifecycleEvent,
     module_exec::{ModuleExecEvent, EVENT_KIND_MODULE_EXEC_START},
-    sample::{SampleEvent, SAMPLE_TRUNCATED},
+    sample::{RawFrame, SampleEvent, SAMPLE_TRUNCATED},
 };
 use std::collections::HashMap;
 
@@ -300,25 +300,8 @@ impl Collector {
             let index = self.intern(native_frame(&file));
             stack.push(index);
         }
-        let symbolizer = self.symbolizers.get_mut(&sample.pid);
-        if let Some(symbolizer) = symbolizer.filter(|_| depth > 0) {
-            let mut frames = Vec::with_capacity(depth);
-            // Slots with no code object are skipped frames (C-stack shims).
-            for raw in sample.frames[..depth].iter().filter(|f| f.code_addr != 0) {
-                match symbolizer.frame(*raw) {
-                    Some(frame) => frames.push(frame),
-                    None => {
-                        // Keep its place: dropping it would join two frames
-                        // that never called each other.
-                        self.trace.unsymbolized_frames += 1;
-                        frames.push(unknown_frame());
-                    }
-                }
-            }
-            for frame in frames {
-                stack.push(self.intern(frame));
-            }
-        }
+        self.trace.unsymbolized_frames +=
+            self.symbolize_into(sample.pid, &sample.frames[..depth], &mut stack);
         let truncated = sample.flags & SAMPLE_TRUNCATED != 0;
         let raw = |stack| TraceSample {
             ts_ns: sample.ktime_ns,
@@ -339,18 +322,40 @@ impl Collector {
         }
     }
 
-    /// Keeps a network connection with the Python stack that made it.
-    pub fn connect(&mut self, event: &ConnectEvent) {
-        let Some(symbolizer) = self.symbolizers.get_mut(&event.pid) else {
-            return;
+    /// Symbolizes `raw` frames of `pid` (innermost first) onto `stack` as
+    /// interned frame indices; returns how many could not be read. Slots with
+    /// no code object are skipped frames (C-stack shims); an unreadable one
+    /// keeps its place as `<unknown>`: dropping it would join two frames that
+    /// never called each other.
+    fn symbolize_into(&mut self, pid: u32, raw: &[RawFrame], stack: &mut Vec<u32>) -> u64 {
+        let Some(symbolizer) = self.symbolizers.get_mut(&pid) else {
+            return 0;
         };
-        let depth = (event.depth as usize).min(event.frames.len());
-        let frames: Vec<Frame> = event.frames[..depth]
+        let mut unknown = 0;
+        let frames: Vec<Frame> = raw
             .iter()
             .filter(|f| f.code_addr != 0)
-            .map(|raw| symbolizer.frame(*raw).unwrap_or_else(unknown_frame))
+            .map(|f| {
+                symbolizer.frame(*f).unwrap_or_else(|| {
+                    unknown += 1;
+                    unknown_frame()
+                })
+            })
             .collect();
-        let stack = frames.into_iter().map(|f| self.intern(f)).collect();
+        for frame in frames {
+            stack.push(self.intern(frame));
+        }
+        unknown
+    }
+
+    /// Keeps a network connection with the Python stack that made it.
+    pub fn connect(&mut self, event: &ConnectEvent) {
+        if !self.symbolizers.contains_key(&event.pid) {
+            return;
+        }
+        let depth = (event.depth as usize).min(event.frames.len());
+        let mut stack = Vec::with_capacity(depth);
+        self.symbolize_into(event.pid, &event.frames[..depth], &mut stack);
         self.trace.connects.push(TraceConnect {
             pid: event.pid,
             tid: event.tid,

@@ -65,7 +65,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     };
     let mut probes = Probes::load_with(args.rate, !args.no_files, Some(system))
         .context("loading coldspy's eBPF programs")?;
-    attach_connects(&mut probes, !args.no_files);
+    probes.attach_connects(!args.no_files);
     let maps = probes.system.as_mut().context("the system-wide maps")?;
     for id in &cgroup_ids {
         maps.cgroups.insert(id, 1, 0).context("CGROUP_ALLOW")?;
@@ -359,14 +359,4 @@ fn rss_bytes() -> u64 {
     crate::sys::proc::status_field(&status, "VmRSS:")
         .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
-}
-
-/// The network-connection probe, unless files are not tracked; a kernel
-/// that refuses it costs the recording its connections only, said once.
-fn attach_connects(probes: &mut Probes, track_files: bool) {
-    if track_files {
-        if let Err(e) = probes.attach_connects() {
-            log::warn!("network connections are not recorded: {e}");
-        }
-    }
 }

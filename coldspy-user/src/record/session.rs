@@ -117,16 +117,6 @@ struct Session {
 }
 
 impl Session {
-    /// The network-connection probe, when files are tracked; a kernel that
-    /// refuses it costs the recording its connections only, said once.
-    fn attach_connects(&mut self) {
-        if self.track_files {
-            if let Err(e) = self.probes.attach_connects() {
-                log::warn!("network connections are not recorded: {e}");
-            }
-        }
-    }
-
     fn configure(&mut self, interpreter: Interpreter, extra_flags: u32) -> anyhow::Result<()> {
         let pid = interpreter.pid;
         self.attach_import_probes(&interpreter);
@@ -311,7 +301,7 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
             (start_ns, Some(held), marks)
         }
         (Target::Pid(pid), Some(interpreter)) => {
-            session.attach_connects();
+            session.probes.attach_connects(session.track_files);
             let start_ns = monotonic_ns();
             session.collector.event_time(start_ns);
             let follow = if options.subprocesses {
@@ -426,7 +416,7 @@ impl Session {
             }
         })?;
         // After the release: its verification overlaps the target's exec.
-        self.attach_connects();
+        self.probes.attach_connects(self.track_files);
         Ok((start_ns, held, marks))
     }
 

@@ -74,7 +74,7 @@ pub fn of_import(profile: &Profile, tree: &Tree, i: usize) -> Option<Computation
     for (_, per) in lines.values() {
         for (&f, &n) in per {
             if let Some(frame) = profile.cct.frames.get(f) {
-                *callees.entry(data_read::callee_name(frame)).or_default() += n;
+                *callees.entry(frame.dotted_name()).or_default() += n;
             }
         }
     }

@@ -171,11 +171,9 @@ fn inside_dependency(
             && f.site == via
             && (f.verdict == Verdict::Unused || f.pattern.is_some_and(|p| !at_import(p)))
     });
-    let covered = findings.iter().any(|f| {
-        !f.first_party
-            && f.via == via
-            && (module == &f.module || module.starts_with(&format!("{}.", f.module)))
-    });
+    let covered = findings
+        .iter()
+        .any(|f| !f.first_party && f.via == via && super::origin::is_within(module, &f.module));
     if advised || covered {
         return;
     }

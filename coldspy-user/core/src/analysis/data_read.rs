@@ -173,7 +173,7 @@ fn hot_line(profile: &Profile, file: &str) -> Option<HotLine> {
         .iter()
         .max_by_key(|(&f, &n)| (n, std::cmp::Reverse(f)))
         .and_then(|(&f, _)| frames.get(f))
-        .map(callee_name);
+        .map(Frame::dotted_name);
     Some(HotLine {
         file: file.to_string(),
         line,
@@ -238,12 +238,4 @@ fn nested_imports(node: &CctNode, frames: &[Frame]) -> u64 {
         .iter()
         .map(|c| nested_imports(c, frames))
         .sum()
-}
-
-/// `json.load`: the callee's module and name.
-pub(super) fn callee_name(frame: &Frame) -> String {
-    match &frame.module {
-        Some(m) => format!("{m}.{}", frame.shown_name()),
-        None => frame.shown_name().to_string(),
-    }
 }

@@ -87,21 +87,15 @@ impl Usage {
     /// sub-module of it (a package used at init says nothing of its other
     /// sub-modules: `boto3.client()` does not use `boto3.dynamodb`).
     pub fn init_named(&self, prefix: &str) -> bool {
-        self.init_named.iter().any(|m| {
-            m == prefix
-                || m.strip_prefix(prefix)
-                    .is_some_and(|rest| rest.starts_with('.'))
-        })
+        self.init_named.iter().any(|m| origin::is_within(m, prefix))
     }
 
     /// Whether code of `prefix` (or a sub-module) was on the stack of a
     /// network connection made at init: it ran then.
     pub fn ran_at_init(&self, prefix: &str) -> bool {
-        self.ran_at_init.iter().any(|m| {
-            m == prefix
-                || m.strip_prefix(prefix)
-                    .is_some_and(|rest| rest.starts_with('.'))
-        })
+        self.ran_at_init
+            .iter()
+            .any(|m| origin::is_within(m, prefix))
     }
 
     /// Application samples in which code of `prefix` (or a sub-module) ran.
@@ -114,11 +108,10 @@ impl Usage {
     /// exact data.
     pub fn exact(&self, prefix: &str) -> Option<u64> {
         let exact = self.exact.as_ref()?;
-        let dotted = format!("{prefix}.");
         Some(
             exact
                 .iter()
-                .filter(|(m, &k)| k > 0 && (m.as_str() == prefix || m.starts_with(&dotted)))
+                .filter(|(m, &k)| k > 0 && origin::is_within(m, prefix))
                 .map(|(_, &k)| k)
                 .min()
                 .unwrap_or(0),

@@ -94,11 +94,7 @@ fn changes_list(profile: &Profile, analysis: &Analysis) -> String {
                 escape(f.pattern.map(|p| p.as_str()).unwrap_or("")),
                 escape(&f.module),
                 escape(&site),
-                if f.pattern.is_some_and(|p| p.measures_saving()) {
-                    format!("saves about {:.1} ms", f.saving_us as f64 / 1000.0)
-                } else {
-                    "saving not measured".to_string()
-                },
+                f.saving_text(),
                 escape(f.advice.as_deref().unwrap_or("")),
             )
         })
@@ -116,7 +112,7 @@ fn timeline_section(profile: &Profile, analysis: &Analysis) -> String {
         return String::new();
     }
     format!(
-        "<h2>Where the cold start goes</h2><div class=\"legend\">phases: start-up, init, each invocation · files read (red: data, not code) · \
+        "<h2>Where the cold start goes</h2><div class=\"legend\">phases: start-up, init, each invocation · files read (red: data, not code) and network connections (purple) · \
          each import statement of the program, the imports it made inside it · [n] a finding of the list below</div>\
          <div id=\"timeline-box\">{svg}</div>\n"
     )

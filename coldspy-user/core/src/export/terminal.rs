@@ -204,11 +204,7 @@ pub fn write_changes(
         // The headline fits 100 columns (the site is shortened); the
         // indented detail may run on.
         let pattern = f.pattern.map(|p| p.as_str()).unwrap_or("");
-        let saving = if f.pattern.is_some_and(|p| p.measures_saving()) {
-            format!("saves about {} ms", ms(f.saving_us))
-        } else {
-            "saving not measured".to_string()
-        };
+        let saving = f.saving_text();
         let head = format!("  {pattern}: `{}` at : {saving}", f.module);
         let site = tail(
             &f.site.to_string(),

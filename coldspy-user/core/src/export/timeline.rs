@@ -7,6 +7,7 @@
 
 use super::escape::html as esc;
 use crate::analysis::data_read::looks_like_data;
+use crate::analysis::statements::ms;
 use crate::analysis::{Analysis, Finding};
 use crate::model::profile::{ImportRecord, Profile};
 use crate::origin::{of_file, Origin};
@@ -85,10 +86,6 @@ fn tick_step_us(span_us: u64) -> u64 {
         .map(|m| m * step)
         .find(|&s| s >= raw)
         .unwrap_or(step * 10)
-}
-
-fn ms(us: u64) -> String {
-    format!("{:.1} ms", us as f64 / 1000.0)
 }
 
 /// The SVG being drawn: its text and the time axis' scale.

@@ -73,10 +73,6 @@ pub fn build_profile(trace: &Trace) -> Profile {
 /// before `init_us`.
 fn connect_records(trace: &Trace, frames: &[Frame], init_us: u64) -> Vec<ConnectRecord> {
     use crate::origin::{of_file, Origin};
-    let name = |f: &Frame| match &f.module {
-        Some(m) => format!("{m}.{}", f.shown_name()),
-        None => f.shown_name().to_string(),
-    };
     trace
         .connects
         .iter()
@@ -97,10 +93,10 @@ fn connect_records(trace: &Trace, frames: &[Frame], init_us: u64) -> Vec<Connect
             // The frame the program's line called, then the innermost one.
             let mut calls = Vec::new();
             if let Some(called) = own.and_then(|k| k.checked_sub(1)) {
-                calls.push(name(stack[called]));
+                calls.push(stack[called].dotted_name());
             }
             if let Some(inner) = stack.first().filter(|_| own != Some(0)) {
-                let inner = name(inner);
+                let inner = inner.dotted_name();
                 if calls.last() != Some(&inner) {
                     calls.push(inner);
                 }

@@ -243,6 +243,14 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// `module.name` (`json.load`), or the name alone when the module is unknown.
+    pub fn dotted_name(&self) -> String {
+        match &self.module {
+            Some(m) => format!("{m}.{}", self.shown_name()),
+            None => self.shown_name().to_string(),
+        }
+    }
+
     /// The name to show: the qualified name where known, else `function`.
     pub fn shown_name(&self) -> &str {
         if self.qualname.is_empty() {
