@@ -17,7 +17,7 @@ use aya_ebpf::{
 use coldspy_common::{
     invocation::{InvocationEvent, EVENT_KIND_INVOCATION_END, EVENT_KIND_INVOCATION_START},
     limits::MAX_TARGETS,
-    offsets::TargetConfig,
+    offsets::PyLayout,
 };
 
 /// Handler code object → its reference count after the last write seen.
@@ -33,19 +33,12 @@ fn read_u64(addr: u64) -> u64 {
     unsafe { bpf_probe_read_user(addr as *const u64) }.unwrap_or(0)
 }
 
-/// Whether a frame running `code` is on the current thread's stack.
+/// Whether a frame running `code` is on the stack whose innermost frame is
+/// `frame`. Called last, with the event already filled in: every exit of
+/// the unrolled search then leads only to a submit or a discard, which
+/// keeps the verifier's work to the search itself.
 #[inline(always)]
-fn on_stack(cfg: &TargetConfig, tid: u32, code: u64) -> bool {
-    let layout = &cfg.layout;
-    let Ok(tstate) = pystack::current_tstate(cfg, tid) else {
-        return false;
-    };
-    if tstate == 0 {
-        return false;
-    }
-    let Ok(mut frame) = pystack::follow(tstate, &layout.tstate_to_frame) else {
-        return false;
-    };
+fn on_stack(layout: &PyLayout, mut frame: u64, code: u64) -> bool {
     for _ in 0..HANDLER_SEARCH_FRAMES {
         if frame == 0 {
             return false;
@@ -80,17 +73,19 @@ pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
         return 0;
     };
     let _ = HANDLER_REFCOUNTS.insert(code, refcnt, 0);
-    if refcnt == last || on_stack(cfg, tid, code) {
+    if refcnt == last {
         return 0;
     }
+    let frame = pystack::innermost_frame_addr(cfg, tid);
+    let caller = pystack::raw_frame(&cfg.layout, frame);
     let Some(mut entry) = maps::EVENTS.reserve::<InvocationEvent>(0) else {
         maps::count_lost(maps::LOST_EVENTS);
         return 0;
     };
     let event = entry.as_mut_ptr();
+    let starts = refcnt > last;
     // SAFETY: reserved record of the right size; every field is written.
     unsafe {
-        let starts = refcnt > last;
         (*event).kind = if starts {
             EVENT_KIND_INVOCATION_START
         } else {
@@ -101,12 +96,16 @@ pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
         (*event)._pad = 0;
         (*event).code_addr = code;
         (*event).refcnt = refcnt;
-        (*event).caller = pystack::innermost_frame(cfg, tid);
+        (*event).caller = caller;
         (*event).ktime_ns = if starts {
             bpf_ktime_get_ns()
         } else {
             trapped_ns
         };
+    }
+    if on_stack(&cfg.layout, frame, code) {
+        entry.discard(0);
+        return 0;
     }
     entry.submit(maps::DATA_RING_SUBMIT);
     0

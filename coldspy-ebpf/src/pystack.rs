@@ -125,16 +125,22 @@ pub fn current_tstate(cfg: &TargetConfig, tid: u32) -> Result<u64, i32> {
 /// The innermost Python frame of the current thread (code 0 if none).
 #[inline(always)]
 pub fn innermost_frame(cfg: &TargetConfig, tid: u32) -> RawFrame {
-    let layout = &cfg.layout;
-    let Ok(tstate) = current_tstate(cfg, tid) else {
-        return RawFrame::default();
-    };
-    if tstate == 0 {
-        return RawFrame::default();
+    raw_frame(&cfg.layout, innermost_frame_addr(cfg, tid))
+}
+
+/// The address of the current thread's innermost Python frame (0 if none).
+#[inline(always)]
+pub fn innermost_frame_addr(cfg: &TargetConfig, tid: u32) -> u64 {
+    match current_tstate(cfg, tid) {
+        Ok(0) | Err(_) => 0,
+        Ok(tstate) => follow(tstate, &cfg.layout.tstate_to_frame).unwrap_or(0),
     }
-    let Ok(frame) = follow(tstate, &layout.tstate_to_frame) else {
-        return RawFrame::default();
-    };
+}
+
+/// The code object, instruction pointer and identity of the frame at
+/// `frame` (all zero for none).
+#[inline(always)]
+pub fn raw_frame(layout: &coldspy_common::offsets::PyLayout, frame: u64) -> RawFrame {
     if frame == 0 {
         return RawFrame::default();
     }

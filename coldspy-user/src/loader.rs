@@ -71,7 +71,12 @@ pub struct Probes {
     /// The handler watchpoints set: (process, code object, one per thread;
     /// closed with the probes or once the process ended).
     handler_watches: Vec<(u32, u64, std::os::fd::OwnedFd)>,
+    /// Whether the handler-watch program is loaded.
+    handler_watch_verified: bool,
 }
+
+/// The handler-watch program.
+const HANDLER_WATCH: &str = "coldspy_handler_watch";
 
 /// The maps the `record --all` daemon shares with the exec hook (see
 /// `coldspy_common::system_wide`).
@@ -192,34 +197,21 @@ impl Probes {
             }
         };
         let step = std::time::Instant::now();
-        attach_sampler(&mut ebpf, sample_hz)?;
+        let mut programs = programs_before_release();
+        // The daemon's start is not a command's: verify everything up front.
+        if system.is_some() {
+            programs.push((HANDLER_WATCH, HANDLER_WATCH));
+        }
+        verify_in_parallel(&mut ebpf, &programs)?;
         log::debug!(
-            "sampler loaded and attached in {} ms",
+            "programs verified (in parallel) in {} ms",
             step.elapsed().as_millis()
         );
         let step = std::time::Instant::now();
+        attach_sampler(&mut ebpf, sample_hz)?;
         attach_tracepoints(&mut ebpf, track_files)?;
         log::debug!(
-            "tracepoints loaded and attached in {} ms",
-            step.elapsed().as_millis()
-        );
-        let step = std::time::Instant::now();
-        for name in [
-            "coldspy_entry",
-            "coldspy_import_enter",
-            "coldspy_import_exit",
-            "coldspy_module_exec_enter",
-            "coldspy_module_exec_exit",
-        ] {
-            let program: &mut UProbe = program(&mut ebpf, name)?;
-            program.load().map_err(|source| attach_err(name, source))?;
-        }
-        let watch: &mut PerfEvent = program(&mut ebpf, "coldspy_handler_watch")?;
-        watch
-            .load()
-            .map_err(|source| attach_err("coldspy_handler_watch", source))?;
-        log::debug!(
-            "uprobe programs loaded in {} ms; all programs ready {} ms after the start of loading",
+            "sampler and tracepoints attached in {} ms; all programs ready {} ms after the start of loading",
             step.elapsed().as_millis(),
             begun.elapsed().as_millis()
         );
@@ -247,7 +239,29 @@ impl Probes {
             import_probes: Vec::new(),
             handler_refcounts,
             handler_watches: Vec::new(),
+            handler_watch_verified: system.is_some(),
         })
+    }
+
+    /// Verifies the handler-watch program if not done yet (≈ 30-40 ms of
+    /// the kernel's verifier): `record` calls it once a Python target on
+    /// 3.11+ is released, so it overlaps the target's start rather than
+    /// holding the command; [`Probes::watch_handler`] calls it too.
+    pub fn verify_handler_watch(&mut self) -> Result<(), LoadError> {
+        if self.handler_watch_verified {
+            return Ok(());
+        }
+        let begun = std::time::Instant::now();
+        let program: &mut PerfEvent = program(&mut self.ebpf, HANDLER_WATCH)?;
+        program
+            .load()
+            .map_err(|source| attach_err(HANDLER_WATCH, source))?;
+        self.handler_watch_verified = true;
+        log::debug!(
+            "handler watch verified in {} ms",
+            begun.elapsed().as_millis()
+        );
+        Ok(())
     }
 
     /// Attaches the entry uprobe to `binary` (file offset `offset`). It is
@@ -333,10 +347,11 @@ impl Probes {
                 what: "HANDLER_REFCOUNTS".into(),
                 source,
             })?;
-        let program: &mut PerfEvent = program(&mut self.ebpf, "coldspy_handler_watch")?;
+        self.verify_handler_watch()?;
+        let program: &mut PerfEvent = program(&mut self.ebpf, HANDLER_WATCH)?;
         let program_fd = program
             .fd()
-            .map_err(|source| attach_err("coldspy_handler_watch", source))?
+            .map_err(|source| attach_err(HANDLER_WATCH, source))?
             .as_fd()
             .as_raw_fd();
         let mut watched = 0;
@@ -514,14 +529,20 @@ fn load_object(system: Option<SystemWide>) -> Result<Ebpf, LoadError> {
     let self_tgid = std::process::id();
     // Without it, 3.9/3.10 threads other than the GIL holder are not told apart.
     // Read once for every offset this load needs.
+    // aya parses the kernel's BTF once more when its loader is made: both
+    // parses run at once (≈ 20 ms each here).
     let btf_begun = std::time::Instant::now();
-    let btf = crate::kernel_btf::KernelBtf::from_sys_fs().ok();
+    let ours = std::thread::spawn(|| crate::kernel_btf::KernelBtf::from_sys_fs().ok());
+    let mut loader = EbpfLoader::new();
+    let btf = ours
+        .join()
+        .map_err(|_| LoadError::System("reading the kernel BTF panicked".into()))?;
     let fsbase = btf
         .as_ref()
         .and_then(|btf| btf.task_fsbase_offset())
         .unwrap_or(u32::MAX);
     log::debug!(
-        "kernel BTF read for task_struct offsets in {} ms",
+        "kernel BTF read (ours and aya's, at once) in {} ms",
         btf_begun.elapsed().as_millis()
     );
     let (system_wide, cgroup_filter, exe_chain) = match system {
@@ -536,7 +557,7 @@ fn load_object(system: Option<SystemWide>) -> Result<Ebpf, LoadError> {
         }
         None => (0, 0, [u32::MAX; 6]),
     };
-    Ok(EbpfLoader::new()
+    Ok(loader
         .override_global("SYSTEM_WIDE", &system_wide, true)
         .override_global("CGROUP_FILTER", &cgroup_filter, true)
         .override_global("EXE_CHAIN", &exe_chain, true)
@@ -575,16 +596,79 @@ pub fn sampler_program() -> &'static str {
     }
 }
 
-/// The CPU sampler, on every online CPU.
+/// The programs verified before a command is released, each with what an
+/// error names: the sampler, the lifecycle and file-open tracepoints and
+/// the uprobes (attached once the interpreter is known). Not the handler
+/// watch: it is set only after a runtime loaded its handler, so
+/// [`Probes::verify_handler_watch`] runs once the command is released.
+fn programs_before_release() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (sampler_program(), "the CPU sampler"),
+        ("coldspy_openat_enter", "sys_enter_openat"),
+        ("coldspy_openat_exit", "sys_exit_openat"),
+        ("coldspy_exec", "sched_process_exec"),
+        ("coldspy_fork", "sched_process_fork"),
+        ("coldspy_exit", "sched_process_exit"),
+        ("coldspy_entry", "coldspy_entry"),
+        ("coldspy_import_enter", "coldspy_import_enter"),
+        ("coldspy_import_exit", "coldspy_import_exit"),
+        ("coldspy_module_exec_enter", "coldspy_module_exec_enter"),
+        ("coldspy_module_exec_exit", "coldspy_module_exec_exit"),
+    ]
+}
+
+/// Loads (has the kernel verify) the `programs` named, one thread each:
+/// verification is CPU work inside `bpf(BPF_PROG_LOAD)`, and one program
+/// after the other kept the command waiting for their sum.
+fn verify_in_parallel(ebpf: &mut Ebpf, programs: &[(&str, &str)]) -> Result<(), LoadError> {
+    if let Some((name, _)) = programs
+        .iter()
+        .find(|(name, _)| ebpf.program(name).is_none())
+    {
+        return Err(LoadError::Missing(name.to_string()));
+    }
+    let found = ebpf.programs_mut().filter_map(|(name, program)| {
+        let (_, what) = programs.iter().find(|(wanted, _)| *wanted == name)?;
+        Some((*what, program))
+    });
+    std::thread::scope(|scope| {
+        let loads: Vec<_> = found
+            .map(|(what, program)| {
+                scope.spawn(move || {
+                    let begun = std::time::Instant::now();
+                    let loaded = load_in_place(program).map_err(|e| attach_err(what, e));
+                    log::debug!("{what} verified in {} ms", begun.elapsed().as_millis());
+                    loaded
+                })
+            })
+            .collect();
+        loads
+            .into_iter()
+            .map(|load| {
+                load.join()
+                    .unwrap_or_else(|_| Err(LoadError::System("a program load panicked".into())))
+            })
+            .collect::<Result<(), LoadError>>()
+    })
+}
+
+/// Loads a program of a kind coldspy uses, leaving the value in place.
+fn load_in_place(program: &mut Program) -> Result<(), aya::programs::ProgramError> {
+    match program {
+        Program::UProbe(p) => p.load(),
+        Program::TracePoint(p) => p.load(),
+        Program::PerfEvent(p) => p.load(),
+        _ => Ok(()),
+    }
+}
+
+/// The CPU sampler (verified already), on every online CPU.
 fn attach_sampler(ebpf: &mut Ebpf, sample_hz: u64) -> Result<(), LoadError> {
     let cpus =
         aya::util::online_cpus().map_err(|(what, e)| LoadError::System(format!("{what}: {e}")))?;
     let name = sampler_program();
     log::debug!("sampler: {name}");
     let program: &mut PerfEvent = program(ebpf, name)?;
-    program
-        .load()
-        .map_err(|source| attach_err("the CPU sampler", source))?;
     for cpu in cpus {
         program
             .attach(
@@ -598,8 +682,8 @@ fn attach_sampler(ebpf: &mut Ebpf, sample_hz: u64) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// The lifecycle tracepoints, and the file-open ones with `track_files`
-/// (loaded either way: the object's programs are all verified up front).
+/// The lifecycle tracepoints (verified already), and the file-open ones
+/// with `track_files`.
 fn attach_tracepoints(ebpf: &mut Ebpf, track_files: bool) -> Result<(), LoadError> {
     for (name, category, event) in [
         ("coldspy_openat_enter", "syscalls", "sys_enter_openat"),
@@ -608,11 +692,10 @@ fn attach_tracepoints(ebpf: &mut Ebpf, track_files: bool) -> Result<(), LoadErro
         ("coldspy_fork", "sched", "sched_process_fork"),
         ("coldspy_exit", "sched", "sched_process_exit"),
     ] {
-        let program: &mut TracePoint = program(ebpf, name)?;
-        program.load().map_err(|source| attach_err(event, source))?;
         if category == "syscalls" && !track_files {
             continue;
         }
+        let program: &mut TracePoint = program(ebpf, name)?;
         program
             .attach(category, event)
             .map_err(|source| attach_err(&format!("tracepoint {category}:{event}"), source))?;

@@ -229,6 +229,17 @@ impl Session {
             event.kind,
             begun.elapsed().as_micros()
         );
+        // Released already: the verification overlaps the target's start,
+        // long before a runtime can have loaded its handler.
+        if self
+            .interpreter
+            .as_ref()
+            .is_some_and(|i| super::handler_watch::watchable(i.version))
+        {
+            if let Err(e) = self.probes.verify_handler_watch() {
+                eprintln!("coldspy: warning: FaaS handler calls cannot be watched: {e}");
+            }
+        }
         result
     }
 
