@@ -51,6 +51,8 @@ enum Which {
     Node(crate::bench_node::NodeArgs),
     /// Resident memory of a long `record --pid` on busy threads (flat after a minute).
     Memory(crate::bench_memory::MemoryArgs),
+    /// Time from `coldspy record` invoked to its command running (median of 20).
+    Release(crate::bench_release::ReleaseArgs),
     /// Vanilla vs prebaked vs fork-server starts of the prebake examples.
     Prebake {
         /// Starts per variant and function.
@@ -80,6 +82,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         Which::Prebake { runs, drop_caches } => prebake(*runs, *drop_caches),
         Which::Node(node) => crate::bench_node::run(node),
         Which::Memory(memory) => crate::bench_memory::run(memory),
+        Which::Release(release) => crate::bench_release::run(release),
     }
 }
 

@@ -6,6 +6,7 @@ mod bench;
 mod bench_memory;
 mod bench_node;
 mod bench_overhead;
+mod bench_release;
 mod criu;
 mod demo;
 mod setup;
