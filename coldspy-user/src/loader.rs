@@ -642,13 +642,11 @@ fn verify_in_parallel(ebpf: &mut Ebpf, programs: &[(&str, &str)]) -> Result<(), 
                 })
             })
             .collect();
-        loads
-            .into_iter()
-            .map(|load| {
-                load.join()
-                    .unwrap_or_else(|_| Err(LoadError::System("a program load panicked".into())))
-            })
-            .collect::<Result<(), LoadError>>()
+        // The scope joins every thread, also after the first error.
+        loads.into_iter().try_for_each(|load| {
+            load.join()
+                .unwrap_or_else(|_| Err(LoadError::System("a program load panicked".into())))
+        })
     })
 }
 
