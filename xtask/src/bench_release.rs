@@ -71,17 +71,23 @@ fn time_to_release(coldspy: &Path, profile: &Path) -> Result<f64> {
         .args(["record", "-o"])
         .arg(profile)
         .args(["--", "/bin/date", "+%s%N"])
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .output()
         .with_context(|| format!("running {}", coldspy.display()))?;
-    if !out.status.success() {
-        bail!("{} record failed ({})", coldspy.display(), out.status);
-    }
-    let printed: u128 = String::from_utf8_lossy(&out.stdout)
+    // `record` then exits 1 ("never ran a Python interpreter"): only the
+    // command's line matters here.
+    let Some(printed) = String::from_utf8_lossy(&out.stdout)
         .lines()
         .next()
-        .and_then(|l| l.trim().parse().ok())
-        .context("date printed no time")?;
+        .and_then(|l| l.trim().parse::<u128>().ok())
+    else {
+        bail!(
+            "{} record: the command never ran ({}): {}",
+            coldspy.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    };
     Ok(printed.saturating_sub(invoked) as f64 / 1e6)
 }
 
