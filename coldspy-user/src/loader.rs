@@ -602,20 +602,29 @@ pub fn sampler_program() -> &'static str {
 /// watch: it is set only after a runtime loaded its handler, so
 /// [`Probes::verify_handler_watch`] runs once the command is released.
 fn programs_before_release() -> Vec<(&'static str, &'static str)> {
-    vec![
-        (sampler_program(), "the CPU sampler"),
-        ("coldspy_openat_enter", "sys_enter_openat"),
-        ("coldspy_openat_exit", "sys_exit_openat"),
-        ("coldspy_exec", "sched_process_exec"),
-        ("coldspy_fork", "sched_process_fork"),
-        ("coldspy_exit", "sched_process_exit"),
-        ("coldspy_entry", "coldspy_entry"),
-        ("coldspy_import_enter", "coldspy_import_enter"),
-        ("coldspy_import_exit", "coldspy_import_exit"),
-        ("coldspy_module_exec_enter", "coldspy_module_exec_enter"),
-        ("coldspy_module_exec_exit", "coldspy_module_exec_exit"),
-    ]
+    let mut programs = vec![(sampler_program(), "the CPU sampler")];
+    programs.extend(TRACEPOINTS.iter().map(|&(name, _, event)| (name, event)));
+    programs.extend(UPROBE_PROGRAMS.iter().map(|&name| (name, name)));
+    programs
 }
+
+/// The tracepoint programs: (program, category, event).
+const TRACEPOINTS: [(&str, &str, &str); 5] = [
+    ("coldspy_openat_enter", "syscalls", "sys_enter_openat"),
+    ("coldspy_openat_exit", "syscalls", "sys_exit_openat"),
+    ("coldspy_exec", "sched", "sched_process_exec"),
+    ("coldspy_fork", "sched", "sched_process_fork"),
+    ("coldspy_exit", "sched", "sched_process_exit"),
+];
+
+/// The uprobe programs, attached once a binary is known.
+const UPROBE_PROGRAMS: [&str; 5] = [
+    "coldspy_entry",
+    "coldspy_import_enter",
+    "coldspy_import_exit",
+    "coldspy_module_exec_enter",
+    "coldspy_module_exec_exit",
+];
 
 /// Loads (has the kernel verify) the `programs` named, one thread each:
 /// verification is CPU work inside `bpf(BPF_PROG_LOAD)`, and one program
@@ -683,13 +692,7 @@ fn attach_sampler(ebpf: &mut Ebpf, sample_hz: u64) -> Result<(), LoadError> {
 /// The lifecycle tracepoints (verified already), and the file-open ones
 /// with `track_files`.
 fn attach_tracepoints(ebpf: &mut Ebpf, track_files: bool) -> Result<(), LoadError> {
-    for (name, category, event) in [
-        ("coldspy_openat_enter", "syscalls", "sys_enter_openat"),
-        ("coldspy_openat_exit", "syscalls", "sys_exit_openat"),
-        ("coldspy_exec", "sched", "sched_process_exec"),
-        ("coldspy_fork", "sched", "sched_process_fork"),
-        ("coldspy_exit", "sched", "sched_process_exit"),
-    ] {
+    for (name, category, event) in TRACEPOINTS {
         if category == "syscalls" && !track_files {
             continue;
         }
