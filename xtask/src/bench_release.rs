@@ -6,8 +6,9 @@
 //! `--baseline PATH` puts another build beside this tree's.
 
 use anyhow::{bail, Context, Result};
+use coldspy_core::stats::quantile_sorted;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Options of `cargo xtask bench release`.
 #[derive(Debug, Clone, clap::Args)]
@@ -21,7 +22,7 @@ pub struct ReleaseArgs {
 }
 
 /// Runs the time-to-release benchmark and prints each build's median,
-/// quartiles and extremes.
+/// quartiles (coldspy-core's interpolated quantiles) and extremes.
 pub fn run(args: &ReleaseArgs) -> Result<()> {
     let mut builds = vec![(
         "this tree".to_string(),
@@ -50,7 +51,7 @@ pub fn run(args: &ReleaseArgs) -> Result<()> {
     );
     for ((name, _), mut t) in builds.iter().zip(times) {
         t.sort_by(f64::total_cmp);
-        let at = |q: f64| t[((t.len() - 1) as f64 * q).round() as usize];
+        let at = |q: f64| quantile_sorted(&t, q);
         println!(
             "{name:<60} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
             at(0.5),
@@ -71,7 +72,6 @@ fn time_to_release(coldspy: &Path, profile: &Path) -> Result<f64> {
         .args(["record", "-o"])
         .arg(profile)
         .args(["--", "/bin/date", "+%s%N"])
-        .stderr(Stdio::piped())
         .output()
         .with_context(|| format!("running {}", coldspy.display()))?;
     // `record` then exits 1 ("never ran a Python interpreter"): only the
