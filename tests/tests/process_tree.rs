@@ -290,6 +290,7 @@ fn gunicorn_prefork_workers_are_sampled() {
     let pid_file = dir.join("gunicorn.pid");
     let port = free_port();
     let out = dir.join("profile.json");
+    let stderr_file = dir.join("coldspy.stderr");
     let mut coldspy = Command::new(coldspy_tests::coldspy_bin())
         .args(["record", "-q", "-o"])
         .arg(&out)
@@ -307,7 +308,7 @@ fn gunicorn_prefork_workers_are_sampled() {
         ])
         .arg("wsgi_app:app")
         .env("TREE_REPORT", &report_file)
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_file).unwrap())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -334,7 +335,11 @@ fn gunicorn_prefork_workers_are_sampled() {
     // SAFETY: signalling the gunicorn master this test started.
     unsafe { libc::kill(master, libc::SIGTERM) };
     let status = coldspy.wait().unwrap();
-    assert!(status.success(), "coldspy record ended with {status}");
+    assert!(
+        status.success(),
+        "coldspy record ended with {status}; its stderr:\n{}",
+        std::fs::read_to_string(&stderr_file).unwrap_or_default()
+    );
     let profile = read_json(&out);
     let report = reported(&report_file);
     assert_eq!(report.len(), 2, "both workers served requests: {report:?}");

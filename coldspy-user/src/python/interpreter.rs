@@ -272,7 +272,7 @@ impl Interpreter {
             if tstate == 0 {
                 break;
             }
-            tstate = read(tstate + offset as u64)?;
+            tstate = read(tstate.wrapping_add(offset as u64))?;
         }
         let id_field = if kernel.tstate_native_thread_id != NO_OFFSET {
             kernel.tstate_native_thread_id
@@ -281,8 +281,8 @@ impl Interpreter {
         };
         let mut ids = Vec::new();
         while tstate != 0 && ids.len() < limit {
-            ids.push(read(tstate + id_field as u64)?);
-            tstate = read(tstate + kernel.tstate_next as u64)?;
+            ids.push(read(tstate.wrapping_add(id_field as u64))?);
+            tstate = read(tstate.wrapping_add(kernel.tstate_next as u64))?;
         }
         Ok(ids)
     }
@@ -345,7 +345,7 @@ fn detect_version(
 ) -> Result<PythonVersion, FindError> {
     if let Some(version) = elf
         .symbol("Py_Version")
-        .and_then(|addr| memory.read_u64(bias + addr).ok())
+        .and_then(|addr| memory.read_u64(bias.wrapping_add(addr)).ok())
         .and_then(PythonVersion::from_hex)
     {
         return Ok(version);

@@ -81,9 +81,10 @@ impl<M: ReadMemory> Symbolizer<M> {
         let byte_offset = match self.layout.instr {
             InstrKind::LastiBytes => i64::from(raw.instr as i32),
             InstrKind::LastiUnits => i64::from(raw.instr as i32) * 2,
-            InstrKind::Pointer => {
-                raw.instr as i64 - (raw.code_addr + self.layout.code.code_adaptive as u64) as i64
-            }
+            InstrKind::Pointer => (raw.instr as i64).wrapping_sub(
+                raw.code_addr
+                    .wrapping_add(self.layout.code.code_adaptive as u64) as i64,
+            ),
         };
         let line = u32::try_from(byte_offset)
             .ok()
@@ -110,9 +111,12 @@ impl<M: ReadMemory> Symbolizer<M> {
         let kernel = &self.layout.kernel;
         let filename = self
             .memory
-            .read_u64(addr + kernel.code_filename as u64)
+            .read_u64(addr.wrapping_add(kernel.code_filename as u64))
             .ok()?;
-        let name = self.memory.read_u64(addr + kernel.code_name as u64).ok()?;
+        let name = self
+            .memory
+            .read_u64(addr.wrapping_add(kernel.code_name as u64))
+            .ok()?;
         if code_key(filename, name) != key {
             return None;
         }
@@ -121,21 +125,33 @@ impl<M: ReadMemory> Symbolizer<M> {
 
     fn read_code_fields(&self, addr: u64) -> Result<CodeInfo, MemoryError> {
         let code = &self.layout.code;
-        let function = self.read_unicode(self.memory.read_u64(addr + code.name as u64)?)?;
+        let function =
+            self.read_unicode(self.memory.read_u64(addr.wrapping_add(code.name as u64))?)?;
         let qualname = if code.qualname != u32::MAX {
-            self.read_unicode(self.memory.read_u64(addr + code.qualname as u64)?)?
+            self.read_unicode(
+                self.memory
+                    .read_u64(addr.wrapping_add(code.qualname as u64))?,
+            )?
         } else {
             function.clone()
         };
-        let file = self.read_unicode(self.memory.read_u64(addr + code.filename as u64)?)?;
+        let file = self.read_unicode(
+            self.memory
+                .read_u64(addr.wrapping_add(code.filename as u64))?,
+        )?;
         // A file name is never empty and holds no control character: such a
         // string is a code object freed and reused under us. Counted as
         // unsymbolized (`<unknown>`), never shown as a file.
         if file.is_empty() || file.chars().any(char::is_control) {
             return Err(MemoryError::Inconsistent { addr });
         }
-        let firstlineno = self.memory.read_i32(addr + code.firstlineno as u64)?.max(0) as u32;
-        let table = self.memory.read_u64(addr + code.linetable as u64)?;
+        let firstlineno = self
+            .memory
+            .read_i32(addr.wrapping_add(code.firstlineno as u64))?
+            .max(0) as u32;
+        let table = self
+            .memory
+            .read_u64(addr.wrapping_add(code.linetable as u64))?;
         let linetable = self.read_bytes_object(table)?;
         Ok(CodeInfo {
             function,
@@ -161,21 +177,39 @@ impl<M: ReadMemory> Symbolizer<M> {
         const TUPLE_ITEMS: u64 = 24;
         const TYPE_NAME: u64 = 24;
         let object_type = self.layout.kernel.object_type as u64;
-        let consts = self.memory.read_u64(module_code + CO_CONSTS).ok()?;
-        let tuple_type = self.memory.read_u64(consts + object_type).ok()?;
-        let type_name = self.memory.read_u64(tuple_type + TYPE_NAME).ok()?;
+        let consts = self
+            .memory
+            .read_u64(module_code.wrapping_add(CO_CONSTS))
+            .ok()?;
+        let tuple_type = self
+            .memory
+            .read_u64(consts.wrapping_add(object_type))
+            .ok()?;
+        let type_name = self
+            .memory
+            .read_u64(tuple_type.wrapping_add(TYPE_NAME))
+            .ok()?;
         if self.memory.read_vec(type_name, 6).ok()? != b"tuple\0" {
             return None;
         }
-        let count = self.memory.read_u64(consts + TUPLE_SIZE).ok()?.min(1 << 16) as usize;
-        let items = self.memory.read_vec(consts + TUPLE_ITEMS, count * 8).ok()?;
+        let count = self
+            .memory
+            .read_u64(consts.wrapping_add(TUPLE_SIZE))
+            .ok()?
+            .min(1 << 16) as usize;
+        let items = self
+            .memory
+            .read_vec(consts.wrapping_add(TUPLE_ITEMS), count * 8)
+            .ok()?;
         items
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-            .filter(|&item| self.memory.read_u64(item + object_type).ok() == Some(code_type))
+            .filter(|&item| {
+                self.memory.read_u64(item.wrapping_add(object_type)).ok() == Some(code_type)
+            })
             .find(|&item| {
                 self.memory
-                    .read_u64(item + self.layout.code.name as u64)
+                    .read_u64(item.wrapping_add(self.layout.code.name as u64))
                     .ok()
                     .and_then(|s| self.read_unicode(s).ok())
                     .is_some_and(|n| n == name)
@@ -200,10 +234,13 @@ impl<M: ReadMemory> Symbolizer<M> {
         let localsplus = if minor >= 14 { 80 } else { 72 };
         let names = self
             .memory
-            .read_u64(code + self.layout.code.filename as u64 - 16)
+            .read_u64(code.wrapping_add(self.layout.code.filename as u64 - 16))
             .ok()?;
-        let count = self.memory.read_u64(names + 16).ok()?.min(4096) as usize;
-        let items = self.memory.read_vec(names + 24, count * 8).ok()?;
+        let count = self.memory.read_u64(names.wrapping_add(16)).ok()?.min(4096) as usize;
+        let items = self
+            .memory
+            .read_vec(names.wrapping_add(24), count * 8)
+            .ok()?;
         let index = items
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
@@ -211,15 +248,18 @@ impl<M: ReadMemory> Symbolizer<M> {
         let mask = self.layout.kernel.code_ptr_mask;
         let function = self
             .memory
-            .read_u64(frame + localsplus + 8 * index as u64)
+            .read_u64(frame.wrapping_add(localsplus + 8 * index as u64))
             .ok()?
             & mask;
-        let found = self.memory.read_u64(function + FUNC_CODE).ok()?;
+        let found = self
+            .memory
+            .read_u64(function.wrapping_add(FUNC_CODE))
+            .ok()?;
         let object_type = self.layout.kernel.object_type as u64;
-        (self.memory.read_u64(found + object_type).ok()? == code_type).then_some(())?;
+        (self.memory.read_u64(found.wrapping_add(object_type)).ok()? == code_type).then_some(())?;
         let found_name = self
             .memory
-            .read_u64(found + self.layout.code.name as u64)
+            .read_u64(found.wrapping_add(self.layout.code.name as u64))
             .ok()?;
         (self.read_unicode(found_name).ok()? == name).then_some(found)
     }
@@ -229,16 +269,18 @@ impl<M: ReadMemory> Symbolizer<M> {
         let s = &self.layout.strings;
         let length = self
             .memory
-            .read_u64(addr + s.length as u64)?
+            .read_u64(addr.wrapping_add(s.length as u64))?
             .min(MAX_STRING_CHARS);
-        let state = self.memory.read_u32(addr + s.state as u64)?;
+        let state = self.memory.read_u32(addr.wrapping_add(s.state as u64))?;
         let kind = ((state >> 2) & 7) as u64;
         let compact = (state >> 5) & 1 == 1;
         let ascii = (state >> 6) & 1 == 1;
         let data = match (compact, ascii) {
-            (true, true) => addr + s.ascii_size as u64,
-            (true, false) => addr + s.compact_size as u64,
-            (false, _) => self.memory.read_u64(addr + s.compact_size as u64)?,
+            (true, true) => addr.wrapping_add(s.ascii_size as u64),
+            (true, false) => addr.wrapping_add(s.compact_size as u64),
+            (false, _) => self
+                .memory
+                .read_u64(addr.wrapping_add(s.compact_size as u64))?,
         };
         let kind = kind.clamp(1, 4);
         let raw = self.memory.read_vec(data, (length * kind) as usize)?;
@@ -262,10 +304,10 @@ impl<M: ReadMemory> Symbolizer<M> {
         let s = &self.layout.strings;
         let size = self
             .memory
-            .read_u64(addr + s.length as u64)?
+            .read_u64(addr.wrapping_add(s.length as u64))?
             .min(MAX_TABLE_BYTES);
         self.memory
-            .read_vec(addr + s.bytes_data as u64, size as usize)
+            .read_vec(addr.wrapping_add(s.bytes_data as u64), size as usize)
     }
 }
 
@@ -489,5 +531,33 @@ mod tests {
                 .to_string(),
             "no 8 bytes at 0xdead0010 in the memory image"
         );
+    }
+
+    /// A torn sample can carry any 8 bytes as its code address, and a code
+    /// object being freed any bytes as its pointers: addresses near the top
+    /// of the address space must fail the read, not overflow the sum.
+    #[test]
+    fn addresses_at_the_top_of_the_address_space_fail_the_read() {
+        let mut symbolizer = Symbolizer::with_memory(code_image("/srv/app.py"), layout());
+        for code_addr in [u64::MAX, u64::MAX - 8, u64::MAX - 0x40] {
+            let torn = RawFrame {
+                code_addr,
+                instr: u64::MAX,
+                code_key: 0,
+            };
+            assert!(symbolizer.frame(torn).is_none(), "{code_addr:#x}");
+        }
+        for field in [
+            layout().code.name,
+            layout().code.filename,
+            layout().code.linetable,
+        ] {
+            let mut image = code_image("/srv/app.py");
+            image.put(CODE, field, &(u64::MAX - 4).to_le_bytes());
+            let mut symbolizer = Symbolizer::with_memory(image, layout());
+            assert!(symbolizer.frame(raw(20)).is_none(), "field at {field}");
+        }
+        assert!(symbolizer.read_unicode(u64::MAX - 2).is_err());
+        assert!(symbolizer.read_bytes_object(u64::MAX - 2).is_err());
     }
 }

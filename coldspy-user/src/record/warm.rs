@@ -11,6 +11,8 @@ use coldspy_common::offsets::NO_OFFSET;
 
 /// Frames walked per thread at most.
 const MAX_FRAMES: usize = 256;
+/// Threads walked at most.
+const MAX_THREADS: usize = 4096;
 
 /// The code object of `function`, the handler a warm `runtime` process
 /// calls, or why it cannot be found.
@@ -36,21 +38,25 @@ pub(super) fn handler_code(
             if addr == 0 {
                 break;
             }
-            addr = read(addr + offset as u64);
+            addr = read(addr.wrapping_add(offset as u64));
         }
         addr
     };
     let mut tstate = follow(interpreter.runtime_addr, &kernel.runtime_to_first_tstate);
-    while tstate != 0 {
+    // Bounded: a thread list being torn down can loop.
+    for _ in 0..MAX_THREADS {
+        if tstate == 0 {
+            break;
+        }
         let mut frame = follow(tstate, &kernel.tstate_to_frame);
         for _ in 0..MAX_FRAMES {
             if frame == 0 {
                 break;
             }
-            let code = read(frame + kernel.frame_code as u64) & kernel.code_ptr_mask;
+            let code = read(frame.wrapping_add(kernel.frame_code as u64)) & kernel.code_ptr_mask;
             let name_of = |offset: u32| {
                 symbolizer
-                    .read_unicode(read(code + offset as u64))
+                    .read_unicode(read(code.wrapping_add(offset as u64)))
                     .unwrap_or_default()
             };
             let layout = &interpreter.layout.code;
@@ -71,12 +77,12 @@ pub(super) fn handler_code(
                         format!("{loop_function}'s `{local}` is not the function {function}")
                     });
             }
-            frame = read(frame + kernel.frame_previous as u64);
+            frame = read(frame.wrapping_add(kernel.frame_previous as u64));
         }
         if kernel.tstate_next == NO_OFFSET {
             break;
         }
-        tstate = read(tstate + kernel.tstate_next as u64);
+        tstate = read(tstate.wrapping_add(kernel.tstate_next as u64));
     }
     Err(format!(
         "no thread is in {}'s {loop_function} loop",
