@@ -169,6 +169,33 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+
+    /// Waits for the index line of `pid` whose command line contains
+    /// `command` and returns it. A pid can have several lines: a Python
+    /// parent's fork child that ran Python code before its exec (a
+    /// `subprocess.Popen` `preexec_fn`) is a recorded image of its own.
+    pub fn wait_for_command(&self, pid: u32, command: &str, timeout: Duration) -> Value {
+        let begun = Instant::now();
+        loop {
+            let found = self.index().into_iter().find(|l| {
+                l["pid"].as_u64() == Some(pid as u64)
+                    && l["command"].as_array().is_some_and(|argv| {
+                        argv.iter()
+                            .any(|a| a.as_str().is_some_and(|a| a.contains(command)))
+                    })
+            });
+            if let Some(line) = found {
+                return line;
+            }
+            assert!(
+                begun.elapsed() < timeout,
+                "no index line for pid {pid} running {command} after {timeout:?}; index: {:?}; log: {}",
+                self.index(),
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for Daemon {

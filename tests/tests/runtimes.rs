@@ -507,13 +507,11 @@ fn record_all_counts_a_lambda_runtimes_invocations() {
     assert!(status.success(), "the driver failed: {stderr}");
     let summary = read_json(&summary);
     let pid = summary["pid"].as_u64().unwrap() as u32;
-    let index = daemon.wait_for(&[pid], std::time::Duration::from_secs(60));
+    // The driver's Popen child ran Python (its preexec_fn) before it
+    // exec'd the runtime: the same pid can have that image's line first.
+    let line = daemon.wait_for_command(pid, "awslambdaric", std::time::Duration::from_secs(60));
     let (status, log) = daemon.stop();
     assert!(status.success(), "{log}");
-    let line = index
-        .iter()
-        .find(|l| l["pid"].as_u64() == Some(pid as u64))
-        .unwrap();
     let profile = read_json(std::path::Path::new(line["path"].as_str().unwrap()));
     assert_eq!(profile["meta"]["phase_rule"], LAMBDA.rule, "{log}");
     assert_eq!(profile["stats"]["exec_count"], EVENTS, "{log}");
