@@ -10,6 +10,7 @@ use crate::model::trace::{Trace, TraceSample};
 use crate::python::elf::{path_in_process, ElfInfo};
 use crate::python::interpreter::{FindError, Interpreter};
 use crate::python::symbolize::Symbolizer;
+use crate::python::version::PythonVersion;
 use crate::record::launch::HeldChild;
 use crate::record::{prearm, Target};
 use crate::sys::monotonic_ns;
@@ -114,6 +115,11 @@ struct Session {
     track_files: bool,
     /// The FaaS runtime whose handler calls are watched, once they are.
     watched: Option<crate::model::runtime::Runtime>,
+    /// An interpreter (its version) was released from its last stop: the
+    /// work that waits for that runs once the events at hand are handled.
+    released: Option<PythonVersion>,
+    /// Whether the connect probe is attached (or was tried).
+    connects_attached: bool,
 }
 
 impl Session {
@@ -214,7 +220,14 @@ impl Session {
         let flags = self.probes.target(pid).map(|c| c.flags).unwrap_or(0)
             & (TARGET_FOLLOW_CHILDREN | TARGET_STOP_ON_EXEC);
         let result = match Interpreter::find(pid) {
-            Ok(interpreter) => self.configure(interpreter, TARGET_FOLLOW_CHILDREN),
+            Ok(interpreter) => {
+                // Released from its last stop (an exec notice of a build
+                // that stops at its entry next is no stop).
+                if event.stopped != 0 {
+                    self.released = Some(interpreter.version);
+                }
+                self.configure(interpreter, TARGET_FOLLOW_CHILDREN)
+            }
             Err(FindError::NotYetLoaded(_)) => self.stop_at_entry(pid, flags),
             // A wrapper (env, sh, a shim): keep following it.
             Err(FindError::NotPython { .. }) => Ok(()),
@@ -229,17 +242,6 @@ impl Session {
             event.kind,
             begun.elapsed().as_micros()
         );
-        // Released already: the verification overlaps the target's start,
-        // long before a runtime can have loaded its handler.
-        if self
-            .interpreter
-            .as_ref()
-            .is_some_and(|i| super::handler_watch::watchable(i.version))
-        {
-            if let Err(e) = self.probes.verify_handler_watch() {
-                eprintln!("coldspy: warning: FaaS handler calls cannot be watched: {e}");
-            }
-        }
         result
     }
 
@@ -304,6 +306,8 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
         track_imports: options.track_imports,
         track_files: options.track_files,
         watched: None,
+        released: None,
+        connects_attached: false,
     };
     let (start_ns, child, mut marks) = match (target, attached) {
         (Target::Launch(program, argv), _) => {
@@ -313,6 +317,7 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
         }
         (Target::Pid(pid), Some(interpreter)) => {
             session.probes.attach_connects(session.track_files);
+            session.connects_attached = true;
             let start_ns = monotonic_ns();
             session.collector.event_time(start_ns);
             let follow = if options.subprocesses {
@@ -426,8 +431,6 @@ impl Session {
                 anyhow::Error::new(e).context(format!("executing {}", program.display()))
             }
         })?;
-        // After the release: its verification overlaps the target's exec.
-        self.probes.attach_connects(self.track_files);
         Ok((start_ns, held, marks))
     }
 
@@ -527,7 +530,26 @@ impl Session {
                 _ => {}
             }
         }
+        if let Some(version) = self.released.take() {
+            self.after_release(version);
+        }
         Ok(main_exited)
+    }
+
+    /// Verifies what the interpreter's start does not wait for, once every
+    /// stop at hand is released: done at the release itself, the connect
+    /// probe (≈ 13 ms) and the handler watch (≈ 30 ms) held a shared build
+    /// waiting at its entry stop for that long. It overlaps the target's
+    /// start, long before a runtime can have loaded its handler.
+    fn after_release(&mut self, version: PythonVersion) {
+        if !std::mem::replace(&mut self.connects_attached, true) {
+            self.probes.attach_connects(self.track_files);
+        }
+        if super::handler_watch::watchable(version) {
+            if let Err(e) = self.probes.verify_handler_watch() {
+                eprintln!("coldspy: warning: FaaS handler calls cannot be watched: {e}");
+            }
+        }
     }
 
     /// Sets the handler watch for each handler module a known runtime
