@@ -167,9 +167,17 @@ fn handler_record<'a>(profile: &'a Value, runtime: &Runtime) -> &'a Value {
         .iter()
         .find(|r| r["module"] == runtime.module && r["loader"].is_string())
         .unwrap_or_else(|| {
+            // What was seen of it instead: a body without its loader (the
+            // asking frames unread), or no edge at all.
+            let seen: Vec<&Value> = profile["imports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["module"] == runtime.module)
+                .collect();
             panic!(
-                "{}: no handler module {} loaded by the runtime",
-                runtime.name, runtime.module
+                "{}: no handler module {} loaded by the runtime; its records: {seen:?}; stats: {}; read failures: {}",
+                runtime.name, runtime.module, profile["stats"], profile["stats"]["read_failures"]
             )
         })
 }
@@ -524,4 +532,37 @@ fn record_all_counts_a_lambda_runtimes_invocations() {
             "[{start}, {end}] outside the stub's [{from}, {to}]"
         );
     }
+}
+
+/// The handler watch's ≈ 30 ms of verification blocks coldspy's event loop
+/// (nothing is drained meanwhile): it is done for a recognized runtime's
+/// command line, never for a plain script, whose last samples would then be
+/// read after its exit. Both with the runtimes venv's CPython 3.12.
+#[test]
+fn the_handler_watch_is_verified_for_a_runtime_only() {
+    require_root();
+    prepare();
+    let python = coldspy_tests::cache_dir().join("venv-runtimes-3.12/bin/python");
+    let dir = scratch("watch-only-for-runtimes");
+    let verified = |args: &[&str]| {
+        let out = Command::new(coldspy_bin())
+            .args(["-vv", "record", "-q", "-o"])
+            .arg(dir.join("profile.json"))
+            .arg("--")
+            .arg(&python)
+            .args(args)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr).to_string();
+        (log.contains("handler watch verified"), log)
+    };
+    let (plain, log) = verified(&["-c", "import json"]);
+    assert!(!plain, "a plain script had the watch verified:\n{log}");
+    // `-m awslambdaric` with no runtime API to reach: it fails at once,
+    // after the command line was seen.
+    let (runtime, log) = verified(&["-m", "awslambdaric", "app.handler"]);
+    assert!(
+        runtime,
+        "the runtime's command line did not ready the watch:\n{log}"
+    );
 }

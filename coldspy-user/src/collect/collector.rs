@@ -170,6 +170,9 @@ pub struct Collector {
     /// Modules a known FaaS runtime started loading, not yet taken by
     /// [`Collector::take_handler_modules`].
     handler_modules: Vec<HandlerModule>,
+    /// Whether a module body of a known runtime's own code started since
+    /// [`Collector::take_runtime_code_seen`].
+    runtime_code_seen: bool,
     /// Samples dropped because their process had no symbolizer.
     pub samples_without_python: u64,
     /// Groups samples as they come; without it each sample is kept in
@@ -420,6 +423,7 @@ impl Collector {
                 .map(|&raw| symbolizer.frame(raw))
                 .collect();
             let file = decode::c_string(&event.path);
+            self.runtime_code_seen |= Runtime::of_code_file(&file).is_some();
             let module = match self.module_names.kind(event.pid, &file, &callers) {
                 BodyKind::Main => MAIN_MODULE.to_string(),
                 BodyKind::Module(name) => name,
@@ -500,6 +504,12 @@ impl Collector {
     /// started running them (the recorder then watches the handler's calls).
     pub fn take_handler_modules(&mut self) -> Vec<HandlerModule> {
         std::mem::take(&mut self.handler_modules)
+    }
+
+    /// Whether a module body of a known FaaS runtime's own code (see
+    /// [`Runtime::of_code_file`]) started since the last call.
+    pub fn take_runtime_code_seen(&mut self) -> bool {
+        std::mem::take(&mut self.runtime_code_seen)
     }
 
     /// [`Collector::finish`], and the samples one by one if they were kept

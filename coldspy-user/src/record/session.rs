@@ -10,7 +10,6 @@ use crate::model::trace::{Trace, TraceSample};
 use crate::python::elf::{path_in_process, ElfInfo};
 use crate::python::interpreter::{FindError, Interpreter};
 use crate::python::symbolize::Symbolizer;
-use crate::python::version::PythonVersion;
 use crate::record::launch::HeldChild;
 use crate::record::{prearm, Target};
 use crate::sys::monotonic_ns;
@@ -115,9 +114,9 @@ struct Session {
     track_files: bool,
     /// The FaaS runtime whose handler calls are watched, once they are.
     watched: Option<crate::model::runtime::Runtime>,
-    /// An interpreter (its version) was released from its last stop: the
-    /// work that waits for that runs once the events at hand are handled.
-    released: Option<PythonVersion>,
+    /// An interpreter (its pid) was released from its last stop: the work
+    /// that waits for that runs once the events at hand are handled.
+    released: Option<u32>,
     /// Whether the connect probe is attached (or was tried).
     connects_attached: bool,
 }
@@ -224,7 +223,7 @@ impl Session {
                 // Released from its last stop (an exec notice of a build
                 // that stops at its entry next is no stop).
                 if event.stopped != 0 {
-                    self.released = Some(interpreter.version);
+                    self.released = Some(pid);
                 }
                 self.configure(interpreter, TARGET_FOLLOW_CHILDREN)
             }
@@ -520,6 +519,9 @@ impl Session {
     /// One drain: lifecycle events handled; whether the main process exited.
     fn handle_events(&mut self) -> anyhow::Result<bool> {
         let events = self.collector.drain(&mut self.probes);
+        if self.collector.take_runtime_code_seen() {
+            self.ready_handler_watch();
+        }
         self.watch_handlers();
         let mut main_exited = false;
         for event in &events {
@@ -530,25 +532,42 @@ impl Session {
                 _ => {}
             }
         }
-        if let Some(version) = self.released.take() {
-            self.after_release(version);
+        if let Some(pid) = self.released.take() {
+            self.after_release(pid);
         }
         Ok(main_exited)
     }
 
-    /// Verifies what the interpreter's start does not wait for, once every
+    /// Loads what the interpreter's start does not wait for, once every
     /// stop at hand is released: done at the release itself, the connect
-    /// probe (≈ 13 ms) and the handler watch (≈ 30 ms) held a shared build
-    /// waiting at its entry stop for that long. It overlaps the target's
-    /// start, long before a runtime can have loaded its handler.
-    fn after_release(&mut self, version: PythonVersion) {
+    /// probe (≈ 13 ms) held a shared build waiting at its entry stop for
+    /// that long. The handler watch too when the command line names a FaaS
+    /// runtime (long before it can have loaded its handler).
+    fn after_release(&mut self, pid: u32) {
         if !std::mem::replace(&mut self.connects_attached, true) {
             self.probes.attach_connects(self.track_files);
         }
-        if super::handler_watch::watchable(version) {
-            if let Err(e) = self.probes.verify_handler_watch() {
-                eprintln!("coldspy: warning: FaaS handler calls cannot be watched: {e}");
-            }
+        let command = crate::sys::proc::cmdline(pid);
+        if crate::model::runtime::Runtime::of_command(&command).is_some() {
+            self.ready_handler_watch();
+        }
+    }
+
+    /// Verifies the handler watch (≈ 30 ms, once) when a FaaS runtime is in
+    /// sight: its command line, or a module body of its own code. Only
+    /// then: the event loop drains nothing while the verifier runs, and a
+    /// short script that ends meanwhile has its last samples read after its
+    /// exit, when its code objects can no longer be read.
+    fn ready_handler_watch(&mut self) {
+        if !self
+            .interpreter
+            .as_ref()
+            .is_some_and(|i| super::handler_watch::watchable(i.version))
+        {
+            return;
+        }
+        if let Err(e) = self.probes.verify_handler_watch() {
+            eprintln!("coldspy: warning: FaaS handler calls cannot be watched: {e}");
         }
     }
 

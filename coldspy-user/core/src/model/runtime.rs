@@ -90,6 +90,21 @@ impl Runtime {
         None
     }
 
+    /// The runtime whose own code `file` is (a module of its package, or
+    /// OpenFaaS's `index.py`), if any: a process running it may load a
+    /// handler soon, so the recorder gets the handler watch ready.
+    pub fn of_code_file(file: &str) -> Option<Runtime> {
+        if file.contains("/awslambdaric/") {
+            Some(Runtime::AwsLambdaRic)
+        } else if file.contains("/functions_framework/") {
+            Some(Runtime::FunctionsFramework)
+        } else if file.ends_with("/index.py") {
+            Some(Runtime::OpenFaas)
+        } else {
+            None
+        }
+    }
+
     /// Whether a frame in `file` is the runtime's own code that calls the
     /// handler (its invoke loop or request dispatch): a reference to the
     /// handler's code taken anywhere else is no call.
@@ -145,6 +160,30 @@ mod tests {
 
     fn args(s: &str) -> Vec<String> {
         s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn a_runtimes_own_code_is_recognized_and_an_application_file_is_not() {
+        for (file, runtime) in [
+            (
+                "/v/site-packages/awslambdaric/__init__.py",
+                Some(Runtime::AwsLambdaRic),
+            ),
+            (
+                "/v/site-packages/awslambdaric/bootstrap.py",
+                Some(Runtime::AwsLambdaRic),
+            ),
+            (
+                "/v/site-packages/functions_framework/__init__.py",
+                Some(Runtime::FunctionsFramework),
+            ),
+            ("/home/app/index.py", Some(Runtime::OpenFaas)),
+            ("/srv/app/handler.py", None),
+            ("/v/site-packages/boto3/__init__.py", None),
+            ("/srv/my_index.py", None),
+        ] {
+            assert_eq!(Runtime::of_code_file(file), runtime, "{file}");
+        }
     }
 
     #[test]
