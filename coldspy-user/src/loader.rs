@@ -140,8 +140,9 @@ impl Probes {
 
     /// Attaches the network-connection probe (`sys_enter_connect`), where
     /// the stack walk is a `bpf_loop` (the unrolled one would add ≈ 0.6 s of
-    /// verification to every start): `record` calls it once the command is
-    /// released, so its verification (≈ 8 ms) overlaps the target's exec.
+    /// verification to every start): `record` calls it once the target's
+    /// last stop is released, so its verification (≈ 13 ms) overlaps the
+    /// target's start without holding a stop.
     /// Does nothing unless `track_files` (as for the file-open probes).
     pub fn attach_connects(&mut self, track_files: bool) {
         if !track_files {
@@ -244,9 +245,9 @@ impl Probes {
     }
 
     /// Verifies the handler-watch program if not done yet (≈ 30-40 ms of
-    /// the kernel's verifier): `record` calls it once a Python target on
-    /// 3.11+ is released, so it overlaps the target's start rather than
-    /// holding the command; [`Probes::watch_handler`] calls it too.
+    /// the kernel's verifier): `record` calls it after the release, once a
+    /// FaaS runtime is in sight, so it overlaps the runtime's start rather
+    /// than holding the command; [`Probes::watch_handler`] calls it too.
     pub fn verify_handler_watch(&mut self) -> Result<(), LoadError> {
         if self.handler_watch_verified {
             return Ok(());
@@ -600,7 +601,7 @@ pub fn sampler_program() -> &'static str {
 /// error names: the sampler, the lifecycle and file-open tracepoints and
 /// the uprobes (attached once the interpreter is known). Not the handler
 /// watch: it is set only after a runtime loaded its handler, so
-/// [`Probes::verify_handler_watch`] runs once the command is released.
+/// [`Probes::verify_handler_watch`] runs after the release, for a runtime.
 fn programs_before_release() -> Vec<(&'static str, &'static str)> {
     let mut programs = vec![(sampler_program(), "the CPU sampler")];
     programs.extend(TRACEPOINTS.iter().map(|&(name, _, event)| (name, event)));
