@@ -72,8 +72,10 @@ fn prepare() -> PathBuf {
 /// (extra `record` flags in `record`); returns (profile, driver summary).
 fn run(runtime: &Runtime, events: u32, oracle: bool, record: &str) -> (Value, Value) {
     prepare();
+    // One directory per run: two tests run the same runtime at once (the
+    // plain check and the advice's 100 events), and `scratch` empties it.
     let dir = scratch(&format!(
-        "{}-{}",
+        "{}-{}-{events}",
         runtime.name,
         if oracle { "oracle" } else { "plain" }
     ));
