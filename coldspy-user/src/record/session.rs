@@ -122,6 +122,26 @@ struct Session {
 }
 
 impl Session {
+    /// A recording with `probes` loaded, nothing attached to a target yet.
+    fn new(probes: Probes, options: &Options) -> Self {
+        Session {
+            probes,
+            collector: if options.keep_samples {
+                Collector::bounded().keeping_samples()
+            } else {
+                Collector::bounded()
+            },
+            main_pid: None,
+            interpreter: None,
+            import_route: None,
+            track_imports: options.track_imports,
+            track_files: options.track_files,
+            watched: None,
+            released: None,
+            connects_attached: false,
+        }
+    }
+
     fn configure(&mut self, interpreter: Interpreter, extra_flags: u32) -> anyhow::Result<()> {
         let pid = interpreter.pid;
         self.attach_import_probes(&interpreter);
@@ -292,22 +312,10 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
         Target::Pid(pid) => Some(Interpreter::find(*pid).map_err(FindError::into_user_error)?),
         Target::Launch(..) => None,
     };
-    let mut session = Session {
-        probes: load_probes(options.sample_hz, options.track_files)?,
-        collector: if options.keep_samples {
-            Collector::bounded().keeping_samples()
-        } else {
-            Collector::bounded()
-        },
-        main_pid: None,
-        interpreter: None,
-        import_route: None,
-        track_imports: options.track_imports,
-        track_files: options.track_files,
-        watched: None,
-        released: None,
-        connects_attached: false,
-    };
+    let mut session = Session::new(
+        load_probes(options.sample_hz, options.track_files)?,
+        &options,
+    );
     let (start_ns, child, mut marks) = match (target, attached) {
         (Target::Launch(program, argv), _) => {
             let (start_ns, held, marks) = session.launch(program, argv, marks_pipe, &signal)?;
