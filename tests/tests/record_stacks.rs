@@ -41,6 +41,47 @@ fn busy_stack_main_parse_tokenize() {
     }
 }
 
+/// A module body shorter than coldspy's drain period has ended, and its
+/// code object is freed, before its last samples are read: those frames
+/// are still named `<module>` of the body's file, not `<unknown>`.
+#[test]
+fn short_module_bodies_are_named_after_their_code_is_freed() {
+    require_root();
+    for interp in core_interpreters() {
+        let profile = run(&interp, "short-bodies", "short_bodies.py");
+        let stacks = coldspy_tests::stacks(&profile);
+        let in_bodies: Vec<&(u64, Vec<Frame>)> = stacks
+            .iter()
+            .filter(|(_, s)| {
+                s.last().is_some_and(|f| {
+                    f.function == "<unknown>"
+                        || (f.function == "<module>" && f.file.contains("/short_body_"))
+                })
+            })
+            .collect();
+        let total: u64 = in_bodies.iter().map(|(n, _)| n).sum();
+        let unknown: u64 = in_bodies
+            .iter()
+            .filter(|(_, s)| s.iter().any(|f| f.function == "<unknown>"))
+            .map(|(n, _)| n)
+            .sum();
+        eprintln!(
+            "{}: {unknown} of {total} samples in the short bodies have an <unknown> frame",
+            interp.name
+        );
+        assert!(
+            total >= 40,
+            "{}: only {total} samples in the bodies",
+            interp.name
+        );
+        assert!(
+            unknown * 50 <= total,
+            "{}: {unknown} of {total} body samples have an <unknown> frame",
+            interp.name
+        );
+    }
+}
+
 #[test]
 fn recursion_of_depth_fifty() {
     require_root();

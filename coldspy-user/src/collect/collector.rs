@@ -151,6 +151,31 @@ pub struct HandlerModule {
     pub module_code: u64,
 }
 
+/// One module body's code object and when it ran: a frame of that code
+/// object sampled in that span is that body's, even once the object is
+/// freed (module code lives only while its body runs).
+#[derive(Debug, Clone)]
+struct ModuleBody {
+    file: String,
+    start_ns: u64,
+    /// `None` while it runs.
+    end_ns: Option<u64>,
+}
+
+impl ModuleBody {
+    /// The frame of this body at `ts_ns`, if it was running then: its file
+    /// and `<module>`, line 0 (its line table went with the object).
+    fn frame_at(&self, ts_ns: u64) -> Option<Frame> {
+        (ts_ns >= self.start_ns && self.end_ns.is_none_or(|end| ts_ns <= end)).then(|| Frame {
+            function: "<module>".to_string(),
+            qualname: "<module>".to_string(),
+            file: self.file.clone(),
+            line: 0,
+            module: None,
+        })
+    }
+}
+
 /// Builds the trace of one recording.
 #[derive(Debug, Default)]
 pub struct Collector {
@@ -173,6 +198,13 @@ pub struct Collector {
     /// Whether a module body of a known runtime's own code started since
     /// [`Collector::take_runtime_code_seen`].
     runtime_code_seen: bool,
+    /// Module bodies seen, by (process, code object), in start order (a
+    /// freed module's code object is often reused by the next module's): a
+    /// sample drained after a short body ended finds its code object
+    /// freed, and still names the body's file (see [`ModuleBody`]).
+    module_bodies: HashMap<(u32, u64), Vec<ModuleBody>>,
+    /// The code object of each module body running, per thread.
+    running_bodies: HashMap<u32, Vec<u64>>,
     /// Samples dropped because their process had no symbolizer.
     pub samples_without_python: u64,
     /// Groups samples as they come; without it each sample is kept in
@@ -303,8 +335,12 @@ impl Collector {
             let index = self.intern(native_frame(&file));
             stack.push(index);
         }
-        self.trace.unsymbolized_frames +=
-            self.symbolize_into(sample.pid, &sample.frames[..depth], &mut stack);
+        self.trace.unsymbolized_frames += self.symbolize_into(
+            sample.pid,
+            sample.ktime_ns,
+            &sample.frames[..depth],
+            &mut stack,
+        );
         let truncated = sample.flags & SAMPLE_TRUNCATED != 0;
         let raw = |stack| TraceSample {
             ts_ns: sample.ktime_ns,
@@ -329,20 +365,34 @@ impl Collector {
     /// interned frame indices; returns how many could not be read. Slots with
     /// no code object are skipped frames (C-stack shims); an unreadable one
     /// keeps its place as `<unknown>`: dropping it would join two frames that
-    /// never called each other.
-    fn symbolize_into(&mut self, pid: u32, raw: &[RawFrame], stack: &mut Vec<u32>) -> u64 {
+    /// never called each other. A module body's frame whose code object is
+    /// gone by now is named from the body's start (`ts_ns` is the sample's).
+    fn symbolize_into(
+        &mut self,
+        pid: u32,
+        ts_ns: u64,
+        raw: &[RawFrame],
+        stack: &mut Vec<u32>,
+    ) -> u64 {
         let Some(symbolizer) = self.symbolizers.get_mut(&pid) else {
             return 0;
         };
+        let bodies = &self.module_bodies;
         let mut unknown = 0;
         let frames: Vec<Frame> = raw
             .iter()
             .filter(|f| f.code_addr != 0)
             .map(|f| {
-                symbolizer.frame(*f).unwrap_or_else(|| {
-                    unknown += 1;
-                    unknown_frame()
-                })
+                symbolizer
+                    .frame(*f)
+                    .or_else(|| {
+                        let spans = bodies.get(&(pid, f.code_addr))?;
+                        spans.iter().rev().find_map(|body| body.frame_at(ts_ns))
+                    })
+                    .unwrap_or_else(|| {
+                        unknown += 1;
+                        unknown_frame()
+                    })
             })
             .collect();
         for frame in frames {
@@ -358,7 +408,12 @@ impl Collector {
         }
         let depth = (event.depth as usize).min(event.frames.len());
         let mut stack = Vec::with_capacity(depth);
-        self.symbolize_into(event.pid, &event.frames[..depth], &mut stack);
+        self.symbolize_into(
+            event.pid,
+            event.ktime_ns,
+            &event.frames[..depth],
+            &mut stack,
+        );
         self.trace.connects.push(TraceConnect {
             pid: event.pid,
             tid: event.tid,
@@ -412,6 +467,18 @@ impl Collector {
     pub fn module_body_edge(&mut self, event: &ModuleExecEvent) {
         let stack = self.body_stacks.entry(event.tid).or_default();
         let (edge, module, site, file, loader) = if event.kind == EVENT_KIND_MODULE_EXEC_START {
+            self.module_bodies
+                .entry((event.pid, event.code_addr))
+                .or_default()
+                .push(ModuleBody {
+                    file: decode::c_string(&event.path),
+                    start_ns: event.ktime_ns,
+                    end_ns: None,
+                });
+            self.running_bodies
+                .entry(event.tid)
+                .or_default()
+                .push(event.code_addr);
             let Some(symbolizer) = self.symbolizers.get_mut(&event.pid) else {
                 stack.push(None);
                 return;
@@ -446,6 +513,11 @@ impl Collector {
             let loader = runtime.map(|r| r.name().to_string());
             (ImportEdge::BodyStart, module, site, Some(file), loader)
         } else {
+            let ended = self.running_bodies.get_mut(&event.tid).and_then(Vec::pop);
+            let spans = ended.and_then(|code| self.module_bodies.get_mut(&(event.pid, code)));
+            if let Some(body) = spans.and_then(|spans| spans.last_mut()) {
+                body.end_ns = Some(event.ktime_ns);
+            }
             // An end without its start (attached mid-body) is dropped.
             let Some(Some(module)) = stack.pop() else {
                 return;
