@@ -297,12 +297,38 @@ pub fn setup_env() -> Option<Value> {
     serde_json::from_str(&text).ok()
 }
 
-/// A scratch directory for one test.
+/// A scratch directory for one test. The first call of a test binary
+/// removes those of test processes that have ended (kept until then, for a
+/// look after a failure), so runs do not pile up in the temp directory.
 pub fn scratch(test: &str) -> PathBuf {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(remove_scratch_of_ended_runs);
     let dir = std::env::temp_dir().join(format!("coldspy-e2e-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Removes the scratch directories (`coldspy-e2e-PID-…`) whose test
+/// process is gone.
+fn remove_scratch_of_ended_runs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("coldspy-e2e-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Opens `page` in headless Chromium (profile kept under `dir`) with
