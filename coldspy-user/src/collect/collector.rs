@@ -151,6 +151,13 @@ pub struct HandlerModule {
     pub module_code: u64,
 }
 
+/// Module-body spans kept before those that ended long ago are dropped.
+const MODULE_BODY_SPANS: usize = 4096;
+
+/// How long after its end a module body still names a late sample's frame
+/// (samples are read within a drain period, 10 ms, of being taken).
+const MODULE_BODY_GRACE_NS: u64 = 5_000_000_000;
+
 /// One module body's code object and when it ran: a frame of that code
 /// object sampled in that span is that body's, even once the object is
 /// freed (module code lives only while its body runs).
@@ -203,6 +210,8 @@ pub struct Collector {
     /// sample drained after a short body ended finds its code object
     /// freed, and still names the body's file (see [`ModuleBody`]).
     module_bodies: HashMap<(u32, u64), Vec<ModuleBody>>,
+    /// Spans in `module_bodies`, and how many make it drop the old ones.
+    module_body_spans: (usize, usize),
     /// The code object of each module body running, per thread.
     running_bodies: HashMap<u32, Vec<u64>>,
     /// Samples dropped because their process had no symbolizer.
@@ -475,6 +484,19 @@ impl Collector {
                     start_ns: event.ktime_ns,
                     end_ns: None,
                 });
+            let (spans, limit) = &mut self.module_body_spans;
+            *spans += 1;
+            if *spans > (*limit).max(MODULE_BODY_SPANS) {
+                // A long recording of a program that runs code with exec():
+                // memory stays bounded by the spans of the last seconds.
+                let horizon = event.ktime_ns.saturating_sub(MODULE_BODY_GRACE_NS);
+                self.module_bodies.retain(|_, list| {
+                    list.retain(|b| b.end_ns.is_none_or(|end| end >= horizon));
+                    !list.is_empty()
+                });
+                *spans = self.module_bodies.values().map(Vec::len).sum();
+                *limit = 2 * *spans;
+            }
             self.running_bodies
                 .entry(event.tid)
                 .or_default()
@@ -607,5 +629,82 @@ impl Collector {
             self.trace.format = Some(TRACE_FORMAT_AGGREGATED);
         }
         self.trace
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coldspy_common::module_exec::EVENT_KIND_MODULE_EXEC_END;
+
+    /// A module-body edge of pid 7, thread 7, code object `code`.
+    fn body_edge(kind: u32, code: u64, ts_ns: u64, file: &str) -> ModuleExecEvent {
+        let mut path = [0u8; coldspy_common::limits::MAX_PATH_BYTES];
+        path[..file.len()].copy_from_slice(file.as_bytes());
+        ModuleExecEvent {
+            kind,
+            pid: 7,
+            tid: 7,
+            depth: 0,
+            ktime_ns: ts_ns,
+            code_addr: code,
+            path_len: file.len() as u32,
+            caller_count: 0,
+            callers: [RawFrame::default(); coldspy_common::module_exec::MODULE_EXEC_CALLERS],
+            path,
+        }
+    }
+
+    #[test]
+    fn a_freed_body_names_only_the_samples_of_its_own_span() {
+        let mut collector = Collector::default();
+        // Two bodies one after the other at the same address.
+        for (start, end, file) in [(100, 200, "/a.py"), (300, 400, "/b.py")] {
+            collector.module_body_edge(&body_edge(
+                EVENT_KIND_MODULE_EXEC_START,
+                0x1000,
+                start,
+                file,
+            ));
+            collector.module_body_edge(&body_edge(EVENT_KIND_MODULE_EXEC_END, 1, end, file));
+        }
+        let spans = &collector.module_bodies[&(7, 0x1000)];
+        let file_at = |ts| {
+            spans
+                .iter()
+                .rev()
+                .find_map(|b| b.frame_at(ts))
+                .map(|f| f.file)
+        };
+        assert_eq!(file_at(150).as_deref(), Some("/a.py"));
+        assert_eq!(file_at(350).as_deref(), Some("/b.py"));
+        assert_eq!(file_at(250), None, "between the two bodies");
+        assert_eq!(file_at(450), None, "after both");
+    }
+
+    #[test]
+    fn module_body_spans_stay_bounded_in_a_long_recording() {
+        let mut collector = Collector::default();
+        // exec() of one code object every ms for 100 s.
+        for i in 0..100_000u64 {
+            let ts = i * 1_000_000;
+            collector.module_body_edge(&body_edge(
+                EVENT_KIND_MODULE_EXEC_START,
+                0x2000,
+                ts,
+                "<string>",
+            ));
+            collector.module_body_edge(&body_edge(
+                EVENT_KIND_MODULE_EXEC_END,
+                1,
+                ts + 500,
+                "<string>",
+            ));
+        }
+        let kept: usize = collector.module_bodies.values().map(Vec::len).sum();
+        // The last 5 s (5,000 spans) at most, with the doubling slack.
+        assert!(kept <= 2 * 5_001 + MODULE_BODY_SPANS, "{kept} spans kept");
+        let last = collector.module_bodies[&(7, 0x2000)].last().unwrap();
+        assert_eq!(last.start_ns, 99_999 * 1_000_000, "the newest span is kept");
     }
 }
