@@ -70,7 +70,7 @@ fn prepare() -> PathBuf {
 
 /// Runs `runtime`'s driver for `events` invocations under `coldspy record`
 /// (extra `record` flags in `record`); returns (profile, driver summary).
-fn run(runtime: &Runtime, events: u32, oracle: bool, record: &str) -> (Value, Value) {
+fn run(runtime: &Runtime, events: u32, oracle: bool, record: &str) -> Run {
     prepare();
     // One directory per run: two tests run the same runtime at once (the
     // plain check and the advice's 100 events), and `scratch` empties it.
@@ -82,10 +82,12 @@ fn run(runtime: &Runtime, events: u32, oracle: bool, record: &str) -> (Value, Va
     let profile = dir.join("profile.json");
     let summary = dir.join("summary.json");
     let driver = repo_root().join(format!("tests/runtimes/{0}/run_{0}.py", runtime.name));
+    // The trace keeps the watch's raw call marks, for a failure's message.
     let wrap = format!(
-        "{} -v record {record} -o {} --",
+        "{} -v record {record} -o {} --save-trace {} --",
         coldspy_bin().display(),
-        profile.display()
+        profile.display(),
+        dir.join("trace.json").display()
     );
     let mut command = Command::new("python3");
     command
@@ -125,7 +127,40 @@ fn run(runtime: &Runtime, events: u32, oracle: bool, record: &str) -> (Value, Va
     for line in log.lines().filter(|l| l.contains("coldspy")) {
         eprintln!("{}: {line}", runtime.name);
     }
-    (read_json(&profile), summary_value)
+    Run {
+        profile: read_json(&profile),
+        summary: summary_value,
+        trace: dir.join("trace.json"),
+    }
+}
+
+/// What [`run`] gives: the profile, the driver's summary, the trace's path.
+struct Run {
+    profile: Value,
+    summary: Value,
+    trace: PathBuf,
+}
+
+/// What the handler watch marked (the run's trace), against the init's
+/// end: which calls the phases kept or dropped, for a failure's message.
+fn marks_seen(profile: &Value, trace: &std::path::Path) -> String {
+    let clock = profile["meta"]["clock_start_ns"].as_u64().unwrap_or(0);
+    let init_end = clock + profile["stats"]["init_us"].as_u64().unwrap_or(0) * 1000;
+    if !trace.exists() {
+        return format!("init ends at {init_end}; no trace at {}", trace.display());
+    }
+    let marks: Vec<String> = read_json(trace)["phases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            format!(
+                "{} {} tid {} {}",
+                m["name"], m["ts_ns"], m["tid"], m["detail"]
+            )
+        })
+        .collect();
+    format!("init ends at {init_end}; the watch's marks: {marks:#?}")
 }
 
 /// (start, end) ns of each invocation coldspy saw, in start order.
@@ -191,7 +226,11 @@ fn handler_record<'a>(profile: &'a Value, runtime: &Runtime) -> &'a Value {
 fn check_plain(runtime: &Runtime) {
     require_root();
     const EVENTS: u32 = 5;
-    let (profile, summary) = run(runtime, EVENTS, false, "");
+    let Run {
+        profile,
+        summary,
+        trace,
+    } = run(runtime, EVENTS, false, "");
     let name = runtime.name;
     assert_eq!(profile["meta"]["phase_rule"], runtime.rule, "{name}");
     let handler = handler_record(&profile, runtime);
@@ -232,7 +271,12 @@ fn check_plain(runtime: &Runtime) {
     assert_eq!(stats["exec_count"], EVENTS, "{name}: exec_count");
     let ours = invocations(&profile);
     let windows = client_windows(&summary);
-    assert_eq!(ours.len(), windows.len(), "{name}: {ours:?} vs {windows:?}");
+    assert_eq!(
+        ours.len(),
+        windows.len(),
+        "{name}: {ours:?} vs {windows:?}; {}",
+        marks_seen(&profile, &trace)
+    );
     for (i, (&(start, end), &(from, to))) in ours.iter().zip(&windows).enumerate() {
         assert!(
             from <= start && end <= to,
@@ -263,7 +307,11 @@ fn check_plain(runtime: &Runtime) {
 /// within 5 % of the handler's own.
 fn check_oracle(runtime: &Runtime) {
     require_root();
-    let (profile, summary) = run(runtime, 5, true, "");
+    let Run {
+        profile,
+        summary,
+        trace,
+    } = run(runtime, 5, true, "");
     let name = runtime.name;
     let oracle = &summary["oracle"];
     let handler = handler_record(&profile, runtime);
@@ -280,7 +328,12 @@ fn check_oracle(runtime: &Runtime) {
     );
     let ours = invocations(&profile);
     let calls = oracle["calls"].as_array().unwrap();
-    assert_eq!(ours.len(), calls.len(), "{name}: {ours:?} vs {calls:?}");
+    assert_eq!(
+        ours.len(),
+        calls.len(),
+        "{name}: {ours:?} vs {calls:?}; {}",
+        marks_seen(&profile, &trace)
+    );
     let (mut ours_ns, mut theirs_ns) = (0, 0);
     for call in calls {
         let (from, to) = (
@@ -356,7 +409,7 @@ fn openfaas_handler_calls_are_the_oracle_calls() {
 #[test]
 fn lambda_advice_names_the_handler_lines() {
     require_root();
-    let (profile, _) = run(&LAMBDA, 100, false, "--rate 1000");
+    let profile = run(&LAMBDA, 100, false, "--rate 1000").profile;
     let dir = scratch("lambda-advice");
     let path = dir.join("p.json");
     std::fs::write(&path, serde_json::to_vec(&profile).unwrap()).unwrap();
