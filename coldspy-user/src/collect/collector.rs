@@ -5,7 +5,7 @@
 //! recording's length, and the profile is the same.
 
 use crate::collect::decode::{self, Event};
-use crate::collect::module_body::{asking_frame, BodyKind, ModuleNames};
+use crate::collect::module_body::{asking_frame, BodyKind, BodySpans, ModuleNames};
 use crate::collect::native::NativeMaps;
 use crate::loader::Probes;
 use crate::model::import_tree::MAIN_MODULE;
@@ -151,38 +151,6 @@ pub struct HandlerModule {
     pub module_code: u64,
 }
 
-/// Module-body spans kept before those that ended long ago are dropped.
-const MODULE_BODY_SPANS: usize = 4096;
-
-/// How long after its end a module body still names a late sample's frame
-/// (samples are read within a drain period, 10 ms, of being taken).
-const MODULE_BODY_GRACE_NS: u64 = 5_000_000_000;
-
-/// One module body's code object and when it ran: a frame of that code
-/// object sampled in that span is that body's, even once the object is
-/// freed (module code lives only while its body runs).
-#[derive(Debug, Clone)]
-struct ModuleBody {
-    file: String,
-    start_ns: u64,
-    /// `None` while it runs.
-    end_ns: Option<u64>,
-}
-
-impl ModuleBody {
-    /// The frame of this body at `ts_ns`, if it was running then: its file
-    /// and `<module>`, line 0 (its line table went with the object).
-    fn frame_at(&self, ts_ns: u64) -> Option<Frame> {
-        (ts_ns >= self.start_ns && self.end_ns.is_none_or(|end| ts_ns <= end)).then(|| Frame {
-            function: "<module>".to_string(),
-            qualname: "<module>".to_string(),
-            file: self.file.clone(),
-            line: 0,
-            module: None,
-        })
-    }
-}
-
 /// Builds the trace of one recording.
 #[derive(Debug, Default)]
 pub struct Collector {
@@ -205,15 +173,9 @@ pub struct Collector {
     /// Whether a module body of a known runtime's own code started since
     /// [`Collector::take_runtime_code_seen`].
     runtime_code_seen: bool,
-    /// Module bodies seen, by (process, code object), in start order (a
-    /// freed module's code object is often reused by the next module's): a
-    /// sample drained after a short body ended finds its code object
-    /// freed, and still names the body's file (see [`ModuleBody`]).
-    module_bodies: HashMap<(u32, u64), Vec<ModuleBody>>,
-    /// Spans in `module_bodies`, and how many make it drop the old ones.
-    module_body_spans: (usize, usize),
-    /// The code object of each module body running, per thread.
-    running_bodies: HashMap<u32, Vec<u64>>,
+    /// When each module body ran: names the frames of bodies whose code
+    /// object was freed before their samples were read.
+    body_spans: BodySpans,
     /// Samples dropped because their process had no symbolizer.
     pub samples_without_python: u64,
     /// Groups samples as they come; without it each sample is kept in
@@ -386,7 +348,7 @@ impl Collector {
         let Some(symbolizer) = self.symbolizers.get_mut(&pid) else {
             return 0;
         };
-        let bodies = &self.module_bodies;
+        let bodies = &self.body_spans;
         let mut unknown = 0;
         let frames: Vec<Frame> = raw
             .iter()
@@ -394,10 +356,7 @@ impl Collector {
             .map(|f| {
                 symbolizer
                     .frame(*f)
-                    .or_else(|| {
-                        let spans = bodies.get(&(pid, f.code_addr))?;
-                        spans.iter().rev().find_map(|body| body.frame_at(ts_ns))
-                    })
+                    .or_else(|| bodies.frame(pid, f.code_addr, ts_ns))
                     .unwrap_or_else(|| {
                         unknown += 1;
                         unknown_frame()
@@ -476,31 +435,8 @@ impl Collector {
     pub fn module_body_edge(&mut self, event: &ModuleExecEvent) {
         let stack = self.body_stacks.entry(event.tid).or_default();
         let (edge, module, site, file, loader) = if event.kind == EVENT_KIND_MODULE_EXEC_START {
-            self.module_bodies
-                .entry((event.pid, event.code_addr))
-                .or_default()
-                .push(ModuleBody {
-                    file: decode::c_string(&event.path),
-                    start_ns: event.ktime_ns,
-                    end_ns: None,
-                });
-            let (spans, limit) = &mut self.module_body_spans;
-            *spans += 1;
-            if *spans > (*limit).max(MODULE_BODY_SPANS) {
-                // A long recording of a program that runs code with exec():
-                // memory stays bounded by the spans of the last seconds.
-                let horizon = event.ktime_ns.saturating_sub(MODULE_BODY_GRACE_NS);
-                self.module_bodies.retain(|_, list| {
-                    list.retain(|b| b.end_ns.is_none_or(|end| end >= horizon));
-                    !list.is_empty()
-                });
-                *spans = self.module_bodies.values().map(Vec::len).sum();
-                *limit = 2 * *spans;
-            }
-            self.running_bodies
-                .entry(event.tid)
-                .or_default()
-                .push(event.code_addr);
+            self.body_spans
+                .started(event, decode::c_string(&event.path));
             let Some(symbolizer) = self.symbolizers.get_mut(&event.pid) else {
                 stack.push(None);
                 return;
@@ -535,11 +471,7 @@ impl Collector {
             let loader = runtime.map(|r| r.name().to_string());
             (ImportEdge::BodyStart, module, site, Some(file), loader)
         } else {
-            let ended = self.running_bodies.get_mut(&event.tid).and_then(Vec::pop);
-            let spans = ended.and_then(|code| self.module_bodies.get_mut(&(event.pid, code)));
-            if let Some(body) = spans.and_then(|spans| spans.last_mut()) {
-                body.end_ns = Some(event.ktime_ns);
-            }
+            self.body_spans.ended(event);
             // An end without its start (attached mid-body) is dropped.
             let Some(Some(module)) = stack.pop() else {
                 return;
@@ -629,82 +561,5 @@ impl Collector {
             self.trace.format = Some(TRACE_FORMAT_AGGREGATED);
         }
         self.trace
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use coldspy_common::module_exec::EVENT_KIND_MODULE_EXEC_END;
-
-    /// A module-body edge of pid 7, thread 7, code object `code`.
-    fn body_edge(kind: u32, code: u64, ts_ns: u64, file: &str) -> ModuleExecEvent {
-        let mut path = [0u8; coldspy_common::limits::MAX_PATH_BYTES];
-        path[..file.len()].copy_from_slice(file.as_bytes());
-        ModuleExecEvent {
-            kind,
-            pid: 7,
-            tid: 7,
-            depth: 0,
-            ktime_ns: ts_ns,
-            code_addr: code,
-            path_len: file.len() as u32,
-            caller_count: 0,
-            callers: [RawFrame::default(); coldspy_common::module_exec::MODULE_EXEC_CALLERS],
-            path,
-        }
-    }
-
-    #[test]
-    fn a_freed_body_names_only_the_samples_of_its_own_span() {
-        let mut collector = Collector::default();
-        // Two bodies one after the other at the same address.
-        for (start, end, file) in [(100, 200, "/a.py"), (300, 400, "/b.py")] {
-            collector.module_body_edge(&body_edge(
-                EVENT_KIND_MODULE_EXEC_START,
-                0x1000,
-                start,
-                file,
-            ));
-            collector.module_body_edge(&body_edge(EVENT_KIND_MODULE_EXEC_END, 1, end, file));
-        }
-        let spans = &collector.module_bodies[&(7, 0x1000)];
-        let file_at = |ts| {
-            spans
-                .iter()
-                .rev()
-                .find_map(|b| b.frame_at(ts))
-                .map(|f| f.file)
-        };
-        assert_eq!(file_at(150).as_deref(), Some("/a.py"));
-        assert_eq!(file_at(350).as_deref(), Some("/b.py"));
-        assert_eq!(file_at(250), None, "between the two bodies");
-        assert_eq!(file_at(450), None, "after both");
-    }
-
-    #[test]
-    fn module_body_spans_stay_bounded_in_a_long_recording() {
-        let mut collector = Collector::default();
-        // exec() of one code object every ms for 100 s.
-        for i in 0..100_000u64 {
-            let ts = i * 1_000_000;
-            collector.module_body_edge(&body_edge(
-                EVENT_KIND_MODULE_EXEC_START,
-                0x2000,
-                ts,
-                "<string>",
-            ));
-            collector.module_body_edge(&body_edge(
-                EVENT_KIND_MODULE_EXEC_END,
-                1,
-                ts + 500,
-                "<string>",
-            ));
-        }
-        let kept: usize = collector.module_bodies.values().map(Vec::len).sum();
-        // The last 5 s (5,000 spans) at most, with the doubling slack.
-        assert!(kept <= 2 * 5_001 + MODULE_BODY_SPANS, "{kept} spans kept");
-        let last = collector.module_bodies[&(7, 0x2000)].last().unwrap();
-        assert_eq!(last.start_ns, 99_999 * 1_000_000, "the newest span is kept");
     }
 }

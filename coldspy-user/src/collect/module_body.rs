@@ -1,10 +1,12 @@
 //! Module bodies seen by the `PyEval_EvalCode` probe, turned into import
 //! edges: which module a body's file is (the packages on disk around it),
-//! whether it is top-level code, and which frame asked for it.
+//! whether it is top-level code, and which frame asked for it; and when
+//! each body ran, to name its frames once its code object is freed.
 
 use crate::model::import_tree::MAIN_MODULE;
 use crate::model::profile::Frame;
 use crate::python::elf::path_in_process;
+use coldspy_common::module_exec::ModuleExecEvent;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -127,9 +129,156 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
+/// Module-body spans kept before those that ended long ago are dropped.
+const MAX_SPANS: usize = 4096;
+
+/// How long after its end a module body still names a late sample's frame
+/// (samples are read within a drain period, 10 ms, of being taken).
+const GRACE_NS: u64 = 5_000_000_000;
+
+/// When each module body ran, by (process, code object), in start order:
+/// a module's code object lives only while its body runs (and the next
+/// module's often reuses its address), so a sample read after a short
+/// body ended finds it freed. [`BodySpans::frame`] still names that frame.
+#[derive(Debug, Default)]
+pub struct BodySpans {
+    spans: HashMap<(u32, u64), Vec<Span>>,
+    /// The code object of each body running, per thread.
+    running: HashMap<u32, Vec<u64>>,
+    /// Spans kept, and how many make the old ones go.
+    count: usize,
+    limit: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Span {
+    file: String,
+    start_ns: u64,
+    /// `None` while it runs.
+    end_ns: Option<u64>,
+}
+
+impl BodySpans {
+    /// A body start edge (`file` its `co_filename`).
+    pub fn started(&mut self, event: &ModuleExecEvent, file: String) {
+        self.spans
+            .entry((event.pid, event.code_addr))
+            .or_default()
+            .push(Span {
+                file,
+                start_ns: event.ktime_ns,
+                end_ns: None,
+            });
+        self.running
+            .entry(event.tid)
+            .or_default()
+            .push(event.code_addr);
+        self.count += 1;
+        if self.count > self.limit.max(MAX_SPANS) {
+            // A long recording of a program that runs code with exec():
+            // memory stays bounded by the spans of the last seconds.
+            let horizon = event.ktime_ns.saturating_sub(GRACE_NS);
+            self.spans.retain(|_, list| {
+                list.retain(|s| s.end_ns.is_none_or(|end| end >= horizon));
+                !list.is_empty()
+            });
+            self.count = self.spans.values().map(Vec::len).sum();
+            self.limit = 2 * self.count;
+        }
+    }
+
+    /// A body end edge: the innermost body running on its thread ended.
+    pub fn ended(&mut self, event: &ModuleExecEvent) {
+        let code = self.running.get_mut(&event.tid).and_then(Vec::pop);
+        let span = code
+            .and_then(|code| self.spans.get_mut(&(event.pid, code)))
+            .and_then(|list| list.last_mut());
+        if let Some(span) = span {
+            span.end_ns = Some(event.ktime_ns);
+        }
+    }
+
+    /// The frame of code object `code` of `pid` sampled at `ts_ns`, if a
+    /// module body ran it then: `<module>` of its file, line 0 (the line
+    /// table went with the object).
+    pub fn frame(&self, pid: u32, code: u64, ts_ns: u64) -> Option<Frame> {
+        let span = self
+            .spans
+            .get(&(pid, code))?
+            .iter()
+            .rev()
+            .find(|s| ts_ns >= s.start_ns && s.end_ns.is_none_or(|end| ts_ns <= end))?;
+        Some(Frame {
+            function: "<module>".to_string(),
+            qualname: "<module>".to_string(),
+            file: span.file.clone(),
+            line: 0,
+            module: None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use coldspy_common::module_exec::{EVENT_KIND_MODULE_EXEC_END, EVENT_KIND_MODULE_EXEC_START};
+
+    /// A module-body edge of pid 7, thread 7, code object `code`.
+    fn body_edge(kind: u32, code: u64, ts_ns: u64) -> ModuleExecEvent {
+        ModuleExecEvent {
+            kind,
+            pid: 7,
+            tid: 7,
+            depth: 0,
+            ktime_ns: ts_ns,
+            code_addr: code,
+            path_len: 0,
+            caller_count: 0,
+            callers: [Default::default(); coldspy_common::module_exec::MODULE_EXEC_CALLERS],
+            path: [0; coldspy_common::limits::MAX_PATH_BYTES],
+        }
+    }
+
+    #[test]
+    fn a_freed_body_names_only_the_samples_of_its_own_span() {
+        let mut spans = BodySpans::default();
+        // Two bodies one after the other at the same address.
+        for (start, end, file) in [(100, 200, "/a.py"), (300, 400, "/b.py")] {
+            spans.started(
+                &body_edge(EVENT_KIND_MODULE_EXEC_START, 0x1000, start),
+                file.into(),
+            );
+            spans.ended(&body_edge(EVENT_KIND_MODULE_EXEC_END, 1, end));
+        }
+        let file_at = |ts| spans.frame(7, 0x1000, ts).map(|f| f.file);
+        assert_eq!(file_at(150).as_deref(), Some("/a.py"));
+        assert_eq!(file_at(350).as_deref(), Some("/b.py"));
+        assert_eq!(file_at(250), None, "between the two bodies");
+        assert_eq!(file_at(450), None, "after both");
+        assert_eq!(spans.frame(8, 0x1000, 150), None, "another process");
+    }
+
+    #[test]
+    fn spans_stay_bounded_in_a_long_recording() {
+        let mut spans = BodySpans::default();
+        // exec() of one code object every ms for 100 s.
+        for i in 0..100_000u64 {
+            let ts = i * 1_000_000;
+            spans.started(
+                &body_edge(EVENT_KIND_MODULE_EXEC_START, 0x2000, ts),
+                "<string>".into(),
+            );
+            spans.ended(&body_edge(EVENT_KIND_MODULE_EXEC_END, 1, ts + 500));
+        }
+        // The last 5 s (5,000 spans) at most, with the doubling slack.
+        let kept: usize = spans.spans.values().map(Vec::len).sum();
+        assert!(kept <= 2 * 5_001 + MAX_SPANS, "{kept} spans kept");
+        let newest = 99_999 * 1_000_000 + 100;
+        assert!(
+            spans.frame(7, 0x2000, newest).is_some(),
+            "the newest span is kept"
+        );
+    }
 
     fn frame(file: &str) -> Option<Frame> {
         Some(Frame {
