@@ -75,6 +75,9 @@ pub struct Probes {
     handler_watch_verified: bool,
 }
 
+/// The network-connection program (a `sys_enter_connect` tracepoint).
+const CONNECT_PROGRAM: &str = "coldspy_connect_loop";
+
 /// The handler-watch program.
 const HANDLER_WATCH: &str = "coldspy_handler_watch";
 
@@ -140,9 +143,9 @@ impl Probes {
 
     /// Attaches the network-connection probe (`sys_enter_connect`), where
     /// the stack walk is a `bpf_loop` (the unrolled one would add ≈ 0.6 s of
-    /// verification to every start): `record` calls it once the target's
-    /// last stop is released, so its verification (≈ 13 ms) overlaps the
-    /// target's start without holding a stop.
+    /// verification to every start). It is verified with the programs a
+    /// command needs (in parallel, before the release); `record` attaches
+    /// it once the target's last stop is released.
     /// Does nothing unless `track_files` (as for the file-open probes).
     pub fn attach_connects(&mut self, track_files: bool) {
         if !track_files {
@@ -160,16 +163,18 @@ impl Probes {
             return Ok(());
         }
         let begun = std::time::Instant::now();
-        let name = "coldspy_connect_loop";
-        let program: &mut TracePoint = program(&mut self.ebpf, name)?;
-        program
-            .load()
-            .map_err(|source| attach_err("sys_enter_connect", source))?;
+        let program: &mut TracePoint = program(&mut self.ebpf, CONNECT_PROGRAM)?;
+        // Verified with the others unless that failed: once more, for its error.
+        if program.fd().is_err() {
+            program
+                .load()
+                .map_err(|source| attach_err("sys_enter_connect", source))?;
+        }
         program
             .attach("syscalls", "sys_enter_connect")
             .map_err(|source| attach_err("tracepoint syscalls:sys_enter_connect", source))?;
         log::debug!(
-            "connect probe verified and attached in {} ms",
+            "connect probe attached in {} ms",
             begun.elapsed().as_millis()
         );
         Ok(())
@@ -203,7 +208,13 @@ impl Probes {
         if system.is_some() {
             programs.push((HANDLER_WATCH, HANDLER_WATCH));
         }
-        verify_in_parallel(&mut ebpf, &programs)?;
+        // The connect probe beside them: verified after the release, its
+        // ≈ 13 ms of verifier competed with the target's first imports for
+        // this machine's two cores. Optional: a kernel that refuses it costs
+        // the recording its connections only.
+        let connects = (sampler_program() == "coldspy_sample_loop").then_some(CONNECT_PROGRAM);
+        programs.extend(connects.map(|name| (name, "sys_enter_connect")));
+        verify_in_parallel(&mut ebpf, &programs, connects)?;
         log::debug!(
             "programs verified (in parallel) in {} ms",
             step.elapsed().as_millis()
@@ -630,7 +641,13 @@ const UPROBE_PROGRAMS: [&str; 5] = [
 /// Loads (has the kernel verify) the `programs` named, one thread each:
 /// verification is CPU work inside `bpf(BPF_PROG_LOAD)`, and one program
 /// after the other kept the command waiting for their sum.
-fn verify_in_parallel(ebpf: &mut Ebpf, programs: &[(&str, &str)]) -> Result<(), LoadError> {
+/// A program named `optional` that fails is logged, not an error (it is
+/// tried again when attached).
+fn verify_in_parallel(
+    ebpf: &mut Ebpf,
+    programs: &[(&str, &str)],
+    optional: Option<&str>,
+) -> Result<(), LoadError> {
     if let Some((name, _)) = programs
         .iter()
         .find(|(name, _)| ebpf.program(name).is_none())
@@ -639,23 +656,32 @@ fn verify_in_parallel(ebpf: &mut Ebpf, programs: &[(&str, &str)]) -> Result<(), 
     }
     let found = ebpf.programs_mut().filter_map(|(name, program)| {
         let (_, what) = programs.iter().find(|(wanted, _)| *wanted == name)?;
-        Some((*what, program))
+        Some((*what, optional == Some(name), program))
     });
     std::thread::scope(|scope| {
         let loads: Vec<_> = found
-            .map(|(what, program)| {
-                scope.spawn(move || {
+            .map(|(what, optional, program)| {
+                let load = scope.spawn(move || {
                     let begun = std::time::Instant::now();
                     let loaded = load_in_place(program).map_err(|e| attach_err(what, e));
                     log::debug!("{what} verified in {} ms", begun.elapsed().as_millis());
                     loaded
-                })
+                });
+                (optional, what, load)
             })
             .collect();
         // The scope joins every thread, also after the first error.
-        loads.into_iter().try_for_each(|load| {
-            load.join()
-                .unwrap_or_else(|_| Err(LoadError::System("a program load panicked".into())))
+        loads.into_iter().try_for_each(|(optional, what, load)| {
+            let loaded = load
+                .join()
+                .unwrap_or_else(|_| Err(LoadError::System("a program load panicked".into())));
+            match loaded {
+                Err(e) if optional => {
+                    log::debug!("{what} not verified: {e}");
+                    Ok(())
+                }
+                other => other,
+            }
         })
     })
 }
