@@ -71,8 +71,6 @@ pub struct Probes {
     /// The handler watchpoints set: (process, code object, one per thread;
     /// closed with the probes or once the process ended).
     handler_watches: Vec<(u32, u64, std::os::fd::OwnedFd)>,
-    /// Whether the handler-watch program is loaded.
-    handler_watch_verified: bool,
 }
 
 /// The network-connection program (a `sys_enter_connect` tracepoint).
@@ -251,7 +249,6 @@ impl Probes {
             import_probes: Vec::new(),
             handler_refcounts,
             handler_watches: Vec::new(),
-            handler_watch_verified: system.is_some(),
         })
     }
 
@@ -260,15 +257,14 @@ impl Probes {
     /// FaaS runtime is in sight, so it overlaps the runtime's start rather
     /// than holding the command; [`Probes::watch_handler`] calls it too.
     pub fn verify_handler_watch(&mut self) -> Result<(), LoadError> {
-        if self.handler_watch_verified {
+        let program: &mut PerfEvent = program(&mut self.ebpf, HANDLER_WATCH)?;
+        if program.fd().is_ok() {
             return Ok(());
         }
         let begun = std::time::Instant::now();
-        let program: &mut PerfEvent = program(&mut self.ebpf, HANDLER_WATCH)?;
         program
             .load()
             .map_err(|source| attach_err(HANDLER_WATCH, source))?;
-        self.handler_watch_verified = true;
         log::debug!(
             "handler watch verified in {} ms",
             begun.elapsed().as_millis()

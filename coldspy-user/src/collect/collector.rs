@@ -435,8 +435,8 @@ impl Collector {
     pub fn module_body_edge(&mut self, event: &ModuleExecEvent) {
         let stack = self.body_stacks.entry(event.tid).or_default();
         let (edge, module, site, file, loader) = if event.kind == EVENT_KIND_MODULE_EXEC_START {
-            self.body_spans
-                .started(event, decode::c_string(&event.path));
+            let file = decode::c_string(&event.path);
+            self.body_spans.started(event, file.clone());
             let Some(symbolizer) = self.symbolizers.get_mut(&event.pid) else {
                 stack.push(None);
                 return;
@@ -447,7 +447,6 @@ impl Collector {
                 .filter(|f| f.code_addr != 0)
                 .map(|&raw| symbolizer.frame(raw))
                 .collect();
-            let file = decode::c_string(&event.path);
             self.runtime_code_seen |= Runtime::of_code_file(&file).is_some();
             let module = match self.module_names.kind(event.pid, &file, &callers) {
                 BodyKind::Main => MAIN_MODULE.to_string(),
