@@ -24,6 +24,11 @@ pub struct Usage {
     /// Exact first-execution data: module → first invocation that ran its
     /// code (0 = none); `None` when the recording had no hook.
     exact: Option<HashMap<String, u64>>,
+    /// Extension modules (a `.so` file): the hook sees their C functions
+    /// only under the `__module__` they declare, often the package's
+    /// (`igraph.Graph`'s methods are `igraph`'s, their code `igraph._igraph`'s),
+    /// so "none of its code ran" cannot be said of them.
+    extensions: HashSet<String>,
     /// Invocations, for the wording of exact evidence.
     pub invocations: u64,
     /// Per prefix: samples per calling frame (the frame just outside it).
@@ -56,6 +61,12 @@ impl Usage {
         if !exact.is_empty() {
             usage.exact = Some(exact);
         }
+        usage.extensions = profile
+            .modules
+            .iter()
+            .filter(|m| m.file.as_deref().is_some_and(is_extension_file))
+            .map(|m| m.name.clone())
+            .collect();
         usage.init_named = profile
             .modules
             .iter()
@@ -105,17 +116,20 @@ impl Usage {
 
     /// Exact use of `prefix` and its sub-modules: the first invocation in
     /// which any of their code ran, `Some(0)` when none did, `None` without
-    /// exact data.
+    /// exact data, or when every module of `prefix` the hook knows is an
+    /// extension module (whose code it cannot see run).
     pub fn exact(&self, prefix: &str) -> Option<u64> {
         let exact = self.exact.as_ref()?;
-        Some(
-            exact
-                .iter()
-                .filter(|(m, &k)| k > 0 && origin::is_within(m, prefix))
-                .map(|(_, &k)| k)
-                .min()
-                .unwrap_or(0),
-        )
+        let within: Vec<(&String, u64)> = exact
+            .iter()
+            .filter(|(m, _)| origin::is_within(m, prefix))
+            .map(|(m, &k)| (m, k))
+            .collect();
+        if let Some(first) = within.iter().map(|&(_, k)| k).filter(|&k| k > 0).min() {
+            return Some(first);
+        }
+        let blind = !within.is_empty() && within.iter().all(|(m, _)| self.extensions.contains(*m));
+        (!blind).then_some(0)
     }
 
     /// The frame that called into `prefix` in most samples (ties: the lowest index).
@@ -184,6 +198,12 @@ impl Usage {
             }
         }
     }
+}
+
+/// Whether `file` is an extension module's shared library.
+fn is_extension_file(file: &str) -> bool {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    name.ends_with(".so") || name.ends_with(".pyd") || name.contains(".so.")
 }
 
 struct FrameInfo {
@@ -332,5 +352,35 @@ mod tests {
         assert_eq!(u.exact("a.c"), Some(3));
         assert_eq!(u.exact("zzz"), Some(0));
         assert!(u.has_exact());
+    }
+
+    #[test]
+    fn an_extension_module_the_hook_never_saw_has_no_exact_verdict() {
+        // igraph/graph: Graph's C methods declare `igraph`, so the hook
+        // credits igraph and never igraph._igraph, whose code ran.
+        let sp = "/v/lib/python3.12/site-packages/igraph";
+        let row = |name: &str, file: &str, k| ModuleRecord {
+            name: name.into(),
+            file: Some(file.into()),
+            exact_use: Some(k),
+            ..ModuleRecord::default()
+        };
+        let mut p = Profile::empty();
+        p.modules = vec![
+            row("igraph", &format!("{sp}/__init__.py"), 1),
+            row("igraph._igraph", &format!("{sp}/_igraph.abi3.so"), 0),
+            row("igraph.drawing", &format!("{sp}/drawing/__init__.py"), 0),
+            row(
+                "igraph.drawing._c",
+                &format!("{sp}/drawing/_c.cpython-312-x86_64-linux-gnu.so"),
+                0,
+            ),
+        ];
+        let u = Usage::build(&p);
+        assert_eq!(u.exact("igraph._igraph"), None);
+        assert_eq!(u.exact("igraph.drawing._c"), None);
+        // A package with Python code of its own: its code did not run.
+        assert_eq!(u.exact("igraph.drawing"), Some(0));
+        assert_eq!(u.exact("igraph"), Some(1));
     }
 }
