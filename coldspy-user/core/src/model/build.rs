@@ -119,18 +119,28 @@ fn connect_records(trace: &Trace, frames: &[Frame], init_us: u64) -> Vec<Connect
 }
 
 /// Import sites: the frame each record's start edge names (the import
-/// statement, or the caller of a body that stands for an import).
+/// statement, or the caller of a body that stands for an import). When that
+/// frame is importlib's own (`from . import lib` runs the import from
+/// `_handle_fromlist`), the frame its body's start saw ask for it instead.
 fn attach_sites(trace: &Trace, tree: &mut ImportTree) {
-    // Edges keep their index when their time moves (pull_body_starts).
-    for (record, &edge) in tree.records.iter_mut().zip(&tree.start_edges) {
-        record.site = trace.imports[edge]
+    let frame_of = |edge: usize| {
+        trace.imports[edge]
             .site
             .and_then(|i| trace.frames.get(i as usize))
-            .map(|f| ImportSite {
-                file: f.file.clone(),
-                line: f.line,
-                function: f.shown_name().to_string(),
-            });
+    };
+    // Edges keep their index when their time moves (pull_body_starts).
+    for (i, record) in tree.records.iter_mut().enumerate() {
+        let own = frame_of(tree.start_edges[i]);
+        let asked = tree.body_edges[i].and_then(frame_of);
+        let frame = match own {
+            Some(f) if f.file.starts_with("<frozen importlib") => asked.or(own),
+            _ => own.or(asked),
+        };
+        record.site = frame.map(|f| ImportSite {
+            file: f.file.clone(),
+            line: f.line,
+            function: f.shown_name().to_string(),
+        });
     }
 }
 
@@ -372,6 +382,53 @@ mod tests {
         assert_eq!(p.cct.frames[1].module.as_deref(), Some("slow"));
         assert_eq!(p.cct.root.total, 3);
         assert_eq!(p.imports[0].site.as_ref().map(|s| s.line), Some(1));
+    }
+
+    #[test]
+    fn an_import_run_by_importlib_is_sited_where_its_body_was_asked_for() {
+        // numpy/__init__.py's `from . import lib`: the import probe's frame
+        // is _handle_fromlist's; the body's start saw numpy/__init__.py ask.
+        let ms = 1_000_000;
+        let mut trace = trace_of(
+            200,
+            vec![
+                frame(
+                    "_call_with_frames_removed",
+                    "<frozen importlib._bootstrap>",
+                    488,
+                ),
+                frame("<module>", "/v/numpy/__init__.py", 12),
+            ],
+        );
+        let edge = |e, ts, site: Option<u32>, file: Option<&str>| TraceImportEdge {
+            edge: e,
+            pid: 7,
+            tid: 7,
+            ts_ns: ts,
+            module: "numpy.lib".into(),
+            failed: false,
+            site,
+            file: file.map(str::to_string),
+            loader: None,
+        };
+        trace.imports = vec![
+            edge(ImportEdge::Start, 110 * ms, Some(0), None),
+            edge(
+                ImportEdge::BodyStart,
+                111 * ms,
+                Some(1),
+                Some("/v/numpy/lib/__init__.py"),
+            ),
+            edge(ImportEdge::BodyEnd, 140 * ms, None, None),
+            edge(ImportEdge::End, 150 * ms, None, None),
+        ];
+        let p = build_profile(&trace);
+        assert_eq!(p.imports.len(), 1);
+        let site = p.imports[0].site.as_ref().expect("a site");
+        assert_eq!(
+            (site.file.as_str(), site.line),
+            ("/v/numpy/__init__.py", 12)
+        );
     }
 
     /// A trace of process 7 from 100 ms to `end_ms`, with these frames.

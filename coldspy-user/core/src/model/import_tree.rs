@@ -14,6 +14,9 @@ pub struct ImportTree {
     pub records: Vec<ImportRecord>,
     /// Per record: the index in the trace's edges of the edge that started it.
     pub start_edges: Vec<usize>,
+    /// Per record: the edge of its module body's start, when one was seen
+    /// (its site is the frame that asked for the module, past importlib).
+    pub body_edges: Vec<Option<usize>>,
     /// Per thread: (time ns, innermost import index after that time), sorted.
     timelines: HashMap<u32, Vec<(u64, Option<usize>)>>,
 }
@@ -34,6 +37,7 @@ enum Body {
 struct Pairing {
     records: Vec<ImportRecord>,
     start_edges: Vec<usize>,
+    body_edges: Vec<Option<usize>>,
     start_ns_of: Vec<u64>,
     end_ns_of: Vec<u64>,
     /// Per record: whether its body has started.
@@ -71,6 +75,7 @@ impl Pairing {
             loader: edge.loader.clone(),
         });
         self.start_edges.push(edge_index);
+        self.body_edges.push(via.is_some().then_some(edge_index));
         self.start_ns_of.push(edge.ts_ns);
         self.end_ns_of.push(end_ns.max(edge.ts_ns));
         self.body_seen.push(via.is_some());
@@ -126,6 +131,7 @@ impl Pairing {
                         && names_same_module(&self.records[i].module, &edge.module) =>
                 {
                     self.body_seen[i] = true;
+                    self.body_edges[i] = Some(edge_index);
                     if edge.loader.is_some() {
                         self.records[i].loader = edge.loader.clone();
                     }
@@ -234,6 +240,7 @@ impl ImportTree {
         let Pairing {
             mut records,
             start_edges,
+            body_edges,
             start_ns_of,
             end_ns_of,
             timelines,
@@ -257,6 +264,7 @@ impl ImportTree {
         Self {
             records,
             start_edges,
+            body_edges,
             timelines,
         }
     }
