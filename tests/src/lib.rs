@@ -540,3 +540,12 @@ pub fn merged_ranking(groups: &Value) -> Vec<RankingRow> {
     }
     rows
 }
+
+/// A turn to record alone within this test binary: import times, and the
+/// verdicts and comparisons built on them, are inflated by a second cold
+/// start on the same two cores (a 0.25 ms module measured 8.6 ms while
+/// another recording ran). Hold the guard for the recording.
+pub fn recording_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}

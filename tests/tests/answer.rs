@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 /// Records with `args` (after `record -o P`), then returns `coldspy report P`.
 fn record_and_report(label: &str, args: &[String]) -> String {
     require_root();
+    let _turn = coldspy_tests::recording_turn();
     let dir = scratch(label);
     let profile = dir.join("p.json").display().to_string();
     let mut record = vec!["record", "-o", &profile];

@@ -109,15 +109,10 @@ fn handler_of(name: &str, file: &str) -> String {
     format!("{}:handler", function_dir(name).join(file).display())
 }
 
-/// One recording or bench at a time: the analysis ranks by import time,
-/// which a second cold start on the same two cores would inflate (a 0.25 ms
-/// module measured 8.6 ms while another recording ran).
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// Records `NAME/app.py:handler` with its event and returns the profile,
 /// its analysis, and the terminal report.
 fn record(name: &str, python: &Path, extra: &[&str]) -> (Profile, Analysis, String) {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = coldspy_tests::recording_turn();
     let dir = scratch(&format!("functions-{name}"));
     let out = dir.join("profile.json");
     let event = function_dir(name).join("event.json");
@@ -351,7 +346,7 @@ fn failure_11_ssm_config_names_its_network_connection_at_init() {
 /// Runs `coldspy bench` with the corpus interpreter; returns the exit
 /// status's success, the printed summary and the exported JSON.
 fn bench(python: &Path, args: &[&str]) -> (bool, String, Value) {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = coldspy_tests::recording_turn();
     let dir = scratch("functions-bench");
     let json = dir.join("bench.json");
     let out = Command::new(coldspy_bin())
@@ -478,7 +473,7 @@ fn record_verify_verifies_networkx_and_not_a_subpackage_imported_by_name() {
 /// and how many with pydantic-core's extension as their native leaf.
 fn record_native_work(mode: &str) -> (Profile, Analysis, u64, u64) {
     let python = corpus_python();
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = coldspy_tests::recording_turn();
     let dir = scratch(&format!("native-work-{mode}"));
     let command = [
         python.display().to_string(),
@@ -531,7 +526,7 @@ fn record_native_work(mode: &str) -> (Profile, Analysis, u64, u64) {
 /// and in the kernel: the oracle for the native leaf.
 fn perf_shares(mode: &str) -> (f64, f64) {
     let python = corpus_python();
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = coldspy_tests::recording_turn();
     let dir = scratch(&format!("native-work-perf-{mode}"));
     let data = dir.join("perf.data");
     let out = Command::new("perf")

@@ -50,9 +50,6 @@ fn run(
     )
 }
 
-/// The two tests take turns: timing comparisons are fairer on an idle core.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// (a) `main → parse → tokenize` and a 50-deep recursion: ≥ 95 % on path.
 fn known_stacks(interp: &Interpreter) -> Result<String, String> {
     let (profile, _, _) = run(interp, "busy", &[], "busy_stack.py", false);
@@ -206,7 +203,7 @@ fn mark<T>(result: &Result<T, String>) -> &'static str {
 #[test]
 fn every_interpreter_records_stacks_threads_and_imports() {
     require_root();
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = coldspy_tests::recording_turn();
     let interpreters = all_interpreters();
     let mut rows = Vec::new();
     let mut failures = Vec::new();
@@ -248,7 +245,7 @@ fn every_interpreter_records_stacks_threads_and_imports() {
 #[test]
 fn debug_build_records_stacks_threads_and_imports() {
     require_root();
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = coldspy_tests::recording_turn();
     let interp = debug_interpreter();
     let stacks = cell(|| known_stacks(&interp));
     let threads = cell(|| two_threads(&interp));
