@@ -240,11 +240,12 @@ impl Session {
             & (TARGET_FOLLOW_CHILDREN | TARGET_STOP_ON_EXEC);
         let result = match Interpreter::find(pid) {
             Ok(interpreter) => {
-                // Released from its last stop (an exec notice of a build
-                // that stops at its entry next is no stop).
-                if event.stopped != 0 {
-                    self.released = Some(pid);
-                }
+                // No stop follows: the configuration drops the entry stop of
+                // a build found at its exec notice (its libpython mapped by
+                // the time the notice is read), so this is its release,
+                // stopped or not. Whatever waits for the release runs after
+                // the whole drain, once an entry stop in it is resumed.
+                self.released = Some(pid);
                 self.configure(interpreter, TARGET_FOLLOW_CHILDREN)
             }
             Err(FindError::NotYetLoaded(_)) => self.stop_at_entry(pid, flags),
