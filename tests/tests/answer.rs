@@ -79,6 +79,16 @@ fn assert_names_lines_10_and_12_only(label: &str, report: &str) {
             "{label}: no advice at {site}:\n{report}"
         );
     }
+    // The statements as written: line 12 is a from-import.
+    for written in [
+        "Remove the `import boto3` at",
+        "Remove the `from tqdm import tqdm` at",
+    ] {
+        assert!(
+            advice.contains(written),
+            "{label}: no \"{written}\":\n{report}"
+        );
+    }
     let markdown = format!("{}:11", file.display());
     assert!(
         !advice.contains(&markdown),

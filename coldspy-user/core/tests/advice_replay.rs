@@ -71,6 +71,7 @@ fn fabricated(imports: &[Import], stacks: &[(Stack, u64)]) -> Profile {
                 file: site.into(),
                 line,
                 function: "<module>".into(),
+                statement: None,
             }),
             failed: false,
             parent_index: open.last().copied(),
@@ -626,6 +627,7 @@ fn config_at_init(with_connect: bool) -> Profile {
                 file: APP.into(),
                 line: 20,
                 function: "<module>".into(),
+                statement: None,
             }),
             calls: vec!["botocore.client._api_call".into()],
             modules: vec!["botocore.client".into(), "urllib3.connection".into()],
@@ -715,4 +717,37 @@ fn a_change_names_every_statement_that_imports_the_package() {
         )),
         "{lead}"
     );
+}
+
+#[test]
+fn advice_quotes_the_statement_as_written_and_the_one_name_to_drop() {
+    // heavy_subpackages: `from scipy import special, stats`, stats never run.
+    let stats = &*format!("{SP}/scipy/stats/__init__.py").leak();
+    let imports = [("scipy.stats", 0, stats, (APP, 11), 30, 30)];
+    let own: &[(&str, &str, &str)] = &[("<module>", APP, "handler"), ("handler", APP, "handler")];
+    let mut p = fabricated(&imports, &[(own, 60)]);
+    let advice = |p: &Profile| {
+        let a = analyze_profile(p, ScoreKind::Runtime);
+        let f = a
+            .changes()
+            .find(|f| f.module == "scipy.stats")
+            .expect("stats");
+        f.advice.clone().unwrap()
+    };
+    let set = |p: &mut Profile, text: &str| {
+        p.imports[0].site.as_mut().unwrap().statement = Some(text.into());
+    };
+    set(&mut p, "from scipy import special, stats");
+    let written = advice(&p);
+    assert!(
+        written.starts_with(&format!(
+            "Remove `stats` from the `from scipy import special, stats` at {APP}:11"
+        )),
+        "{written}"
+    );
+    set(&mut p, "import scipy.stats as st");
+    assert!(advice(&p).starts_with("Remove the `import scipy.stats as st` at"));
+    // A line that does not name the module is not its statement.
+    set(&mut p, "import json");
+    assert!(advice(&p).starts_with("Remove the `import scipy.stats` at"));
 }

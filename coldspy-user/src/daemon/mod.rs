@@ -265,6 +265,7 @@ impl Daemon {
         let to_table = self.to_table;
         tasks.spawn_blocking(move || {
             let mut profile = crate::model::build::build_profile(&done.trace);
+            crate::record::statements::fill(&mut profile, done.trace.meta.pid);
             crate::analysis::analyze(&mut profile, crate::analysis::ScoreKind::Runtime);
             let start = to_table.then(|| crate::fleet_core::start_from_profile(&profile));
             let summary = IndexSummary {

@@ -12,6 +12,7 @@ mod launch;
 mod prearm;
 pub(crate) mod preflight;
 mod session;
+pub mod statements;
 mod summary;
 pub mod verify;
 mod warm;
@@ -239,6 +240,7 @@ fn analyse_and_write(
     bool,
 )> {
     let mut profile = crate::model::build::build_profile(&recorded.trace);
+    statements::fill(&mut profile, recorded.trace.meta.pid);
     let analysis = crate::analysis::analyze(&mut profile, crate::analysis::ScoreKind::Runtime);
     let to_stdout = output.is_stdout();
     let verify = verify_options(args, recorded)?;

@@ -60,6 +60,7 @@ impl Work {
             file,
             line,
             function: "<module>".to_string(),
+            statement: None,
         })
     }
 

@@ -19,6 +19,7 @@ pub fn add(profile: &Profile, findings: &mut Vec<Finding>) {
             file: s.file.clone(),
             line: s.line,
             function: s.function.clone(),
+            statement: None,
         };
         match by_site.iter_mut().find(|(at, _)| *at == site) {
             Some((_, list)) => list.push(c),

@@ -15,6 +15,7 @@ use super::patterns::{knowledge, python_at_least, Pattern};
 use super::tree::Tree;
 use super::usage::Usage;
 use crate::model::profile::Profile;
+use crate::model::statement;
 use std::collections::HashMap;
 
 /// Import time below which a statement is not worth a change.
@@ -38,6 +39,8 @@ pub struct Site {
     pub line: u32,
     /// Function containing it (`<module>` at module level).
     pub function: String,
+    /// The statement as written, when the recording read it.
+    pub statement: Option<String>,
 }
 
 impl std::fmt::Display for Site {
@@ -293,6 +296,7 @@ pub fn site_of(tree: &Tree, i: usize) -> Option<Site> {
         file: s.file.clone(),
         line: s.line,
         function: s.function.clone(),
+        statement: s.statement.clone(),
     })
 }
 
@@ -368,7 +372,7 @@ impl Finding {
     fn pattern_and_advice(&mut self, profile: &Profile, usage: &Usage, lazy: bool) {
         let k = knowledge();
         let top = top_level(&self.module).to_string();
-        let import = format!("`import {}` at {}", self.module, self.site);
+        let import = self.quoted();
         let saving = ms(self.saving_us);
         match self.verdict {
             Verdict::Unused => {
@@ -387,7 +391,8 @@ impl Finding {
                     })
                     .unwrap_or_default();
                 self.advice = Some(format!(
-                    "Remove the {import}: its code never ran ({}){why}; saves about {saving} of init.",
+                    "{}: its code never ran ({}){why}; saves about {saving} of init.",
+                    self.acting_on("Remove", "from"),
                     self.evidence.describe()
                 ));
             }
@@ -405,7 +410,8 @@ impl Finding {
                     String::new()
                 };
                 self.advice = Some(format!(
-                    "Move the {import} {at}{keyword}: {}; saves about {saving} of init, paid on first use.",
+                    "{} {at}{keyword}: {}; saves about {saving} of init, paid on first use.",
+                    self.acting_on("Move", "out of"),
                     self.evidence.describe()
                 ));
             }
@@ -442,6 +448,41 @@ impl Finding {
 }
 
 impl Finding {
+    /// The statement as the recording read it, if it names the module (its
+    /// top-level package or its last component): a line that does not is
+    /// not the statement advice is about.
+    fn written_statement(&self) -> Option<&str> {
+        let written = self.site.statement.as_deref()?;
+        let last = self.module.rsplit('.').next().unwrap_or(&self.module);
+        let words = |w: &str| {
+            written
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .any(|word| word == w)
+        };
+        (words(top_level(&self.module)) || words(last)).then_some(written)
+    }
+
+    /// "`from scipy import special, stats` at app.py:11": the statement as
+    /// written when known, else `import MODULE`.
+    fn quoted(&self) -> String {
+        match self.written_statement() {
+            Some(written) => format!("`{written}` at {}", self.site),
+            None => format!("`import {}` at {}", self.module, self.site),
+        }
+    }
+
+    /// "Remove the `import boto3` at …", or for one name of several
+    /// "Remove `stats` from the `from scipy import special, stats` at …".
+    fn acting_on(&self, verb: &str, preposition: &str) -> String {
+        let name = self
+            .written_statement()
+            .and_then(|w| statement::name_of(w, &self.module));
+        match name {
+            Some(name) => format!("{verb} `{name}` {preposition} the {}", self.quoted()),
+            None => format!("{verb} the {}", self.quoted()),
+        }
+    }
+
     /// "into to_xlsx (app.py:26), …": the function of the handler that
     /// names the module in code no recorded invocation ran.
     fn named_at(&self, usage: &Usage) -> Option<String> {

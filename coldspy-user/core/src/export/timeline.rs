@@ -498,6 +498,7 @@ mod tests {
                 file: file.clone(),
                 line: 20,
                 function: "<module>".into(),
+                statement: None,
             }),
             calls: Vec::new(),
             modules: Vec::new(),

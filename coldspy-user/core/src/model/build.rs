@@ -89,6 +89,7 @@ fn connect_records(trace: &Trace, frames: &[Frame], init_us: u64) -> Vec<Connect
                 file: stack[k].file.clone(),
                 line: stack[k].line,
                 function: stack[k].function.clone(),
+                statement: None,
             });
             // The frame the program's line called, then the innermost one.
             let mut calls = Vec::new();
@@ -140,6 +141,7 @@ fn attach_sites(trace: &Trace, tree: &mut ImportTree) {
             file: f.file.clone(),
             line: f.line,
             function: f.shown_name().to_string(),
+            statement: None,
         });
     }
 }

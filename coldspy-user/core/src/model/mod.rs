@@ -1,7 +1,8 @@
 //! Profile data: the symbolized event stream ([`trace`]), the calling-context
 //! tree ([`cct`]), the import tree ([`import_tree`]) and the JSON profile
 //! ([`profile`]) built from them ([`build`]), samples aggregated as they
-//! arrive ([`samples`]), and the experiments that verified its advice
+//! arrive ([`samples`]), the source text of import statements
+//! ([`statement`]), and the experiments that verified its advice
 //! ([`verification`]).
 
 pub mod build;
@@ -13,5 +14,6 @@ pub mod phases;
 pub mod profile;
 pub mod runtime;
 pub mod samples;
+pub mod statement;
 pub mod trace;
 pub mod verification;

@@ -352,6 +352,11 @@ pub struct ImportSite {
     pub line: u32,
     /// Function (or `<module>`) containing it.
     pub function: String,
+    /// The statement as written, on one line (`from scipy import special,
+    /// stats`), for the program's own files when the recording could read
+    /// them; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
 }
 
 /// A file opened during an import.
@@ -366,7 +371,7 @@ pub struct ImportFile {
 }
 
 /// One module load, a node of the dynamic import tree.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ImportRecord {
     /// Absolute module name.
     pub module: String,
