@@ -50,6 +50,8 @@ fn record_both_ways(label: &str, args: &[String]) -> (Profile, Profile, Trace) {
         "{label}: format 1"
     );
     let mut rebuilt = build_profile(&trace);
+    // As record does: the program's import statements as written.
+    coldspy::record::statements::fill(&mut rebuilt, trace.meta.pid);
     analyze(&mut rebuilt, ScoreKind::Runtime);
     (written, rebuilt, trace)
 }
