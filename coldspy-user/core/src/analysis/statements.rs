@@ -235,8 +235,9 @@ pub fn companions(tree: &Tree, usage: &Usage, findings: &mut Vec<Finding>) {
             f.pattern = lead.pattern;
             f.saving_us = 0;
             f.advice = Some(format!(
-                "Part of the change at {}: `import {module}` here loads {top} too; change it with that one, or {top} stays loaded and that saving is not made.",
-                lead.site
+                "Part of the change at {}: `{}` here loads {top} too; change it with that one, or {top} stays loaded and that saving is not made.",
+                lead.site,
+                f.statement_text()
             ));
             added.push((lead.site.clone(), f));
         }
@@ -249,9 +250,9 @@ pub fn companions(tree: &Tree, usage: &Usage, findings: &mut Vec<Finding>) {
             .and_then(|g| g.advice.as_mut())
         {
             advice.push_str(&format!(
-                " The statement at {} (`import {}`) imports {} too: change it with this one.",
+                " The statement at {} (`{}`) imports {} too: change it with this one.",
                 f.site,
-                f.module,
+                f.statement_text(),
                 top_level(&f.module)
             ));
         }
@@ -465,10 +466,13 @@ impl Finding {
     /// "`from scipy import special, stats` at app.py:11": the statement as
     /// written when known, else `import MODULE`.
     fn quoted(&self) -> String {
-        match self.written_statement() {
-            Some(written) => format!("`{written}` at {}", self.site),
-            None => format!("`import {}` at {}", self.module, self.site),
-        }
+        format!("`{}` at {}", self.statement_text(), self.site)
+    }
+
+    /// The statement as written when known, else `import MODULE`.
+    fn statement_text(&self) -> String {
+        self.written_statement()
+            .map_or_else(|| format!("import {}", self.module), str::to_string)
     }
 
     /// "Remove the `import boto3` at …", or for one name of several
