@@ -741,7 +741,9 @@ impl Drop for Probes {
     /// while concurrent waits share their grace periods.
     fn drop(&mut self) {
         std::thread::scope(|scope| {
-            for (_, program) in self.ebpf.programs_mut() {
+            // Programs a run never needed were never loaded: nothing to undo.
+            let loaded = self.ebpf.programs_mut().filter(|(_, p)| p.fd().is_ok());
+            for (_, program) in loaded {
                 scope.spawn(move || unload_in_place(program));
             }
         });
