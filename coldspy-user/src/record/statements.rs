@@ -35,10 +35,10 @@ pub fn fill(profile: &mut Profile, pid: u32) {
 
 fn read_source(pid: u32, file: &str) -> Option<String> {
     let path = crate::python::elf::path_in_process(pid, Path::new(file));
-    let size = std::fs::metadata(&path).ok()?.len();
-    (size <= MAX_SOURCE_BYTES)
-        .then(|| std::fs::read_to_string(&path).ok())
-        .flatten()
+    if std::fs::metadata(&path).ok()?.len() > MAX_SOURCE_BYTES {
+        return None;
+    }
+    std::fs::read_to_string(&path).ok()
 }
 
 #[cfg(test)]

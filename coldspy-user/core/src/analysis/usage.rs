@@ -11,6 +11,7 @@
 //! `app.<module> → boto3.client` uses `boto3` at init.
 
 use super::origin::{self, Origin};
+use crate::model::modules::is_shared_library;
 use crate::model::profile::{CctNode, Frame, Profile};
 use std::collections::{HashMap, HashSet};
 
@@ -64,7 +65,7 @@ impl Usage {
         usage.extensions = profile
             .modules
             .iter()
-            .filter(|m| m.file.as_deref().is_some_and(is_extension_file))
+            .filter(|m| m.file.as_deref().is_some_and(is_shared_library))
             .map(|m| m.name.clone())
             .collect();
         usage.init_named = profile
@@ -198,12 +199,6 @@ impl Usage {
             }
         }
     }
-}
-
-/// Whether `file` is an extension module's shared library.
-fn is_extension_file(file: &str) -> bool {
-    let name = file.rsplit('/').next().unwrap_or(file);
-    name.ends_with(".so") || name.ends_with(".pyd") || name.contains(".so.")
 }
 
 struct FrameInfo {

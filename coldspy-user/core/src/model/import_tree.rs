@@ -37,11 +37,10 @@ enum Body {
 struct Pairing {
     records: Vec<ImportRecord>,
     start_edges: Vec<usize>,
+    /// Per record: the edge its body started with, `None` until it has.
     body_edges: Vec<Option<usize>>,
     start_ns_of: Vec<u64>,
     end_ns_of: Vec<u64>,
-    /// Per record: whether its body has started.
-    body_seen: Vec<bool>,
     stacks: HashMap<u32, Vec<usize>>,
     bodies: HashMap<u32, Vec<Body>>,
     timelines: HashMap<u32, Vec<(u64, Option<usize>)>>,
@@ -78,7 +77,6 @@ impl Pairing {
         self.body_edges.push(via.is_some().then_some(edge_index));
         self.start_ns_of.push(edge.ts_ns);
         self.end_ns_of.push(end_ns.max(edge.ts_ns));
-        self.body_seen.push(via.is_some());
         stack.push(index);
         self.timelines
             .entry(edge.tid)
@@ -127,10 +125,9 @@ impl Pairing {
         } else {
             match innermost {
                 Some(i)
-                    if !self.body_seen[i]
+                    if self.body_edges[i].is_none()
                         && names_same_module(&self.records[i].module, &edge.module) =>
                 {
-                    self.body_seen[i] = true;
                     self.body_edges[i] = Some(edge_index);
                     if edge.loader.is_some() {
                         self.records[i].loader = edge.loader.clone();

@@ -96,6 +96,14 @@ pub fn module_from_path(path: &str) -> Option<String> {
 /// [`native_module_from_path`]), outside any Python frame.
 pub const NATIVE_FUNCTION: &str = "<native>";
 
+/// Whether the file named `file` (a path or its last component) is a
+/// shared library: an extension module (`_igraph.abi3.so`) or one a wheel
+/// vendors (`libgfortran-….so.5.0.0`).
+pub fn is_shared_library(file: &str) -> bool {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    name.ends_with(".so") || name.contains(".so.")
+}
+
 /// The module a package's native library belongs to, from its path below
 /// `site-packages` or `dist-packages`: an extension module
 /// (`igraph/_igraph.abi3.so` is `igraph._igraph`) or a library a wheel
@@ -107,7 +115,7 @@ pub fn native_module_from_path(path: &str) -> Option<String> {
         .iter()
         .find_map(|marker| path.rsplit_once(marker).map(|(_, r)| r))?;
     let (dirs, file) = rest.rsplit_once('/').unwrap_or(("", rest));
-    if !(file.ends_with(".so") || file.contains(".so.")) {
+    if !is_shared_library(file) {
         return None;
     }
     let mut parts: Vec<&str> = dirs.split('/').filter(|p| !p.is_empty()).collect();
