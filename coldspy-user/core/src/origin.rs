@@ -51,6 +51,20 @@ pub fn of_file(file: &str) -> Origin {
     }
 }
 
+/// Whether `file` is importlib's machinery: frozen, or its source (a
+/// build run with `-X frozen_modules=off`, the default of debug builds).
+pub fn is_import_machinery(file: &str) -> bool {
+    file.starts_with("<frozen importlib")
+        || [
+            "/importlib/__init__.py",
+            "/importlib/_bootstrap.py",
+            "/importlib/_bootstrap_external.py",
+            "/importlib/util.py",
+        ]
+        .iter()
+        .any(|end| file.ends_with(end))
+}
+
 /// `…/lib/python3.12/…` (the standard library and its `lib-dynload`).
 fn is_stdlib_dir(file: &str) -> bool {
     let Some((_, after)) = file.split_once("/lib/python3") else {

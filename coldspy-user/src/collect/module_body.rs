@@ -7,6 +7,7 @@ use crate::model::import_tree::MAIN_MODULE;
 use crate::model::profile::Frame;
 use crate::python::elf::path_in_process;
 use coldspy_common::module_exec::ModuleExecEvent;
+use coldspy_core::origin::is_import_machinery;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -60,19 +61,6 @@ pub fn asking_frame(callers: &[Option<Frame>]) -> Option<usize> {
         f.as_ref()
             .is_some_and(|f| !is_import_machinery(&f.file) && f.function != "__getattr__")
     })
-}
-
-/// Whether `file` is importlib's machinery.
-fn is_import_machinery(file: &str) -> bool {
-    file.starts_with("<frozen importlib")
-        || [
-            "/importlib/__init__.py",
-            "/importlib/_bootstrap.py",
-            "/importlib/_bootstrap_external.py",
-            "/importlib/util.py",
-        ]
-        .iter()
-        .any(|end| file.ends_with(end))
 }
 
 /// Whether `file` is `runpy` (which runs `python -m`'s main module).

@@ -10,6 +10,7 @@ use crate::model::profile::{
     Profile, Stats,
 };
 use crate::model::trace::Trace;
+use crate::origin::is_import_machinery;
 use std::collections::HashMap;
 
 /// Builds the profile of a trace. Pure: the same trace gives the same profile.
@@ -134,7 +135,7 @@ fn attach_sites(trace: &Trace, tree: &mut ImportTree) {
         let own = frame_of(tree.start_edges[i]);
         let asked = tree.body_edges[i].and_then(frame_of);
         let frame = match own {
-            Some(f) if f.file.starts_with("<frozen importlib") => asked.or(own),
+            Some(f) if is_import_machinery(&f.file) => asked.or(own),
             _ => own.or(asked),
         };
         record.site = frame.map(|f| ImportSite {
