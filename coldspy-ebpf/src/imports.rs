@@ -6,6 +6,7 @@
 
 use crate::{maps, pystack};
 use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
     helpers::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user,
         bpf_probe_read_user_str_bytes,
@@ -30,10 +31,12 @@ pub struct ImportStack {
     pub entry_sp: [u64; MAX_IMPORT_DEPTH],
 }
 
-/// Thread id → imports in flight.
+/// Thread id → imports in flight. Allocated per entry (one per importing
+/// thread, inserted once): preallocating 16,384 × 520 bytes cost ≈ 2.5 ms of
+/// every `record`'s start.
 #[map]
 static IMPORT_STACKS: HashMap<u32, ImportStack> =
-    HashMap::with_max_entries(MAX_IMPORTING_THREADS, 0);
+    HashMap::with_max_entries(MAX_IMPORTING_THREADS, BPF_F_NO_PREALLOC);
 
 /// Process → address of the `_find_and_load` name object, once seen.
 #[map]

@@ -9,6 +9,7 @@
 use crate::imports::ImportStack;
 use crate::{maps, pystack};
 use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
     helpers::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user,
         bpf_probe_read_user_str_bytes,
@@ -27,9 +28,11 @@ use coldspy_common::{
     sample::{code_key, RawFrame},
 };
 
-/// Thread id → module bodies in flight.
+/// Thread id → module bodies in flight; allocated per entry, as
+/// [`crate::imports`]' stacks.
 #[map]
-static EXEC_STACKS: HashMap<u32, ImportStack> = HashMap::with_max_entries(MAX_IMPORTING_THREADS, 0);
+static EXEC_STACKS: HashMap<u32, ImportStack> =
+    HashMap::with_max_entries(MAX_IMPORTING_THREADS, BPF_F_NO_PREALLOC);
 
 /// Per-CPU scratch for a new thread's stack (too big for the BPF stack).
 #[map]
