@@ -634,9 +634,30 @@ const UPROBE_PROGRAMS: [&str; 5] = [
     "coldspy_module_exec_exit",
 ];
 
-/// Loads (has the kernel verify) the `programs` named, one thread each:
-/// verification is CPU work inside `bpf(BPF_PROG_LOAD)`, and one program
-/// after the other kept the command waiting for their sum.
+/// The programs whose verification takes longest, longest first (`-vv`
+/// prints each one's time): the others take under a millisecond.
+const SLOWEST_TO_VERIFY: [&str; 6] = [
+    "coldspy_sample",
+    "coldspy_sample_loop",
+    HANDLER_WATCH,
+    "coldspy_module_exec_enter",
+    CONNECT_PROGRAM,
+    "coldspy_import_enter",
+];
+
+/// Where `name` comes in the order of verification: the slowest first.
+fn verification_rank(name: &str) -> usize {
+    SLOWEST_TO_VERIFY
+        .iter()
+        .position(|slow| *slow == name)
+        .unwrap_or(SLOWEST_TO_VERIFY.len())
+}
+
+/// Loads (has the kernel verify) the `programs` named, on one worker per
+/// CPU taking the slowest first: verification is CPU work inside
+/// `bpf(BPF_PROG_LOAD)`. One program after the other kept the command
+/// waiting for their sum; one thread each had the sampler, the slowest,
+/// share its CPU with the others and finish last.
 /// A program named `optional` that fails is logged, not an error (it is
 /// tried again when attached).
 fn verify_in_parallel(
@@ -650,36 +671,53 @@ fn verify_in_parallel(
     {
         return Err(LoadError::Missing(name.to_string()));
     }
-    let found = ebpf.programs_mut().filter_map(|(name, program)| {
-        let (_, what) = programs.iter().find(|(wanted, _)| *wanted == name)?;
-        Some((*what, optional == Some(name), program))
-    });
-    std::thread::scope(|scope| {
-        let loads: Vec<_> = found
-            .map(|(what, optional, program)| {
-                let load = scope.spawn(move || {
-                    let begun = std::time::Instant::now();
-                    let loaded = load_in_place(program).map_err(|e| attach_err(what, e));
-                    log::debug!("{what} verified in {} ms", begun.elapsed().as_millis());
-                    loaded
-                });
-                (optional, what, load)
-            })
-            .collect();
-        // The scope joins every thread, also after the first error.
-        loads.into_iter().try_for_each(|(optional, what, load)| {
-            let loaded = load
-                .join()
-                .unwrap_or_else(|_| Err(LoadError::System("a program load panicked".into())));
-            match loaded {
-                Err(e) if optional => {
-                    log::debug!("{what} not verified: {e}");
-                    Ok(())
-                }
-                other => other,
-            }
+    let mut queue: Vec<_> = ebpf
+        .programs_mut()
+        .filter_map(|(name, program)| {
+            let (_, what) = programs.iter().find(|(wanted, _)| *wanted == name)?;
+            Some((
+                verification_rank(name),
+                *what,
+                optional == Some(name),
+                program,
+            ))
         })
-    })
+        .collect();
+    // Popped from the end: the slowest last in the vector.
+    queue.sort_by_key(|(rank, ..)| std::cmp::Reverse(*rank));
+    let queue = std::sync::Mutex::new(queue);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let verify_next = || {
+        let mut outcomes = Vec::new();
+        while let Some((_, what, optional, program)) = queue.lock().ok().and_then(|mut q| q.pop()) {
+            let begun = std::time::Instant::now();
+            let loaded = load_in_place(program).map_err(|e| attach_err(what, e));
+            log::debug!("{what} verified in {} ms", begun.elapsed().as_millis());
+            outcomes.push((optional, what, loaded));
+        }
+        outcomes
+    };
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..workers).map(|_| scope.spawn(verify_next)).collect();
+        threads
+            .into_iter()
+            .map(|thread| {
+                thread
+                    .join()
+                    .map_err(|_| LoadError::System("a program load panicked".into()))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    outcomes
+        .into_iter()
+        .flatten()
+        .try_for_each(|(optional, what, loaded)| match loaded {
+            Err(e) if optional => {
+                log::debug!("{what} not verified: {e}");
+                Ok(())
+            }
+            other => other,
+        })
 }
 
 /// Loads a program of a kind coldspy uses, leaving the value in place.
