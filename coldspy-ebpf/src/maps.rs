@@ -55,6 +55,13 @@ pub static LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(2, 0);
 #[map]
 pub static READ_FAILS: PerCpuArray<u64> = PerCpuArray::with_max_entries(FAIL_CAUSES, 0);
 
+/// The causes [`count_read_failures`] is counting, on this CPU. Read back
+/// from map memory at each cause: the verifier does not track map contents,
+/// so each step is one state, where testing the bits of one register made a
+/// state for every combination of the causes tested before.
+#[map]
+static CAUSES_BEING_COUNTED: PerCpuArray<u32> = PerCpuArray::with_max_entries(1, 0);
+
 /// Counts each cause set in `causes` (bit `1 << FAIL_*`) and logs, at debug
 /// level, the first occurrence of each cause on this CPU: one line per cause
 /// and CPU at most, so a failing target cannot flood the log ring.
@@ -63,7 +70,14 @@ pub fn count_read_failures<C: EbpfContext>(ctx: &C, tgid: u32, causes: u32) {
     if causes == 0 {
         return;
     }
+    let Some(slot) = CAUSES_BEING_COUNTED.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: this CPU's slot; no other program of this CPU runs meanwhile.
+    unsafe { *slot = causes };
     for cause in 0..FAIL_CAUSES {
+        // SAFETY: as above. Read back at each step (see CAUSES_BEING_COUNTED).
+        let causes = unsafe { core::ptr::read_volatile(slot) };
         if causes & (1 << cause) == 0 {
             continue;
         }
