@@ -230,7 +230,7 @@ fn nested_imports(node: &CctNode, frames: &[Frame]) -> u64 {
     let machinery = node
         .frame
         .and_then(|f| frames.get(f))
-        .is_some_and(|f| f.file.starts_with("<frozen importlib"));
+        .is_some_and(|f| crate::origin::is_import_machinery(&f.file));
     if machinery {
         return node.import_total;
     }
@@ -238,4 +238,64 @@ fn nested_imports(node: &CctNode, frames: &[Frame]) -> u64 {
         .iter()
         .map(|c| nested_imports(c, frames))
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::profile::Cct;
+
+    fn frame(function: &str, file: &str, line: u32) -> Frame {
+        Frame {
+            function: function.into(),
+            qualname: String::new(),
+            file: file.into(),
+            line,
+            module: None,
+        }
+    }
+
+    fn node(frame: usize, import_self: u64, children: Vec<CctNode>) -> CctNode {
+        let import_total = import_self + children.iter().map(|c| c.import_total).sum::<u64>();
+        CctNode {
+            frame: Some(frame),
+            self_samples: import_self,
+            total: import_total,
+            import_self,
+            import_total,
+            children,
+        }
+    }
+
+    #[test]
+    fn a_body_line_leaves_out_the_imports_it_runs() {
+        // importlib frozen, and run from its source (debug builds).
+        for machinery in [
+            "<frozen importlib._bootstrap>",
+            "/usr/lib/python3.12/importlib/_bootstrap.py",
+        ] {
+            let mut p = Profile::empty();
+            p.cct = Cct {
+                frames: vec![
+                    frame("<module>", "/app/app.py", 3),
+                    frame("_find_and_load", machinery, 1),
+                    frame("<module>", "/v/lib/python3.12/site-packages/lib.py", 1),
+                    frame("load", "/usr/lib/python3.12/json/__init__.py", 293),
+                ],
+                root: CctNode {
+                    children: vec![node(
+                        0,
+                        1,
+                        vec![node(1, 0, vec![node(2, 9, vec![])]), node(3, 4, vec![])],
+                    )],
+                    ..CctNode::default()
+                },
+            };
+            let lines = body_lines(&p, "/app/app.py");
+            let (samples, callees) = &lines[&3];
+            assert_eq!(*samples, 5, "{machinery}: its own 1 and json.load's 4");
+            assert_eq!(callees.get(&3), Some(&4), "{machinery}");
+            assert_eq!(callees.get(&1), None, "{machinery}");
+        }
+    }
 }

@@ -227,7 +227,7 @@ impl FrameInfo {
                 origin::of_file(&frame.file),
                 Origin::FirstParty | Origin::Runner
             ),
-            import_machinery: frame.file.starts_with("<frozen importlib"),
+            import_machinery: origin::is_import_machinery(&frame.file),
             prefixes,
         }
     }
@@ -299,6 +299,16 @@ mod tests {
 
     #[test]
     fn library_import_work_is_not_use_and_init_calls_are() {
+        // importlib frozen, and run from its source (debug builds).
+        for machinery in [
+            "<frozen importlib._bootstrap>",
+            "/usr/lib/python3.12/importlib/_bootstrap.py",
+        ] {
+            library_import_work_is_not_use_with(machinery);
+        }
+    }
+
+    fn library_import_work_is_not_use_with(machinery: &str) {
         let sp = "/v/lib/python3.12/site-packages";
         let mut p = Profile::empty();
         p.cct = Cct {
@@ -307,11 +317,7 @@ mod tests {
                 frame("<module>", &format!("{sp}/boto3/__init__.py"), "boto3"),
                 frame("compile", "/usr/lib/python3.12/re/__init__.py", "re"),
                 frame("client", &format!("{sp}/boto3/session.py"), "boto3.session"),
-                frame(
-                    "_find_and_load",
-                    "<frozen importlib._bootstrap>",
-                    "importlib._bootstrap",
-                ),
+                frame("_find_and_load", machinery, "importlib._bootstrap"),
             ],
             root: CctNode {
                 children: vec![
@@ -330,6 +336,7 @@ mod tests {
         assert_eq!(u.sampled("boto3"), 3);
         assert_eq!(u.sampled("boto3.session"), 3);
         assert_eq!(u.sampled("re"), 0);
+        assert_eq!(u.sampled("importlib"), 0, "{machinery}");
         assert_eq!(u.exact("boto3"), None);
     }
 
