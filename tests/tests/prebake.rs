@@ -73,6 +73,20 @@ fn prebake_file(name: &str, file: &std::path::Path) -> std::path::PathBuf {
     dir
 }
 
+/// The status code answering `request`, sent as is to the function.
+fn raw_status(port: u16, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[test]
 fn a_restored_function_answers_like_a_vanilla_start_and_leaves_nothing_behind() {
     let dir = prebake("prebake-md", "markdown_render.py");
@@ -92,6 +106,24 @@ fn a_restored_function_answers_like_a_vanilla_start_and_leaves_nothing_behind() 
             "round {round}: same answer as a vanilla start"
         );
         assert!(restored.first_answer.contains("<h1>hello</h1>"));
+        // What is no request (no request line, a body that is no JSON) is
+        // answered 400, and the function goes on serving.
+        for bad in [
+            "garbage\r\n\r\n".to_string(),
+            "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\n{x}".to_string(),
+        ] {
+            assert_eq!(
+                raw_status(restored.port, &bad),
+                "400",
+                "round {round}: {bad:?}"
+            );
+        }
+        let (status, again) = coldspy::prebake::http::post(restored.port, "{}").unwrap();
+        assert_eq!(
+            (status, again),
+            (200, vanilla_answer.clone()),
+            "round {round}"
+        );
         let pid = restored.pid;
         restored.stop();
         assert!(!alive(pid), "round {round}: the restored copy is reaped");
