@@ -277,6 +277,10 @@ pub fn manifest(image: &Path) -> anyhow::Result<Manifest> {
     Ok(manifest)
 }
 
+/// `CRIU_FAULT` value that has CRIU stop restored tasks without hardware
+/// breakpoints (`FI_NO_BREAKPOINTS` in its `fault-injection.h`).
+const CRIU_NO_BREAKPOINTS: &str = "130";
+
 /// A per-restore directory for CRIU's log and pidfile (restores of one image
 /// may run concurrently), removed when the restore succeeds.
 fn restore_work_dir() -> std::io::Result<PathBuf> {
@@ -308,6 +312,14 @@ pub fn restore(image: &Path, port: Option<u16>) -> anyhow::Result<Restored> {
     let started = Instant::now();
     let out = Command::new(&criu)
         .arg("restore")
+        // CRIU stops the restored task at its last step on a hardware
+        // breakpoint; registering one took 8-12 ms in about one restore of
+        // three on this machine kind (no-op function, 40 alternated
+        // restores: p90 35.1 → 21.5 ms to the first answer without it).
+        // CRIU's own switch for stepping to that syscall instead is its
+        // fault-injection variable (FI_NO_BREAKPOINTS, 130 since CRIU 3.x),
+        // which changes nothing else.
+        .env("CRIU_FAULT", CRIU_NO_BREAKPOINTS)
         .arg("-D")
         .arg(criu_dir(&image))
         .arg("-W")
