@@ -32,7 +32,7 @@ pub fn build_profile(trace: &Trace) -> Profile {
     apply_init_use(trace, &mut modules);
     let mut stats = counted.stats;
     let duration_us = trace.end_ns.saturating_sub(trace.start_ns) / 1000;
-    let phases = phases::phases(trace, &tree, counted.first_run_time_sample_ns, duration_us);
+    let phases = phases::phases(trace, &tree, &counted.run_time_samples, duration_us);
     let (init_us, exec_us, exec_count) = (phases.init_us, phases.exec_us, phases.exec_count);
     stats.init_us = init_us;
     stats.exec_us = exec_us;
@@ -183,8 +183,9 @@ struct SampleCounts {
     own_samples: HashMap<String, u64>,
     /// Samples inside each import record (by index).
     import_samples: HashMap<usize, u64>,
-    /// The main thread's first non-import sample in the program's own code.
-    first_run_time_sample_ns: Option<u64>,
+    /// The main thread's non-import samples in the program's own code, in
+    /// time order: (time in ns, samples).
+    run_time_samples: Vec<(u64, u64)>,
 }
 
 /// Samples: CCT, import samples, per-module counts. Each group is of
@@ -229,12 +230,12 @@ fn count_samples(trace: &Trace, tree: &ImportTree, frames: &[Frame]) -> SampleCo
                 }
                 let program_work = stack.iter().any(|&f| phases::is_user_code(&frames[f].file));
                 if group.tid == main_tid && program_work {
-                    let first = &mut counted.first_run_time_sample_ns;
-                    *first = Some(first.map_or(group.first_ns, |t| t.min(group.first_ns)));
+                    counted.run_time_samples.push((group.first_ns, n));
                 }
             }
         }
     }
+    counted.run_time_samples.sort_unstable();
     counted
 }
 
@@ -456,6 +457,44 @@ mod tests {
             stack,
             truncated: false,
         }
+    }
+
+    #[test]
+    fn a_stray_sample_between_imports_is_start_up_and_two_are_the_run() {
+        // `import a`, `sys.path` set-up, `import b` (250 ms), then the run:
+        // the script rule's init ends at b's end unless ≥ 10 ms of the
+        // program's own work (two samples at 200 Hz) lay between a and b.
+        let ms = 1_000_000;
+        let init_with = |between: &[u64]| {
+            let mut trace = trace_of(500, vec![frame("<module>", "/app/main.py", 4)]);
+            trace.meta.sample_hz = 200;
+            let edge = |e, ts, m: &str| TraceImportEdge {
+                edge: e,
+                pid: 7,
+                tid: 7,
+                ts_ns: ts,
+                module: m.into(),
+                failed: false,
+                site: Some(0),
+                file: None,
+                loader: None,
+            };
+            trace.imports = vec![
+                edge(ImportEdge::Start, 110 * ms, "a"),
+                edge(ImportEdge::End, 120 * ms, "a"),
+                edge(ImportEdge::Start, 130 * ms, "b"),
+                edge(ImportEdge::End, 380 * ms, "b"),
+            ];
+            trace.samples = between
+                .iter()
+                .map(|&t| sample_at(t, vec![0]))
+                .chain([sample_at(400 * ms, vec![0])])
+                .collect();
+            build_profile(&trace).stats.init_us
+        };
+        assert_eq!(init_with(&[]), 280_000);
+        assert_eq!(init_with(&[125 * ms]), 280_000, "one stray sample");
+        assert_eq!(init_with(&[122 * ms, 127 * ms]), 20_000, "10 ms of work");
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //!   ([`crate::model::runtime`]): init ends when that import ends, and each
 //!   handler call the watch saw (marks with a thread) is an invocation;
 //! - `script`: init ends with the last top-level import of the main thread
-//!   made before run-time work began (the first non-import sample, or a lazy
-//!   import from a function); exec is the rest, with no count.
+//!   made before run-time work began (10 ms or more of the program's own
+//!   work between two top-level imports, or a lazy import from a function);
+//!   exec is the rest, with no count.
 
 use crate::model::import_tree::ImportTree;
 use crate::model::runtime::Runtime;
@@ -50,7 +51,7 @@ impl Invocation {
 pub fn phases(
     trace: &Trace,
     tree: &ImportTree,
-    first_run_time_sample_ns: Option<u64>,
+    run_time_samples: &[(u64, u64)],
     duration_us: u64,
 ) -> Phases {
     let since_start = |ns: u64| ns.saturating_sub(trace.start_ns) / 1000;
@@ -91,7 +92,7 @@ pub fn phases(
             invocations,
         };
     }
-    let init_us = script_init_us(trace, tree, first_run_time_sample_ns);
+    let init_us = script_init_us(trace, tree, run_time_samples);
     Phases {
         init_us,
         exec_us: duration_us.saturating_sub(init_us),
@@ -195,16 +196,27 @@ fn handler_calls(marks: &[PhaseMark], init_end_ns: u64, runtime: Runtime) -> Vec
     calls
 }
 
-/// The script rule's init (see the module documentation).
-fn script_init_us(trace: &Trace, tree: &ImportTree, first_run_time_sample_ns: Option<u64>) -> u64 {
+/// The least of the program's own work between two top-level imports that
+/// means its run has begun. Less is start-up code between imports
+/// (`sys.path` set-up, constants): a single sample there may be a stray that
+/// landed in a few hundred microseconds of it (one in 25 runs of
+/// `import_tree.py` on a loaded host), so at least two are needed.
+pub const MIN_RUN_TIME_WORK_US: u64 = 10_000;
+
+/// The script rule's init (see the module documentation). `run_time_samples`
+/// are the main thread's samples of the program's own code outside imports,
+/// in time order: (ns, count).
+fn script_init_us(trace: &Trace, tree: &ImportTree, run_time_samples: &[(u64, u64)]) -> u64 {
     let since_start = |ns: u64| ns.saturating_sub(trace.start_ns) / 1000;
     let main_tid = trace.meta.pid;
-    // Run-time work has begun at the first non-import sample, or at the first
-    // top-level import made from inside a function (a lazy import).
-    let first_lazy_import_us = tree
-        .records
-        .iter()
-        .filter(|r| r.tid == main_tid && r.depth == 0)
+    let top_level = || {
+        tree.records
+            .iter()
+            .filter(move |r| r.tid == main_tid && r.depth == 0)
+    };
+    // Run-time work has begun at the first top-level import made from inside
+    // a function (a lazy import)...
+    let first_lazy_import_us = top_level()
         .filter(|r| {
             r.site
                 .as_ref()
@@ -212,18 +224,52 @@ fn script_init_us(trace: &Trace, tree: &ImportTree, first_run_time_sample_ns: Op
         })
         .map(|r| r.start_us)
         .min();
-    let cutoff_us = first_run_time_sample_ns
-        .map(since_start)
+    // ...or at the first stretch between two top-level imports with enough
+    // of the program's own work.
+    let mut starts: Vec<u64> = top_level().map(|r| r.start_us).collect();
+    starts.sort_unstable();
+    let needed = samples_for(MIN_RUN_TIME_WORK_US, trace.meta.sample_hz).max(2);
+    let first_work_us = first_stretch_with(run_time_samples, &starts, needed, since_start);
+    let cutoff_us = first_work_us
         .into_iter()
         .chain(first_lazy_import_us)
         .min()
         .unwrap_or(u64::MAX);
-    tree.records
-        .iter()
-        .filter(|r| r.tid == main_tid && r.depth == 0 && r.start_us < cutoff_us)
+    top_level()
+        .filter(|r| r.start_us < cutoff_us)
         .map(|r| r.end_us)
         .max()
         .unwrap_or(0)
+}
+
+/// How many samples at `hz` stand for `us` of work (rounded up).
+fn samples_for(us: u64, hz: u32) -> u64 {
+    (us * u64::from(hz)).div_ceil(1_000_000)
+}
+
+/// The time (µs) of the first sample of the first stretch between
+/// consecutive import starts (`starts`, sorted, µs) that holds at least
+/// `needed` of `samples` (ns, count; sorted).
+fn first_stretch_with(
+    samples: &[(u64, u64)],
+    starts: &[u64],
+    needed: u64,
+    since_start: impl Fn(u64) -> u64,
+) -> Option<u64> {
+    let mut stretch: Option<(usize, u64, u64)> = None; // (index, first µs, samples)
+    for &(ns, count) in samples {
+        let us = since_start(ns);
+        let index = starts.partition_point(|&s| s <= us);
+        let (first, total) = match stretch {
+            Some((i, first, total)) if i == index => (first, total + count),
+            _ => (us, count),
+        };
+        if total >= needed {
+            return Some(first);
+        }
+        stretch = Some((index, first, total));
+    }
+    None
 }
 
 /// Samples with Python frames in the init phase and in the exec phase:
