@@ -17,9 +17,18 @@ pub const MAX_TARGETS: u32 = 4096;
 /// How many threads can have an `openat` call in flight at once.
 pub const MAX_INFLIGHT_OPENS: u32 = 16384;
 
-/// How many threads can have imports in flight at once (one import stack
-/// each in the kernel's `IMPORT_STACKS`).
-pub const MAX_IMPORTING_THREADS: u32 = 16384;
+/// How many threads can have imports (and module bodies) in flight at once
+/// under `record`: one stack each in the kernel's `IMPORT_STACKS` and
+/// `EXEC_STACKS`, freed when the thread's outermost one ends. More are
+/// counted as lost events.
+pub const MAX_IMPORTING_THREADS: u32 = 1024;
+
+/// The same under `record --all`, for every Python process of a host
+/// (≈ 8.5 MiB per map, created once by the daemon).
+pub const MAX_IMPORTING_THREADS_SYSTEM_WIDE: u32 = 16384;
+
+/// Executables `record --all` keeps a verdict on (`EXE_VERDICTS`).
+pub const MAX_EXE_VERDICTS: u32 = 65536;
 
 /// Steps of a pointer chain in [`crate::offsets::PyLayout`].
 pub const MAX_CHAIN: usize = 4;

@@ -6,7 +6,6 @@
 
 use crate::{maps, pystack};
 use aya_ebpf::{
-    bindings::BPF_F_NO_PREALLOC,
     helpers::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user,
         bpf_probe_read_user_str_bytes,
@@ -31,12 +30,15 @@ pub struct ImportStack {
     pub entry_sp: [u64; MAX_IMPORT_DEPTH],
 }
 
-/// Thread id → imports in flight. Allocated per entry (one per importing
-/// thread, inserted once): preallocating 16,384 × 520 bytes cost ≈ 2.5 ms of
-/// every `record`'s start.
+/// Thread id → imports in flight; a thread's entry is removed when its
+/// outermost import ends. Preallocated: kernels before 6.1 refuse a map
+/// allocated per entry in a perf-event program and `WARN` (a kernel splat,
+/// a panic under `panic_on_warn`) for one in a uprobe. Sized for `record`
+/// ([`MAX_IMPORTING_THREADS`], ≈ 0.5 MiB); `record --all` enlarges it at
+/// load time.
 #[map]
 static IMPORT_STACKS: HashMap<u32, ImportStack> =
-    HashMap::with_max_entries(MAX_IMPORTING_THREADS, BPF_F_NO_PREALLOC);
+    HashMap::with_max_entries(MAX_IMPORTING_THREADS, 0);
 
 /// Process → address of the `_find_and_load` name object, once seen.
 #[map]
@@ -114,6 +116,8 @@ pub fn coldspy_import_enter(ctx: ProbeContext) -> u32 {
             // by-value copy would not fit the 512-byte BPF stack.
             #[allow(clippy::needless_borrows_for_generic_args)]
             if IMPORT_STACKS.insert(tid, unsafe { &*fresh }, 0).is_err() {
+                // More threads importing at once than the map holds.
+                maps::count_lost(maps::LOST_EVENTS);
                 return 0;
             }
             match IMPORT_STACKS.get_ptr_mut(tid) {
@@ -180,6 +184,11 @@ pub fn coldspy_import_exit(ctx: RetProbeContext) -> u32 {
         return 0;
     }
     unsafe { (*stack).depth = top as u32 };
+    if top == 0 {
+        // The outermost import ended: free the entry (`stack` is not used
+        // again), so the map holds only threads with imports in flight.
+        let _ = IMPORT_STACKS.remove(tid);
+    }
     let Some(mut entry) = maps::EVENTS.reserve::<ImportEvent>(0) else {
         maps::count_lost(maps::LOST_EVENTS);
         return 0;

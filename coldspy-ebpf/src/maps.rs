@@ -139,12 +139,12 @@ pub fn python_target(tgid: u32) -> Option<&'static TargetConfig> {
 }
 
 /// `record --all`: the daemon's verdict on each executable file seen
-/// (`coldspy_common::system_wide::EXE_*`); absent = not seen yet. Allocated
-/// per entry: `record` never fills it, and preallocating it cost ≈ 2 ms of
-/// every start.
+/// (`coldspy_common::system_wide::EXE_*`); absent = not seen yet.
+/// Preallocated (see `IMPORT_STACKS` in [`crate::imports`]) with one entry:
+/// `record` never fills it; `record --all` sizes it at load time
+/// ([`coldspy_common::limits::MAX_EXE_VERDICTS`]).
 #[map]
-pub static EXE_VERDICTS: HashMap<ExeKey, u32> =
-    HashMap::with_max_entries(65536, aya_ebpf::bindings::BPF_F_NO_PREALLOC);
+pub static EXE_VERDICTS: HashMap<ExeKey, u32> = HashMap::with_max_entries(1, 0);
 
 /// `record --all` with `--cgroup`: the cgroup v2 ids whose subtrees are
 /// recorded (value unused).

@@ -9,7 +9,6 @@
 use crate::imports::ImportStack;
 use crate::{maps, pystack};
 use aya_ebpf::{
-    bindings::BPF_F_NO_PREALLOC,
     helpers::{
         bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user,
         bpf_probe_read_user_str_bytes,
@@ -28,11 +27,10 @@ use coldspy_common::{
     sample::{code_key, RawFrame},
 };
 
-/// Thread id → module bodies in flight; allocated per entry, as
+/// Thread id → module bodies in flight; preallocated, sized and emptied as
 /// [`crate::imports`]' stacks.
 #[map]
-static EXEC_STACKS: HashMap<u32, ImportStack> =
-    HashMap::with_max_entries(MAX_IMPORTING_THREADS, BPF_F_NO_PREALLOC);
+static EXEC_STACKS: HashMap<u32, ImportStack> = HashMap::with_max_entries(MAX_IMPORTING_THREADS, 0);
 
 /// Per-CPU scratch for a new thread's stack (too big for the BPF stack).
 #[map]
@@ -65,7 +63,11 @@ fn exec_stack(tid: u32) -> Option<*mut ImportStack> {
     // not fit the 512-byte BPF stack).
     unsafe { (*fresh).depth = 0 };
     #[allow(clippy::needless_borrows_for_generic_args)]
-    EXEC_STACKS.insert(tid, unsafe { &*fresh }, 0).ok()?;
+    if EXEC_STACKS.insert(tid, unsafe { &*fresh }, 0).is_err() {
+        // More threads running bodies at once than the map holds.
+        maps::count_lost(maps::LOST_EVENTS);
+        return None;
+    }
     EXEC_STACKS.get_ptr_mut(tid)
 }
 
@@ -200,6 +202,10 @@ pub fn coldspy_module_exec_exit(ctx: RetProbeContext) -> u32 {
         return 0;
     }
     unsafe { (*stack).depth = top as u32 };
+    if top == 0 {
+        // The outermost body ended: free the entry (`stack` is not used again).
+        let _ = EXEC_STACKS.remove(tid);
+    }
     // The end carries no path or frames: reserve the whole record anyway
     // (one type per kind keeps decoding simple); only the header is written.
     let Some(mut entry) = maps::EVENTS.reserve::<ModuleExecEvent>(0) else {

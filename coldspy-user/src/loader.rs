@@ -565,6 +565,15 @@ fn load_object(system: Option<SystemWide>) -> Result<Ebpf, LoadError> {
         }
         None => (0, 0, [u32::MAX; 6]),
     };
+    if system.is_some() {
+        // The object's maps are sized for one process tree; the daemon's
+        // hold a host's importing threads and its executables.
+        use coldspy_common::limits::{MAX_EXE_VERDICTS, MAX_IMPORTING_THREADS_SYSTEM_WIDE};
+        loader
+            .map_max_entries("IMPORT_STACKS", MAX_IMPORTING_THREADS_SYSTEM_WIDE)
+            .map_max_entries("EXEC_STACKS", MAX_IMPORTING_THREADS_SYSTEM_WIDE)
+            .map_max_entries("EXE_VERDICTS", MAX_EXE_VERDICTS);
+    }
     Ok(loader
         .override_global("SYSTEM_WIDE", &system_wide, true)
         .override_global("CGROUP_FILTER", &cgroup_filter, true)

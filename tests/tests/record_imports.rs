@@ -103,3 +103,34 @@ fn real_libraries_match_importtime() {
         );
     }
 }
+
+#[test]
+fn per_thread_import_stacks_are_freed_when_threads_churn() {
+    require_root();
+    for interp in core_interpreters() {
+        let profile =
+            coldspy_tests::record_script(&interp.name, "churn", &interp.command, "thread_churn.py")
+                .profile;
+        let churn: Vec<&Value> = profile["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| {
+                i["module"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("churn_missing_"))
+            })
+            .collect();
+        eprintln!(
+            "{}: {} churn imports, {} events lost",
+            interp.name,
+            churn.len(),
+            profile["meta"]["lost_events"]
+        );
+        // 1,500 threads against 1,024 map entries: without freeing, the
+        // 1,024th thread on would lose its import and its body.
+        assert_eq!(churn.len(), 1500, "{}: one import per thread", interp.name);
+        assert!(churn.iter().all(|i| i["failed"] == true));
+        assert_eq!(profile["meta"]["lost_events"], 0, "{}", interp.name);
+    }
+}
