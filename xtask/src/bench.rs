@@ -130,6 +130,7 @@ fn prebake(runs: usize, drop_caches: bool) -> Result<()> {
         }
         crate::util::exec(&mut bench)?;
     }
+    crate::bench_criu_floor::run(&crate::criu::criu_binary(), &scratch, runs)?;
     println!("[bench] images and JSON in {}", scratch.display());
     Ok(())
 }

@@ -3,6 +3,7 @@
 // only says "used by sibling modules"; the lint is for the library crates.
 #![allow(unreachable_pub)]
 mod bench;
+mod bench_criu_floor;
 mod bench_memory;
 mod bench_node;
 mod bench_overhead;
