@@ -23,8 +23,8 @@ use coldspy_common::{
         ModuleExecEvent, EVENT_KIND_MODULE_EXEC_END, EVENT_KIND_MODULE_EXEC_START,
         MODULE_EXEC_CALLERS,
     },
-    offsets::{TargetConfig, NO_OFFSET},
-    sample::{code_key, RawFrame},
+    offsets::TargetConfig,
+    sample::RawFrame,
 };
 
 /// Thread id → module bodies in flight; preallocated, sized and emptied as
@@ -94,28 +94,8 @@ fn walk_callers(
         if frame == 0 {
             break;
         }
-        let code = read_u64(frame + layout.frame_code as u64) & layout.code_ptr_mask;
-        let owner = if layout.frame_owner != NO_OFFSET {
-            (read_u64(frame + (layout.frame_owner & !7) as u64) >> ((layout.frame_owner & 7) * 8))
-                as u8
-        } else {
-            0
-        };
-        let skip = code == 0 || (layout.skip_owner_mask >> (owner & 31)) & 1 != 0;
-        *slot = if skip {
-            RawFrame::default()
-        } else {
-            RawFrame {
-                code_addr: code,
-                instr: read_u64(frame + layout.frame_instr as u64),
-                code_key: code_key(
-                    read_u64(code + layout.code_filename as u64),
-                    read_u64(code + layout.code_name as u64),
-                ),
-            }
-        };
+        frame = pystack::caller_frame(layout, frame, slot);
         used += 1;
-        frame = read_u64(frame + layout.frame_previous as u64);
     }
     used
 }

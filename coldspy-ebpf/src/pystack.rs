@@ -153,11 +153,71 @@ pub fn raw_frame(layout: &coldspy_common::offsets::PyLayout, frame: u64) -> RawF
     }
 }
 
-/// The identity key of a code object (0 for none).
+/// Per-CPU buffer for [`caller_frame`]'s header reads: its own, apart from
+/// the sampler's [`SCRATCH`].
+#[map]
+static CALLER_SCRATCH: aya_ebpf::maps::PerCpuArray<[u8; FRAME_CHUNK]> =
+    aya_ebpf::maps::PerCpuArray::with_max_entries(1, 0);
+
+/// Writes the frame at `frame` (not 0) into `slot` as [`raw_frame`] reads
+/// it, or an empty slot for a frame to skip (a C-stack shim,
+/// `skip_owner_mask`), and returns its caller's address; two reads: the
+/// frame's header at once, and the code object's `co_filename` and
+/// `co_name` at once where they are adjacent (every supported build).
+/// Fields are read one by one when the header cannot be read in one piece.
+/// Not inlined: the verifier checks it as a subprogram, whose paths end at
+/// its return, not once per path before each call.
+#[inline(never)]
+pub fn caller_frame(
+    layout: &coldspy_common::offsets::PyLayout,
+    frame: u64,
+    slot: &mut RawFrame,
+) -> u64 {
+    *slot = RawFrame::default();
+    let Some(buf) = CALLER_SCRATCH.get_ptr_mut(0) else {
+        return 0;
+    };
+    // SAFETY: this CPU's slot of a per-CPU map; uprobe programs do not nest.
+    let buf = unsafe { &mut *buf };
+    let whole = read_chunk(frame, buf);
+    let field = |buf: &[u8; FRAME_CHUNK], offset: u32| -> u64 {
+        if whole {
+            chunk_u64(buf, frame, offset)
+        } else {
+            read_u64(frame + offset as u64).unwrap_or(0)
+        }
+    };
+    let code = field(buf, layout.frame_code) & layout.code_ptr_mask;
+    let previous = field(buf, layout.frame_previous);
+    let owner = if layout.frame_owner != NO_OFFSET {
+        (field(buf, layout.frame_owner & !7) >> ((layout.frame_owner & 7) * 8)) as u8
+    } else {
+        0
+    };
+    if code != 0 && (layout.skip_owner_mask >> (owner & 31)) & 1 == 0 {
+        *slot = RawFrame {
+            code_addr: code,
+            instr: field(buf, layout.frame_instr),
+            code_key: identity(layout, code),
+        };
+    }
+    previous
+}
+
+/// The identity key of a code object (0 for none): one read of its
+/// `co_filename` and `co_name` where they are adjacent, else two.
 #[inline(always)]
 fn identity(layout: &coldspy_common::offsets::PyLayout, code: u64) -> u64 {
     if code == 0 {
         return 0;
+    }
+    if layout.code_name == layout.code_filename + 8 {
+        // SAFETY: bpf_probe_read_user checks the address.
+        let pair =
+            unsafe { bpf_probe_read_user((code + layout.code_filename as u64) as *const [u64; 2]) };
+        return pair
+            .map(|[filename, name]| code_key(filename, name))
+            .unwrap_or(0);
     }
     let filename = read_u64(code + layout.code_filename as u64).unwrap_or(0);
     let name = read_u64(code + layout.code_name as u64).unwrap_or(0);
