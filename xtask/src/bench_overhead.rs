@@ -30,6 +30,10 @@ enum Launch {
     Baseline(&'static [&'static str]),
     /// `py-spy record` with these options.
     PySpy(&'static [&'static str]),
+    /// An empty bpftrace `profile` probe at this rate: what sampling on the
+    /// target's CPU costs before any program does any work (the timer
+    /// interrupts alone), the floor of every in-kernel sampler.
+    EmptySampler(u32),
 }
 
 /// One way of starting the target.
@@ -54,6 +58,14 @@ const VARIANTS: &[Variant] = &[
     Variant {
         name: "py-spy 1000 Hz --nonblocking",
         launch: Launch::PySpy(&["--rate", "1000", "--nonblocking"]),
+    },
+    Variant {
+        name: "empty kernel sampler 200 Hz",
+        launch: Launch::EmptySampler(200),
+    },
+    Variant {
+        name: "empty kernel sampler 1000 Hz",
+        launch: Launch::EmptySampler(1000),
     },
     Variant {
         name: "coldspy 200 Hz",
@@ -215,9 +227,25 @@ fn start_once(variant: &Variant, tools: &Tools) -> Result<Start> {
             c.arg("--").arg(&tools.python);
             c
         }
+        Launch::EmptySampler(hz) => {
+            // bpftrace takes the command as one string; the script's path
+            // has no spaces (the repository's).
+            let mut c = Command::new("bpftrace");
+            c.arg("-e")
+                .arg(format!("profile:hz:{hz} {{ }}"))
+                .arg("-c")
+                .arg(format!(
+                    "{} {}",
+                    tools.python.display(),
+                    tools.script.display()
+                ));
+            c
+        }
     };
+    if !matches!(variant.launch, Launch::EmptySampler(_)) {
+        command.arg(&tools.script);
+    }
     let status = command
-        .arg(&tools.script)
         .env("COLDSPY_BENCH_SELF_TIMED", &report)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
