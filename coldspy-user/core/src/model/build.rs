@@ -341,17 +341,6 @@ mod tests {
             frame("<module>", "/app/slow.py", 3),
             frame("work", "/app/main.py", 9),
         ];
-        let edge = |e, ts, m: &str| TraceImportEdge {
-            edge: e,
-            pid: 7,
-            tid: 7,
-            ts_ns: ts,
-            module: m.into(),
-            failed: false,
-            site: Some(0),
-            file: None,
-            loader: None,
-        };
         trace.imports = vec![
             edge(ImportEdge::Start, 110 * ms, "slow"),
             edge(ImportEdge::End, 150 * ms, "slow"),
@@ -448,6 +437,21 @@ mod tests {
         trace
     }
 
+    /// An import edge of thread 7 at `ts`, made at frame 0.
+    fn edge(edge: ImportEdge, ts: u64, module: &str) -> TraceImportEdge {
+        TraceImportEdge {
+            edge,
+            pid: 7,
+            tid: 7,
+            ts_ns: ts,
+            module: module.into(),
+            failed: false,
+            site: Some(0),
+            file: None,
+            loader: None,
+        }
+    }
+
     /// A sample of thread 7 at `ts_ns` (stack innermost first).
     fn sample_at(ts_ns: u64, stack: Vec<u32>) -> TraceSample {
         TraceSample {
@@ -468,17 +472,6 @@ mod tests {
         let init_with = |between: &[u64]| {
             let mut trace = trace_of(500, vec![frame("<module>", "/app/main.py", 4)]);
             trace.meta.sample_hz = 200;
-            let edge = |e, ts, m: &str| TraceImportEdge {
-                edge: e,
-                pid: 7,
-                tid: 7,
-                ts_ns: ts,
-                module: m.into(),
-                failed: false,
-                site: Some(0),
-                file: None,
-                loader: None,
-            };
             trace.imports = vec![
                 edge(ImportEdge::Start, 110 * ms, "a"),
                 edge(ImportEdge::End, 120 * ms, "a"),
