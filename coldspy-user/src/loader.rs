@@ -71,6 +71,21 @@ pub struct Probes {
     /// The handler watchpoints set: (process, code object, one per thread;
     /// closed with the probes or once the process ended).
     handler_watches: Vec<(u32, u64, std::os::fd::OwnedFd)>,
+    /// Held while the kernel counts the programs' run time
+    /// ([`Probes::count_program_costs`]).
+    stats: Option<std::os::fd::OwnedFd>,
+}
+
+/// What one of coldspy's kernel programs cost while its run time was
+/// counted: every run, on every process and CPU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramCost {
+    /// The program's name in the object.
+    pub name: String,
+    /// How many times it ran.
+    pub runs: u64,
+    /// Its run time in all, ns.
+    pub total_ns: u64,
 }
 
 /// The network-connection program (a `sys_enter_connect` tracepoint).
@@ -249,7 +264,40 @@ impl Probes {
             import_probes: Vec::new(),
             handler_refcounts,
             handler_watches: Vec::new(),
+            stats: None,
         })
+    }
+
+    /// Has the kernel count each program's runs and run time from now on
+    /// (`BPF_ENABLE_STATS`, kernel 5.8+; host-wide while held, ≈ 20 ns per
+    /// run of every BPF program on the host).
+    pub fn count_program_costs(&mut self) -> Result<(), LoadError> {
+        if self.stats.is_none() {
+            let fd = aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| {
+                LoadError::System(format!("cannot have the kernel count BPF run time: {e}"))
+            })?;
+            self.stats = Some(fd);
+        }
+        Ok(())
+    }
+
+    /// The costs counted since [`Probes::count_program_costs`] of the
+    /// programs that ran, costliest first.
+    pub fn program_costs(&self) -> Vec<ProgramCost> {
+        let mut costs: Vec<ProgramCost> = self
+            .ebpf
+            .programs()
+            .filter_map(|(name, program)| {
+                let info = program.info().ok()?;
+                (info.run_count() > 0).then(|| ProgramCost {
+                    name: name.to_string(),
+                    runs: info.run_count(),
+                    total_ns: info.run_time().as_nanos() as u64,
+                })
+            })
+            .collect();
+        costs.sort_by_key(|c| std::cmp::Reverse(c.total_ns));
+        costs
     }
 
     /// Verifies the handler-watch program if not done yet (≈ 30-40 ms of

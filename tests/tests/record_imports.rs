@@ -134,3 +134,32 @@ fn per_thread_import_stacks_are_freed_when_threads_churn() {
         assert_eq!(profile["meta"]["lost_events"], 0, "{}", interp.name);
     }
 }
+
+#[test]
+fn program_costs_count_every_run_of_the_import_probes() {
+    require_root();
+    let interp = &core_interpreters()[0];
+    let dir = coldspy_tests::scratch("program-costs");
+    let mut command = interp.command.clone();
+    command.push(
+        coldspy_tests::script("import_tree.py")
+            .display()
+            .to_string(),
+    );
+    let rec = coldspy_tests::record(&dir, &["--program-costs"], &command);
+    assert!(rec.output.status.success(), "{:?}", rec.output);
+    let stderr = String::from_utf8_lossy(&rec.output.stderr);
+    let runs = |program: &str| -> u64 {
+        stderr
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(program))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or_else(|| panic!("no line for {program} in:\n{stderr}"))
+    };
+    let imports = rec.profile["imports"].as_array().unwrap().len() as u64;
+    // Every import is a run of the entry probe and of the return probe
+    // (which also run for calls that are not imports, in any process).
+    assert!(runs("coldspy_import_enter") >= imports, "{imports} imports");
+    assert!(runs("coldspy_import_exit") >= imports, "{imports} imports");
+    assert!(runs("coldspy_module_exec_enter") >= 1);
+}

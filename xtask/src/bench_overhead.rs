@@ -138,8 +138,33 @@ pub fn run(runs: usize) -> Result<()> {
     let _ = tracer.kill();
     let _ = tracer.wait();
     let by_pid = read_lifetimes(&lifetimes)?;
+    report(&variants, &starts, &by_pid)?;
+    program_costs(&tools)?;
     let _ = std::fs::remove_dir_all(&tools.scratch);
-    report(&variants, &starts, &by_pid)
+    Ok(())
+}
+
+/// One more start under coldspy at 200 Hz with `--program-costs`: what its
+/// kernel programs cost in a start, program by program.
+fn program_costs(tools: &Tools) -> Result<()> {
+    println!("\none more start under coldspy 200 Hz, `--program-costs`:");
+    let status = Command::new(&tools.coldspy)
+        .args(["record", "-q", "--program-costs", "--rate", "200", "-o"])
+        .arg(tools.scratch.join("profile"))
+        .arg("--")
+        .arg(&tools.python)
+        .arg(&tools.script)
+        .env(
+            "COLDSPY_BENCH_SELF_TIMED",
+            tools.scratch.join("self_timed.txt"),
+        )
+        .stdout(Stdio::null())
+        .status()
+        .context("starting coldspy --program-costs")?;
+    if !status.success() {
+        bail!("coldspy --program-costs failed ({status})");
+    }
+    Ok(())
 }
 
 /// Prints the table: self-timed medians and ratios, and the whole process's paired ratio.

@@ -50,6 +50,8 @@ pub(super) struct Options {
     pub keep_samples: bool,
     /// Stop after this many handler calls of a watched FaaS runtime.
     pub stop_after_invocations: Option<u32>,
+    /// Count what each kernel program costs ([`Recorded::program_costs`]).
+    pub program_costs: bool,
 }
 
 /// What a recording produced.
@@ -71,6 +73,9 @@ pub(super) struct Recorded {
     /// A launched command that outlived `--duration`: the profile is
     /// written first, then [`wait_for_command`] waits for it.
     pub still_running: Option<HeldChild>,
+    /// With [`Options::program_costs`]: each kernel program's cost over the
+    /// recording.
+    pub program_costs: Vec<crate::loader::ProgramCost>,
 }
 
 /// Waits for a command that outlived `--duration`, passing SIGINT, SIGTERM
@@ -313,10 +318,11 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
         Target::Pid(pid) => Some(Interpreter::find(*pid).map_err(FindError::into_user_error)?),
         Target::Launch(..) => None,
     };
-    let mut session = Session::new(
-        load_probes(options.sample_hz, options.track_files)?,
-        &options,
-    );
+    let mut probes = load_probes(options.sample_hz, options.track_files)?;
+    if options.program_costs {
+        probes.count_program_costs()?;
+    }
+    let mut session = Session::new(probes, &options);
     let (start_ns, child, mut marks) = match (target, attached) {
         (Target::Launch(program, argv), _) => {
             let (start_ns, held, marks) = session.launch(program, argv, marks_pipe, &signal)?;
@@ -360,6 +366,11 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
             && held.try_wait().is_none()
             && (options.duration.is_some() || options.stop_after_invocations.is_some())
     });
+    let program_costs = if options.program_costs {
+        session.probes.program_costs()
+    } else {
+        Vec::new()
+    };
     let (mut trace, kept_samples) = session.finish(target, &options, start_ns, end_ns);
     // The runtime watch's marks are in already.
     trace.phases.extend(phases);
@@ -372,6 +383,7 @@ pub(super) fn record(target: &Target, mut options: Options) -> anyhow::Result<Re
         interrupted_by: ended.interrupted_by,
         killed_after_grace: ended.killed_after_grace,
         still_running,
+        program_costs,
     })
 }
 
