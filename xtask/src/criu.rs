@@ -26,6 +26,10 @@ const BUILD_DEPS: &[&str] = &[
     "dpkg-dev",
     "make",
     "gcc",
+    // The C library's headers and its static archive: CRIU's build, and
+    // the static pause() process of `bench prebake`'s CRIU floor (until now
+    // only a dependency of the -dev packages above).
+    "libc6-dev",
 ];
 
 /// Where set-up installs the binary (coldspy looks here).
