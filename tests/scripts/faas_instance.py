@@ -19,8 +19,11 @@ def work(n):
 
 
 def worker():
-    import lazymod  # noqa: F401
-    work(20000)
+    import lazymod  # noqa: F401  (sleeps: no on-CPU samples)
+    # ~50 ms on CPU, ~10 samples at 200 Hz: a worker that must show samples
+    # of its own cannot rest on the 5 ms of work(20000), which a 5 ms tick
+    # can miss.
+    work(200000)
     os._exit(0)
 
 

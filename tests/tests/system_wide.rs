@@ -174,7 +174,13 @@ fn every_instance_in_the_watched_cgroups_is_profiled_from_its_first_instruction(
             modules.contains("lazymod"),
             "the worker's own import: {modules:?}"
         );
-        assert!(profile["stats"]["samples"].as_u64().unwrap() > 0);
+        let samples = profile["stats"]["samples"].as_u64().unwrap();
+        eprintln!("pre-fork worker {}: {samples} samples", worker["pid"]);
+        assert!(
+            samples > 0,
+            "the worker's own samples: {}",
+            profile["stats"]
+        );
     }
     for pid in outsiders {
         assert!(
