@@ -9,6 +9,8 @@ pub const EVENT_KIND_INVOCATION_START: u32 = 6;
 /// Kind tag of a handler call's end.
 pub const EVENT_KIND_INVOCATION_END: u32 = 7;
 
+use crate::limits::MAX_PATH_BYTES;
+
 /// One edge of a handler call on one thread.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -30,7 +32,17 @@ pub struct InvocationEvent {
     /// The innermost Python frame at the edge: the runtime's frame that
     /// calls the handler.
     pub caller: crate::sample::RawFrame,
+    /// The caller's `co_filename` (its end when longer), NUL-terminated,
+    /// read at the edge: a worker that ends before userspace reads the
+    /// event can no longer be read.
+    pub caller_file: [u8; MAX_PATH_BYTES],
+    /// The caller's qualified name (`co_qualname`: the watch runs on
+    /// CPython 3.11+), NUL-terminated (its end when longer).
+    pub caller_qualname: [u8; MAX_FUNCTION_BYTES],
 }
+
+/// Bytes kept of the caller's qualified name.
+pub const MAX_FUNCTION_BYTES: usize = 64;
 
 #[cfg(test)]
 mod tests {
@@ -39,6 +51,6 @@ mod tests {
 
     #[test]
     fn size_is_pinned() {
-        assert_eq!(size_of::<InvocationEvent>(), 64);
+        assert_eq!(size_of::<InvocationEvent>(), 64 + 256 + 64);
     }
 }

@@ -85,8 +85,9 @@ pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
     };
     let event = entry.as_mut_ptr();
     let starts = refcnt > last;
-    // SAFETY: reserved record of the right size; every field but the time
-    // is written here, the time after the search, before the submit.
+    // SAFETY: reserved record of the right size; every field but the
+    // caller's names and the time is written here, those after the search,
+    // before the submit.
     unsafe {
         (*event).kind = if starts {
             EVENT_KIND_INVOCATION_START
@@ -104,8 +105,22 @@ pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
         entry.discard(0);
         return 0;
     }
-    // SAFETY: as above; the last field, written after the search.
+    // SAFETY: as above; the caller's names, then the time, last.
     unsafe {
+        let layout = &cfg.layout;
+        let caller_code = (*event).caller.code_addr;
+        pystack::read_code_str(
+            layout,
+            caller_code,
+            layout.code_filename,
+            &mut (*event).caller_file,
+        );
+        pystack::read_code_str(
+            layout,
+            caller_code,
+            layout.code_name,
+            &mut (*event).caller_qualname,
+        );
         (*event).ktime_ns = if starts {
             bpf_ktime_get_ns()
         } else {

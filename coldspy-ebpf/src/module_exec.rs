@@ -9,16 +9,13 @@
 use crate::imports::ImportStack;
 use crate::{maps, pystack};
 use aya_ebpf::{
-    helpers::{
-        bpf_get_current_pid_tgid, bpf_ktime_get_ns, bpf_probe_read_user,
-        bpf_probe_read_user_str_bytes,
-    },
+    helpers::{bpf_get_current_pid_tgid, bpf_ktime_get_ns},
     macros::{map, uprobe, uretprobe},
     maps::{HashMap, PerCpuArray},
     programs::{ProbeContext, RetProbeContext},
 };
 use coldspy_common::{
-    limits::{MAX_IMPORTING_THREADS, MAX_IMPORT_DEPTH, MAX_PATH_BYTES},
+    limits::{MAX_IMPORTING_THREADS, MAX_IMPORT_DEPTH},
     module_exec::{
         ModuleExecEvent, EVENT_KIND_MODULE_EXEC_END, EVENT_KIND_MODULE_EXEC_START,
         MODULE_EXEC_CALLERS,
@@ -35,16 +32,6 @@ static EXEC_STACKS: HashMap<u32, ImportStack> = HashMap::with_max_entries(MAX_IM
 /// Per-CPU scratch for a new thread's stack (too big for the BPF stack).
 #[map]
 static EXEC_SCRATCH: PerCpuArray<ImportStack> = PerCpuArray::with_max_entries(1, 0);
-
-/// Where `str.length` is: right after `ob_refcnt` and `ob_type` in every
-/// supported (non-free-threaded) build.
-const UNICODE_LENGTH: u64 = 16;
-
-#[inline(always)]
-fn read_u64(addr: u64) -> u64 {
-    // SAFETY: bpf_probe_read_user checks the address; a fault reads 0.
-    unsafe { bpf_probe_read_user(addr as *const u64) }.unwrap_or(0)
-}
 
 #[inline(always)]
 fn stack_pointer(regs: *const aya_ebpf::bindings::pt_regs) -> u64 {
@@ -100,27 +87,6 @@ fn walk_callers(
     used
 }
 
-/// Copies the code object's `co_filename` (its end when too long).
-#[inline(always)]
-fn read_filename(cfg: &TargetConfig, code: u64, path: &mut [u8; MAX_PATH_BYTES]) -> u32 {
-    let layout = &cfg.layout;
-    let filename = read_u64(code + layout.code_filename as u64);
-    path[0] = 0;
-    if filename == 0 {
-        return 0;
-    }
-    let len = read_u64(filename + UNICODE_LENGTH);
-    let mut chars = filename + layout.unicode_ascii_data as u64;
-    if len >= MAX_PATH_BYTES as u64 {
-        chars += len - (MAX_PATH_BYTES as u64 - 1);
-    }
-    // SAFETY: the helper checks the user address and NUL-terminates.
-    if unsafe { bpf_probe_read_user_str_bytes(chars as *const u8, path) }.is_err() {
-        path[0] = 0;
-    }
-    len as u32
-}
-
 /// Entry of `PyEval_EvalCode(code, globals, locals)`: a body starts.
 #[uprobe]
 pub fn coldspy_module_exec_enter(ctx: ProbeContext) -> u32 {
@@ -157,7 +123,12 @@ pub fn coldspy_module_exec_enter(ctx: ProbeContext) -> u32 {
         (*event).ktime_ns = bpf_ktime_get_ns();
         (*event).code_addr = code;
         (*event).caller_count = walk_callers(cfg, tid, &mut (*event).callers);
-        (*event).path_len = read_filename(cfg, code, &mut (*event).path);
+        (*event).path_len = pystack::read_code_str(
+            &cfg.layout,
+            code,
+            cfg.layout.code_filename,
+            &mut (*event).path,
+        );
     }
     entry.submit(maps::DATA_RING_SUBMIT);
     0

@@ -6,7 +6,7 @@ use crate::globals;
 use aya_ebpf::{
     helpers::{
         bpf_get_current_pid_tgid, bpf_probe_read_kernel, bpf_probe_read_user,
-        generated::bpf_get_current_task,
+        bpf_probe_read_user_str_bytes, generated::bpf_get_current_task,
     },
     macros::map,
     maps::LruHashMap,
@@ -202,6 +202,40 @@ pub fn caller_frame(
         };
     }
     previous
+}
+
+/// Where `str.length` is: right after `ob_refcnt` and `ob_type` in every
+/// supported (non-free-threaded) build.
+const UNICODE_LENGTH: u64 = 16;
+
+/// Copies the ASCII text of the `str` at `offset` in code object `code`
+/// (`co_filename`, `co_name`), NUL-terminated, keeping its end when too
+/// long; returns its full length (0, and an empty `out`, when unreadable).
+#[inline(always)]
+pub fn read_code_str<const N: usize>(
+    layout: &coldspy_common::offsets::PyLayout,
+    code: u64,
+    offset: u32,
+    out: &mut [u8; N],
+) -> u32 {
+    out[0] = 0;
+    if code == 0 {
+        return 0;
+    }
+    let text = read_u64(code + offset as u64).unwrap_or(0);
+    if text == 0 {
+        return 0;
+    }
+    let len = read_u64(text + UNICODE_LENGTH).unwrap_or(0);
+    let mut chars = text + layout.unicode_ascii_data as u64;
+    if len >= N as u64 {
+        chars += len - (N as u64 - 1);
+    }
+    // SAFETY: the helper checks the user address and NUL-terminates.
+    if unsafe { bpf_probe_read_user_str_bytes(chars as *const u8, out) }.is_err() {
+        out[0] = 0;
+    }
+    len as u32
 }
 
 /// The identity key of a code object (0 for none): one read of its

@@ -621,3 +621,167 @@ fn the_handler_watch_is_verified_for_a_runtime_only() {
         "the runtime's command line did not ready the watch:\n{log}"
     );
 }
+
+/// The direct children of `pid` (`/proc/PID/task/*/children`).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|s| {
+            s.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// Whether `pid` has exited (gone, or a zombie: its memory is released).
+fn has_exited(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(") ")
+                .map(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X'))
+        })
+        .unwrap_or(true)
+}
+
+/// A warm functions-framework (gunicorn) server under `coldspy record`,
+/// sending 3 requests when told (`control`).
+struct WarmGcf {
+    driver: std::process::Child,
+    dir: PathBuf,
+}
+
+impl WarmGcf {
+    fn start(test: &str) -> WarmGcf {
+        prepare();
+        let dir = scratch(test);
+        let wrap = format!(
+            "{} -v record -o {} --",
+            coldspy_bin().display(),
+            dir.join("profile.json").display()
+        );
+        let driver = Command::new("python3")
+            .arg(repo_root().join("tests/runtimes/gcf/run_gcf.py"))
+            .args(["--events", "3", "--keep-warm", "--timeout", "90"])
+            .arg("--ready-file")
+            .arg(dir.join("ready.json"))
+            .arg("--control-file")
+            .arg(dir.join("control"))
+            .arg("--summary")
+            .arg(dir.join("summary.json"))
+            .arg("--out-dir")
+            .arg(dir.join("out"))
+            .env("COLDSPY_RUNTIME_WRAP", wrap)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        WarmGcf { driver, dir }
+    }
+
+    /// coldspy: the leader of the driver's server group (its child is the
+    /// gunicorn master, whose child is the worker).
+    fn coldspy(&self) -> u32 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let driver = self.driver.id();
+        loop {
+            if let Some(&pid) = children_of(driver).iter().find(|&&pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim() == "coldspy")
+            }) {
+                return pid;
+            }
+            assert!(std::time::Instant::now() < deadline, "no coldspy started");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    fn wait_ready(&self) {
+        wait_for_file(
+            &self.dir.join("ready.json"),
+            |s| s.contains("server_pid"),
+            "the warm server",
+        );
+    }
+
+    fn wait_watched(&self) {
+        wait_for_file(
+            &self.dir.join("out/server.stderr"),
+            |s| s.contains("watching the calls of handler"),
+            "the handler watch",
+        );
+    }
+
+    /// Asks for the 3 requests.
+    fn send(&self) {
+        std::fs::write(self.dir.join("control"), "3").unwrap();
+    }
+
+    /// Waits for the driver; checks its 3 calls are the profile's 3
+    /// invocations, each inside its client's window.
+    fn check(mut self) {
+        assert!(self.driver.wait().unwrap().success(), "the driver failed");
+        let summary = read_json(&self.dir.join("summary.json"));
+        assert_eq!(
+            summary["requests"].as_array().unwrap().len(),
+            3,
+            "{summary}"
+        );
+        let profile = read_json(&self.dir.join("profile.json"));
+        assert_eq!(profile["meta"]["phase_rule"], GCF.rule);
+        assert_eq!(profile["stats"]["exec_count"], 3);
+        let ours = invocations(&profile);
+        let windows = client_windows(&summary);
+        assert_eq!(ours.len(), windows.len(), "{ours:?} vs {windows:?}");
+        for (&(start, end), &(from, to)) in ours.iter().zip(&windows) {
+            assert!(
+                from <= start && end <= to,
+                "[{start}, {end}] outside the client's [{from}, {to}]"
+            );
+        }
+    }
+}
+
+/// Sends `signal` to `pid`.
+fn signal(pid: u32, signal: i32) {
+    // SAFETY: a plain signal to a process of this test.
+    unsafe { libc::kill(pid as i32, signal) };
+}
+
+/// Waits (30 s at most) until `done()`.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A pre-fork worker's handler calls still count when coldspy reads them
+/// only after the worker ended (a profiler preempted on a busy node): the
+/// kernel keeps the caller's names with each call. coldspy is stopped
+/// (SIGSTOP) while functions-framework's gunicorn worker serves 3 requests
+/// and exits, and continued once the worker is gone.
+#[test]
+fn calls_of_a_worker_that_ended_before_coldspy_read_them_are_counted() {
+    require_root();
+    let gcf = WarmGcf::start("gcf-stalled-end");
+    let coldspy = gcf.coldspy();
+    gcf.wait_ready();
+    gcf.wait_watched();
+    let workers: Vec<u32> = children_of(coldspy)
+        .into_iter()
+        .flat_map(children_of)
+        .collect();
+    assert_eq!(workers.len(), 1, "one gunicorn worker: {workers:?}");
+    signal(coldspy, libc::SIGSTOP);
+    gcf.send();
+    wait_until("the worker's end", || has_exited(workers[0]));
+    signal(coldspy, libc::SIGCONT);
+    gcf.check();
+}

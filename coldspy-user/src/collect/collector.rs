@@ -149,6 +149,8 @@ pub struct HandlerModule {
     pub runtime: Runtime,
     /// The module's code object (alive while its body runs).
     pub module_code: u64,
+    /// When its body began (kernel time).
+    pub started_ns: u64,
 }
 
 /// Builds the trace of one recording.
@@ -464,6 +466,7 @@ impl Collector {
                     pid: event.pid,
                     runtime,
                     module_code: event.code_addr,
+                    started_ns: event.ktime_ns,
                 });
             }
             let site = asking.map(|frame| self.intern(frame));
@@ -500,14 +503,23 @@ impl Collector {
             "invoke_end"
         };
         // The caller, as `FILE:FUNCTION`: the phases keep the calls a
-        // runtime's own code made.
+        // runtime's own code made. Its names as the kernel read them when
+        // the process is gone (a worker stopped before this drain).
         let caller = self
             .symbolizers
             .get_mut(&event.pid)
             .filter(|_| event.caller.code_addr != 0)
             .and_then(|s| s.frame(event.caller))
             .map(|f| format!("{}:{}", f.file, f.function))
-            .unwrap_or_default();
+            .unwrap_or_else(|| {
+                let file = decode::c_string(&event.caller_file);
+                if file.is_empty() {
+                    return String::new();
+                }
+                let qualname = decode::c_string(&event.caller_qualname);
+                let function = qualname.rsplit_once('.').map_or(&*qualname, |(_, f)| f);
+                format!("{file}:{function}")
+            });
         self.event_time(event.ktime_ns);
         self.trace.phases.push(PhaseMark {
             name: name.to_string(),

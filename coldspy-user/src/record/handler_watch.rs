@@ -58,7 +58,12 @@ fn watch_module(
         );
         return None;
     };
-    watch(probes, pid, runtime, &function, code).then_some(runtime)
+    let watched = watch(probes, pid, runtime, &function, code);
+    log::info!(
+        "pid {pid}: the handler watch was set {:.1} ms after its module began",
+        crate::sys::clock::monotonic_ns().saturating_sub(module.started_ns) as f64 / 1e6
+    );
+    watched.then_some(runtime)
 }
 
 /// Watches the calls of the handler whose code object is `code` in `pid`;

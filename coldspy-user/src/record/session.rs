@@ -2,6 +2,7 @@
 //! through exec and fork until the interpreter is found, drain the ring
 //! buffers until the target exits (or time or a signal ends it).
 
+use crate::collect::collector::{drain_control, drain_data};
 use crate::collect::Collector;
 use crate::error::SetupError;
 use crate::loader::Probes;
@@ -539,7 +540,14 @@ impl Session {
 
     /// One drain: lifecycle events handled; whether the main process exited.
     fn handle_events(&mut self) -> anyhow::Result<bool> {
-        let events = self.collector.drain(&mut self.probes);
+        // Forks before the data: a child's first samples and handler calls
+        // may be in this drain, and are read with its symbolizer (a
+        // pre-fork server's worker answers its first requests at once).
+        let mut events = drain_control(&mut self.probes);
+        for event in events.iter().filter(|e| e.kind == EVENT_KIND_FORK) {
+            self.on_fork(event.pid, event.other_pid);
+        }
+        events.extend(drain_data(&mut self.probes, &mut self.collector));
         if self.collector.take_runtime_code_seen() {
             self.ready_handler_watch();
         }
@@ -548,7 +556,6 @@ impl Session {
         for event in &events {
             match event.kind {
                 EVENT_KIND_EXEC | EVENT_KIND_ENTRY => self.on_stop(event)?,
-                EVENT_KIND_FORK => self.on_fork(event.pid, event.other_pid),
                 EVENT_KIND_EXIT => main_exited |= Some(event.pid) == self.main_pid,
                 _ => {}
             }
