@@ -11,6 +11,24 @@ pub const EVENT_KIND_INVOCATION_END: u32 = 7;
 
 use crate::limits::MAX_PATH_BYTES;
 
+/// A key of `HANDLER_REFCOUNTS`: a watched code object's count is kept per
+/// process, since the workers of a pre-fork server hold copies of it at the
+/// same address, each with a count of its own.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HandlerKey {
+    /// The handler's code object (`PyCodeObject*`).
+    pub code: u64,
+    /// The process (tgid); [`HANDLER_BASE`] for the count when the watch
+    /// was set, the first count of a process forked with the watch.
+    pub tgid: u32,
+    /// Explicit padding.
+    pub _pad: u32,
+}
+
+/// [`HandlerKey::tgid`] of the count a forked process starts from.
+pub const HANDLER_BASE: u32 = 0;
+
 /// One edge of a handler call on one thread.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -52,5 +70,6 @@ mod tests {
     #[test]
     fn size_is_pinned() {
         assert_eq!(size_of::<InvocationEvent>(), 64 + 256 + 64);
+        assert_eq!(size_of::<HandlerKey>(), 16);
     }
 }

@@ -27,6 +27,7 @@ mod pod {
     unsafe impl aya::Pod for crate::offsets::TargetConfig {}
     unsafe impl aya::Pod for crate::offsets::PyLayout {}
     unsafe impl aya::Pod for crate::system_wide::ExeKey {}
+    unsafe impl aya::Pod for crate::invocation::HandlerKey {}
 }
 
 #[cfg(test)]

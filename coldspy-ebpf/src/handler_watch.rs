@@ -15,14 +15,18 @@ use aya_ebpf::{
     programs::PerfEventContext,
 };
 use coldspy_common::{
-    invocation::{InvocationEvent, EVENT_KIND_INVOCATION_END, EVENT_KIND_INVOCATION_START},
+    invocation::{
+        HandlerKey, InvocationEvent, EVENT_KIND_INVOCATION_END, EVENT_KIND_INVOCATION_START,
+        HANDLER_BASE,
+    },
     limits::MAX_TARGETS,
     offsets::PyLayout,
 };
 
-/// Handler code object → its reference count after the last write seen.
+/// (handler code object, process) → its reference count after the last
+/// write seen there.
 #[map]
-static HANDLER_REFCOUNTS: HashMap<u64, u64> = HashMap::with_max_entries(MAX_TARGETS, 0);
+static HANDLER_REFCOUNTS: HashMap<HandlerKey, u64> = HashMap::with_max_entries(MAX_TARGETS, 0);
 
 /// Frames searched for the handler's own frame.
 const HANDLER_SEARCH_FRAMES: usize = 64;
@@ -69,11 +73,27 @@ pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
     let code = unsafe { (*ctx.ctx).addr };
     // 3.12+ keep immortality in the high half: the count is the low half.
     let refcnt = read_u64(code) & 0xffff_ffff;
+    let key = HandlerKey {
+        code,
+        tgid,
+        _pad: 0,
+    };
+    // A process forked with the watch (a pre-fork worker) has no count of
+    // its own yet: it started from the watched process's.
+    let base = HandlerKey {
+        tgid: HANDLER_BASE,
+        ..key
+    };
     // SAFETY: map lookups; values are copied.
-    let Some(&last) = (unsafe { HANDLER_REFCOUNTS.get(code) }) else {
+    let Some(&last) =
+        (unsafe { HANDLER_REFCOUNTS.get(key) }).or_else(|| unsafe { HANDLER_REFCOUNTS.get(base) })
+    else {
         return 0;
     };
-    let _ = HANDLER_REFCOUNTS.insert(code, refcnt, 0);
+    if HANDLER_REFCOUNTS.insert(key, refcnt, 0).is_err() {
+        maps::count_lost(maps::LOST_EVENTS);
+        return 0;
+    }
     if refcnt == last {
         return 0;
     }

@@ -6,6 +6,7 @@ use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use aya::programs::{PerfEvent, Program, TracePoint, UProbe};
 use aya::{Ebpf, EbpfLoader};
+use coldspy_common::invocation::{HandlerKey, HANDLER_BASE};
 use coldspy_common::offsets::TargetConfig;
 use coldspy_common::system_wide::ExeKey;
 use std::os::fd::{AsFd, AsRawFd};
@@ -66,8 +67,8 @@ pub struct Probes {
     entry_probes: Vec<((u64, u64), u64)>,
     /// Import probes attached so far: (file identity, offset).
     import_probes: Vec<((u64, u64), u64)>,
-    /// `HANDLER_REFCOUNTS`: watched code object → its last count.
-    handler_refcounts: BpfHashMap<MapData, u64, u64>,
+    /// `HANDLER_REFCOUNTS`: (watched code object, process) → its last count.
+    handler_refcounts: BpfHashMap<MapData, HandlerKey, u64>,
     /// The handler watchpoints set: (process, code object, one per thread;
     /// closed with the probes or once the process ended).
     handler_watches: Vec<(u32, u64, std::os::fd::OwnedFd)>,
@@ -397,12 +398,20 @@ impl Probes {
         code_addr: u64,
         refcnt: u64,
     ) -> Result<usize, LoadError> {
-        self.handler_refcounts
-            .insert(code_addr, refcnt, 0)
-            .map_err(|source| LoadError::Map {
-                what: "HANDLER_REFCOUNTS".into(),
-                source,
-            })?;
+        // The process's count, and the one a process it forks starts from.
+        for tgid in [pid, HANDLER_BASE] {
+            let key = HandlerKey {
+                code: code_addr,
+                tgid,
+                _pad: 0,
+            };
+            self.handler_refcounts
+                .insert(key, refcnt, 0)
+                .map_err(|source| LoadError::Map {
+                    what: "HANDLER_REFCOUNTS".into(),
+                    source,
+                })?;
+        }
         self.verify_handler_watch()?;
         let program: &mut PerfEvent = program(&mut self.ebpf, HANDLER_WATCH)?;
         let program_fd = program
@@ -430,27 +439,27 @@ impl Probes {
     }
 
     /// Closes the handler watchpoints of processes that ended, and forgets
-    /// the code objects no live process watches (a long-running daemon).
+    /// the counts of ended processes (forked workers included) and of code
+    /// objects no live process watches (a long-running daemon).
     pub fn drop_ended_handler_watches(&mut self) {
         // One /proc read per process, not per watched thread.
         let mut ended: Vec<u32> = self.handler_watches.iter().map(|w| w.0).collect();
         ended.sort_unstable();
         ended.dedup();
         ended.retain(|&pid| !crate::sys::proc::is_process(pid));
-        let before = self.handler_watches.len();
         self.handler_watches.retain(|w| !ended.contains(&w.0));
-        if self.handler_watches.len() == before {
-            return;
-        }
         let watched: Vec<u64> = self.handler_watches.iter().map(|w| w.1).collect();
-        let stale: Vec<u64> = self
+        let stale: Vec<HandlerKey> = self
             .handler_refcounts
             .keys()
             .filter_map(Result::ok)
-            .filter(|code| !watched.contains(code))
+            .filter(|key| {
+                !watched.contains(&key.code)
+                    || (key.tgid != HANDLER_BASE && !crate::sys::proc::is_process(key.tgid))
+            })
             .collect();
-        for code in stale {
-            let _ = self.handler_refcounts.remove(&code);
+        for key in stale {
+            let _ = self.handler_refcounts.remove(&key);
         }
     }
 

@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import _harness as H
 
@@ -34,6 +35,8 @@ def common_args(ap, default_events=3):
     ap.add_argument("--importtime", action="store_true", help="run the server with -X importtime")
     ap.add_argument("--oracle", action="store_true",
                     help="oracle variant: oracle/sitecustomize.py times the handler import and calls")
+    ap.add_argument("--concurrency", type=int, default=1,
+                    help="requests in flight at once (threads of the driver); 1: one after the other")
     ap.add_argument("--keep-warm", action="store_true")
     ap.add_argument("--ready-file")
     ap.add_argument("--control-file")
@@ -128,6 +131,10 @@ def run(a, runtime, argv, cwd, extra_env, handler_file, handler_func, ready_path
                     requests.append(_post(a.port, body, min(30, left())))
                 else:
                     time.sleep(0.02)
+        elif a.concurrency > 1:
+            with ThreadPoolExecutor(a.concurrency) as pool:
+                requests = list(pool.map(lambda _: _post(a.port, body, min(30, left())),
+                                         range(a.requests)))
         else:
             for _ in range(a.requests):
                 if not g.alive() or left() <= 1:

@@ -71,6 +71,17 @@ fn prepare() -> PathBuf {
 /// Runs `runtime`'s driver for `events` invocations under `coldspy record`
 /// (extra `record` flags in `record`); returns (profile, driver summary).
 fn run(runtime: &Runtime, events: u32, oracle: bool, record: &str) -> Run {
+    run_with(runtime, events, oracle, record, &[])
+}
+
+/// [`run`] with more arguments for the driver.
+fn run_with(
+    runtime: &Runtime,
+    events: u32,
+    oracle: bool,
+    record: &str,
+    driver_args: &[&str],
+) -> Run {
     prepare();
     // One directory per run: two tests run the same runtime at once (the
     // plain check and the advice's 100 events), and `scratch` empties it.
@@ -97,6 +108,7 @@ fn run(runtime: &Runtime, events: u32, oracle: bool, record: &str) -> Run {
         .arg(&summary)
         .arg("--out-dir")
         .arg(dir.join("out"))
+        .args(driver_args)
         .env("COLDSPY_RUNTIME_WRAP", wrap);
     if oracle {
         // A document of some length (tests/runtimes/README.md as the
@@ -784,4 +796,71 @@ fn calls_of_a_worker_that_ended_before_coldspy_read_them_are_counted() {
     wait_until("the worker's end", || has_exited(workers[0]));
     signal(coldspy, libc::SIGCONT);
     gcf.check();
+}
+
+/// Two gunicorn workers serving requests at once: each worker's copy of the
+/// handler's code object (the same address in both) has a count of its
+/// own, so every call is seen once, inside its client's window, however the
+/// two workers' calls interleave.
+#[test]
+fn calls_in_two_pre_fork_workers_at_once_are_each_counted() {
+    require_root();
+    const EVENTS: usize = 24;
+    let document = repo_root().join("tests/runtimes/document_event.json");
+    let events = EVENTS.to_string();
+    let Run {
+        profile, summary, ..
+    } = run_with(
+        &GCF,
+        EVENTS as u32,
+        false,
+        "",
+        &[
+            "--workers",
+            "2",
+            "--concurrency",
+            "6",
+            "--event-file",
+            document.to_str().unwrap(),
+            "--requests",
+            &events,
+        ],
+    );
+    assert_eq!(profile["meta"]["phase_rule"], GCF.rule);
+    let mut windows = client_windows(&summary);
+    assert_eq!(windows.len(), EVENTS);
+    windows.sort_unstable();
+    // Calls in flight at once, else this tests nothing.
+    let overlapping = windows.windows(2).filter(|w| w[1].0 < w[0].1).count();
+    assert!(overlapping > 0, "no two requests overlapped: {windows:?}");
+    let ours = invocations(&profile);
+    assert_eq!(profile["stats"]["exec_count"], EVENTS, "{ours:?}");
+    // Each call inside a window of its own (a matching: calls overlap).
+    let fits = |c: usize, w: usize| windows[w].0 <= ours[c].0 && ours[c].1 <= windows[w].1;
+    let mut owner: Vec<Option<usize>> = vec![None; windows.len()];
+    fn assign(
+        c: usize,
+        seen: &mut [bool],
+        owner: &mut [Option<usize>],
+        fits: &dyn Fn(usize, usize) -> bool,
+    ) -> bool {
+        for w in 0..owner.len() {
+            if fits(c, w) && !seen[w] {
+                seen[w] = true;
+                if owner[w].is_none_or(|other| assign(other, seen, owner, fits)) {
+                    owner[w] = Some(c);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    for c in 0..ours.len() {
+        let mut seen = vec![false; windows.len()];
+        assert!(
+            assign(c, &mut seen, &mut owner, &fits),
+            "{:?} has no client window of its own: {ours:?} vs {windows:?}",
+            ours[c]
+        );
+    }
 }
