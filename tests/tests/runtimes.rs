@@ -208,6 +208,20 @@ fn client_windows(summary: &Value) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// Each invocation coldspy saw lies inside its call's window as the stub
+/// or the HTTP client timed it (calls one after the other), one for one.
+fn assert_inside_windows(profile: &Value, summary: &Value) {
+    let ours = invocations(profile);
+    let windows = client_windows(summary);
+    assert_eq!(ours.len(), windows.len(), "{ours:?} vs {windows:?}");
+    for (&(start, end), &(from, to)) in ours.iter().zip(&windows) {
+        assert!(
+            from <= start && end <= to,
+            "[{start}, {end}] outside the client's [{from}, {to}]"
+        );
+    }
+}
+
 /// The handler module's import record.
 fn handler_record<'a>(profile: &'a Value, runtime: &Runtime) -> &'a Value {
     profile["imports"]
@@ -313,12 +327,34 @@ fn check_plain(runtime: &Runtime) {
     }
 }
 
+/// Tests whose timings a busy neighbour would skew, or that load both
+/// cores themselves: one at a time.
+fn timing_sensitive() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The oracle run: the handler import's time equals the loader's own
 /// (within 5 %); each handler call, as the handler timed itself, is inside
 /// exactly one invocation coldspy saw, and the invocations' summed time is
-/// within 5 % of the handler's own.
+/// within 5 % of the handler's own. A timing difference (never a missing or
+/// extra call) is measured once more, as the `-X importtime` comparisons
+/// are: a preemption on this shared machine can fall between the two
+/// tools' clocks.
 fn check_oracle(runtime: &Runtime) {
     require_root();
+    let _one_at_a_time = timing_sensitive();
+    if let Err(first) = oracle_run(runtime) {
+        eprintln!("{first}; measured once more");
+        if let Err(again) = oracle_run(runtime) {
+            panic!("{again} (first run: {first})");
+        }
+    }
+}
+
+/// One [`check_oracle`] run: panics on a structural difference, returns
+/// the timing difference that failed.
+fn oracle_run(runtime: &Runtime) -> Result<(), String> {
     let Run {
         profile,
         summary,
@@ -334,10 +370,11 @@ fn check_oracle(runtime: &Runtime) {
         "{name}: handler import {ours_us:.0} us vs the loader's {theirs_us:.0} us ({:.2} %)",
         100.0 * error
     );
-    assert!(
-        error <= 0.05,
-        "{name}: handler import {ours_us} us vs {theirs_us} us"
-    );
+    if error > 0.05 {
+        return Err(format!(
+            "{name}: handler import {ours_us} us vs {theirs_us} us"
+        ));
+    }
     let ours = invocations(&profile);
     let calls = oracle["calls"].as_array().unwrap();
     assert_eq!(
@@ -379,10 +416,12 @@ fn check_oracle(runtime: &Runtime) {
         theirs_ns as f64 / 1e6,
         100.0 * error
     );
-    assert!(
-        error <= 0.05,
-        "{name}: exec {ours_ns} ns vs the oracle's {theirs_ns} ns"
-    );
+    if error > 0.05 {
+        return Err(format!(
+            "{name}: exec {ours_ns} ns vs the oracle's {theirs_ns} ns"
+        ));
+    }
+    Ok(())
 }
 
 #[test]
@@ -538,15 +577,7 @@ fn record_pid_on_a_warm_lambda_runtime_records_the_next_three_invocations() {
     let profile = read_json(&profile);
     assert_eq!(profile["meta"]["phase_rule"], "runtime:awslambdaric");
     assert_eq!(profile["stats"]["exec_count"], 3);
-    let ours = invocations(&profile);
-    let windows = client_windows(&read_json(&summary));
-    assert_eq!(ours.len(), windows.len(), "{ours:?} vs {windows:?}");
-    for (&(start, end), &(from, to)) in ours.iter().zip(&windows) {
-        assert!(
-            from <= start && end <= to,
-            "[{start}, {end}] outside the stub's [{from}, {to}]"
-        );
-    }
+    assert_inside_windows(&profile, &read_json(&summary));
 }
 
 /// `record --all` on a node where awslambdaric starts in a watched cgroup:
@@ -590,15 +621,7 @@ fn record_all_counts_a_lambda_runtimes_invocations() {
     let profile = read_json(std::path::Path::new(line["path"].as_str().unwrap()));
     assert_eq!(profile["meta"]["phase_rule"], LAMBDA.rule, "{log}");
     assert_eq!(profile["stats"]["exec_count"], EVENTS, "{log}");
-    let ours = invocations(&profile);
-    let windows = client_windows(&summary);
-    assert_eq!(ours.len(), windows.len(), "{ours:?} vs {windows:?}");
-    for (&(start, end), &(from, to)) in ours.iter().zip(&windows) {
-        assert!(
-            from <= start && end <= to,
-            "[{start}, {end}] outside the stub's [{from}, {to}]"
-        );
-    }
+    assert_inside_windows(&profile, &summary);
 }
 
 /// The handler watch's ≈ 30 ms of verification blocks coldspy's event loop
@@ -747,15 +770,7 @@ impl WarmGcf {
         let profile = read_json(&self.dir.join("profile.json"));
         assert_eq!(profile["meta"]["phase_rule"], GCF.rule);
         assert_eq!(profile["stats"]["exec_count"], 3);
-        let ours = invocations(&profile);
-        let windows = client_windows(&summary);
-        assert_eq!(ours.len(), windows.len(), "{ours:?} vs {windows:?}");
-        for (&(start, end), &(from, to)) in ours.iter().zip(&windows) {
-            assert!(
-                from <= start && end <= to,
-                "[{start}, {end}] outside the client's [{from}, {to}]"
-            );
-        }
+        assert_inside_windows(&profile, &summary);
     }
 }
 
@@ -805,6 +820,7 @@ fn calls_of_a_worker_that_ended_before_coldspy_read_them_are_counted() {
 #[test]
 fn calls_in_two_pre_fork_workers_at_once_are_each_counted() {
     require_root();
+    let _one_at_a_time = timing_sensitive();
     const EVENTS: usize = 24;
     let document = repo_root().join("tests/runtimes/document_event.json");
     let events = EVENTS.to_string();
