@@ -42,6 +42,33 @@ pub struct ModuleExecEvent {
     pub path: [u8; MAX_PATH_BYTES],
 }
 
+/// Kind tag of a module body's constants (see [`ModuleConstsEvent`]).
+pub const EVENT_KIND_MODULE_CONSTS: u32 = 9;
+/// Constants kept of a module body (its first ones).
+pub const MODULE_CONSTS_MAX: usize = 63;
+
+/// The first items of a module body's `co_consts`, sent right after its
+/// start for targets flagged `TARGET_WATCH_HANDLERS`: the code objects of
+/// the module's top-level functions are among them and outlive the
+/// module's own code object, which is freed once the body ran (often before
+/// userspace reads the start).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ModuleConstsEvent {
+    /// [`EVENT_KIND_MODULE_CONSTS`].
+    pub kind: u32,
+    /// Process id (tgid).
+    pub pid: u32,
+    /// The module's code object (`PyCodeObject*`), as in its start.
+    pub module_code: u64,
+    /// Items of `items` read (0 when the tuple was unreadable).
+    pub count: u32,
+    /// Explicit padding.
+    pub _pad: u32,
+    /// The constants (`PyObject*`), in order.
+    pub items: [u64; MODULE_CONSTS_MAX],
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +76,7 @@ mod tests {
 
     #[test]
     fn sizes_are_pinned() {
+        assert_eq!(size_of::<ModuleConstsEvent>(), 24 + 8 * MODULE_CONSTS_MAX);
         assert_eq!(offset_of!(ModuleExecEvent, code_addr), 24);
         assert_eq!(offset_of!(ModuleExecEvent, callers), 40);
         assert_eq!(

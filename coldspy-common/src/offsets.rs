@@ -109,6 +109,10 @@ pub const TARGET_FOLLOW_CHILDREN: u32 = 1 << 2;
 /// Flag: stop this process (SIGSTOP) at the entry uprobe, once the dynamic
 /// loader has mapped libpython.
 pub const TARGET_STOP_AT_ENTRY: u32 = 1 << 3;
+/// Flag: a recognized FaaS runtime on CPython 3.11+, whose handler calls
+/// may be watched: each module body also sends its constants
+/// ([`crate::module_exec::ModuleConstsEvent`]).
+pub const TARGET_WATCH_HANDLERS: u32 = 1 << 4;
 
 /// One profiled process, the value of the `TARGETS` map (key: tgid).
 #[repr(C)]

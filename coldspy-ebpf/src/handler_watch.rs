@@ -56,6 +56,56 @@ fn on_stack(layout: &PyLayout, mut frame: u64, code: u64) -> bool {
     false
 }
 
+/// Keeps `refcnt` as the count of `code` in process `tgid`; returns the
+/// count before it, or `None` when `code` is not watched (or the map is
+/// full: counted lost).
+#[inline(always)]
+fn swap_count(code: u64, tgid: u32, refcnt: u64) -> Option<u64> {
+    let key = HandlerKey {
+        code,
+        tgid,
+        _pad: 0,
+    };
+    // A process forked with the watch (a pre-fork worker) has no count of
+    // its own yet: it started from the watched process's.
+    let base = HandlerKey {
+        tgid: HANDLER_BASE,
+        ..key
+    };
+    // SAFETY: map lookups; values are copied.
+    let last = *(unsafe { HANDLER_REFCOUNTS.get(key) })
+        .or_else(|| unsafe { HANDLER_REFCOUNTS.get(base) })?;
+    if HANDLER_REFCOUNTS.insert(key, refcnt, 0).is_err() {
+        maps::count_lost(maps::LOST_EVENTS);
+        return None;
+    }
+    Some(last)
+}
+
+/// Copies the caller's file and qualified name into the event.
+///
+/// # Safety
+/// `event` points to a reserved [`InvocationEvent`] whose `caller` is set.
+#[inline(always)]
+unsafe fn read_caller_names(layout: &PyLayout, event: *mut InvocationEvent) {
+    // SAFETY: per the contract.
+    unsafe {
+        let code = (*event).caller.code_addr;
+        pystack::read_code_str(
+            layout,
+            code,
+            layout.code_filename,
+            &mut (*event).caller_file,
+        );
+        pystack::read_code_str(
+            layout,
+            code,
+            layout.code_name,
+            &mut (*event).caller_qualname,
+        );
+    }
+}
+
 /// The watchpoint fired: the handler's code object's count was written.
 #[perf_event]
 pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
@@ -73,27 +123,9 @@ pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
     let code = unsafe { (*ctx.ctx).addr };
     // 3.12+ keep immortality in the high half: the count is the low half.
     let refcnt = read_u64(code) & 0xffff_ffff;
-    let key = HandlerKey {
-        code,
-        tgid,
-        _pad: 0,
-    };
-    // A process forked with the watch (a pre-fork worker) has no count of
-    // its own yet: it started from the watched process's.
-    let base = HandlerKey {
-        tgid: HANDLER_BASE,
-        ..key
-    };
-    // SAFETY: map lookups; values are copied.
-    let Some(&last) =
-        (unsafe { HANDLER_REFCOUNTS.get(key) }).or_else(|| unsafe { HANDLER_REFCOUNTS.get(base) })
-    else {
+    let Some(last) = swap_count(code, tgid, refcnt) else {
         return 0;
     };
-    if HANDLER_REFCOUNTS.insert(key, refcnt, 0).is_err() {
-        maps::count_lost(maps::LOST_EVENTS);
-        return 0;
-    }
     if refcnt == last {
         return 0;
     }
@@ -127,20 +159,7 @@ pub fn coldspy_handler_watch(ctx: PerfEventContext) -> u32 {
     }
     // SAFETY: as above; the caller's names, then the time, last.
     unsafe {
-        let layout = &cfg.layout;
-        let caller_code = (*event).caller.code_addr;
-        pystack::read_code_str(
-            layout,
-            caller_code,
-            layout.code_filename,
-            &mut (*event).caller_file,
-        );
-        pystack::read_code_str(
-            layout,
-            caller_code,
-            layout.code_name,
-            &mut (*event).caller_qualname,
-        );
+        read_caller_names(&cfg.layout, event);
         (*event).ktime_ns = if starts {
             bpf_ktime_get_ns()
         } else {

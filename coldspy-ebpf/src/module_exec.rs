@@ -17,10 +17,10 @@ use aya_ebpf::{
 use coldspy_common::{
     limits::{MAX_IMPORTING_THREADS, MAX_IMPORT_DEPTH},
     module_exec::{
-        ModuleExecEvent, EVENT_KIND_MODULE_EXEC_END, EVENT_KIND_MODULE_EXEC_START,
-        MODULE_EXEC_CALLERS,
+        ModuleConstsEvent, ModuleExecEvent, EVENT_KIND_MODULE_CONSTS, EVENT_KIND_MODULE_EXEC_END,
+        EVENT_KIND_MODULE_EXEC_START, MODULE_CONSTS_MAX, MODULE_EXEC_CALLERS,
     },
-    offsets::TargetConfig,
+    offsets::{TargetConfig, TARGET_WATCH_HANDLERS},
     sample::RawFrame,
 };
 
@@ -131,7 +131,60 @@ pub fn coldspy_module_exec_enter(ctx: ProbeContext) -> u32 {
         );
     }
     entry.submit(maps::DATA_RING_SUBMIT);
+    if cfg.flags & TARGET_WATCH_HANDLERS != 0 {
+        send_consts(tgid, code);
+    }
     0
+}
+
+/// `co_consts` in a code object (3.11+, where the handler watch runs: the
+/// first field after `PyObject_VAR_HEAD`).
+const CODE_CONSTS: u64 = 24;
+/// `ob_size` of a tuple.
+const TUPLE_SIZE: u64 = 16;
+/// `ob_item` of a tuple.
+const TUPLE_ITEMS: u64 = 24;
+
+#[inline(always)]
+fn read_u64(addr: u64) -> u64 {
+    // SAFETY: bpf_probe_read_user checks the address; a fault reads 0.
+    unsafe { aya_ebpf::helpers::bpf_probe_read_user(addr as *const u64) }.unwrap_or(0)
+}
+
+/// Sends the first constants of module code `code` ([`ModuleConstsEvent`]).
+#[inline(never)]
+fn send_consts(tgid: u32, code: u64) {
+    let Some(mut entry) = maps::EVENTS.reserve::<ModuleConstsEvent>(0) else {
+        maps::count_lost(maps::LOST_EVENTS);
+        return;
+    };
+    let event = entry.as_mut_ptr();
+    let consts = read_u64(code + CODE_CONSTS);
+    let size = read_u64(consts + TUPLE_SIZE);
+    let count = if size > MODULE_CONSTS_MAX as u64 {
+        MODULE_CONSTS_MAX
+    } else {
+        size as usize
+    };
+    // SAFETY: reserved record of the right size; `bytes` is at most the
+    // size of `items` (the mask keeps the verifier sure of it).
+    unsafe {
+        (*event).kind = EVENT_KIND_MODULE_CONSTS;
+        (*event).pid = tgid;
+        (*event).module_code = code;
+        (*event)._pad = 0;
+        let bytes = (count * 8) & 0x1ff;
+        let items =
+            core::slice::from_raw_parts_mut((*event).items.as_mut_ptr().cast::<u8>(), bytes);
+        let read = bytes > 0
+            && aya_ebpf::helpers::bpf_probe_read_user_buf(
+                (consts + TUPLE_ITEMS) as *const u8,
+                items,
+            )
+            .is_ok();
+        (*event).count = if read { (bytes / 8) as u32 } else { 0 };
+    }
+    entry.submit(maps::DATA_RING_SUBMIT);
 }
 
 /// Return of `PyEval_EvalCode`: if it matches the innermost entry, that body ends.

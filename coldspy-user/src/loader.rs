@@ -69,12 +69,58 @@ pub struct Probes {
     import_probes: Vec<((u64, u64), u64)>,
     /// `HANDLER_REFCOUNTS`: (watched code object, process) → its last count.
     handler_refcounts: BpfHashMap<MapData, HandlerKey, u64>,
-    /// The handler watchpoints set: (process, code object, one per thread;
-    /// closed with the probes or once the process ended).
-    handler_watches: Vec<(u32, u64, std::os::fd::OwnedFd)>,
+    /// The handler watchpoints set, one per thread (closed with the probes
+    /// or once the process ended).
+    handler_watches: Vec<HandlerWatchpoint>,
+    /// The processes whose threads all watch a handler, and since when.
+    handler_watched: Vec<WatchedProcess>,
     /// Held while the kernel counts the programs' run time
     /// ([`Probes::count_program_costs`]).
     stats: Option<std::os::fd::OwnedFd>,
+}
+
+/// How long after a watch is complete a fork still may not have inherited
+/// it (its child copied the events before the watch, its memory after).
+const FORK_INHERIT_MARGIN_NS: u64 = 50_000_000;
+
+/// How many times a process's threads are listed while its watch is set.
+const WATCH_LISTINGS: usize = 8;
+
+/// One thread's watchpoint over a handler's code object.
+struct HandlerWatchpoint {
+    pid: u32,
+    tid: u32,
+    code: u64,
+    /// Closing it removes the watchpoint.
+    _fd: std::os::fd::OwnedFd,
+}
+
+/// A process whose threads all watch a handler's code object, from
+/// `complete_ns` (kernel time) on.
+struct WatchedProcess {
+    pid: u32,
+    code: u64,
+    complete_ns: u64,
+}
+
+/// Bytes of a code object compared by [`holds_same_object`]: its type and
+/// the fields after it, none of which change once the object is made
+/// (unlike the count in front of them).
+const OBJECT_HEADER_BYTES: usize = 56;
+
+/// Whether `child` holds, at `addr`, a copy of the object `parent` has
+/// there: it was forked after the object was made.
+fn holds_same_object(parent: u32, child: u32, addr: u64) -> bool {
+    use crate::python::memory::{ProcessMemory, ReadMemory};
+    let read = |pid| {
+        ProcessMemory { pid }
+            .read_vec(addr + 8, OBJECT_HEADER_BYTES)
+            .ok()
+    };
+    match (read(parent), read(child)) {
+        (Some(a), Some(b)) => a == b && a.iter().any(|&byte| byte != 0),
+        _ => false,
+    }
 }
 
 /// What one of coldspy's kernel programs cost while its run time was
@@ -265,6 +311,7 @@ impl Probes {
             import_probes: Vec::new(),
             handler_refcounts,
             handler_watches: Vec::new(),
+            handler_watched: Vec::new(),
             stats: None,
         })
     }
@@ -413,6 +460,59 @@ impl Probes {
                 })?;
         }
         self.verify_handler_watch()?;
+        // The processes `pid` forked since the handler's code object was
+        // made hold a copy of it and did not inherit a watch set after
+        // their fork (a small handler module's body is over in a
+        // millisecond, a pre-fork server's worker forked soon after).
+        // Children first: one forked after this scan, before `pid`'s own
+        // watch is complete, is caught by [`Probes::watch_forked`].
+        let mut watched = 0;
+        for child in crate::sys::proc::descendants(pid) {
+            if holds_same_object(pid, child, code_addr) {
+                log::info!("pid {child}: forked by {pid} before its handler watch: watched too");
+                watched += self.watch_process(child, code_addr)?;
+            }
+        }
+        Ok(watched + self.watch_process(pid, code_addr)?)
+    }
+
+    /// A fork of a watched process that came before its watch was complete,
+    /// or so soon after it that the child may have copied its parent's
+    /// events before the watch was set (a big process's fork copies its
+    /// memory after its events, then reports the fork): watches the child's
+    /// threads when it holds the same code object (a second watchpoint of
+    /// an inherited one fires on the same writes and is ignored: the count
+    /// did not change). `fork_ns` is the fork's kernel time.
+    pub fn watch_forked(&mut self, parent: u32, child: u32, fork_ns: u64) {
+        let missed: Vec<u64> = self
+            .handler_watched
+            .iter()
+            .filter(|w| w.pid == parent && fork_ns < w.complete_ns + FORK_INHERIT_MARGIN_NS)
+            .map(|w| w.code)
+            .filter(|&code| {
+                !self
+                    .handler_watched
+                    .iter()
+                    .any(|w| w.pid == child && w.code == code)
+            })
+            .collect();
+        for code in missed {
+            if holds_same_object(parent, child, code) {
+                log::info!(
+                    "pid {child}: forked by {parent} while its handler watch was set: watched too"
+                );
+                if let Err(e) = self.watch_process(child, code) {
+                    log::warn!("pid {child}: handler calls not watched: {e}");
+                }
+            }
+        }
+    }
+
+    /// Sets the watchpoint over `code_addr` on each thread of `pid` not
+    /// watching it yet, listing the threads again until no new one shows
+    /// (a thread started between the listing and its creator's watch did
+    /// not inherit it). Returns the threads watched.
+    fn watch_process(&mut self, pid: u32, code_addr: u64) -> Result<usize, LoadError> {
         let program: &mut PerfEvent = program(&mut self.ebpf, HANDLER_WATCH)?;
         let program_fd = program
             .fd()
@@ -420,21 +520,45 @@ impl Probes {
             .as_fd()
             .as_raw_fd();
         let mut watched = 0;
-        for tid in crate::sys::proc::threads(pid) {
-            match crate::sys::watchpoint::watch_writes(tid, code_addr, program_fd) {
-                Ok(fd) => {
-                    self.handler_watches.push((pid, code_addr, fd));
-                    watched += 1;
-                }
-                // A thread that ended meanwhile.
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
-                Err(e) => {
-                    return Err(LoadError::System(format!(
-                        "cannot set a watchpoint in thread {tid}: {e}"
-                    )))
+        for _ in 0..WATCH_LISTINGS {
+            let new: Vec<u32> = crate::sys::proc::threads(pid)
+                .into_iter()
+                .filter(|&tid| {
+                    !self
+                        .handler_watches
+                        .iter()
+                        .any(|w| w.tid == tid && w.code == code_addr)
+                })
+                .collect();
+            if new.is_empty() {
+                break;
+            }
+            for tid in new {
+                match crate::sys::watchpoint::watch_writes(tid, code_addr, program_fd) {
+                    Ok(fd) => {
+                        self.handler_watches.push(HandlerWatchpoint {
+                            pid,
+                            tid,
+                            code: code_addr,
+                            _fd: fd,
+                        });
+                        watched += 1;
+                    }
+                    // A thread that ended meanwhile.
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                    Err(e) => {
+                        return Err(LoadError::System(format!(
+                            "cannot set a watchpoint in thread {tid}: {e}"
+                        )))
+                    }
                 }
             }
         }
+        self.handler_watched.push(WatchedProcess {
+            pid,
+            code: code_addr,
+            complete_ns: crate::sys::clock::monotonic_ns(),
+        });
         Ok(watched)
     }
 
@@ -443,12 +567,13 @@ impl Probes {
     /// objects no live process watches (a long-running daemon).
     pub fn drop_ended_handler_watches(&mut self) {
         // One /proc read per process, not per watched thread.
-        let mut ended: Vec<u32> = self.handler_watches.iter().map(|w| w.0).collect();
+        let mut ended: Vec<u32> = self.handler_watched.iter().map(|w| w.pid).collect();
         ended.sort_unstable();
         ended.dedup();
         ended.retain(|&pid| !crate::sys::proc::is_process(pid));
-        self.handler_watches.retain(|w| !ended.contains(&w.0));
-        let watched: Vec<u64> = self.handler_watches.iter().map(|w| w.1).collect();
+        self.handler_watches.retain(|w| !ended.contains(&w.pid));
+        self.handler_watched.retain(|w| !ended.contains(&w.pid));
+        let watched: Vec<u64> = self.handler_watched.iter().map(|w| w.code).collect();
         let stale: Vec<HandlerKey> = self
             .handler_refcounts
             .keys()

@@ -880,3 +880,68 @@ fn calls_in_two_pre_fork_workers_at_once_are_each_counted() {
         );
     }
 }
+
+/// A small handler module (one stdlib import) is watched too: its body is
+/// over, and its code object freed, before coldspy reads that it began, so
+/// the handler's code object comes from the constants the kernel read
+/// while the body ran; and gunicorn's worker, forked about as soon, is
+/// watched whether or not it inherited the watch.
+#[test]
+fn a_small_handler_modules_calls_are_counted() {
+    require_root();
+    const EVENTS: u32 = 5;
+    let source = repo_root().join("tests/runtimes/gcf/small_main.py");
+    let Run {
+        profile, summary, ..
+    } = run_with(
+        &GCF,
+        EVENTS,
+        false,
+        "",
+        &["--source", source.to_str().unwrap()],
+    );
+    assert_eq!(profile["meta"]["phase_rule"], GCF.rule);
+    assert_eq!(profile["stats"]["exec_count"], EVENTS);
+    assert_inside_windows(&profile, &summary);
+}
+
+/// A worker forked before coldspy set the handler watch (so it inherited
+/// none) is watched too: coldspy is stopped from the moment its command
+/// runs until gunicorn's worker is up, then continued; the 3 requests come
+/// once the watch is set.
+#[test]
+fn a_worker_forked_before_the_handler_watch_is_watched() {
+    require_root();
+    let gcf = WarmGcf::start("gcf-stalled-start");
+    let coldspy = gcf.coldspy();
+    // Released: coldspy knows the interpreter, which runs (no longer held
+    // at its exec or entry).
+    let master = || children_of(coldspy).first().copied();
+    let log = gcf.dir.join("out/server.stderr");
+    let running = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, r)| r.starts_with(['R', 'S']))
+        })
+    };
+    wait_until("the runtime's release", || {
+        std::fs::read_to_string(&log).is_ok_and(|s| s.contains("layout table"))
+            && master().is_some_and(running)
+    });
+    signal(coldspy, libc::SIGSTOP);
+    gcf.wait_ready();
+    let stopped_log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !stopped_log.contains("watching the calls of handler"),
+        "the watch was set before coldspy was stopped: {stopped_log}"
+    );
+    signal(coldspy, libc::SIGCONT);
+    gcf.wait_watched();
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        log_text.contains("before its handler watch: watched too"),
+        "{log_text}"
+    );
+    gcf.send();
+    gcf.check();
+}

@@ -23,7 +23,7 @@ use coldspy_common::{
     import_event::{ImportEvent, EVENT_KIND_IMPORT_START},
     invocation::{InvocationEvent, EVENT_KIND_INVOCATION_START},
     lifecycle::LifecycleEvent,
-    module_exec::{ModuleExecEvent, EVENT_KIND_MODULE_EXEC_START},
+    module_exec::{ModuleConstsEvent, ModuleExecEvent, EVENT_KIND_MODULE_EXEC_START},
     sample::{RawFrame, SampleEvent, SAMPLE_TRUNCATED},
 };
 use std::collections::HashMap;
@@ -36,6 +36,8 @@ pub trait RecordSink {
     fn import(&mut self, event: &ImportEvent);
     /// A module body's start or end.
     fn module_body(&mut self, event: &ModuleExecEvent);
+    /// The first constants of a module body just started.
+    fn module_consts(&mut self, event: &ModuleConstsEvent);
     /// A handler call's start or end.
     fn invocation(&mut self, event: &InvocationEvent);
     /// A CPU sample.
@@ -82,6 +84,7 @@ pub fn drain_data(probes: &mut Probes, sink: &mut impl RecordSink) -> Vec<Lifecy
             }),
             Some(Event::Import(import)) => sink.import(&import),
             Some(Event::ModuleBody(body)) => sink.module_body(&body),
+            Some(Event::ModuleConsts(consts)) => sink.module_consts(&consts),
             Some(Event::Invocation(call)) => sink.invocation(&call),
             Some(Event::Lifecycle(event)) => lifecycle.push(event),
             Some(Event::Connect(event)) => sink.connect(&event),
@@ -108,6 +111,10 @@ impl RecordSink for Collector {
 
     fn module_body(&mut self, event: &ModuleExecEvent) {
         self.module_body_edge(event);
+    }
+
+    fn module_consts(&mut self, event: &ModuleConstsEvent) {
+        self.module_consts_of(event);
     }
 
     fn invocation(&mut self, event: &InvocationEvent) {
@@ -141,7 +148,7 @@ fn loader_among(module: &str, callers: &[Option<Frame>]) -> Option<Runtime> {
 
 /// A module a known FaaS runtime's loader started running: its handler
 /// function is defined in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandlerModule {
     /// The process.
     pub pid: u32,
@@ -151,6 +158,9 @@ pub struct HandlerModule {
     pub module_code: u64,
     /// When its body began (kernel time).
     pub started_ns: u64,
+    /// The first of its code's constants, as the kernel read them while
+    /// the body ran (its functions' code objects outlive the module's).
+    pub consts: Vec<u64>,
 }
 
 /// Builds the trace of one recording.
@@ -467,6 +477,7 @@ impl Collector {
                     runtime,
                     module_code: event.code_addr,
                     started_ns: event.ktime_ns,
+                    consts: Vec::new(),
                 });
             }
             let site = asking.map(|frame| self.intern(frame));
@@ -532,9 +543,24 @@ impl Collector {
     /// The code object of function `name` defined in a handler module (see
     /// [`Symbolizer::nested_function_code`]).
     pub fn handler_code(&self, module: &HandlerModule, name: &str, code_type: u64) -> Option<u64> {
-        self.symbolizers
-            .get(&module.pid)?
+        let symbolizer = self.symbolizers.get(&module.pid)?;
+        symbolizer
             .nested_function_code(module.module_code, name, code_type)
+            .or_else(|| symbolizer.function_code_among(&module.consts, name, code_type))
+    }
+
+    /// Keeps a module body's constants with its handler module, if it is
+    /// one not watched yet (they follow its start in the ring).
+    pub fn module_consts_of(&mut self, event: &ModuleConstsEvent) {
+        let count = (event.count as usize).min(event.items.len());
+        if let Some(module) = self
+            .handler_modules
+            .iter_mut()
+            .rev()
+            .find(|m| m.pid == event.pid && m.module_code == event.module_code)
+        {
+            module.consts = event.items[..count].to_vec();
+        }
     }
 
     /// Handler modules seen since the last call: a known runtime's loader

@@ -7,7 +7,10 @@ use coldspy_common::{
     lifecycle::{
         LifecycleEvent, EVENT_KIND_ENTRY, EVENT_KIND_EXEC, EVENT_KIND_EXIT, EVENT_KIND_FORK,
     },
-    module_exec::{ModuleExecEvent, EVENT_KIND_MODULE_EXEC_END, EVENT_KIND_MODULE_EXEC_START},
+    module_exec::{
+        ModuleConstsEvent, ModuleExecEvent, EVENT_KIND_MODULE_CONSTS, EVENT_KIND_MODULE_EXEC_END,
+        EVENT_KIND_MODULE_EXEC_START,
+    },
     open_event::{OpenEvent, EVENT_KIND_OPEN},
     sample::SampleEvent,
 };
@@ -23,6 +26,8 @@ pub enum Event {
     Invocation(InvocationEvent),
     /// A module body's start or end.
     ModuleBody(Box<ModuleExecEvent>),
+    /// The first constants of a module body (a FaaS runtime's process).
+    ModuleConsts(Box<ModuleConstsEvent>),
     /// Exec, fork, exit or entry stop.
     Lifecycle(LifecycleEvent),
     /// A network connection started.
@@ -54,6 +59,7 @@ pub fn event(bytes: &[u8]) -> Option<Event> {
         EVENT_KIND_MODULE_EXEC_START | EVENT_KIND_MODULE_EXEC_END => {
             read(bytes).map(|e| Event::ModuleBody(Box::new(e)))
         }
+        EVENT_KIND_MODULE_CONSTS => read(bytes).map(|e| Event::ModuleConsts(Box::new(e))),
         EVENT_KIND_CONNECT => read(bytes).map(|e| Event::Connect(Box::new(e))),
         EVENT_KIND_EXEC | EVENT_KIND_FORK | EVENT_KIND_EXIT | EVENT_KIND_ENTRY => {
             read(bytes).map(Event::Lifecycle)

@@ -21,7 +21,7 @@ use coldspy_common::invocation::InvocationEvent;
 use coldspy_common::lifecycle::{
     LifecycleEvent, EVENT_KIND_ENTRY, EVENT_KIND_EXEC, EVENT_KIND_EXIT, EVENT_KIND_FORK,
 };
-use coldspy_common::module_exec::ModuleExecEvent;
+use coldspy_common::module_exec::{ModuleConstsEvent, ModuleExecEvent};
 use coldspy_common::offsets::{TargetConfig, TARGET_FOLLOW_CHILDREN, TARGET_STOP_AT_ENTRY};
 use coldspy_common::sample::SampleEvent;
 use coldspy_common::system_wide::{ExeKey, EXE_NOT_PYTHON, EXE_SHARED_PYTHON, EXE_STATIC_PYTHON};
@@ -344,6 +344,7 @@ impl Node {
         if !crate::sys::proc::is_process(child) {
             return;
         }
+        probes.watch_forked(parent, child, event.ktime_ns);
         let Some(recording) = self.recordings.get(&parent) else {
             return;
         };
@@ -680,6 +681,13 @@ impl RecordSink for Node {
             }
             Some(_) => {}
             None => self.orphan(Orphan::ModuleBody(Box::new(*event))),
+        }
+    }
+
+    fn module_consts(&mut self, event: &ModuleConstsEvent) {
+        // Only a body seen (its start arrives first) has use for them.
+        if let Some(recording) = self.recordings.get_mut(&event.pid) {
+            recording.collector.module_consts_of(event);
         }
     }
 

@@ -197,13 +197,23 @@ impl<M: ReadMemory> Symbolizer<M> {
             .read_u64(consts.wrapping_add(TUPLE_SIZE))
             .ok()?
             .min(1 << 16) as usize;
-        let items = self
+        let items: Vec<u64> = self
             .memory
             .read_vec(consts.wrapping_add(TUPLE_ITEMS), count * 8)
-            .ok()?;
-        items
+            .ok()?
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .collect();
+        self.function_code_among(&items, name, code_type)
+    }
+
+    /// The code object named `name` among `items` (objects of the process:
+    /// a module's constants), if one is.
+    pub fn function_code_among(&self, items: &[u64], name: &str, code_type: u64) -> Option<u64> {
+        let object_type = self.layout.kernel.object_type as u64;
+        items
+            .iter()
+            .copied()
             .filter(|&item| {
                 self.memory.read_u64(item.wrapping_add(object_type)).ok() == Some(code_type)
             })

@@ -293,12 +293,13 @@ impl Session {
         Ok(())
     }
 
-    fn on_fork(&mut self, parent: u32, child: u32) {
+    fn on_fork(&mut self, parent: u32, child: u32, fork_ns: u64) {
         // Threads share the parent's tgid and need nothing; a new process
         // shares the parent's memory layout, so symbolize it the same way.
         if !crate::sys::proc::is_process(child) {
             return;
         }
+        self.probes.watch_forked(parent, child, fork_ns);
         // Any interpreter's child, at any depth (a worker of a forkserver, a
         // fork of a fork), inherits its parent's layout.
         if let Some(layout) = self.collector.layout_of(parent) {
@@ -545,7 +546,7 @@ impl Session {
         // pre-fork server's worker answers its first requests at once).
         let mut events = drain_control(&mut self.probes);
         for event in events.iter().filter(|e| e.kind == EVENT_KIND_FORK) {
-            self.on_fork(event.pid, event.other_pid);
+            self.on_fork(event.pid, event.other_pid, event.ktime_ns);
         }
         events.extend(drain_data(&mut self.probes, &mut self.collector));
         if self.collector.take_runtime_code_seen() {
