@@ -624,6 +624,76 @@ fn record_all_counts_a_lambda_runtimes_invocations() {
     assert_inside_windows(&profile, &summary);
 }
 
+/// `record --all` on a node where functions-framework serves with two
+/// gunicorn workers, requests in flight at once: each worker has a profile
+/// of its own, and together they hold every call once (each worker's copy
+/// of the handler's code object keeps its own count in the kernel).
+#[test]
+fn record_all_counts_the_calls_of_two_gcf_workers_serving_at_once() {
+    require_root();
+    prepare();
+    const EVENTS: u64 = 24;
+    let _one_at_a_time = timing_sensitive();
+    let dir = scratch("gcf-all-workers");
+    let mut tree = CgroupTree::new("gcf-all");
+    let group = tree.group("fn");
+    let daemon = Daemon::start(
+        &dir.join("profiles"),
+        &["--cgroup", group.to_str().unwrap()],
+    );
+    let summary = dir.join("summary.json");
+    let driver = repo_root().join("tests/runtimes/gcf/run_gcf.py");
+    let document = repo_root().join("tests/runtimes/document_event.json");
+    let argv: Vec<String> = [
+        "python3",
+        driver.to_str().unwrap(),
+        "--workers",
+        "2",
+        "--concurrency",
+        "6",
+        "--requests",
+        &EVENTS.to_string(),
+        "--event-file",
+        document.to_str().unwrap(),
+        "--summary",
+        summary.to_str().unwrap(),
+        "--out-dir",
+        dir.join("out").to_str().unwrap(),
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let (status, stderr) = node::finish(node::spawn_in(&group, &[], &argv));
+    assert!(status.success(), "the driver failed: {stderr}");
+    let summary = read_json(&summary);
+    let master = summary["pid"].as_u64().unwrap() as u32;
+    let workers: Vec<u32> = summary["worker_pids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_u64().unwrap() as u32)
+        .collect();
+    assert_eq!(workers.len(), 2, "{summary}");
+    let mut pids = workers.clone();
+    pids.push(master);
+    let index = daemon.wait_for(&pids, std::time::Duration::from_secs(60));
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+    let mut total = 0;
+    for pid in &workers {
+        let line = index
+            .iter()
+            .find(|l| l["pid"].as_u64() == Some(*pid as u64))
+            .unwrap();
+        assert_eq!(line["labels"]["parent_pid"], master.to_string(), "{line}");
+        let profile = read_json(std::path::Path::new(line["path"].as_str().unwrap()));
+        let calls = profile["stats"]["exec_count"].as_u64().unwrap();
+        eprintln!("worker {pid}: {calls} calls");
+        total += calls;
+    }
+    assert_eq!(total, EVENTS, "{log}");
+}
+
 /// The handler watch's ≈ 30 ms of verification blocks coldspy's event loop
 /// (nothing is drained meanwhile): it is done for a recognized runtime's
 /// command line, never for a plain script, whose last samples would then be
