@@ -588,6 +588,21 @@ impl Probes {
         }
     }
 
+    /// Flags target `pid` [`TARGET_WATCH_HANDLERS`] (a runtime recognized by
+    /// its code, not its command line: its module bodies send their
+    /// constants from now on).
+    pub fn flag_watch_handlers(&mut self, pid: u32) {
+        use coldspy_common::offsets::TARGET_WATCH_HANDLERS;
+        if let Some(mut config) = self.target(pid) {
+            if config.flags & TARGET_WATCH_HANDLERS == 0 {
+                config.flags |= TARGET_WATCH_HANDLERS;
+                if let Err(e) = self.set_target(pid, config) {
+                    log::warn!("pid {pid}: {e}");
+                }
+            }
+        }
+    }
+
     /// Inserts or replaces a target.
     pub fn set_target(&mut self, pid: u32, config: TargetConfig) -> Result<(), LoadError> {
         self.targets

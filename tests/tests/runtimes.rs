@@ -1023,3 +1023,69 @@ fn a_worker_forked_before_the_handler_watch_is_watched() {
     }
     panic!("coldspy was never stopped before the handler watch in 3 attempts");
 }
+
+/// A small OpenFaaS handler module (one stdlib import), whose runtime is
+/// recognized by its code (`index.py`), not its command line: once its
+/// code is seen, module bodies send their constants, so the handler's code
+/// object is found after its module's is freed, and its calls counted.
+#[test]
+fn a_small_openfaas_handlers_calls_are_counted() {
+    require_root();
+    prepare();
+    let dir = scratch("openfaas-small");
+    let function_dir = dir.join("fn");
+    std::fs::create_dir_all(function_dir.join("function")).unwrap();
+    std::fs::copy(
+        repo_root().join("tests/runtimes/openfaas/index.py"),
+        function_dir.join("index.py"),
+    )
+    .unwrap();
+    std::fs::write(function_dir.join("function/__init__.py"), "").unwrap();
+    std::fs::write(
+        function_dir.join("function/handler.py"),
+        "import json\n\n\ndef handle(event, context):\n    \
+         return {\"statusCode\": 200, \"body\": json.dumps({\"n\": len(event.body or b\"\")})}\n",
+    )
+    .unwrap();
+    let (ready, control, summary, profile) = (
+        dir.join("ready.json"),
+        dir.join("control"),
+        dir.join("summary.json"),
+        dir.join("profile.json"),
+    );
+    let wrap = format!(
+        "{} -v record -o {} --",
+        coldspy_bin().display(),
+        profile.display()
+    );
+    let mut driver = Command::new("python3")
+        .arg(repo_root().join("tests/runtimes/openfaas/run_openfaas.py"))
+        .args(["--events", "5", "--keep-warm", "--timeout", "90"])
+        .arg("--function-dir")
+        .arg(&function_dir)
+        .arg("--ready-file")
+        .arg(&ready)
+        .arg("--control-file")
+        .arg(&control)
+        .arg("--summary")
+        .arg(&summary)
+        .arg("--out-dir")
+        .arg(dir.join("out"))
+        .env("COLDSPY_RUNTIME_WRAP", wrap)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_file(&ready, |s| s.contains("server_pid"), "the warm server");
+    wait_for_file(
+        &dir.join("out/server.stderr"),
+        |s| s.contains("watching the calls of handle"),
+        "the handler watch",
+    );
+    std::fs::write(&control, "5").unwrap();
+    assert!(driver.wait().unwrap().success(), "the driver failed");
+    let profile = read_json(&profile);
+    assert_eq!(profile["meta"]["phase_rule"], OPENFAAS.rule);
+    assert_eq!(profile["stats"]["exec_count"], 5);
+    assert_inside_windows(&profile, &read_json(&summary));
+}

@@ -182,9 +182,9 @@ pub struct Collector {
     /// Modules a known FaaS runtime started loading, not yet taken by
     /// [`Collector::take_handler_modules`].
     handler_modules: Vec<HandlerModule>,
-    /// Whether a module body of a known runtime's own code started since
-    /// [`Collector::take_runtime_code_seen`].
-    runtime_code_seen: bool,
+    /// The processes in which a module body of a known runtime's own code
+    /// started since [`Collector::take_runtime_code_pids`].
+    runtime_code_pids: Vec<u32>,
     /// When each module body ran: names the frames of bodies whose code
     /// object was freed before their samples were read.
     body_spans: BodySpans,
@@ -459,7 +459,11 @@ impl Collector {
                 .filter(|f| f.code_addr != 0)
                 .map(|&raw| symbolizer.frame(raw))
                 .collect();
-            self.runtime_code_seen |= Runtime::of_code_file(&file).is_some();
+            if Runtime::of_code_file(&file).is_some()
+                && !self.runtime_code_pids.contains(&event.pid)
+            {
+                self.runtime_code_pids.push(event.pid);
+            }
             let module = match self.module_names.kind(event.pid, &file, &callers) {
                 BodyKind::Main => MAIN_MODULE.to_string(),
                 BodyKind::Module(name) => name,
@@ -569,10 +573,10 @@ impl Collector {
         std::mem::take(&mut self.handler_modules)
     }
 
-    /// Whether a module body of a known FaaS runtime's own code (see
-    /// [`Runtime::of_code_file`]) started since the last call.
-    pub fn take_runtime_code_seen(&mut self) -> bool {
-        std::mem::take(&mut self.runtime_code_seen)
+    /// The processes in which a module body of a known FaaS runtime's own
+    /// code (see [`Runtime::of_code_file`]) started since the last call.
+    pub fn take_runtime_code_pids(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.runtime_code_pids)
     }
 
     /// [`Collector::finish`], and the samples one by one if they were kept

@@ -549,8 +549,18 @@ impl Session {
             self.on_fork(event.pid, event.other_pid, event.ktime_ns);
         }
         events.extend(drain_data(&mut self.probes, &mut self.collector));
-        if self.collector.take_runtime_code_seen() {
+        let runtime_pids = self.collector.take_runtime_code_pids();
+        if !runtime_pids.is_empty() {
             self.ready_handler_watch();
+            if self
+                .interpreter
+                .as_ref()
+                .is_some_and(|i| super::handler_watch::watchable(i.version))
+            {
+                for pid in runtime_pids {
+                    self.probes.flag_watch_handlers(pid);
+                }
+            }
         }
         self.watch_handlers();
         let mut main_exited = false;
