@@ -493,6 +493,44 @@ fn lambda_advice_names_the_handler_lines() {
     );
 }
 
+/// Starts a runtime's driver (`driver`, under tests/runtimes) in its
+/// `--keep-warm` mode for `events` requests, with its files in `dir`
+/// (`ready.json`, `control`, `summary.json`, `out/`), under `coldspy`'s
+/// `wrap` if given.
+fn spawn_warm_driver(
+    driver: &str,
+    events: u32,
+    dir: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+    wrap: Option<&str>,
+) -> std::process::Child {
+    let mut command = Command::new("python3");
+    command
+        .arg(repo_root().join("tests/runtimes").join(driver))
+        .args([
+            "--events",
+            &events.to_string(),
+            "--keep-warm",
+            "--timeout",
+            "90",
+        ])
+        .args(extra)
+        .arg("--ready-file")
+        .arg(dir.join("ready.json"))
+        .arg("--control-file")
+        .arg(dir.join("control"))
+        .arg("--summary")
+        .arg(dir.join("summary.json"))
+        .arg("--out-dir")
+        .arg(dir.join("out"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(wrap) = wrap {
+        command.env("COLDSPY_RUNTIME_WRAP", wrap);
+    }
+    command.spawn().unwrap()
+}
+
 /// Waits until `ready(contents of path)` or the timeout passes.
 fn wait_for_file(path: &std::path::Path, ready: impl Fn(&str) -> bool, what: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -517,22 +555,7 @@ fn record_pid_on_a_warm_lambda_runtime_records_the_next_three_invocations() {
         dir.join("control"),
         dir.join("summary.json"),
     );
-    let driver = repo_root().join("tests/runtimes/lambda/run_lambda.py");
-    let mut runtime = Command::new("python3")
-        .arg(&driver)
-        .args(["--events", "3", "--keep-warm", "--timeout", "90"])
-        .arg("--ready-file")
-        .arg(&ready)
-        .arg("--control-file")
-        .arg(&control)
-        .arg("--summary")
-        .arg(&summary)
-        .arg("--out-dir")
-        .arg(dir.join("out"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut runtime = spawn_warm_driver("lambda/run_lambda.py", 3, &dir, &[], None);
     wait_for_file(&ready, |s| s.contains("runtime_pid"), "the warm runtime");
     let pid = read_json(&ready)["runtime_pid"].as_u64().unwrap();
     let log = dir.join("record.log");
@@ -580,6 +603,19 @@ fn record_pid_on_a_warm_lambda_runtime_records_the_next_three_invocations() {
     assert_inside_windows(&profile, &read_json(&summary));
 }
 
+/// A `record --all` daemon writing under `dir/profiles`, watching one
+/// cgroup (`fn`) of a fresh tree: the tree (removed when dropped), the
+/// cgroup, the daemon.
+fn daemon_on_a_node(dir: &std::path::Path, name: &str) -> (CgroupTree, PathBuf, Daemon) {
+    let mut tree = CgroupTree::new(name);
+    let group = tree.group("fn");
+    let daemon = Daemon::start(
+        &dir.join("profiles"),
+        &["--cgroup", group.to_str().unwrap()],
+    );
+    (tree, group, daemon)
+}
+
 /// `record --all` on a node where awslambdaric starts in a watched cgroup:
 /// the runtime process's profile takes the runtime's phase rule, and each
 /// of its invocations is seen, once, inside the stub's window (the daemon
@@ -590,12 +626,7 @@ fn record_all_counts_a_lambda_runtimes_invocations() {
     prepare();
     const EVENTS: u32 = 5;
     let dir = scratch("lambda-all");
-    let mut tree = CgroupTree::new("lambda-all");
-    let group = tree.group("fn");
-    let daemon = Daemon::start(
-        &dir.join("profiles"),
-        &["--cgroup", group.to_str().unwrap()],
-    );
+    let (_tree, group, daemon) = daemon_on_a_node(&dir, "lambda-all");
     let summary = dir.join("summary.json");
     let driver = repo_root().join("tests/runtimes/lambda/run_lambda.py");
     let argv: Vec<String> = [
@@ -635,12 +666,7 @@ fn record_all_counts_the_calls_of_two_gcf_workers_serving_at_once() {
     const EVENTS: u64 = 24;
     let _one_at_a_time = timing_sensitive();
     let dir = scratch("gcf-all-workers");
-    let mut tree = CgroupTree::new("gcf-all");
-    let group = tree.group("fn");
-    let daemon = Daemon::start(
-        &dir.join("profiles"),
-        &["--cgroup", group.to_str().unwrap()],
-    );
+    let (_tree, group, daemon) = daemon_on_a_node(&dir, "gcf-all");
     let summary = dir.join("summary.json");
     let driver = repo_root().join("tests/runtimes/gcf/run_gcf.py");
     let document = repo_root().join("tests/runtimes/document_event.json");
@@ -770,22 +796,7 @@ impl WarmGcf {
             coldspy_bin().display(),
             dir.join("profile.json").display()
         );
-        let driver = Command::new("python3")
-            .arg(repo_root().join("tests/runtimes/gcf/run_gcf.py"))
-            .args(["--events", "3", "--keep-warm", "--timeout", "90"])
-            .arg("--ready-file")
-            .arg(dir.join("ready.json"))
-            .arg("--control-file")
-            .arg(dir.join("control"))
-            .arg("--summary")
-            .arg(dir.join("summary.json"))
-            .arg("--out-dir")
-            .arg(dir.join("out"))
-            .env("COLDSPY_RUNTIME_WRAP", wrap)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let driver = spawn_warm_driver("gcf/run_gcf.py", 3, &dir, &[], Some(&wrap));
         WarmGcf { driver, dir }
     }
 
@@ -1058,24 +1069,13 @@ fn a_small_openfaas_handlers_calls_are_counted() {
         coldspy_bin().display(),
         profile.display()
     );
-    let mut driver = Command::new("python3")
-        .arg(repo_root().join("tests/runtimes/openfaas/run_openfaas.py"))
-        .args(["--events", "5", "--keep-warm", "--timeout", "90"])
-        .arg("--function-dir")
-        .arg(&function_dir)
-        .arg("--ready-file")
-        .arg(&ready)
-        .arg("--control-file")
-        .arg(&control)
-        .arg("--summary")
-        .arg(&summary)
-        .arg("--out-dir")
-        .arg(dir.join("out"))
-        .env("COLDSPY_RUNTIME_WRAP", wrap)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut driver = spawn_warm_driver(
+        "openfaas/run_openfaas.py",
+        5,
+        &dir,
+        &["--function-dir".as_ref(), function_dir.as_os_str()],
+        Some(&wrap),
+    );
     wait_for_file(&ready, |s| s.contains("server_pid"), "the warm server");
     wait_for_file(
         &dir.join("out/server.stderr"),
