@@ -219,8 +219,10 @@ impl Node {
         for recording in self.recordings.values_mut() {
             let runtime_pids = recording.collector.take_runtime_code_pids();
             if let Some((version, code_type_addr)) = recording.python.watch {
-                for pid in runtime_pids {
-                    probes.flag_watch_handlers(pid);
+                if crate::record::handler_watch::watchable(version) {
+                    for pid in runtime_pids {
+                        probes.flag_watch_handlers(pid);
+                    }
                 }
                 crate::record::handler_watch::watch_loaded_handlers(
                     &mut recording.collector,
