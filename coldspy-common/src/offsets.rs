@@ -109,6 +109,14 @@ pub const TARGET_FOLLOW_CHILDREN: u32 = 1 << 2;
 /// Flag: stop this process (SIGSTOP) at the entry uprobe, once the dynamic
 /// loader has mapped libpython.
 pub const TARGET_STOP_AT_ENTRY: u32 = 1 << 3;
+/// `co_consts` in a code object on CPython 3.11+ (the first field after
+/// `PyObject_VAR_HEAD`), where the handler watch runs.
+pub const CODE_CONSTS_3_11: u64 = 24;
+/// `ob_size` of a tuple (its item count).
+pub const TUPLE_SIZE: u64 = 16;
+/// `ob_item` of a tuple (its items, `PyObject*` each).
+pub const TUPLE_ITEMS: u64 = 24;
+
 /// Flag: a recognized FaaS runtime on CPython 3.11+, whose handler calls
 /// may be watched: each module body also sends its constants
 /// ([`crate::module_exec::ModuleConstsEvent`]).

@@ -20,7 +20,7 @@ use coldspy_common::{
         ModuleConstsEvent, ModuleExecEvent, EVENT_KIND_MODULE_CONSTS, EVENT_KIND_MODULE_EXEC_END,
         EVENT_KIND_MODULE_EXEC_START, MODULE_CONSTS_MAX, MODULE_EXEC_CALLERS,
     },
-    offsets::{TargetConfig, TARGET_WATCH_HANDLERS},
+    offsets::{TargetConfig, CODE_CONSTS_3_11, TARGET_WATCH_HANDLERS, TUPLE_ITEMS, TUPLE_SIZE},
     sample::RawFrame,
 };
 
@@ -137,14 +137,6 @@ pub fn coldspy_module_exec_enter(ctx: ProbeContext) -> u32 {
     0
 }
 
-/// `co_consts` in a code object (3.11+, where the handler watch runs: the
-/// first field after `PyObject_VAR_HEAD`).
-const CODE_CONSTS: u64 = 24;
-/// `ob_size` of a tuple.
-const TUPLE_SIZE: u64 = 16;
-/// `ob_item` of a tuple.
-const TUPLE_ITEMS: u64 = 24;
-
 #[inline(always)]
 fn read_u64(addr: u64) -> u64 {
     // SAFETY: bpf_probe_read_user checks the address; a fault reads 0.
@@ -159,7 +151,7 @@ fn send_consts(tgid: u32, code: u64) {
         return;
     };
     let event = entry.as_mut_ptr();
-    let consts = read_u64(code + CODE_CONSTS);
+    let consts = read_u64(code + CODE_CONSTS_3_11);
     let size = read_u64(consts + TUPLE_SIZE);
     let count = if size > MODULE_CONSTS_MAX as u64 {
         MODULE_CONSTS_MAX

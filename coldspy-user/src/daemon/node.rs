@@ -411,7 +411,9 @@ impl Node {
             return;
         }
         let import_route = self.attach_import_probes(probes, &interpreter);
-        if let Err(e) = probes.set_target(pid, interpreter.target_config(TARGET_FOLLOW_CHILDREN)) {
+        let flags =
+            TARGET_FOLLOW_CHILDREN | crate::record::handler_watch::target_flags(&interpreter);
+        if let Err(e) = probes.set_target(pid, interpreter.target_config(flags)) {
             log::warn!("pid {pid}: cannot make it a target: {e}");
             return;
         }

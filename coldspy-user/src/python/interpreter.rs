@@ -8,9 +8,7 @@ use crate::python::memory::{ProcessMemory, ReadMemory};
 use crate::python::offsets::debug_offsets::{self, DebugOffsets, DebugOffsetsError};
 use crate::python::offsets::{self, dwarf, VersionLayout};
 use crate::python::version::PythonVersion;
-use coldspy_common::offsets::{
-    TargetConfig, NO_OFFSET, TARGET_PYTHON_READY, TARGET_WATCH_HANDLERS,
-};
+use coldspy_common::offsets::{TargetConfig, NO_OFFSET, TARGET_PYTHON_READY};
 use std::path::{Path, PathBuf};
 
 /// Why no interpreter was found.
@@ -289,19 +287,12 @@ impl Interpreter {
         Ok(ids)
     }
 
-    /// The kernel config for this interpreter, with `extra_flags`; flagged
-    /// [`TARGET_WATCH_HANDLERS`] when its command line is a recognized FaaS
-    /// runtime whose handler calls can be watched (CPython 3.11+).
+    /// The kernel config for this interpreter, with `extra_flags`.
     pub fn target_config(&self, extra_flags: u32) -> TargetConfig {
-        let runtime = (self.version.major, self.version.minor) >= (3, 11)
-            && crate::model::runtime::Runtime::of_command(&crate::sys::proc::cmdline(self.pid))
-                .is_some();
         TargetConfig {
             runtime_addr: self.runtime_addr,
             code_type_addr: self.code_type_addr,
-            flags: TARGET_PYTHON_READY
-                | extra_flags
-                | if runtime { TARGET_WATCH_HANDLERS } else { 0 },
+            flags: TARGET_PYTHON_READY | extra_flags,
             _pad: 0,
             layout: self.layout.kernel,
         }

@@ -172,14 +172,12 @@ impl<M: ReadMemory> Symbolizer<M> {
         name: &str,
         code_type: u64,
     ) -> Option<u64> {
-        const CO_CONSTS: u64 = 24;
-        const TUPLE_SIZE: u64 = 16;
-        const TUPLE_ITEMS: u64 = 24;
+        use coldspy_common::offsets::{CODE_CONSTS_3_11, TUPLE_ITEMS, TUPLE_SIZE};
         const TYPE_NAME: u64 = 24;
         let object_type = self.layout.kernel.object_type as u64;
         let consts = self
             .memory
-            .read_u64(module_code.wrapping_add(CO_CONSTS))
+            .read_u64(module_code.wrapping_add(CODE_CONSTS_3_11))
             .ok()?;
         let tuple_type = self
             .memory
@@ -246,10 +244,15 @@ impl<M: ReadMemory> Symbolizer<M> {
             .memory
             .read_u64(code.wrapping_add(self.layout.code.filename as u64 - 16))
             .ok()?;
-        let count = self.memory.read_u64(names.wrapping_add(16)).ok()?.min(4096) as usize;
+        use coldspy_common::offsets::{TUPLE_ITEMS, TUPLE_SIZE};
+        let count = self
+            .memory
+            .read_u64(names.wrapping_add(TUPLE_SIZE))
+            .ok()?
+            .min(4096) as usize;
         let items = self
             .memory
-            .read_vec(names.wrapping_add(24), count * 8)
+            .read_vec(names.wrapping_add(TUPLE_ITEMS), count * 8)
             .ok()?;
         let index = items
             .chunks_exact(8)

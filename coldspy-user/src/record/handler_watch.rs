@@ -7,13 +7,28 @@ use crate::collect::collector::HandlerModule;
 use crate::collect::Collector;
 use crate::loader::Probes;
 use crate::model::runtime::Runtime;
+use crate::python::interpreter::Interpreter;
 use crate::python::memory::{ProcessMemory, ReadMemory};
 use crate::python::version::PythonVersion;
+use coldspy_common::offsets::TARGET_WATCH_HANDLERS;
 
 /// Whether this interpreter's handler calls can be watched (the frame
 /// holds its code object strongly from CPython 3.11 on).
 pub(crate) fn watchable(version: PythonVersion) -> bool {
     (version.major, version.minor) >= (3, 11)
+}
+
+/// [`TARGET_WATCH_HANDLERS`] for an interpreter whose command line is a
+/// recognized FaaS runtime whose calls can be watched, else 0: its module
+/// bodies then send their constants ([`Probes::flag_watch_handlers`] flags
+/// a runtime recognized later, by its code).
+pub(crate) fn target_flags(interpreter: &Interpreter) -> u32 {
+    let runtime = Runtime::of_command(&crate::sys::proc::cmdline(interpreter.pid)).is_some();
+    if runtime && watchable(interpreter.version) {
+        TARGET_WATCH_HANDLERS
+    } else {
+        0
+    }
 }
 
 /// Sets the handler watch for each handler module a known runtime started

@@ -151,8 +151,11 @@ impl Session {
     fn configure(&mut self, interpreter: Interpreter, extra_flags: u32) -> anyhow::Result<()> {
         let pid = interpreter.pid;
         self.attach_import_probes(&interpreter);
-        self.probes
-            .set_target(pid, interpreter.target_config(extra_flags))?;
+        self.probes.set_target(
+            pid,
+            interpreter
+                .target_config(extra_flags | super::handler_watch::target_flags(&interpreter)),
+        )?;
         self.collector
             .add_process(pid, Symbolizer::new(pid, interpreter.layout));
         if self.interpreter.is_none() {
