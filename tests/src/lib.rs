@@ -297,6 +297,35 @@ pub fn setup_env() -> Option<Value> {
     serde_json::from_str(&text).ok()
 }
 
+/// The state letter of process `pid` (`R`, `S`, `T`, `Z`, …), `None` once
+/// it is gone.
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name, which may itself hold spaces and `)`.
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// Whether `pid` runs or may run (not stopped, not exited).
+pub fn is_running(pid: u32) -> bool {
+    matches!(process_state(pid), Some('R' | 'S'))
+}
+
+/// The direct children of `pid` (`/proc/PID/task/*/children`).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|s| {
+            s.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
 /// A scratch directory for one test. The first call of a test binary
 /// removes those of test processes that have ended (kept until then, for a
 /// look after a failure), so runs do not pile up in the temp directory.

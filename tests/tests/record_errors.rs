@@ -321,14 +321,9 @@ fn wrappers_are_followed_to_the_interpreter() {
 fn wait_until_python_runs(coldspy_pid: u32) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while std::time::Instant::now() < deadline {
-        let children =
-            std::fs::read_to_string(format!("/proc/{coldspy_pid}/task/{coldspy_pid}/children"))
-                .unwrap_or_default();
-        for pid in children.split_whitespace() {
+        for pid in coldspy_tests::children_of(coldspy_pid) {
             let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let state = stat.rsplit_once(") ").and_then(|(_, r)| r.chars().next());
-            if exe.to_string_lossy().contains("python") && matches!(state, Some('R' | 'S')) {
+            if exe.to_string_lossy().contains("python") && coldspy_tests::is_running(pid) {
                 return;
             }
         }

@@ -20,7 +20,10 @@
 #![allow(unused_crate_dependencies)]
 
 use coldspy_tests::node::{self, CgroupTree, Daemon};
-use coldspy_tests::{coldspy_bin, read_json, repo_root, require_root, scratch};
+use coldspy_tests::{
+    children_of, coldspy_bin, is_running, process_state, read_json, repo_root, require_root,
+    scratch,
+};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -753,31 +756,9 @@ fn the_handler_watch_is_verified_for_a_runtime_only() {
     );
 }
 
-/// The direct children of `pid` (`/proc/PID/task/*/children`).
-fn children_of(pid: u32) -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|s| {
-            s.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
-}
-
 /// Whether `pid` has exited (gone, or a zombie: its memory is released).
 fn has_exited(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(") ")
-                .map(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X'))
-        })
-        .unwrap_or(true)
+    matches!(process_state(pid), None | Some('Z' | 'X'))
 }
 
 /// A warm functions-framework (gunicorn) server under `coldspy record`,
@@ -1002,15 +983,9 @@ fn a_worker_forked_before_the_handler_watch_is_watched() {
         // held at its exec or entry).
         let master = || children_of(coldspy).first().copied();
         let log = gcf.dir.join("out/server.stderr");
-        let running = |pid: u32| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-                s.rsplit_once(") ")
-                    .is_some_and(|(_, r)| r.starts_with(['R', 'S']))
-            })
-        };
         wait_until("the runtime's release", || {
             std::fs::read_to_string(&log).is_ok_and(|s| s.contains("layout table"))
-                && master().is_some_and(running)
+                && master().is_some_and(is_running)
         });
         signal(coldspy, libc::SIGSTOP);
         gcf.wait_ready();
